@@ -1,0 +1,81 @@
+import cliProgress from 'cli-progress';
+import { type Config, loadConfig } from './config.js';
+
+/** Where a command writes; tests capture these instead of the real streams. */
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** True when stderr is a terminal: progress bars are shown only then. */
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface Progress {
+  tick(n?: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+/** Global flags every command understands (defined on the root program). */
+export interface GlobalFlags {
+  home?: string;
+  model?: string;
+  threads?: number;
+  config?: string;
+  json?: boolean;
+}
+
+export class CliContext {
+  constructor(readonly io: Io) {}
+
+  config(flags: GlobalFlags): Config {
+    return loadConfig({
+      flags: { home: flags.home, model: flags.model, threads: flags.threads },
+      env: this.io.env,
+      configPath: flags.config,
+      cwd: this.io.cwd,
+    });
+  }
+
+  print(text: string): void {
+    this.io.stdout(`${text}\n`);
+  }
+
+  json(value: unknown): void {
+    this.io.stdout(`${JSON.stringify(value)}\n`);
+  }
+
+  info(text: string): void {
+    this.io.stderr(`${text}\n`);
+  }
+
+  /**
+   * A progress bar with count, rate and ETA on a terminal; silent in pipes and with --json,
+   * so scripts read clean output.
+   */
+  progress(label: string, total: number, unit = 'items', quiet = false): Progress {
+    if (!this.io.isTTY || quiet) return { tick() {}, stop() {} };
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} [{bar}] {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const start = Date.now();
+    let done = 0;
+    bar.start(total, 0, { rate: '0.0' });
+    return {
+      tick(n = 1, payload = {}) {
+        done += n;
+        const rate = done / Math.max((Date.now() - start) / 1000, 1e-3);
+        bar.update(done, { rate: rate.toFixed(1), ...payload });
+      },
+      stop() {
+        bar.stop();
+      },
+    };
+  }
+}

@@ -1,0 +1,8 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against the sources of sibling packages (the "development" export), not their dist.
+export default defineConfig({
+  resolve: { conditions: ['development'] },
+  ssr: { resolve: { conditions: ['development'] } },
+  test: { include: ['src/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 600_000 },
+});
