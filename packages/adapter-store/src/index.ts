@@ -1,14 +1,14 @@
+export { type LoraModule, type LoraWeights, moduleKey } from './lora.js';
 export {
   encodeSafetensors,
   f16ToF32,
   parseSafetensorsHeader,
   readSafetensors,
   readSafetensorsHeader,
-  SafetensorsError,
   type SafetensorsDtype,
   type SafetensorsEntry,
+  SafetensorsError,
   type SafetensorsHeader,
   type TensorToWrite,
   toFloat32,
 } from './safetensors.js';
-export { type LoraModule, type LoraWeights, moduleKey } from './lora.js';

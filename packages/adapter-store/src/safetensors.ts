@@ -30,11 +30,14 @@ export class SafetensorsError extends Error {
 
 /** Parse and validate a header from the first bytes of a file (or a whole buffer). */
 export function parseSafetensorsHeader(head: Uint8Array, fileBytes: number, source: string): SafetensorsHeader {
-  if (fileBytes < 8 || head.byteLength < 8) throw new SafetensorsError(`${source}: too short to be a safetensors file (${fileBytes} bytes)`);
+  if (fileBytes < 8 || head.byteLength < 8)
+    throw new SafetensorsError(`${source}: too short to be a safetensors file (${fileBytes} bytes)`);
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen <= 0 || 8 + headerLen > fileBytes) {
-    throw new SafetensorsError(`${source}: header length ${headerLen} does not fit in a ${fileBytes}-byte file (truncated or not safetensors)`);
+    throw new SafetensorsError(
+      `${source}: header length ${headerLen} does not fit in a ${fileBytes}-byte file (truncated or not safetensors)`,
+    );
   }
   if (head.byteLength < 8 + headerLen) throw new SafetensorsError(`${source}: header not fully read`);
   let json: Record<string, unknown>;
@@ -54,7 +57,9 @@ export function parseSafetensorsHeader(head: Uint8Array, fileBytes: number, sour
     }
     const e = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES)) {
-      throw new SafetensorsError(`${source}: tensor "${name}" has unsupported dtype ${JSON.stringify(e?.dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`);
+      throw new SafetensorsError(
+        `${source}: tensor "${name}" has unsupported dtype ${JSON.stringify(e?.dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`,
+      );
     }
     if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) {
       throw new SafetensorsError(`${source}: tensor "${name}" lacks shape or data_offsets`);
@@ -62,7 +67,9 @@ export function parseSafetensorsHeader(head: Uint8Array, fileBytes: number, sour
     const [begin, end] = e.data_offsets;
     const expected = e.shape.reduce((a, b) => a * b, 1) * BYTES[e.dtype as SafetensorsDtype];
     if (end - begin !== expected) {
-      throw new SafetensorsError(`${source}: tensor "${name}" spans ${end - begin} bytes, its shape [${e.shape}] ${e.dtype} needs ${expected}`);
+      throw new SafetensorsError(
+        `${source}: tensor "${name}" spans ${end - begin} bytes, its shape [${e.shape}] ${e.dtype} needs ${expected}`,
+      );
     }
     if (end > dataBytes) {
       throw new SafetensorsError(`${source}: tensor "${name}" ends at byte ${end} of a ${dataBytes}-byte data section (file truncated)`);
@@ -168,7 +175,8 @@ export function encodeSafetensors(tensors: Map<string, TensorToWrite>, metadata?
     const t = tensors.get(name)!;
     const bytes = t.data.byteLength;
     const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
-    if (bytes !== expected) throw new SafetensorsError(`tensor "${name}": ${bytes} bytes for shape [${t.shape}] ${t.dtype} (expected ${expected})`);
+    if (bytes !== expected)
+      throw new SafetensorsError(`tensor "${name}": ${bytes} bytes for shape [${t.shape}] ${t.dtype} (expected ${expected})`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
