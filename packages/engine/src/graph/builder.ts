@@ -3,7 +3,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** ONNX element types used by the engine (TensorProto.DataType). */
-export const DType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
+export const DType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 } as const;
 export type DTypeName = keyof typeof DType;
 
 /** A dimension: a fixed size or a symbolic name such as 'batch', 'seq' or 'rank'. */
@@ -14,7 +14,7 @@ type Attr = number | number[] | string | Float32Array | { tensor: TensorInit };
 export interface TensorInit {
   dtype: DTypeName;
   dims: number[];
-  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
 /**
@@ -90,8 +90,9 @@ export class GraphBuilder {
     return outs;
   }
 
-  /** A float32 scalar constant (shape []). */
-  scalar(v: number): string {
+  /** A float scalar constant (shape []); float64 for graphs checked in double precision. */
+  scalar(v: number, dtype: 'float32' | 'float64' = 'float32'): string {
+    if (dtype === 'float64') return this.constant(`d:${v}`, { dtype, dims: [], data: Float64Array.of(v) });
     return this.constant(`f:${v}`, { dtype: 'float32', dims: [], data: Float32Array.of(v) });
   }
 
