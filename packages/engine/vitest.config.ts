@@ -4,5 +4,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: { conditions: ['development'] },
   ssr: { resolve: { conditions: ['development'] } },
-  test: { include: ['src/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 600_000 },
+  test: {
+    include: ['src/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 600_000,
+    // The JSON report feeds the one-line summary that tools/run-tests.mjs prints for CI.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest/results.json' },
+  },
 });
