@@ -1,0 +1,189 @@
+import { type DTypeName, GraphBuilder } from '../graph/builder.js';
+import { type LoraTarget, type ModelConfig, targetParent, targetShape } from '../model/config.js';
+import { type AttentionContext, attentionBackward, attentionForward, attentionMask } from './attention.js';
+import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
+import { embeddingForward } from './embedding.js';
+import { type LinearSaved, type LoraBranch, linearBackward, linearForward } from './linear.js';
+import { type FloatType, Ops } from './ops.js';
+import { rmsNormBackward, rmsNormForward } from './rmsnorm.js';
+import { ropeTables } from './rope.js';
+import { swiGluBackward, swiGluForward } from './swiglu.js';
+
+export interface TrainingGraphOptions {
+  /** Modules that carry a LoRA branch (in every layer listed in `layers`). */
+  targets: readonly LoraTarget[];
+  /** Layers with LoRA; default all. */
+  layers?: readonly number[];
+  /** float32 for training; float64 for gradient checks. */
+  dtype?: FloatType;
+}
+
+/** One LoRA module of the graph: its input names and the names of its gradient outputs. */
+export interface TrainingModule {
+  layer: number;
+  target: LoraTarget;
+  inFeatures: number;
+  outFeatures: number;
+  /** Input [rank, in]. */
+  a: string;
+  /** Input [out, rank], unscaled (PEFT's lora_B). */
+  b: string;
+  gradA: string;
+  gradB: string;
+}
+
+export interface TrainingGraph {
+  bytes: Uint8Array;
+  dtype: FloatType;
+  /** Base weights the graph takes as inputs, by Hugging Face name (frozen: no gradient outputs). */
+  weightNames: string[];
+  modules: TrainingModule[];
+}
+
+/** Graph input and output names besides weights and LoRA tensors. */
+export const TRAIN_IO = {
+  inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  labels: 'labels',
+  /** Scalar alpha / rank. */
+  loraScale: 'lora_scale',
+  loss: 'loss',
+} as const;
+
+export const loraInputName = (layer: number, target: string, m: 'A' | 'B') => `lora.${layer}.${target}.${m}`;
+export const loraGradName = (layer: number, target: string, m: 'A' | 'B') => `grad.${layer}.${target}.${m}`;
+
+const ATTN: LoraTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+
+/**
+ * The causal-LM loss of a Llama-family model and its gradient with respect to every LoRA A and B.
+ * Inputs: input_ids, attention_mask, labels (int64 [B, S], -100 = ignored), lora_scale, the base
+ * weights (frozen) and lora.{layer}.{target}.A/B (dynamic rank). Outputs: loss and
+ * grad.{layer}.{target}.A/B. Backward work that no LoRA gradient needs is not built: nothing below
+ * the lowest LoRA layer, and in that layer only the path from the loss down to its LoRA modules.
+ */
+export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOptions): TrainingGraph {
+  const dtype = options.dtype ?? 'float32';
+  const layers = new Set(options.layers ?? Array.from({ length: config.numLayers }, (_, i) => i));
+  if (options.targets.length === 0 || layers.size === 0) throw new Error('training graph: no LoRA targets or layers');
+  const g = new GraphBuilder('rg-train');
+  const o = new Ops(g, dtype);
+  const weightNames: string[] = [];
+  const weight = (name: string, dims: number[]) => {
+    weightNames.push(name);
+    return g.input(name, dtype as DTypeName, dims);
+  };
+  const h = config.hiddenSize;
+
+  const inputIds = g.input(TRAIN_IO.inputIds, 'int64', ['batch', 'seq']);
+  const mask = g.input(TRAIN_IO.attentionMask, 'int64', ['batch', 'seq']);
+  const labels = g.input(TRAIN_IO.labels, 'int64', ['batch', 'seq']);
+  const scale = g.input(TRAIN_IO.loraScale, dtype, []);
+  const embed = weight('model.embed_tokens.weight', [config.vocabSize, h]);
+
+  const batchShape = o.unary('Shape', inputIds);
+  const seqLen = g.op('Gather', [batchShape, g.int(1)], { axis: 0 });
+  const ctx: AttentionContext = {
+    numHeads: config.numHeads,
+    numKvHeads: config.numKvHeads,
+    headDim: config.headDim,
+    rope: ropeTables(o, config, seqLen),
+    mask: attentionMask(o, mask, seqLen, config.numHeads / config.numKvHeads),
+    batchShape,
+  };
+
+  const modules: TrainingModule[] = [];
+  const lowestLoraLayer = Math.min(...layers);
+
+  let x = embeddingForward(o, embed, inputIds, h);
+  const saved = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const lora = (target: LoraTarget): LoraBranch | undefined => {
+      if (!layers.has(l) || !options.targets.includes(target)) return undefined;
+      const { inFeatures, outFeatures } = targetShape(config, target);
+      const m: TrainingModule = {
+        layer: l,
+        target,
+        inFeatures,
+        outFeatures,
+        a: g.input(loraInputName(l, target, 'A'), dtype, ['rank', inFeatures]),
+        b: g.input(loraInputName(l, target, 'B'), dtype, [outFeatures, 'rank']),
+        gradA: loraGradName(l, target, 'A'),
+        gradB: loraGradName(l, target, 'B'),
+      };
+      modules.push(m);
+      return { a: m.a, b: m.b, scale };
+    };
+    const proj = (target: LoraTarget, input: string) => {
+      const { inFeatures, outFeatures } = targetShape(config, target);
+      const w = weight(`${p}.${targetParent(target)}.${target}.weight`, [outFeatures, inFeatures]);
+      const bias =
+        config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
+          ? weight(`${p}.self_attn.${target}.bias`, [outFeatures])
+          : undefined;
+      return linearForward(o, input, w, bias, lora(target));
+    };
+    const n1 = rmsNormForward(o, x, weight(`${p}.input_layernorm.weight`, [h]), config.rmsNormEps);
+    const q = proj('q_proj', n1.y);
+    const k = proj('k_proj', n1.y);
+    const v = proj('v_proj', n1.y);
+    const att = attentionForward(o, ctx, q.y, k.y, v.y);
+    const out = proj('o_proj', att.y);
+    const x2 = o.add(x, out.y);
+    const n2 = rmsNormForward(o, x2, weight(`${p}.post_attention_layernorm.weight`, [h]), config.rmsNormEps);
+    const gate = proj('gate_proj', n2.y);
+    const up = proj('up_proj', n2.y);
+    const act = swiGluForward(o, gate.y, up.y);
+    const down = proj('down_proj', act.m);
+    saved.push({ n1, q, k, v, att, out, n2, gate, up, act, down });
+    x = o.add(x2, down.y);
+  }
+  const final = rmsNormForward(o, x, weight('model.norm.weight', [h]), config.rmsNormEps);
+  const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight', [config.vocabSize, h]);
+  const ce = crossEntropyForward(o, final.y, labels, head);
+  g.outputAs(ce.loss, TRAIN_IO.loss, dtype, []);
+
+  // Backward, top layer first.
+  const grads = new Map<string, string>();
+  const record = (l: number, target: LoraTarget, d: { dA?: string; dB?: string }) => {
+    if (d.dA && d.dB) {
+      grads.set(loraGradName(l, target, 'A'), d.dA);
+      grads.set(loraGradName(l, target, 'B'), d.dB);
+    }
+  };
+  const back = (l: number, target: LoraTarget, s: LinearSaved, dy: string, needDx: boolean) => {
+    const d = linearBackward(o, s, dy, needDx);
+    record(l, target, d);
+    return d.dx;
+  };
+  const hasLora = (l: number, ts: LoraTarget[]) => layers.has(l) && ts.some((t) => options.targets.includes(t));
+  let dx = rmsNormBackward(o, final.saved, crossEntropyBackward(o, ce.saved));
+  for (let l = config.numLayers - 1; l >= lowestLoraLayer; l--) {
+    const s = saved[l];
+    const needInput = l > lowestLoraLayer;
+    const needAttn = needInput || hasLora(l, ATTN);
+    const needMlpInput = needAttn || hasLora(l, ['gate_proj', 'up_proj']);
+    const dm = back(l, 'down_proj', s.down.saved, dx, needMlpInput);
+    if (!dm) break;
+    const act = swiGluBackward(o, s.act.saved, dm);
+    const dGateX = back(l, 'gate_proj', s.gate.saved, act.dGate, needAttn);
+    const dUpX = back(l, 'up_proj', s.up.saved, act.dUp, needAttn);
+    if (!dGateX || !dUpX) break;
+    const dx2 = o.add(dx, rmsNormBackward(o, s.n2.saved, o.add(dGateX, dUpX)));
+    const dAtt = back(l, 'o_proj', s.out.saved, dx2, needInput || hasLora(l, ['q_proj', 'k_proj', 'v_proj']));
+    if (!dAtt) break;
+    const da = attentionBackward(o, ctx, s.att.saved, dAtt);
+    const dq = back(l, 'q_proj', s.q.saved, da.dq, needInput);
+    const dk = back(l, 'k_proj', s.k.saved, da.dk, needInput);
+    const dv = back(l, 'v_proj', s.v.saved, da.dv, needInput);
+    if (!dq || !dk || !dv) break;
+    dx = o.add(dx2, rmsNormBackward(o, s.n1.saved, o.add(o.add(dq, dk), dv)));
+  }
+  for (const m of modules) {
+    const shapeA: (number | string)[] = ['rank', m.inFeatures];
+    g.outputAs(grads.get(m.gradA) as string, m.gradA, dtype, shapeA);
+    g.outputAs(grads.get(m.gradB) as string, m.gradB, dtype, [m.outFeatures, 'rank']);
+  }
+  return { bytes: g.toBytes(), dtype, weightNames, modules };
+}

@@ -1,0 +1,118 @@
+import * as ort from 'onnxruntime-node';
+import type { LoraTarget, ModelConfig, ModelWeights } from '../model/config.js';
+import { buildTrainingGraph, TRAIN_IO, type TrainingGraph, type TrainingModule } from './graph.js';
+import type { FloatType } from './ops.js';
+
+/** A batch of token ids, right-padded: every array is [batch · seq], row-major. */
+export interface TrainingBatch {
+  batch: number;
+  seq: number;
+  inputIds: ArrayLike<number>;
+  /** 1 = real token, 0 = padding. */
+  attentionMask: ArrayLike<number>;
+  /** Token id to predict at each position (as transformers' labels: shifted inside), -100 = ignored. */
+  labels: ArrayLike<number>;
+}
+
+/** PEFT parameters of one module: A [rank, in], B [out, rank] (B unscaled). */
+export interface LoraParams {
+  a: Float32Array | Float64Array;
+  b: Float32Array | Float64Array;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Gradients keyed `${layer}.${target}`, same layout as the parameters. */
+  grads: Map<string, LoraParams>;
+  /** Wall time inside session.run. */
+  ortMs: number;
+}
+
+export interface TrainingSessionOptions {
+  targets: readonly LoraTarget[];
+  layers?: readonly number[];
+  dtype?: FloatType;
+  threads?: number;
+}
+
+/**
+ * An ORT session over the training graph. The base weights are wrapped as tensors once and fed
+ * unchanged on every step (ORT reads them in place); only the batch and the LoRA tensors change.
+ */
+export class TrainingSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly graph: TrainingGraph,
+    private readonly weightFeeds: Record<string, ort.Tensor>,
+  ) {}
+
+  static async create(config: ModelConfig, weights: ModelWeights, options: TrainingSessionOptions): Promise<TrainingSession> {
+    const graph = buildTrainingGraph(config, options);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of graph.weightNames) {
+      const t = weights.get(name);
+      if (!t) throw new Error(`training graph: weight '${name}' missing from the model`);
+      feeds[name] = new ort.Tensor(graph.dtype, graph.dtype === 'float64' ? Float64Array.from(t.data) : t.data, t.dims);
+    }
+    const threads = options.threads ?? 0;
+    const session = await ort.InferenceSession.create(graph.bytes, {
+      // ORT's contrib fusions (e.g. x·sigmoid(x) → QuickGelu) have float32 kernels only.
+      graphOptimizationLevel: graph.dtype === 'float64' ? 'basic' : 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    });
+    return new TrainingSession(session, graph, feeds);
+  }
+
+  get modules(): TrainingModule[] {
+    return this.graph.modules;
+  }
+
+  /** Loss and LoRA gradients for one batch at the given parameters (scale = alpha / rank). */
+  async step(batch: TrainingBatch, params: Map<string, LoraParams>, scale: number): Promise<StepResult> {
+    const { dtype } = this.graph;
+    const dims = [batch.batch, batch.seq];
+    const n = batch.batch * batch.seq;
+    for (const [field, arr] of Object.entries({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels })) {
+      if (arr.length !== n) throw new Error(`training batch: ${field} has ${arr.length} values, expected ${batch.batch}x${batch.seq}`);
+    }
+    const int64 = (a: ArrayLike<number>) => new ort.Tensor('int64', BigInt64Array.from(Array.from(a), BigInt), dims);
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.weightFeeds,
+      [TRAIN_IO.inputIds]: int64(batch.inputIds),
+      [TRAIN_IO.attentionMask]: int64(batch.attentionMask),
+      [TRAIN_IO.labels]: int64(batch.labels),
+      [TRAIN_IO.loraScale]: new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.of(scale) : Float32Array.of(scale), []),
+    };
+    for (const m of this.graph.modules) {
+      const p = params.get(`${m.layer}.${m.target}`);
+      if (!p) throw new Error(`training step: no LoRA parameters for layer ${m.layer} ${m.target}`);
+      const rank = p.a.length / m.inFeatures;
+      if (!Number.isInteger(rank) || p.b.length !== rank * m.outFeatures) {
+        throw new Error(
+          `training step: LoRA ${m.layer}.${m.target} has A ${p.a.length} / B ${p.b.length} values, not [r, ${m.inFeatures}] / [${m.outFeatures}, r]`,
+        );
+      }
+      feeds[m.a] = new ort.Tensor(dtype, asType(p.a, dtype), [rank, m.inFeatures]);
+      feeds[m.b] = new ort.Tensor(dtype, asType(p.b, dtype), [m.outFeatures, rank]);
+    }
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    const ortMs = performance.now() - t0;
+    const grads = new Map<string, LoraParams>();
+    for (const m of this.graph.modules) {
+      grads.set(`${m.layer}.${m.target}`, { a: out[m.gradA].data as Float32Array, b: out[m.gradB].data as Float32Array });
+    }
+    return { loss: Number(out[TRAIN_IO.loss].data[0]), grads, ortMs };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function asType(a: Float32Array | Float64Array, dtype: FloatType): Float32Array | Float64Array {
+  if (dtype === 'float64') return a instanceof Float64Array ? a : Float64Array.from(a);
+  return a instanceof Float32Array ? a : Float32Array.from(a);
+}
