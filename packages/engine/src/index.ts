@@ -1,4 +1,23 @@
+export { seededRandom } from './generate/prng.js';
 export { type Dim, DType, type DTypeName, GraphBuilder, type TensorInit } from './graph/builder.js';
+export { buildLlamaGraph, io as llamaGraphIO, type LlamaGraph, type LlamaGraphOptions } from './graph/llama.js';
+export type { LinearWeight, LoraValues } from './graph/ops.js';
+export { ropeInverseFrequencies } from './graph/rope.js';
+export { referenceForward } from './reference/llama.js';
+export { randomLora } from './reference/random-lora.js';
+export { concatLora } from './runtime/adapters.js';
+export {
+  type AdapterSet,
+  type CausalLM,
+  checkAdapters,
+  type ForwardRequest,
+  type ForwardResult,
+  type KvCache,
+  type LoadOptions,
+  OrtCausalLM,
+} from './runtime/causal-lm.js';
+export { createSession, type SessionOptions } from './runtime/session.js';
+export { blocksQ4, blocksQ8, type WeightFormat } from './runtime/weights.js';
 export {
   buildTrainingGraph,
   loraGradName,

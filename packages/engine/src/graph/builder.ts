@@ -59,6 +59,26 @@ export class GraphBuilder {
   }
 
   /**
+   * An initializer whose bytes live outside the model proto (ONNX external data), at `offset` in the
+   * file `location`; the session gets the bytes through `externalData`. Keeps the proto under
+   * protobuf's 2 GB limit and avoids copying weights into it.
+   */
+  externalInitializer(name: string, dtype: DTypeName, dims: number[], location: string, offset: number, length: number): string {
+    this.initializers.push({
+      name,
+      dims,
+      dataType: DType[dtype],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(length) },
+      ],
+    });
+    return name;
+  }
+
+  /**
    * Add one node. `outputs` may name the results; otherwise they are generated.
    * Returns the single output name (or the array when several outputs are requested).
    */

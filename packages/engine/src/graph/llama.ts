@@ -1,0 +1,146 @@
+import { LORA_TARGETS, type LoraTarget, type ModelConfig, targetShape } from '../model/config.js';
+import { GraphBuilder } from './builder.js';
+import {
+  causalMask,
+  embed,
+  groupedAttention,
+  type LinearWeight,
+  type LoraValues,
+  linear,
+  rmsNorm,
+  rotary,
+  rotaryTables,
+  swiGlu,
+} from './ops.js';
+import { ropeInverseFrequencies } from './rope.js';
+
+/** Graph input/output names shared by the graph and the sessions that feed it. */
+export const io = {
+  inputIds: 'input_ids',
+  /** int64 `[1]`: logits are computed for the last `numLogits` positions only. */
+  numLogits: 'num_logits',
+  logits: 'logits',
+  pastKey: (layer: number) => `past_key.${layer}`,
+  pastValue: (layer: number) => `past_value.${layer}`,
+  presentKey: (layer: number) => `present_key.${layer}`,
+  presentValue: (layer: number) => `present_value.${layer}`,
+  loraA: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`,
+  loraB: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`,
+};
+
+export interface LlamaGraphOptions {
+  /** Modules that get LoRA inputs (default: all seven). Fewer targets mean fewer nodes. */
+  loraTargets?: readonly LoraTarget[];
+  /**
+   * How a projection weight (by Hugging Face name, e.g. 'model.layers.0.mlp.up_proj.weight' or
+   * 'lm_head.weight') enters the graph. Default (or when it returns undefined): a dense fp32 graph input.
+   */
+  linearWeight?: (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number) => LinearWeight | undefined;
+}
+
+export interface LlamaGraph {
+  model: Uint8Array;
+  /** Graph inputs that carry model weights, by Hugging Face name (fed from ModelWeights). */
+  weightInputs: string[];
+  loraTargets: LoraTarget[];
+}
+
+/**
+ * The Llama-family decoder (Llama, Mistral, Qwen2, SmolLM2) as one ONNX graph serving both prefill
+ * and decode: it takes the new token ids plus the KV cache so far (past length may be 0) and returns
+ * logits for the last `num_logits` positions and the extended cache.
+ */
+export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions = {}): LlamaGraph {
+  const g = new GraphBuilder(`${config.architecture}-decoder`);
+  const loraTargets = [...(options.loraTargets ?? LORA_TARGETS)];
+  const weightInputs: string[] = [];
+  const weightInput = (name: string, dims: number[]) => {
+    weightInputs.push(name);
+    return g.input(name, 'float32', dims);
+  };
+  const projection = (name: string, inFeatures: number, outFeatures: number): LinearWeight =>
+    options.linearWeight?.(g, name, inFeatures, outFeatures) ?? { kind: 'dense', weight: weightInput(name, [outFeatures, inFeatures]) };
+
+  const { hiddenSize: hidden, numHeads, numKvHeads, headDim } = config;
+  const ids = g.input(io.inputIds, 'int64', ['batch', 'seq']);
+  const numLogits = g.input(io.numLogits, 'int64', [1]);
+  const batchSeq = g.op('Shape', [ids]);
+  const seqLen = g.op('Gather', [batchSeq, g.int(1)], { axis: 0 });
+  const pastLen = g.op('Gather', [g.op('Shape', [g.input(io.pastKey(0), 'float32', ['batch', numKvHeads, 'past', headDim])]), g.int(2)], {
+    axis: 0,
+  });
+
+  const positions = g.op('Cast', [g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen])], { to: 1 });
+  const { cos, sin } = rotaryTables(g, positions, ropeInverseFrequencies(config));
+  const mask = causalMask(g, seqLen, pastLen);
+  const headsShape = (heads: number) => g.op('Concat', [batchSeq, g.ints([heads, headDim])], { axis: 0 });
+
+  const embedName = 'model.embed_tokens.weight';
+  let x = embed(g, weightInput(embedName, [config.vocabSize, hidden]), ids);
+
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const p = `model.layers.${layer}`;
+    const loraFor = (target: LoraTarget): LoraValues | undefined => {
+      if (!loraTargets.includes(target)) return undefined;
+      const { inFeatures, outFeatures } = targetShape(config, target);
+      const rank = `rank.${layer}.${target}`;
+      return {
+        a: g.input(io.loraA(layer, target), 'float32', [rank, inFeatures]),
+        b: g.input(io.loraB(layer, target), 'float32', [outFeatures, rank]),
+      };
+    };
+    const proj = (parent: string, target: LoraTarget, input: string) => {
+      const { inFeatures, outFeatures } = targetShape(config, target);
+      const bias =
+        config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
+          ? weightInput(`${p}.${parent}.${target}.bias`, [outFeatures])
+          : undefined;
+      return linear(g, input, projection(`${p}.${parent}.${target}.weight`, inFeatures, outFeatures), bias, loraFor(target));
+    };
+
+    // Attention block.
+    const h = rmsNorm(g, x, weightInput(`${p}.input_layernorm.weight`, [hidden]), config.rmsNormEps);
+    const q = rotary(g, g.op('Reshape', [proj('self_attn', 'q_proj', h), headsShape(numHeads)]), cos, sin);
+    const kNew = rotary(g, g.op('Reshape', [proj('self_attn', 'k_proj', h), headsShape(numKvHeads)]), cos, sin);
+    const vNew = g.op('Reshape', [proj('self_attn', 'v_proj', h), headsShape(numKvHeads)]);
+    const pastKey = layer === 0 ? io.pastKey(0) : g.input(io.pastKey(layer), 'float32', ['batch', numKvHeads, 'past', headDim]);
+    const pastValue = g.input(io.pastValue(layer), 'float32', ['batch', numKvHeads, 'past', headDim]);
+    const toCache = (t: string) => g.op('Transpose', [t], { perm: [0, 2, 1, 3] });
+    const k = g.op('Concat', [pastKey, toCache(kNew)], { axis: 2 }, [io.presentKey(layer)]);
+    const v = g.op('Concat', [pastValue, toCache(vNew)], { axis: 2 }, [io.presentValue(layer)]);
+    g.output(k, 'float32', ['batch', numKvHeads, 'total', headDim]);
+    g.output(v, 'float32', ['batch', numKvHeads, 'total', headDim]);
+    const attn = groupedAttention(g, q, k, v, mask, { numHeads, numKvHeads, headDim }, batchSeq);
+    x = g.op('Add', [x, proj('self_attn', 'o_proj', g.op('Reshape', [attn, g.ints([-1, numHeads * headDim])]))]);
+
+    // MLP block.
+    const m = rmsNorm(g, x, weightInput(`${p}.post_attention_layernorm.weight`, [hidden]), config.rmsNormEps);
+    const gated = swiGlu(g, proj('mlp', 'gate_proj', m), proj('mlp', 'up_proj', m));
+    x = g.op('Add', [x, proj('mlp', 'down_proj', gated)]);
+  }
+
+  // Only the last num_logits positions reach the LM head: generation needs one, scoring a few.
+  const last = g.op('Slice', [
+    g.op('Reshape', [x, g.op('Concat', [batchSeq, g.ints([hidden])], { axis: 0 })]),
+    g.op('Neg', [numLogits]),
+    g.ints([2 ** 31 - 1]),
+    g.ints([1]),
+  ]);
+  const normed = rmsNorm(g, g.op('Reshape', [last, g.ints([-1, hidden])]), weightInput('model.norm.weight', [hidden]), config.rmsNormEps);
+  const headName = config.tieWordEmbeddings ? embedName : 'lm_head.weight';
+  const head = options.linearWeight?.(g, headName, hidden, config.vocabSize) ?? {
+    kind: 'dense' as const,
+    weight: config.tieWordEmbeddings ? embedName : weightInput(headName, [config.vocabSize, hidden]),
+  };
+  const logits = linear(g, normed, head);
+  const batch = g.op('Slice', [batchSeq, g.ints([0]), g.ints([1])]);
+  g.op('Reshape', [logits, g.op('Concat', [batch, g.ints([-1, config.vocabSize])], { axis: 0 })], {}, [io.logits]);
+  g.output(io.logits, 'float32', ['batch', 'num_logits', config.vocabSize]);
+
+  const usesContrib = options.linearWeight !== undefined;
+  return {
+    model: g.toBytes(18, usesContrib ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    weightInputs,
+    loraTargets,
+  };
+}

@@ -1,0 +1,141 @@
+import type { GraphBuilder } from './builder.js';
+
+/**
+ * Forward primitives of the Llama family, one per op family. Each takes value names and returns
+ * the name of its result, so `llama.ts` reads as the model's description.
+ *
+ * Conventions: the residual stream is 2-D `[tokens, hidden]` (batch and sequence folded), which lets
+ * every projection be one Gemm with `transB` on weights stored `[out, in]` as in Hugging Face.
+ */
+
+/** RMSNorm (Llama): x / sqrt(mean(x²) + eps) · weight, over the last axis. */
+export function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
+  const meanSquare = g.op('ReduceMean', [g.op('Pow', [x, g.scalar(2)]), g.ints([-1])], { keepdims: 1 });
+  const normed = g.op('Div', [x, g.op('Sqrt', [g.op('Add', [meanSquare, g.scalar(eps)])])]);
+  return g.op('Mul', [normed, weight]);
+}
+
+/**
+ * Where a projection's weight comes from.
+ * - `dense`: an fp32 value `[out, in]` (graph input or initializer).
+ * - `nbits`: com.microsoft MatMulNBits blocks along `in` (value = (q - zeroPoint) · scale).
+ */
+export type LinearWeight =
+  | { kind: 'dense'; weight: string }
+  | {
+      kind: 'nbits';
+      qweight: string;
+      scales: string;
+      zeroPoints: string;
+      bits: 4 | 8;
+      blockSize: number;
+      inFeatures: number;
+      outFeatures: number;
+    };
+
+/** LoRA factors as values: A `[r, in]`, B `[out, r]` with the scale folded into B; r may be 0. */
+export interface LoraValues {
+  a: string;
+  b: string;
+}
+
+/** x `[n, in]` → x·Wᵀ (+ bias) (+ (x·Aᵀ)·Bᵀ). */
+export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: string, lora?: LoraValues): string {
+  const delta = lora ? g.op('Gemm', [g.op('Gemm', [x, lora.a], { transB: 1 }), lora.b], { transB: 1 }) : undefined;
+  if (w.kind === 'dense') {
+    // Gemm's C input folds one addend in for free; a second one needs an Add.
+    const addend = delta && bias ? g.op('Add', [delta, bias]) : (delta ?? bias);
+    return g.op('Gemm', addend ? [x, w.weight, addend] : [x, w.weight], { transB: 1 });
+  }
+  let y = g.op(
+    'MatMulNBits',
+    [x, w.qweight, w.scales, w.zeroPoints],
+    {
+      K: w.inFeatures,
+      N: w.outFeatures,
+      bits: w.bits,
+      block_size: w.blockSize,
+      accuracy_level: 4,
+    },
+    1,
+    'com.microsoft',
+  );
+  if (bias) y = g.op('Add', [y, bias]);
+  return delta ? g.op('Add', [y, delta]) : y;
+}
+
+/** SiLU-gated unit of the Llama MLP: silu(gate) · up. */
+export function swiGlu(g: GraphBuilder, gate: string, up: string): string {
+  return g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+}
+
+/** Token embedding lookup: ids `[b, s]` → `[b·s, hidden]`. */
+export function embed(g: GraphBuilder, table: string, ids: string): string {
+  return g.op('Gather', [table, g.op('Reshape', [ids, g.ints([-1])])], { axis: 0 });
+}
+
+/**
+ * Rotary tables for absolute positions `[s]` (float): cos and sin `[s, 1, d/2]`, ready to broadcast
+ * over `[b, s, heads, d/2]`. `invFreq` already carries any rope scaling.
+ */
+export function rotaryTables(g: GraphBuilder, positions: string, invFreq: Float32Array): { cos: string; sin: string } {
+  const freqs = g.initializer(g.fresh('inv_freq'), { dtype: 'float32', dims: [invFreq.length], data: invFreq });
+  const angles = g.op('Mul', [g.op('Unsqueeze', [positions, g.ints([1])]), freqs]);
+  const table = (op: string) => g.op('Unsqueeze', [g.op(op, [angles]), g.ints([1])]);
+  return { cos: table('Cos'), sin: table('Sin') };
+}
+
+/**
+ * Rotary position embedding in the Hugging Face layout (rotate_half: the two halves of each head
+ * are the pair), on x `[b, s, heads, d]`.
+ */
+export function rotary(g: GraphBuilder, x: string, cos: string, sin: string): string {
+  const [x1, x2] = g.opMulti('Split', [x], { axis: -1, num_outputs: 2 }, 2);
+  const out1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
+  const out2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
+  return g.op('Concat', [out1, out2], { axis: -1 });
+}
+
+/**
+ * Additive causal mask `[s, past + s]` for queries at positions past..past+s-1: 0 where the key is
+ * at or before the query, -inf after it.
+ */
+export function causalMask(g: GraphBuilder, seqLen: string, pastLen: string): string {
+  const queryPos = g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen]);
+  const keyPos = g.op('Range', [g.int(0), g.op('Add', [seqLen, pastLen]), g.int(1)]);
+  const future = g.op('Greater', [keyPos, g.op('Unsqueeze', [queryPos, g.ints([1])])]);
+  return g.op('Where', [future, g.scalar(Number.NEGATIVE_INFINITY), g.scalar(0)]);
+}
+
+export interface AttentionShape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+/**
+ * Scaled dot-product attention with grouped KV heads. q `[b, s, H, d]` (rotated), k and v
+ * `[b, Hkv, T, d]` (the whole cache), mask `[s, T]`. The query heads sharing a KV head are grouped
+ * (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv) so K and V are never copied.
+ * Returns `[b, s, H·d]`.
+ */
+export function groupedAttention(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  mask: string,
+  shape: AttentionShape,
+  batchSeq: string,
+): string {
+  const { numHeads, numKvHeads, headDim } = shape;
+  const group = numHeads / numKvHeads;
+  // [b, s, Hkv, group, d] -> [b, Hkv, group, s, d]
+  const qg = g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, numKvHeads, group, headDim])])], { perm: [0, 2, 3, 1, 4] });
+  const kT = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 1, 3, 2] }), g.ints([2])]);
+  const scores = g.op('MatMul', [g.op('Mul', [qg, g.scalar(1 / Math.sqrt(headDim))]), kT]);
+  const probs = g.op('Softmax', [g.op('Add', [scores, mask])], { axis: -1 });
+  const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [v, g.ints([2])])]);
+  const back = g.op('Transpose', [ctx], { perm: [0, 3, 1, 2, 4] });
+  return g.op('Reshape', [back, g.op('Concat', [batchSeq, g.ints([numHeads * headDim])], { axis: 0 })]);
+}
