@@ -1,3 +1,21 @@
+export {
+  continuationLogLikelihood,
+  type GenerateOptions,
+  type GenerateResult,
+  generate,
+  nextTokenLogits,
+  samplingProcessors,
+} from './generate/generate.js';
+export {
+  argmax,
+  type LogitsProcessor,
+  logProbability,
+  sampleIndex,
+  softmax,
+  temperatureProcessor,
+  topKProcessor,
+  topPProcessor,
+} from './generate/logits-process.js';
 export { seededRandom } from './generate/prng.js';
 export { type Dim, DType, type DTypeName, GraphBuilder, type TensorInit } from './graph/builder.js';
 export { buildLlamaGraph, io as llamaGraphIO, type LlamaGraph, type LlamaGraphOptions } from './graph/llama.js';
