@@ -1,6 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
+import { registerIndex } from './index-cmd.js';
+import { registerRetrieve } from './retrieve.js';
 
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
-export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [registerDemo];
+export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
+  registerDemo,
+  registerCorpus,
+  registerIndex,
+  registerRetrieve,
+];

@@ -1,0 +1,152 @@
+import { statSync } from 'node:fs';
+import { CorpusStore, formatFromPath, INPUT_FORMATS, IngestError, type InputFormat, ingest, readQuestions } from '@rg/corpus';
+import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
+import { type Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { nonNegativeInt, positiveInt } from '../parse.js';
+
+interface IngestFlags {
+  input: string;
+  store: string;
+  format?: InputFormat;
+  idField?: string;
+  textField?: string;
+  titleField?: string;
+  chunkTokens?: number;
+  chunkOverlap: number;
+  strict?: boolean;
+  json?: boolean;
+}
+
+interface FilterFlags {
+  store: string;
+  questions: string;
+  questionsFormat?: InputFormat;
+  perQuestion: number;
+  out: string;
+  backend: BackendName;
+  json?: boolean;
+}
+
+export function registerCorpus(program: Command, ctx: CliContext): void {
+  const corpus = program.command('corpus').description('document stores: ingest corpora, keep the documents a task needs');
+
+  corpus
+    .command('ingest')
+    .description('stream a corpus file into a store (dedupe by content; re-runs add nothing twice; interrupted runs resume)')
+    .requiredOption('--input <file>', 'corpus file')
+    .requiredOption('--store <dir>', 'store folder (created if missing)')
+    .addOption(new Option('--format <format>', 'input format (default: from the file name, else jsonl)').choices(INPUT_FORMATS))
+    .option('--id-field <name>', 'JSON Lines field / TSV column holding the id (default id)')
+    .option('--text-field <name>', 'field holding the text (default contents, abstract or text; TSV: text)')
+    .option('--title-field <name>', 'field holding the title (default title)')
+    .option('--chunk-tokens <n>', 'split documents into chunks of at most n words', positiveInt)
+    .option('--chunk-overlap <n>', 'words shared by consecutive chunks', nonNegativeInt, 0)
+    .option('--strict', 'stop at the first bad record instead of skipping it')
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (flags: IngestFlags, cmd: Command) => {
+      ctx.config(cmd.optsWithGlobals());
+      if (flags.chunkTokens !== undefined && flags.chunkOverlap >= flags.chunkTokens) {
+        throw new UsageError(`--chunk-overlap (${flags.chunkOverlap}) must be smaller than --chunk-tokens (${flags.chunkTokens})`);
+      }
+      if (flags.chunkTokens === undefined && flags.chunkOverlap > 0) throw new UsageError('--chunk-overlap needs --chunk-tokens');
+      const size = fileSize(flags.input, '--input');
+      const format = flags.format ?? formatFromPath(flags.input);
+      const store = CorpusStore.open(flags.store);
+      const progress = ctx.progress(`ingest ${flags.input}`, Math.max(1, Math.round(size / 1024)), 'KB', flags.json);
+      const t0 = performance.now();
+      let shownKb = 0;
+      try {
+        const summary = await ingest(store, {
+          input: flags.input,
+          format,
+          fields: { id: flags.idField, text: flags.textField, title: flags.titleField },
+          chunk: flags.chunkTokens === undefined ? undefined : { tokens: flags.chunkTokens, overlap: flags.chunkOverlap },
+          strict: flags.strict,
+          onProgress: (p) => {
+            const kb = Math.round(p.bytesRead / 1024);
+            const docsPerSecond = p.records / Math.max((performance.now() - t0) / 1000, 1e-3);
+            progress.tick(kb - shownKb, { rate: `${docsPerSecond.toFixed(0)} docs` });
+            shownKb = kb;
+          },
+        });
+        progress.stop();
+        for (const b of summary.badRecords.slice(0, 10)) ctx.info(`${summary.input}:${b.line}: skipped: ${b.message}`);
+        if (summary.skipped > 10) ctx.info(`... ${summary.skipped - 10} more bad records skipped`);
+        if (flags.json) ctx.json(summary);
+        else {
+          const resumed = summary.resumedFromByte > 0 ? ` (resumed at byte ${summary.resumedFromByte})` : '';
+          ctx.print(
+            `${summary.records} records read${resumed}: ${summary.added} added, ${summary.duplicates} duplicates, ${summary.skipped} skipped; ` +
+              `${summary.documents} documents in ${flags.store} (${summary.docsPerSecond.toFixed(0)} docs/s)`,
+          );
+        }
+      } catch (e) {
+        progress.stop();
+        if (e instanceof IngestError) throw new UsageError(e.message);
+        throw e;
+      } finally {
+        store.close();
+      }
+    });
+
+  corpus
+    .command('filter')
+    .description('keep only the documents retrieved for a task: top-N per question, written to a new store')
+    .requiredOption('--store <dir>', 'source store (with a built index)')
+    .requiredOption('--questions <file>', 'questions: JSON Lines {id, question}, or a PubMedQA / PopQA file')
+    .addOption(
+      new Option('--questions-format <format>', 'questions file format (default: from the file name)').choices([
+        'jsonl',
+        'pubmedqa',
+        'popqa',
+      ]),
+    )
+    .requiredOption('--per-question <n>', 'documents kept per question', positiveInt)
+    .requiredOption('--out <dir>', 'new store folder')
+    .addOption(new Option('--backend <name>', 'retriever used to rank').choices(BACKENDS).default('sqlite'))
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (flags: FilterFlags, cmd: Command) => {
+      ctx.config(cmd.optsWithGlobals());
+      fileSize(flags.questions, '--questions');
+      const source = CorpusStore.open(flags.store);
+      const out = CorpusStore.open(flags.out);
+      try {
+        const retriever = await openRetriever(flags.backend, { storeDir: flags.store }).catch((e: Error) => {
+          throw new UsageError(e.message);
+        });
+        const keep = new Set<string>();
+        let questions = 0;
+        try {
+          for await (const q of readQuestions(flags.questions, flags.questionsFormat ?? formatFromPath(flags.questions))) {
+            if (q.error) throw new UsageError(`${flags.questions}:${q.line}: ${q.error}`);
+            questions++;
+            for (const hit of await retriever.search(q.question?.text ?? '', { k: flags.perQuestion })) keep.add(hit.id);
+          }
+        } finally {
+          await retriever.close();
+        }
+        const docs = [...keep].map((id) => source.get(id)).filter((d) => d !== undefined);
+        const { added } = out.add(docs);
+        const summary = { questions, kept: keep.size, added, documents: out.count(), out: flags.out };
+        if (flags.json) ctx.json(summary);
+        else ctx.print(`${questions} questions: kept ${keep.size} documents of ${source.count()} in ${flags.out}`);
+      } finally {
+        source.close();
+        out.close();
+      }
+    });
+}
+
+/** Size of an input file; a missing or unreadable one is a usage error naming the flag. */
+export function fileSize(path: string, flag: string): number {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new UsageError(`${flag} ${path}: not a file`);
+    return st.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${flag} ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}

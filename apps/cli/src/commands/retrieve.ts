@@ -1,0 +1,77 @@
+import { formatFromPath, type Metadata, readQuestions } from '@rg/corpus';
+import { BACKENDS, type BackendName, IndexMissingError, openRetriever } from '@rg/retriever';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { collect, positiveInt } from '../parse.js';
+import { fileSize } from './corpus.js';
+import { openStore } from './index-cmd.js';
+
+interface RetrieveFlags {
+  store: string;
+  backend: BackendName;
+  k: number;
+  query?: string;
+  queries?: string;
+  filter: string[];
+  json?: boolean;
+}
+
+/** --filter key=value (repeatable); numbers and true/false are matched as such. */
+function parseFilter(pairs: string[]): Metadata | undefined {
+  if (pairs.length === 0) return undefined;
+  const filter: Metadata = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new InvalidArgumentError(`--filter ${pair}: expected key=value`);
+    const raw = pair.slice(eq + 1);
+    filter[pair.slice(0, eq)] =
+      raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return filter;
+}
+
+export function registerRetrieve(program: Command, ctx: CliContext): void {
+  program
+    .command('retrieve')
+    .description('rank the documents of a store for one query or a file of queries')
+    .requiredOption('--store <dir>', 'store folder with a built index')
+    .addOption(new Option('--backend <name>', 'retrieval backend').choices(BACKENDS).default('sqlite'))
+    .option('--k <k>', 'documents per query', positiveInt, 10)
+    .option('--query <text>', 'one query')
+    .option('--queries <file>', 'JSON Lines of {id, question|query|text} (or a PubMedQA / PopQA file)')
+    .option('--filter <key=value>', 'only documents with this metadata (repeatable)', collect, [])
+    .option('--json', 'JSON lines: {queryId, docIds, scores}')
+    .action(async (flags: RetrieveFlags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      if ((flags.query === undefined) === (flags.queries === undefined)) throw new UsageError('give exactly one of --query or --queries');
+      const filter = parseFilter(flags.filter);
+      if (flags.queries !== undefined) fileSize(flags.queries, '--queries');
+      openStore(flags.store).close();
+      const retriever = await openRetriever(flags.backend, { storeDir: flags.store, home: config.home, threads: config.threads }).catch(
+        (e: Error) => {
+          throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
+        },
+      );
+      const emit = (queryId: string, hits: Array<{ id: string; score: number }>): void => {
+        if (flags.json) ctx.json({ queryId, docIds: hits.map((h) => h.id), scores: hits.map((h) => h.score) });
+        else ctx.print(`${queryId}\t${hits.map((h) => `${h.id}:${h.score.toFixed(4)}`).join(' ')}`);
+      };
+      try {
+        if (flags.query !== undefined) {
+          emit('query', await retriever.search(flags.query, { k: flags.k, filter }));
+          return;
+        }
+        const file = flags.queries as string;
+        for await (const q of readQuestions(file, formatFromPath(file))) {
+          if (q.error || !q.question) throw new UsageError(`${file}:${q.line}: ${q.error}`);
+          emit(q.question.id, await retriever.search(q.question.text, { k: flags.k, filter }));
+        }
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(e.message);
+        throw e;
+      } finally {
+        await retriever.close();
+      }
+    });
+}
