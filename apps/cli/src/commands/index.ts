@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
 import { registerIndex } from './index-cmd.js';
@@ -8,6 +9,7 @@ import { registerRetrieve } from './retrieve.js';
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
 export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
   registerDemo,
+  registerCluster,
   registerCorpus,
   registerIndex,
   registerRetrieve,
