@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { seededRandom } from '../generate/prng.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { Ops } from './ops.js';
 
@@ -18,18 +19,10 @@ export interface CheckResult {
   maxAbs: number;
 }
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32), so failing checks reproduce. */
+/** Deterministic uniform numbers in [-scale, scale), so failing checks reproduce. */
 export function randoms(n: number, seed: number, scale = 1): Float64Array {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ropeInverseFrequencies } from '../graph/rope.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Ops } from './ops.js';
 
@@ -8,26 +9,9 @@ export interface RopeTables {
   sinSigned: string;
 }
 
-/** Inverse frequencies [headDim / 2], with Llama 3 scaling when the config has it. */
-export function inverseFrequencies(config: ModelConfig): number[] {
-  const d = config.headDim;
-  const inv = Array.from({ length: d / 2 }, (_, i) => 1 / config.ropeTheta ** ((2 * i) / d));
-  const sc = config.ropeScaling;
-  if (!sc) return inv;
-  const lowWavelen = sc.originalMaxPositionEmbeddings / sc.lowFreqFactor;
-  const highWavelen = sc.originalMaxPositionEmbeddings / sc.highFreqFactor;
-  return inv.map((f) => {
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen < highWavelen) return f;
-    if (wavelen > lowWavelen) return f / sc.factor;
-    const smooth = (sc.originalMaxPositionEmbeddings / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
-    return (1 - smooth) * (f / sc.factor) + smooth * f;
-  });
-}
-
 /** Tables for `seqLen` (an int64 scalar value in the graph). */
 export function ropeTables(o: Ops, config: ModelConfig, seqLen: string): RopeTables {
-  const inv = inverseFrequencies(config);
+  const inv = ropeInverseFrequencies(config);
   const data = o.dtype === 'float64' ? Float64Array.from(inv) : Float32Array.from(inv);
   const invFreq = o.g.initializer(o.g.fresh('rope_inv_freq'), { dtype: o.dtype, dims: [1, inv.length], data });
   const pos = o.g.op('Unsqueeze', [o.cast(o.g.op('Range', [o.g.int(0), seqLen, o.g.int(1)]), o.dtype), o.g.ints([1])]);
