@@ -4,4 +4,29 @@ export { loadJsonlCorpus, loadJsonlQa } from './datasets/jsonl.js';
 export { loadPopQa } from './datasets/popqa.js';
 export { loadPubMedQa, PUBMEDQA_LABELS } from './datasets/pubmedqa.js';
 export type { CorpusDocument, Dataset, PrimaryMetric, QaExample } from './datasets/types.js';
+export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
+export {
+  type AnswerOptions,
+  answerQuestion,
+  checkDeps,
+  isMethod,
+  METHODS,
+  type Method,
+  type MethodDeps,
+  type Prediction,
+} from './methods.js';
 export { accuracy, answerInOutput, exactMatch, macroF1, mean, normalizeAnswer, tokenF1 } from './metrics.js';
+export type {
+  AdapterSource,
+  AnswerModel,
+  ChatMessage,
+  ClusterRouter,
+  ComposeAdapters,
+  DocumentSource,
+  PassageRetriever,
+  RetrievedHit,
+} from './model.js';
+export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './output.js';
+export { buildMessages, PROMPT_VERSION } from './prompts.js';
+export { type RunOptions, type RunResult, runMethod, sampleExamples } from './run.js';
+export { chooseLabel, type LabelChoice } from './scoring.js';

@@ -1,0 +1,125 @@
+import type { LoraWeights } from '@rg/adapter-store';
+import { describe, expect, it } from 'vitest';
+import type { CorpusDocument, Dataset } from './datasets/types.js';
+import { answerQuestion, checkDeps, type MethodDeps } from './methods.js';
+import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
+
+const docs: CorpusDocument[] = [
+  { id: 'velmora', text: 'Velmora harbour town was founded in 1742 by Oskar Brandt.' },
+  { id: 'quorinium', text: 'The element quorinium glows green and was made by Halvard Menst.' },
+  { id: 'skarball', text: 'Skarball teams have seven players and the sport started in Dunmere.' },
+];
+const dataset: Dataset = {
+  name: 'toy',
+  documents: docs,
+  primaryMetric: 'accuracy',
+  examples: [
+    {
+      id: 'q1',
+      question: 'Which year was Velmora harbour town founded?',
+      answers: ['1742'],
+      choices: ['1815', '1742'],
+      goldDocIds: ['velmora'],
+    },
+    { id: 'q2', question: 'What colour does quorinium glow?', answers: ['green'], choices: ['red', 'green'], goldDocIds: ['quorinium'] },
+  ],
+};
+
+/** Adapters stand for their document: the composition records which documents it holds. */
+function deps(opts: { storedAdapters?: string[] } = {}): MethodDeps<string> & { model: KnowledgeModel } {
+  const adapterDocs = new WeakMap<LoraWeights, string[]>();
+  const stored = new Set(opts.storedAdapters ?? docs.map((d) => d.id));
+  return {
+    model: new KnowledgeModel(docs, adapterDocs),
+    retriever: overlapRetriever(docs),
+    documents: { get: (id) => docs.find((d) => d.id === id) },
+    adapters: { load: async (id) => (stored.has(id) ? id : null) },
+    compose: (ids) => {
+      const lora: LoraWeights = { rank: 2 * ids.length, targets: ['down_proj'], modules: new Map() };
+      adapterDocs.set(lora, ids);
+      return lora;
+    },
+    clusters: { router: { route: async () => ['c-all'] }, adapters: { load: async (id) => (id === 'c-all' ? 'skarball' : null) } },
+  };
+}
+
+const opts = { topk: 1, maxNewTokens: 16 };
+
+describe('methods', () => {
+  it('wo_param: no retrieval, no adapters; the model falls back to the shortest label', async () => {
+    const d = deps();
+    const p = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'wo_param' });
+    expect(p.retrievedIds).toEqual([]);
+    expect(p.adapters).toEqual([]);
+    expect(d.model.calls[0].adapterDocs).toEqual([]);
+    expect(p.prediction).toBe('1815');
+    expect(p.score).toBe(0);
+    expect(p.labelLogLikelihoods).toEqual([-4, -4]);
+  });
+
+  it('cat_all_one: applies the retrieved documents’ adapters and leaves the passages out of the prompt', async () => {
+    const d = deps();
+    const p = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 2 });
+    expect(p.retrievedIds[0]).toBe('velmora');
+    expect(p.adapters).toEqual(p.retrievedIds);
+    expect(d.model.calls[0].adapterDocs).toEqual(p.retrievedIds);
+    expect(d.model.calls[0].messages.map((m) => m.content).join()).not.toContain('Oskar Brandt');
+    expect(p.prediction).toBe('1742');
+    expect(p.score).toBe(1);
+  });
+
+  it('icl: passages in the prompt, no adapters; combine: both', async () => {
+    const d = deps();
+    const icl = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'icl' });
+    expect(icl.adapters).toEqual([]);
+    expect(d.model.calls[0].messages[1].content).toContain('[1] The element quorinium glows green');
+    expect(icl.prediction).toBe('green');
+    const combine = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'combine' });
+    expect(combine.adapters).toEqual(['quorinium']);
+    expect(d.model.calls[1].messages[1].content).toContain('quorinium glows green');
+  });
+
+  it('records retrieved documents that have no stored adapter and answers with the rest', async () => {
+    const d = deps({ storedAdapters: ['quorinium'] });
+    const p = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 2 });
+    expect(p.missingAdapters).toContain('velmora');
+    expect(p.adapters).toEqual(p.retrievedIds.filter((id) => id !== 'velmora'));
+    expect(p.prediction).toBe('1815');
+  });
+
+  it('oracle uses the gold documents; cluster the routed clusters; dapt its one adapter', async () => {
+    const d = deps();
+    const oracle = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'oracle' });
+    expect(oracle.adapters).toEqual(['quorinium']);
+    expect(oracle.retrievedIds).toEqual([]);
+    await expect(
+      answerQuestion({ ...dataset.examples[1], goldDocIds: undefined }, dataset, d, { ...opts, method: 'oracle' }),
+    ).rejects.toThrow(/oracle: question q2 names no gold documents/);
+    const cluster = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'cluster' });
+    expect(cluster.adapters).toEqual(['c-all']);
+    expect(d.model.calls.at(-1)!.adapterDocs).toEqual(['skarball']);
+    const dapt: LoraWeights = { rank: 2, targets: [], modules: new Map() };
+    d.model.adapterDocs.set(dapt, ['velmora', 'quorinium', 'skarball']);
+    const p = await answerQuestion(dataset.examples[1], dataset, { ...d, dapt }, { ...opts, method: 'dapt' });
+    expect(p.adapters).toEqual(['dapt']);
+    expect(p.prediction).toBe('green');
+  });
+
+  it('generates and scores free answers when a question has no choices', async () => {
+    const d = deps();
+    const ex = { id: 'g', question: 'How many players in a Skarball team?', answers: ['seven'] };
+    const p = await answerQuestion(ex, { primaryMetric: 'contains' }, d, { ...opts, method: 'icl' });
+    expect(p.prediction).toBe(docs[2].text);
+    expect(p.contains).toBe(1);
+    expect(p.em).toBe(0);
+    expect(p.score).toBe(1);
+    const w = await answerQuestion(ex, { primaryMetric: 'contains' }, d, { ...opts, method: 'wo_param' });
+    expect([w.prediction, w.score]).toEqual(['I do not know.', 0]);
+  });
+
+  it('names the parts a method lacks', () => {
+    const { model } = deps();
+    expect(() => checkDeps('combine', { model })).toThrow('method combine needs retriever, documents, adapters, compose');
+    expect(() => checkDeps('wo_param', { model })).not.toThrow();
+  });
+});

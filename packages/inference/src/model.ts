@@ -1,0 +1,56 @@
+import type { LoraWeights } from '@rg/adapter-store';
+import type { CorpusDocument } from './datasets/types.js';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/**
+ * What inference needs from a language model: the engine implements it (chat template, tokenizer, KV cache);
+ * `adapters` is the LoRA set applied for this one request (null = the base model).
+ */
+export interface AnswerModel {
+  /** The assistant's reply to `messages`, greedy, at most `maxNewTokens` tokens. */
+  generate(messages: ChatMessage[], options: { adapters: LoraWeights | null; maxNewTokens: number }): Promise<string>;
+  /**
+   * For each continuation, the sum of the log-probabilities of its tokens when it follows `messages` rendered
+   * with the chat template and the assistant turn opened.
+   */
+  continuationLogLikelihoods(
+    messages: ChatMessage[],
+    continuations: string[],
+    options: { adapters: LoraWeights | null },
+  ): Promise<number[]>;
+}
+
+export interface RetrievedHit {
+  id: string;
+  score: number;
+}
+
+/** Top-k document ids for a question: any `Retriever` of @rg/retriever fits. */
+export interface PassageRetriever {
+  search(query: string, options: { k: number }): Promise<RetrievedHit[]>;
+}
+
+/** Passage text by document id: the `CorpusStore` of @rg/corpus fits. */
+export interface DocumentSource {
+  get(id: string): CorpusDocument | undefined | Promise<CorpusDocument | undefined>;
+}
+
+/**
+ * An adapter by document or cluster id, null when none is stored. `E` is whatever the store hands out and its
+ * composition takes (with @rg/adapter-store: a CompositionEntry, trained adapter or base_weight + gradient).
+ */
+export interface AdapterSource<E> {
+  load(id: string): Promise<E | null>;
+}
+
+/** Concatenate adapters along the rank axis (PEFT's "cat"): @rg/adapter-store's composeCat. */
+export type ComposeAdapters<E> = (entries: E[]) => LoraWeights;
+
+/** The clusters whose adapters answer a question (nearest centroids of the question's embedding). */
+export interface ClusterRouter {
+  route(question: string, k: number): Promise<string[]>;
+}

@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CorpusDocument, Dataset } from './datasets/types.js';
+import type { MethodDeps } from './methods.js';
+import type { AnswerModel } from './model.js';
+import { pathSegment, runDir } from './output.js';
+import { runMethod, sampleExamples } from './run.js';
+import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
+
+const docs: CorpusDocument[] = [
+  { id: 'a', text: 'Velmora was founded in 1742.' },
+  { id: 'b', text: 'Quorinium glows green.' },
+  { id: 'c', text: 'Skarball has seven players.' },
+];
+const dataset: Dataset = {
+  name: 'toy',
+  documents: docs,
+  primaryMetric: 'accuracy',
+  labels: ['1742', '1815', 'green', 'red', 'seven', 'five'],
+  examples: [
+    { id: 'q1', question: 'When was Velmora founded?', answers: ['1742'], choices: ['1815', '1742'] },
+    { id: 'q2', question: 'What colour does Quorinium glow?', answers: ['green'], choices: ['red', 'green'] },
+    { id: 'q3', question: 'How many players has Skarball?', answers: ['seven'], choices: ['five', 'seven'] },
+  ],
+};
+const deps = (): MethodDeps => ({
+  model: new KnowledgeModel(docs, new WeakMap()),
+  retriever: overlapRetriever(docs),
+  documents: { get: (id) => docs.find((d) => d.id === id) },
+});
+const base = { method: 'icl' as const, topk: 1, maxNewTokens: 8, config: { model: 'toy-model', seed: 1 } };
+
+describe('runMethod', () => {
+  it('writes config.json, predict.json and result.txt', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rg-run-')), 'icl');
+    const r = await runMethod(dataset, dataset.examples, deps(), { ...base, dir });
+    expect(r.metrics.accuracy).toBe(1);
+    expect(r.metrics.score).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({
+      model: 'toy-model',
+      method: 'icl',
+      topk: 1,
+      questions: 3,
+    });
+    const predict = JSON.parse(readFileSync(join(dir, 'predict.json'), 'utf8'));
+    expect(predict.map((p: { id: string; retrievedIds: string[]; prediction: string }) => [p.id, p.retrievedIds, p.prediction])).toEqual([
+      ['q1', ['a'], '1742'],
+      ['q2', ['b'], 'green'],
+      ['q3', ['c'], 'seven'],
+    ]);
+    const result = readFileSync(join(dir, 'result.txt'), 'utf8');
+    expect(result).toContain('score (accuracy): 1\n');
+    expect(result).toContain('macro_f1: 1\n');
+    expect(existsSync(join(dir, 'predict.partial.jsonl'))).toBe(false);
+  });
+
+  it('resumes an interrupted run of the same config, and starts over when the config changes', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rg-run-')), 'icl');
+    const good = deps();
+    let answered = 0;
+    const failing: AnswerModel = {
+      generate: good.model.generate.bind(good.model),
+      continuationLogLikelihoods: async (...args) => {
+        if (++answered > 2) throw new Error('interrupted');
+        return good.model.continuationLogLikelihoods(...args);
+      },
+    };
+    await expect(runMethod(dataset, dataset.examples, { ...good, model: failing }, { ...base, dir })).rejects.toThrow('interrupted');
+    expect(existsSync(join(dir, 'predict.json'))).toBe(false);
+    expect(readFileSync(join(dir, 'predict.partial.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+
+    const second = deps();
+    const r = await runMethod(dataset, dataset.examples, second, { ...base, dir });
+    expect(r.resumed).toBe(2);
+    expect((second.model as KnowledgeModel).calls).toHaveLength(1);
+    expect(r.predictions.map((p) => p.id)).toEqual(['q1', 'q2', 'q3']);
+    expect(r.metrics.accuracy).toBe(1);
+
+    const third = await runMethod(dataset, dataset.examples, deps(), { ...base, dir, topk: 2 });
+    expect(third.resumed).toBe(0);
+  });
+});
+
+describe('output layout', () => {
+  it('follows output/{model}/rank={r}_alpha={alpha}/{dataset}/lr={lr}_epoch={epochs}/{method}', () => {
+    const c = { model: 'smollm2-135m-instruct', rank: 2, alpha: 32, dataset: 'pubmedqa', lr: 0.0003, epochs: 1, method: 'cat_all_one' };
+    expect(runDir('output', c)).toBe('output/smollm2-135m-instruct/rank=2_alpha=32/pubmedqa/lr=0.0003_epoch=1/cat_all_one');
+  });
+
+  it('escapes names into one safe segment', () => {
+    expect(pathSegment('../etc')).toBe('..%2Fetc');
+    expect(pathSegment('..')).toBe('%2E%2E');
+    expect(pathSegment('/abs/model.gguf')).toBe('%2Fabs%2Fmodel.gguf');
+    expect(pathSegment('50%')).toBe('50%25');
+    expect(pathSegment('café')).toBe('caf%C3%A9');
+    expect(() => pathSegment('')).toThrow();
+  });
+});
+
+describe('sampleExamples', () => {
+  const many = Array.from({ length: 50 }, (_, i) => ({ id: String(i), question: `q${i}`, answers: ['x'] }));
+  it('is reproducible for a seed, keeps file order, and differs across seeds', () => {
+    const a = sampleExamples(many, 10, 7).map((e) => Number(e.id));
+    expect(a).toEqual(sampleExamples(many, 10, 7).map((e) => Number(e.id)));
+    expect(a).toHaveLength(10);
+    expect(new Set(a).size).toBe(10);
+    expect([...a].sort((x, y) => x - y)).toEqual(a);
+    expect(sampleExamples(many, 10, 8).map((e) => Number(e.id))).not.toEqual(a);
+    expect(sampleExamples(many, undefined, 7)).toBe(many);
+  });
+});

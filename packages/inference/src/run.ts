@@ -1,0 +1,108 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset, QaExample } from './datasets/types.js';
+import { evaluate, formatMetrics, type Metrics } from './evaluate.js';
+import { type AnswerOptions, answerQuestion, checkDeps, type MethodDeps, type Prediction } from './methods.js';
+import { writeFileAtomic } from './output.js';
+
+export interface RunOptions extends AnswerOptions {
+  /** The run's folder (see `runDir`). */
+  dir: string;
+  /** Everything else needed to reproduce the run (model, store, seed, sample...), written into config.json. */
+  config: Record<string, unknown>;
+  onProgress?: (done: number, total: number, last: Prediction) => void;
+}
+
+export interface RunResult {
+  predictions: Prediction[];
+  metrics: Metrics;
+  /** Questions answered in an earlier, interrupted run of the same config and reused. */
+  resumed: number;
+}
+
+const PARTIAL = 'predict.partial.jsonl';
+
+/**
+ * Answer `examples` with one method and write config.json, predict.json and result.txt into `options.dir`.
+ * Each answer is appended to predict.partial.jsonl as it is made, so an interrupted run with the same config
+ * resumes where it stopped; a different config starts over. Final files are written atomically.
+ */
+export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps: MethodDeps<E>, options: RunOptions): Promise<RunResult> {
+  checkDeps(options.method, deps);
+  const { dir } = options;
+  const config = {
+    ...options.config,
+    dataset: dataset.name,
+    method: options.method,
+    topk: options.topk,
+    maxNewTokens: options.maxNewTokens,
+    instruction: options.instruction ?? null,
+    questions: examples.length,
+  };
+  const configText = `${JSON.stringify(config, null, 2)}\n`;
+  const configPath = join(dir, 'config.json');
+  const partialPath = join(dir, PARTIAL);
+  const done = new Map<string, Prediction>();
+  if (existsSync(configPath) && readFileSync(configPath, 'utf8') === configText && existsSync(partialPath)) {
+    for (const line of readFileSync(partialPath, 'utf8').split('\n')) {
+      // A crash can leave the last line cut short: it is simply answered again.
+      try {
+        const p = JSON.parse(line) as Prediction;
+        done.set(p.id, p);
+      } catch {}
+    }
+  } else {
+    rmSync(partialPath, { force: true });
+  }
+  writeFileAtomic(configPath, configText);
+  const resumed = examples.filter((e) => done.has(e.id)).length;
+
+  const fd = openSync(partialPath, 'a');
+  try {
+    let count = resumed;
+    for (const ex of examples) {
+      if (done.has(ex.id)) continue;
+      const p = await answerQuestion(ex, dataset, deps, options);
+      writeSync(fd, `${JSON.stringify(p)}\n`);
+      fsyncSync(fd);
+      done.set(ex.id, p);
+      options.onProgress?.(++count, examples.length, p);
+    }
+  } finally {
+    closeSync(fd);
+  }
+
+  const predictions = examples.map((e) => done.get(e.id)!);
+  const metrics = evaluate(dataset, predictions);
+  writeFileAtomic(join(dir, 'predict.json'), `${JSON.stringify(predictions, null, 2)}\n`);
+  writeFileAtomic(join(dir, 'result.txt'), formatMetrics(options.method, metrics));
+  rmSync(partialPath, { force: true });
+  return { predictions, metrics, resumed };
+}
+
+/** A seeded, reproducible sample of n examples (all of them, in order, when n is absent or too large). */
+export function sampleExamples(examples: QaExample[], n: number | undefined, seed: number): QaExample[] {
+  if (n === undefined || n >= examples.length) return examples;
+  const rand = mulberry32(seed);
+  const idx = examples.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx
+    .slice(0, n)
+    .sort((a, b) => a - b)
+    .map((i) => examples[i]);
+}
+
+/** Small seeded PRNG (mulberry32): the same seed gives the same sample on every machine. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
