@@ -54,3 +54,12 @@ export {
   type TrainingSessionOptions,
 } from './train/session.js';
 export { randomLlamaWeights, tinyLlamaConfig } from './train/tiny-model.js';
+export {
+  LORA_TARGETS,
+  type LoraTarget,
+  type ModelConfig,
+  type ModelWeights,
+  type Tensor32,
+  targetParent,
+  targetShape,
+} from './model/config.js';
