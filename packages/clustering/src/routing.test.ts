@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CentroidRouter, clusterAdapterId } from './router.js';
 import { routeQuery } from './routing.js';
 
 describe('routeQuery', () => {
@@ -33,5 +34,30 @@ describe('routeQuery', () => {
     expect(() => routeQuery(centroids, [0, 0])).toThrow('all zeros');
     expect(() => routeQuery(centroids, [Number.POSITIVE_INFINITY, 0])).toThrow('non-finite value (Infinity) at index 0');
     expect(() => routeQuery(centroids, query, { topC: 0 })).toThrow('topC must be an integer >= 1');
+  });
+});
+
+describe('CentroidRouter', () => {
+  it('embeds the question and returns the adapter ids of the nearest clusters', async () => {
+    const asked: string[][] = [];
+    const embed = async (texts: string[]) => {
+      asked.push(texts);
+      return texts.map(() => [0.2, 1]);
+    };
+    const router = new CentroidRouter(
+      {
+        k: 3,
+        centroids: [
+          [1, 0],
+          [0, 1],
+          [-1, 0],
+        ],
+      },
+      embed,
+    );
+    expect(await router.route('what?', 2)).toEqual([clusterAdapterId(3, 1), clusterAdapterId(3, 0)]);
+    expect(asked).toEqual([['what?']]);
+    // Asking for more clusters than exist returns all of them.
+    expect(await router.route('what?', 10)).toEqual(['cluster-k3-1', 'cluster-k3-0', 'cluster-k3-2']);
   });
 });

@@ -57,6 +57,6 @@ describe('rg cluster flags', () => {
     expect(badPick.stderr).toContain('Allowed choices are centroid, sample');
     const noCorpus = await runCli(['cluster', '--store', dir, '--k', '2']);
     expect(noCorpus.code).toBe(2);
-    expect(noCorpus.stderr).toContain('no corpus store there');
+    expect(noCorpus.stderr).toContain('no document store there');
   });
 });

@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
-import { CorpusStore } from '@rg/corpus';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EmbeddingCache, type TextEmbedder } from '../cluster/embeddings.js';
 import { clusterStore, clustersPath, formatKReports, formatSummary, summarize } from '../cluster/run.js';
 import type { CliContext } from '../context.js';
 import { NotBuiltError, UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
+import { openStore } from './index-cmd.js';
 
 interface ClusterFlags {
   store: string;
@@ -31,13 +30,6 @@ function kList(value: string): number[] {
     throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 5,10,20');
   }
   return parts.map((p) => Number.parseInt(p, 10));
-}
-
-function openStore(dir: string): CorpusStore {
-  if (!existsSync(join(dir, 'corpus.sqlite'))) {
-    throw new UsageError(`--store ${dir}: no corpus store there (create one with rg corpus ingest)`);
-  }
-  return CorpusStore.open(dir);
 }
 
 export function registerCluster(program: Command, ctx: CliContext): void {
