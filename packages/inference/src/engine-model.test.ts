@@ -37,10 +37,10 @@ describe('engineAnswerModel', () => {
     const prompt = tokenizer.encodeChat(messages);
     const labels = ['ann', 'bob', 'carla'];
     const base = await model.continuationLogLikelihoods(messages, labels, { adapters: null });
-    labels.forEach((l, i) => expect(base[i]).toBeCloseTo(referenceLogLikelihood(prompt, tokenizer.encode(l)), 4));
+    for (const [i, l] of labels.entries()) expect(base[i]).toBeCloseTo(referenceLogLikelihood(prompt, tokenizer.encode(l)), 4);
     const lora = randomLora(config, 2, ['gate_proj', 'up_proj', 'down_proj'], 3, 0.5);
     const adapted = await model.continuationLogLikelihoods(messages, labels, { adapters: lora });
-    labels.forEach((l, i) => expect(adapted[i]).toBeCloseTo(referenceLogLikelihood(prompt, tokenizer.encode(l), lora), 4));
+    for (const [i, l] of labels.entries()) expect(adapted[i]).toBeCloseTo(referenceLogLikelihood(prompt, tokenizer.encode(l), lora), 4);
     expect(adapted[0]).not.toBeCloseTo(base[0], 3);
   });
 
