@@ -1,1 +1,27 @@
-export {};
+export { checkMetaOutput, checkQaOutput, checkRewrite, type QaCheckOptions, type QaCheckResult } from './checks.js';
+export { AugmentOutput, type PassageInput, readAugmented, readPassages } from './files.js';
+export {
+  type Augmenter,
+  type AugmentOptions,
+  type ChatMessage,
+  FatalGeneratorError,
+  type GenerateOptions,
+  type Passage,
+  type TextGenerator,
+} from './generator.js';
+export { HttpGeneratorError, OpenAiGenerator, type OpenAiGeneratorOptions } from './generators/openai.js';
+export { type ExtractedJson, type ExtractOptions, extractJson, type JsonValue } from './json-repair.js';
+export { LlmAugmenter, type LlmAugmenterOptions } from './llm-augmenter.js';
+export { isPragLayout, type PragItem, passagesFromPrag, pragPassageId, recordsFromPrag, type ToPragOptions, toPragItems } from './prag.js';
+export { metaMessages, PROMPT_VERSION, qaMessages, rewriteMessages } from './prompts.js';
+export {
+  AugmentDataError,
+  type AugmentDiagnostics,
+  type AugmentedRecord,
+  type AugmentStatus,
+  type QaPair,
+  validateAugmentedRecord,
+} from './record.js';
+export { type AugmentRunOptions, type AugmentRunSummary, runAugment } from './run.js';
+export { TEMPLATE_VERSION, TemplateAugmenter, type TemplateAugmenterOptions } from './template.js';
+export { isGrounded, normalizeText, splitSentences } from './text.js';

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { checkMetaOutput, checkQaOutput, checkRewrite, cleanRewrite } from './checks.js';
+import { isGrounded, normalizeText, numbersIn, splitSentences, tokenOverlap } from './text.js';
+
+const PASSAGE =
+  'The Analytical Engine was designed by Charles Babbage in 1837. Ada Lovelace wrote the first program for it in 1843. ' +
+  'Her notes were about 3 times longer than the article they annotated.';
+
+describe('text helpers', () => {
+  it('normalises case, quotes and punctuation but keeps decimals', () => {
+    expect(normalizeText('  The \u201cEngine\u201d,  3.5 mm!  ')).toBe('the engine 3.5 mm');
+  });
+
+  it('splits sentences and keeps abbreviations and decimals inside them', () => {
+    expect(splitSentences('Dose was 2.5 mg, e.g. Twice daily. Smith et al. Reported it. A second one!')).toEqual([
+      'Dose was 2.5 mg, e.g. Twice daily.',
+      'Smith et al. Reported it.',
+      'A second one!',
+    ]);
+  });
+
+  it('finds numbers as written', () => {
+    expect(numbersIn('In 1843, 40% of 1,200 rose by 3.5')).toEqual(['1843', '40%', '1,200', '3.5']);
+  });
+
+  it('grounds verbatim answers on word boundaries and paraphrased ones by content-token overlap', () => {
+    expect(isGrounded('Charles Babbage', PASSAGE)).toBe(true);
+    expect(isGrounded('charles  babbage.', PASSAGE)).toBe(true);
+    expect(isGrounded('Babbage, Charles', PASSAGE)).toBe(true); // all content tokens present
+    expect(isGrounded('Charles Darwin', PASSAGE)).toBe(false); // half the tokens
+    expect(isGrounded('184', PASSAGE)).toBe(false); // substring of 1843, not a word
+    expect(isGrounded('', PASSAGE)).toBe(false);
+    expect(tokenOverlap('the first program', PASSAGE)).toBe(1);
+  });
+});
+
+describe('checkQaOutput', () => {
+  it('keeps grounded, short, distinct pairs and counts what was proposed', () => {
+    const out = JSON.stringify([
+      { question: 'Who designed the Analytical Engine?', answer: 'Charles Babbage' },
+      { question: 'When did Ada Lovelace write the first program?', answer: 1843 },
+      { question: 'Who designed the Analytical Engine?', answer: 'Charles Babbage' },
+      { question: 'What is the capital of France?', answer: 'Paris' },
+      { question: 'What did Ada write?', answer: '' },
+    ]);
+    const r = checkQaOutput(out, PASSAGE);
+    expect(r.valid).toEqual([
+      { question: 'Who designed the Analytical Engine?', answer: 'Charles Babbage' },
+      { question: 'When did Ada Lovelace write the first program?', answer: '1843' },
+    ]);
+    expect(r.proposed).toBe(4);
+    expect(r.grounded).toBe(3);
+    expect(r.reasons).toEqual(['duplicate question', 'answer not grounded in the passage: "Paris"', 'answer missing']);
+  });
+
+  it('rejects long answers and too-short questions', () => {
+    const long = 'Ada Lovelace wrote the first program for it in 1843 and her notes were about 3 times longer';
+    const r = checkQaOutput(
+      JSON.stringify([
+        { question: 'Who?', answer: 'Ada Lovelace' },
+        { question: 'What happened in 1843?', answer: long },
+      ]),
+      PASSAGE,
+    );
+    expect(r.valid).toEqual([]);
+    expect(r.reasons).toEqual(['question too short: "Who?"', 'answer longer than 15 words']);
+  });
+
+  it('accepts other key spellings, wrappers and a full answer', () => {
+    const r = checkQaOutput(
+      "```json\n{'questions': [{'Question': 'In which year was the Engine designed?', 'Answer': '1837', 'full_answer': 'It was designed in 1837.'},]}\n```",
+      PASSAGE,
+    );
+    expect(r.valid).toEqual([
+      { question: 'In which year was the Engine designed?', answer: '1837', fullAnswer: 'It was designed in 1837.' },
+    ]);
+  });
+
+  it('explains output with no usable JSON', () => {
+    expect(checkQaOutput('', PASSAGE).reasons).toEqual(['empty output']);
+    expect(checkQaOutput('Q: Who? A: Ada', PASSAGE).reasons).toEqual(['no JSON list of {question, answer} in the output']);
+    expect(checkQaOutput('[{"title": "x"}]', PASSAGE).reasons).toEqual(['no JSON list of {question, answer} in the output']);
+  });
+});
+
+describe('checkRewrite', () => {
+  const good =
+    'Charles Babbage designed the Analytical Engine in 1837. In 1843 Ada Lovelace wrote its first program; her notes ran about 3 times the length of the article they annotated.';
+
+  it('accepts a rewrite that keeps the numbers', () => {
+    expect(checkRewrite(good, PASSAGE)).toEqual({ rewrite: good });
+  });
+
+  it('strips lead-ins, fences and quotes', () => {
+    expect(cleanRewrite(`Here is the rewritten passage:\n"${good}"`)).toBe(good);
+    expect(cleanRewrite(`\`\`\`\n${good}\n\`\`\``)).toBe(good);
+  });
+
+  it('rejects copies, empty, too short, dropped and invented numbers', () => {
+    expect(checkRewrite(PASSAGE, PASSAGE).reason).toBe('rewrite is a copy of the passage');
+    expect(checkRewrite('   ', PASSAGE).reason).toBe('empty rewrite');
+    expect(checkRewrite('Babbage built an engine.', PASSAGE).reason).toMatch(/^rewrite too short/);
+    expect(checkRewrite(good.replace('1843', 'that year'), PASSAGE).reason).toBe('rewrite drops numbers: 1843');
+    expect(checkRewrite(good.replace('about 3', 'about 3 or 4'), PASSAGE).reason).toBe('rewrite adds numbers: 4');
+  });
+});
+
+describe('checkMetaOutput', () => {
+  it('reads description and tags, dropping duplicates and over-long tags', () => {
+    const r = checkMetaOutput(
+      'Sure: {"description": "Early history of programming.", "tags": ["Ada Lovelace", "ada lovelace", "Analytical Engine", "a tag that is far far too long to be one", 1843]}',
+    );
+    expect(r).toEqual({ description: 'Early history of programming.', tags: ['Ada Lovelace', 'Analytical Engine', '1843'] });
+  });
+
+  it('accepts comma-separated tags and reports what is missing', () => {
+    expect(checkMetaOutput('{"tags": "computing, history"}')).toEqual({
+      description: '',
+      tags: ['computing', 'history'],
+      reason: 'missing description',
+    });
+    expect(checkMetaOutput('no idea').reason).toBe('no JSON object with description and tags');
+  });
+});

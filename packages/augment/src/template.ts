@@ -1,0 +1,178 @@
+/**
+ * Model-free augmentation: cloze questions from the passage's own sentences, a rewrite by sentence reordering and
+ * a small table of safe word swaps, tags from capitalised terms and frequent words. Deterministic and fast: the
+ * baseline a model-made augmentation has to beat.
+ */
+import type { Augmenter, AugmentOptions, Passage } from './generator.js';
+import type { AugmentedRecord, QaPair } from './record.js';
+import { isGrounded, normalizeText, STOPWORDS, splitSentences, wordCount } from './text.js';
+
+export const TEMPLATE_VERSION = 'rg-template-v1';
+
+export interface TemplateAugmenterOptions {
+  qaCount?: number;
+}
+
+/** Synonym swaps that keep meaning in general and scientific prose; applied in one pass, so pairs swap both ways. */
+const SWAPS: Record<string, string> = {
+  'in order to': 'so as to',
+  however: 'nevertheless',
+  nevertheless: 'however',
+  showed: 'demonstrated',
+  demonstrated: 'showed',
+  shows: 'demonstrates',
+  demonstrates: 'shows',
+  investigated: 'examined',
+  examined: 'investigated',
+  evaluated: 'assessed',
+  assessed: 'evaluated',
+  therefore: 'thus',
+  thus: 'therefore',
+  whereas: 'while',
+  'compared with': 'relative to',
+  'compared to': 'relative to',
+  'in addition': 'additionally',
+  frequently: 'often',
+  often: 'frequently',
+  approximately: 'roughly',
+  because: 'since',
+  'found that': 'observed that',
+  aim: 'goal',
+  many: 'numerous',
+};
+const SWAP_RE = new RegExp(
+  `\\b(${Object.keys(SWAPS)
+    .sort((a, b) => b.length - a.length)
+    .join('|')})\\b`,
+  'gi',
+);
+
+function swapWords(sentence: string): string {
+  return sentence.replace(SWAP_RE, (m) => {
+    const to = SWAPS[m.toLowerCase()];
+    return m[0] === m[0].toUpperCase() ? to[0].toUpperCase() + to.slice(1) : to;
+  });
+}
+
+/** Numbers standing as words (not inside CD4 or 2-fold), with the unit word after them when there is one. */
+function numberSpans(sentence: string): string[] {
+  const spans: string[] = [];
+  for (const m of sentence.matchAll(/(?<![\p{L}\p{N}.,-])\d+(?:[.,]\d+)*(?:\s?%|\s?[a-zA-Z\u00b5\u03bc]{1,12})?(?![\p{L}\p{N}-])/gu)) {
+    const unit = m[0].replace(/^[\d.,]+\s?/, '');
+    spans.push(unit !== '' && STOPWORDS.has(unit.toLowerCase()) ? m[0].slice(0, m[0].length - unit.length).trim() : m[0].trim());
+  }
+  return spans;
+}
+
+/** Names: runs of capitalised words or acronyms; a lone capitalised word at the sentence start is just a sentence start. */
+function nameSpans(sentence: string): string[] {
+  const spans: string[] = [];
+  for (const m of sentence.matchAll(/\b(?:[\p{Lu}][\p{L}\p{N}-]*)(?:\s+(?:of\s+|the\s+)?[\p{Lu}][\p{L}\p{N}-]*)*/gu)) {
+    const name = m[0].replace(/^(?:The|A|An|This|These|In|On|At|For)\s+/, '');
+    const isStart = name === m[0] && (m.index === 0 || /^\W*$/.test(sentence.slice(0, m.index)));
+    const multi = /\s/.test(name) || /\p{Lu}{2,}|\p{N}/u.test(name) || /\p{Lu}/u.test(name.slice(1));
+    if (!STOPWORDS.has(name.toLowerCase()) && (multi || !isStart)) spans.push(name);
+  }
+  return spans;
+}
+
+/** Candidate answer spans of a sentence, best first: numbers, names, then its longest content word. */
+function answerSpans(sentence: string): string[] {
+  const words = sentence.match(/[\p{L}][\p{L}-]{4,}/gu) ?? [];
+  const longest = words.filter((w) => !STOPWORDS.has(w.toLowerCase())).sort((a, b) => b.length - a.length)[0];
+  return [...numberSpans(sentence), ...nameSpans(sentence), ...(longest ? [longest] : [])];
+}
+
+function sentenceScore(sentence: string): number {
+  const n = wordCount(sentence);
+  if (n < 5 || n > 60) return 0;
+  return 1 + (/\d/.test(sentence) ? 2 : 0) + (/\s\p{Lu}/u.test(sentence) ? 1 : 0);
+}
+
+/** Capitalised terms (names, acronyms) first, by frequency, then content words that occur at least twice. */
+export function templateTags(passage: string, max = 8): string[] {
+  const counts = new Map<string, { text: string; count: number; first: number }>();
+  const add = (text: string, at: number, weight: number) => {
+    const key = text.toLowerCase();
+    const entry = counts.get(key) ?? { text, count: 0, first: at };
+    entry.count += weight;
+    counts.set(key, entry);
+  };
+  let offset = 0;
+  for (const sentence of splitSentences(passage)) {
+    for (const name of nameSpans(sentence)) add(name, offset + sentence.indexOf(name), 2);
+    offset += sentence.length;
+  }
+  const words = passage.match(/[\p{L}][\p{L}-]{4,}/gu) ?? [];
+  const freq = new Map<string, number>();
+  for (const w of words.map((x) => x.toLowerCase()).filter((x) => !STOPWORDS.has(x))) freq.set(w, (freq.get(w) ?? 0) + 1);
+  for (const [w, c] of freq) {
+    if (c >= 2 && !counts.has(w)) counts.set(w, { text: w, count: c, first: passage.toLowerCase().indexOf(w) });
+  }
+  return [...counts.values()]
+    .sort((a, b) => b.count - a.count || a.first - b.first)
+    .slice(0, max)
+    .map((e) => e.text);
+}
+
+/** Reorder (swap neighbours after the first sentence, which sets the topic) and swap safe words. */
+export function templateRewrite(passage: string): string {
+  const sentences = splitSentences(passage);
+  const order = [...sentences];
+  for (let i = 1; i + 1 < order.length; i += 2) [order[i], order[i + 1]] = [order[i + 1], order[i]];
+  const rewrite = order.map(swapWords).join(' ');
+  // A passage with nothing to swap or reorder still needs different wording from the original.
+  return normalizeText(rewrite) === normalizeText(passage) ? `The text states the following. ${rewrite}` : rewrite;
+}
+
+/** Fill-in-the-blank pairs from the most informative sentences, answers taken verbatim from them. */
+export function templateQa(passage: string, count: number): QaPair[] {
+  const sentences = splitSentences(passage)
+    .map((s, i) => ({ s, i, score: sentenceScore(s) }))
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score || a.i - b.i);
+  const pairs: QaPair[] = [];
+  const used = new Set<string>();
+  // Round-robin over sentences so the questions cover the passage rather than one sentence.
+  for (let round = 0; round < 3 && pairs.length < count; round++) {
+    for (const { s } of sentences) {
+      if (pairs.length >= count) break;
+      const span = answerSpans(s).find((a) => wordCount(a) <= 8 && !used.has(a.toLowerCase()));
+      if (span === undefined) continue;
+      used.add(span.toLowerCase());
+      pairs.push({ question: `Fill in the blank: ${s.replace(span, '_____')}`, answer: span, fullAnswer: s });
+    }
+  }
+  return pairs;
+}
+
+export class TemplateAugmenter implements Augmenter {
+  readonly generator = 'template';
+  readonly promptVersion = TEMPLATE_VERSION;
+
+  constructor(private readonly options: TemplateAugmenterOptions = {}) {}
+
+  /** The seed is not used: the template is deterministic. */
+  async augment(passage: Passage, _options?: AugmentOptions): Promise<AugmentedRecord> {
+    const qa = templateQa(passage.text, this.options.qaCount ?? 3);
+    const rewrite = templateRewrite(passage.text);
+    const first = splitSentences(passage.text)[0] ?? '';
+    const words = first.split(/\s+/);
+    const description = words.length > 30 ? `${words.slice(0, 30).join(' ')} ...` : first;
+    const record: AugmentedRecord = {
+      passageId: passage.id,
+      ...(passage.title !== undefined ? { title: passage.title } : {}),
+      passage: passage.text,
+      rewrite,
+      qa,
+      tags: templateTags(passage.text),
+      description,
+      generator: this.generator,
+      promptVersion: this.promptVersion,
+      status: qa.length > 0 ? 'ok' : 'failed',
+      diagnostics: { calls: 0, qaProposed: qa.length, qaGrounded: qa.filter((p) => isGrounded(p.answer, passage.text)).length },
+    };
+    if (qa.length === 0) record.failureReason = 'qa: no sentence of 5-60 words to make a cloze question from';
+    return record;
+  }
+}
