@@ -1,8 +1,8 @@
 import type { LoraWeights } from '@rg/adapter-store';
-import * as ort from 'onnxruntime-node';
 import { buildLlamaGraph, io } from '../graph/llama.js';
 import { type LoraTarget, type ModelConfig, type ModelWeights, targetShape } from '../model/config.js';
-import { createSession, type SessionOptions } from './session.js';
+import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';
+import { type SessionOptions, sessionOptions } from './session.js';
 import { nbitsWeights, type WeightFormat } from './weights.js';
 
 /** The KV cache after some tokens: an opaque handle, valid until `release`d. */
@@ -37,7 +37,7 @@ export interface CausalLM {
   readonly config: ModelConfig;
   prepareAdapters(lora: LoraWeights | null): Promise<AdapterSet>;
   forward(request: ForwardRequest): Promise<ForwardResult>;
-  /** Free a cache (and an adapter set) no longer needed; a no-op in-process, where GC does it. */
+  /** Free a cache or an adapter set no longer needed (the host keeps them until then). */
   release(handle: KvCache | AdapterSet): void;
   dispose(): Promise<void>;
 }
@@ -47,71 +47,60 @@ export interface LoadOptions extends SessionOptions {
   loraTargets?: readonly LoraTarget[];
   /** Projection weights: 'f32' (exact, dense graph inputs) or 'q4' (4-bit blocks, MatMulNBits). Default 'f32'. */
   weightFormat?: WeightFormat;
+  /** Run the session in a worker thread so `forward` never blocks the event loop (default false). */
+  worker?: boolean;
 }
 
-interface OrtCache extends KvCache {
-  feeds: Record<string, ort.Tensor>;
+interface HostedCache extends KvCache {
+  id: number;
 }
-interface OrtAdapters extends AdapterSet {
-  feeds: Record<string, ort.Tensor>;
+interface HostedAdapters extends AdapterSet {
+  id: number;
 }
 
-/** Runs the Llama-family graph in this thread (session.run blocks the event loop: see `WorkerCausalLM`). */
+/** The Llama-family graph on an ORT session, in this thread or in a worker (`LoadOptions.worker`). */
 export class OrtCausalLM implements CausalLM {
   private constructor(
     readonly config: ModelConfig,
-    private readonly session: ort.InferenceSession,
-    private readonly weightFeeds: Record<string, ort.Tensor>,
+    private readonly host: SessionHost,
     readonly loraTargets: readonly LoraTarget[],
-    private readonly emptyCache: OrtCache,
-    private readonly noAdapters: OrtAdapters,
+    private readonly emptyCache: HostedCache,
+    private readonly noAdapters: HostedAdapters,
   ) {}
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
     const format = options.weightFormat ?? 'f32';
     const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format);
     const graph = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: nbits?.linearWeight });
-    const weightFeeds: Record<string, ort.Tensor> = {};
+    const constants: Record<string, TensorData> = {};
     for (const name of graph.weightInputs) {
       const t = weights.get(name);
       if (!t) throw new Error(`model weights: missing tensor '${name}'`);
-      weightFeeds[name] = new ort.Tensor('float32', t.data, t.dims);
+      constants[name] = { type: 'float32', data: t.data, dims: t.dims };
     }
-    const session = await createSession(graph.model, { ...options, externalData: nbits?.externalData() });
-    const emptyCache: OrtCache = { length: 0, feeds: {} };
-    const empty = new Float32Array(0);
+    const spec = { model: graph.model, sessionOptions: sessionOptions({ ...options, externalData: nbits?.externalData() }), constants };
+    const host = await (options.worker ? workerHost(spec) : localHost(spec));
+    const empty: Record<string, TensorData> = {};
     for (let layer = 0; layer < config.numLayers; layer++) {
-      emptyCache.feeds[io.pastKey(layer)] = new ort.Tensor('float32', empty, [1, config.numKvHeads, 0, config.headDim]);
-      emptyCache.feeds[io.pastValue(layer)] = new ort.Tensor('float32', empty, [1, config.numKvHeads, 0, config.headDim]);
+      for (const name of [io.pastKey(layer), io.pastValue(layer)]) {
+        empty[name] = { type: 'float32', data: new Float32Array(0), dims: [1, config.numKvHeads, 0, config.headDim] };
+      }
     }
-    const lm = new OrtCausalLM(config, session, weightFeeds, graph.loraTargets, emptyCache, { rank: 0, feeds: {} });
-    Object.assign(lm.noAdapters.feeds, lm.adapterFeeds(null));
-    return lm;
+    const emptyCache = { length: 0, id: await host.store(empty) };
+    const noAdapters = { rank: 0, id: await host.store(adapterFeeds(config, graph.loraTargets, null)) };
+    return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters);
   }
 
   async prepareAdapters(lora: LoraWeights | null): Promise<AdapterSet> {
-    return { rank: lora?.rank ?? 0, feeds: this.adapterFeeds(lora) } as OrtAdapters;
-  }
-
-  private adapterFeeds(lora: LoraWeights | null): Record<string, ort.Tensor> {
     if (lora) checkAdapters(this.config, this.loraTargets, lora);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      for (const target of this.loraTargets) {
-        const { inFeatures, outFeatures } = targetShape(this.config, target);
-        const m = lora?.modules.get(`${layer}.${target}`);
-        const rank = m?.rank ?? 0;
-        feeds[io.loraA(layer, target)] = new ort.Tensor('float32', m?.a ?? new Float32Array(0), [rank, inFeatures]);
-        feeds[io.loraB(layer, target)] = new ort.Tensor('float32', m?.b ?? new Float32Array(0), [outFeatures, rank]);
-      }
-    }
-    return feeds;
+    const id = await this.host.store(adapterFeeds(this.config, this.loraTargets, lora));
+    return { rank: lora?.rank ?? 0, id } as HostedAdapters;
   }
 
   async forward(request: ForwardRequest): Promise<ForwardResult> {
     const { ids } = request;
-    const cache = (request.cache as OrtCache | null | undefined) ?? this.emptyCache;
-    const adapters = (request.adapters as OrtAdapters | null | undefined) ?? this.noAdapters;
+    const cache = (request.cache as HostedCache | null | undefined) ?? this.emptyCache;
+    const adapters = (request.adapters as HostedAdapters | null | undefined) ?? this.noAdapters;
     const numLogits = request.numLogits ?? 1;
     if (ids.length === 0) throw new Error('forward: no token ids');
     if (numLogits < 1 || numLogits > ids.length) throw new Error(`forward: numLogits ${numLogits} must be in 1..${ids.length}`);
@@ -119,27 +108,46 @@ export class OrtCausalLM implements CausalLM {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
         throw new Error(`forward: token id ${id} outside the vocabulary 0..${this.config.vocabSize - 1}`);
     }
-    const feeds: Record<string, ort.Tensor> = {
-      ...this.weightFeeds,
-      ...cache.feeds,
-      ...adapters.feeds,
-      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-      [io.numLogits]: new ort.Tensor('int64', BigInt64Array.of(BigInt(numLogits)), [1]),
-    };
-    const out = await this.session.run(feeds);
-    const next: OrtCache = { length: cache.length + ids.length, feeds: {} };
+    const keep: Record<string, string> = {};
     for (let layer = 0; layer < this.config.numLayers; layer++) {
-      next.feeds[io.pastKey(layer)] = out[io.presentKey(layer)];
-      next.feeds[io.pastValue(layer)] = out[io.presentValue(layer)];
+      keep[io.presentKey(layer)] = io.pastKey(layer);
+      keep[io.presentValue(layer)] = io.pastValue(layer);
     }
-    return { logits: out[io.logits].data as Float32Array, cache: next };
+    const { outputs, kept } = await this.host.run({
+      feeds: {
+        [io.inputIds]: { type: 'int64', data: BigInt64Array.from(ids, BigInt), dims: [1, ids.length] },
+        [io.numLogits]: { type: 'int64', data: BigInt64Array.of(BigInt(numLogits)), dims: [1] },
+      },
+      use: [cache.id, adapters.id],
+      keep,
+      outputs: [io.logits],
+    });
+    const next: HostedCache = { length: cache.length + ids.length, id: kept as number };
+    return { logits: outputs[io.logits].data as Float32Array, cache: next };
   }
 
-  release(_handle: KvCache | AdapterSet): void {}
+  release(handle: KvCache | AdapterSet): void {
+    const { id } = handle as HostedCache;
+    if (id !== this.emptyCache.id && id !== this.noAdapters.id) this.host.release(id);
+  }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.host.dispose();
   }
+}
+
+function adapterFeeds(config: ModelConfig, targets: readonly LoraTarget[], lora: LoraWeights | null): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const target of targets) {
+      const { inFeatures, outFeatures } = targetShape(config, target);
+      const m = lora?.modules.get(`${layer}.${target}`);
+      const rank = m?.rank ?? 0;
+      feeds[io.loraA(layer, target)] = { type: 'float32', data: m?.a ?? new Float32Array(0), dims: [rank, inFeatures] };
+      feeds[io.loraB(layer, target)] = { type: 'float32', data: m?.b ?? new Float32Array(0), dims: [outFeatures, rank] };
+    }
+  }
+  return feeds;
 }
 
 /** An adapter must target modules the graph has inputs for, with this model's shapes. */

@@ -7,9 +7,9 @@ export interface SessionOptions {
   externalData?: Array<{ path: string; data: Uint8Array }>;
 }
 
-/** An ORT CPU session for a model proto written by the graph builder. */
-export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, {
+/** ORT CPU session options for the engine's graphs. */
+export function sessionOptions(options: SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     // One request at a time per session: parallelism comes from intra-op threads.
@@ -17,5 +17,10 @@ export async function createSession(model: Uint8Array, options: SessionOptions =
     interOpNumThreads: 1,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     ...(options.externalData ? { externalData: options.externalData } : {}),
-  });
+  };
+}
+
+/** An ORT CPU session for a model proto written by the graph builder. */
+export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, sessionOptions(options));
 }

@@ -1,0 +1,112 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+
+/** A tensor as plain data, the form that crosses to a worker thread. */
+export interface TensorData {
+  type: 'float32' | 'int64';
+  data: Float32Array | BigInt64Array;
+  dims: number[];
+}
+
+export interface RunRequest {
+  feeds: Record<string, TensorData>;
+  /** Stored feed sets (caches, adapters) to add to the feeds. */
+  use: number[];
+  /** Output name -> input name: store these outputs as a new feed set (the next KV cache). */
+  keep?: Record<string, string>;
+  /** Outputs to return. */
+  outputs: string[];
+}
+
+/**
+ * One ORT session with constant feeds (weights) and stored feed sets by id. Tensors that live across
+ * steps (KV cache, adapters) stay where the session is, in-process or in a worker thread.
+ */
+export interface SessionHost {
+  store(feeds: Record<string, TensorData>): Promise<number>;
+  run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
+  release(id: number): void;
+  dispose(): Promise<void>;
+}
+
+export interface HostSpec {
+  model: Uint8Array;
+  sessionOptions: ort.InferenceSession.SessionOptions;
+  constants: Record<string, TensorData>;
+}
+
+interface HostImpl {
+  create(model: Uint8Array, options: ort.InferenceSession.SessionOptions, feeds: Record<string, TensorData>): Promise<void>;
+  store(feeds: Record<string, TensorData>): number;
+  run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
+  release(id: number): void;
+  dispose(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+// worker/ is two levels above both src/runtime (tests) and dist/runtime (built): one path serves both.
+const hostPath = new URL('../../worker/ort-host.cjs', import.meta.url);
+const loadHostModule = () => require(fileURLToPath(hostPath)) as { createHost(o: typeof ort): HostImpl };
+
+/** Run the session in this thread: `run` blocks the event loop while ORT computes. */
+export async function localHost(spec: HostSpec): Promise<SessionHost> {
+  const host = loadHostModule().createHost(ort);
+  await host.create(spec.model, spec.sessionOptions, spec.constants);
+  return {
+    store: async (feeds) => host.store(feeds),
+    run: (request) => host.run(request),
+    release: (id) => host.release(id),
+    dispose: () => host.dispose(),
+  };
+}
+
+/**
+ * Run the session in a worker thread, so the main thread (a server) stays responsive while ORT
+ * computes. The constants are copied to the worker once; the worker keeps the process alive only
+ * while a call is pending.
+ */
+export async function workerHost(spec: HostSpec): Promise<SessionHost> {
+  const worker = new Worker(hostPath, { workerData: { rgOrtHost: true, ortPath: require.resolve('onnxruntime-node') } });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextCall = 1;
+  let failure: Error | null = null;
+  worker.unref();
+  const settleAll = (e: Error) => {
+    failure = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  worker.on('message', ({ id, value, error }: { id: number; value?: unknown; error?: string }) => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    if (error !== undefined) p.reject(new Error(error));
+    else p.resolve(value);
+  });
+  worker.on('error', (e) => settleAll(e));
+  worker.on('exit', (code) => settleAll(new Error(`ORT worker exited (code ${code})`)));
+  const call = <T>(method: string, ...args: unknown[]): Promise<T> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextCall++;
+    worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, method, args });
+    });
+  };
+  await call('create', spec.model, spec.sessionOptions, spec.constants);
+  return {
+    store: (feeds) => call<number>('store', feeds),
+    run: (request) => call('run', request),
+    release: (id) => {
+      if (!failure) worker.postMessage({ id: 0, method: 'release', args: [id] });
+    },
+    dispose: async () => {
+      await call('dispose');
+      await worker.terminate();
+    },
+  };
+}
