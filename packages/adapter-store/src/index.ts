@@ -1,4 +1,32 @@
+export { applyGradient, type CompositionEntry, CompositionError, composeCat, composeLinear, toLoraWeights } from './compose.js';
+export { ADAPTER_DTYPES, type AdapterDtype, f32ToF16 } from './dtype.js';
+export {
+  type AdapterKey,
+  AdapterKeyError,
+  adapterRelPath,
+  type BaseWeightKey,
+  type DocAdapterKey,
+  describeKey,
+  escapeSegment,
+  isDocKey,
+} from './layout.js';
 export { type LoraModule, type LoraWeights, moduleKey } from './lora.js';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_MODEL_FILE,
+  AdapterFormatError,
+  adapterBytes,
+  decodePeftAdapter,
+  encodePeftAdapter,
+  type LoraAdapter,
+  type LoraAdapterConfig,
+  type LoraPair,
+  loraScale,
+  parseModuleKey,
+  peftTensorName,
+  readPeftAdapter,
+  writePeftAdapter,
+} from './peft.js';
 export {
   encodeSafetensors,
   f16ToF32,
@@ -12,3 +40,16 @@ export {
   type TensorToWrite,
   toFloat32,
 } from './safetensors.js';
+export {
+  type AdapterMode,
+  type AdapterProblem,
+  AdapterStore,
+  AdapterStoreError,
+  type FileRecord,
+  type ListFilter,
+  type LoadOptions,
+  type ManifestEntry,
+  type PutOptions,
+  type StoreOptions,
+  type VerifyResult,
+} from './store.js';

@@ -102,7 +102,7 @@ function fstatSize(fd: number): number {
 /** Convert one tensor's raw bytes to fp32 (F16 and BF16 widened exactly). */
 export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, source: string): Float32Array {
   const n = bytes.byteLength / BYTES[dtype];
-  const copy = bytes.slice(); // aligned copy
+  const copy = new Uint8Array(bytes); // an aligned copy (a Buffer's slice() would be a view into its pool)
   switch (dtype) {
     case 'F32':
       return new Float32Array(copy.buffer, 0, n);

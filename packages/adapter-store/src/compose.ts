@@ -1,0 +1,134 @@
+import type { LoraModule, LoraWeights } from './lora.js';
+import { type LoraAdapter, type LoraPair, loraScale, parseModuleKey } from './peft.js';
+
+/**
+ * One adapter of a request's composition. A trained adapter is used as it is; a gradient-mode
+ * entry stores the gradient of the loss with respect to the LoRA weights at the shared
+ * base_weight, and stands for the adapter base_weight - gamma * gradient.
+ */
+export type CompositionEntry =
+  | { adapter: LoraAdapter; weight?: number }
+  | { base: LoraAdapter; gradient: LoraAdapter; gamma: number; weight?: number };
+
+export class CompositionError extends Error {
+  override name = 'CompositionError';
+}
+
+/** base - gamma * gradient, tensor by tensor (same rank, alpha and modules). */
+export function applyGradient(base: LoraAdapter, gradient: LoraAdapter, gamma: number): LoraAdapter {
+  if (base.config.rank !== gradient.config.rank || base.config.alpha !== gradient.config.alpha) {
+    throw new CompositionError(
+      `gradient has rank ${gradient.config.rank} alpha ${gradient.config.alpha}, its base_weight rank ${base.config.rank} alpha ${base.config.alpha}`,
+    );
+  }
+  const modules = new Map<string, LoraPair>();
+  for (const [key, g] of gradient.modules) {
+    const b = base.modules.get(key);
+    if (!b) throw new CompositionError(`gradient has module ${key} that its base_weight lacks`);
+    if (b.a.length !== g.a.length || b.b.length !== g.b.length)
+      throw new CompositionError(`module ${key}: gradient and base_weight shapes differ`);
+    const a = new Float32Array(b.a.length);
+    for (let i = 0; i < a.length; i++) a[i] = b.a[i] - gamma * g.a[i];
+    const bb = new Float32Array(b.b.length);
+    for (let i = 0; i < bb.length; i++) bb[i] = b.b[i] - gamma * g.b[i];
+    modules.set(key, { inFeatures: b.inFeatures, outFeatures: b.outFeatures, a, b: bb });
+  }
+  for (const key of base.modules.keys()) {
+    if (!modules.has(key)) modules.set(key, base.modules.get(key)!);
+  }
+  return { config: { ...base.config }, modules };
+}
+
+function resolve(entry: CompositionEntry): { adapter: LoraAdapter; weight: number } {
+  if ('gradient' in entry) return { adapter: applyGradient(entry.base, entry.gradient, entry.gamma), weight: entry.weight ?? 1 };
+  return { adapter: entry.adapter, weight: entry.weight ?? 1 };
+}
+
+/** Every module key of the entries with its [in, out], checking that the adapters agree on shapes. */
+function moduleShapes(adapters: LoraAdapter[]): Map<string, { inFeatures: number; outFeatures: number }> {
+  const shapes = new Map<string, { inFeatures: number; outFeatures: number }>();
+  adapters.forEach((adapter, i) => {
+    for (const [key, p] of adapter.modules) {
+      const seen = shapes.get(key);
+      if (!seen) shapes.set(key, { inFeatures: p.inFeatures, outFeatures: p.outFeatures });
+      else if (seen.inFeatures !== p.inFeatures || seen.outFeatures !== p.outFeatures) {
+        throw new CompositionError(
+          `adapter ${i} has module ${key} [${p.inFeatures} -> ${p.outFeatures}], an earlier one [${seen.inFeatures} -> ${seen.outFeatures}]: different models`,
+        );
+      }
+    }
+  });
+  return shapes;
+}
+
+function targetsOf(keys: Iterable<string>): string[] {
+  return [...new Set([...keys].map((k) => parseModuleKey(k).target))].sort();
+}
+
+/**
+ * PEFT's "cat" combination: A stacked along the rank axis, B side by side with each adapter's
+ * scale (alpha / r) times its weight folded in. Rank is the sum of ranks, and B·A equals the sum
+ * of the adapters' scaled, weighted deltas exactly. A module an adapter lacks gets zero rows.
+ */
+export function composeCat(entries: CompositionEntry[]): LoraWeights {
+  const parts = entries.map(resolve);
+  const rank = parts.reduce((s, p) => s + p.adapter.config.rank, 0);
+  const shapes = moduleShapes(parts.map((p) => p.adapter));
+  const modules = new Map<string, LoraModule>();
+  for (const [key, { inFeatures, outFeatures }] of shapes) {
+    const a = new Float32Array(rank * inFeatures);
+    const b = new Float32Array(outFeatures * rank);
+    let offset = 0;
+    for (const { adapter, weight } of parts) {
+      const r = adapter.config.rank;
+      const p = adapter.modules.get(key);
+      if (p) {
+        a.set(p.a, offset * inFeatures);
+        const factor = weight * loraScale(adapter.config);
+        for (let o = 0; o < outFeatures; o++) {
+          for (let j = 0; j < r; j++) b[o * rank + offset + j] = p.b[o * r + j] * factor;
+        }
+      }
+      offset += r;
+    }
+    modules.set(key, { rank, inFeatures, outFeatures, a, b });
+  }
+  return { rank, targets: targetsOf(shapes.keys()), modules };
+}
+
+/**
+ * PEFT's "linear" combination of adapters of one rank: with c = weight·scale per adapter,
+ * A = Σ sign(c)·sqrt(|c|)·A and B = Σ sqrt(|c|)·B. Its B·A has cross terms between adapters
+ * (unlike cat): a rough approximation kept for parity with PEFT.
+ */
+export function composeLinear(entries: CompositionEntry[]): LoraWeights {
+  const parts = entries.map(resolve);
+  if (parts.length === 0) return { rank: 0, targets: [], modules: new Map() };
+  const rank = parts[0].adapter.config.rank;
+  parts.forEach(({ adapter }, i) => {
+    if (adapter.config.rank !== rank)
+      throw new CompositionError(`linear needs one rank: adapter ${i} has rank ${adapter.config.rank}, adapter 0 has ${rank}`);
+  });
+  const shapes = moduleShapes(parts.map((p) => p.adapter));
+  const modules = new Map<string, LoraModule>();
+  for (const [key, { inFeatures, outFeatures }] of shapes) {
+    const a = new Float32Array(rank * inFeatures);
+    const b = new Float32Array(outFeatures * rank);
+    for (const { adapter, weight } of parts) {
+      const p = adapter.modules.get(key);
+      if (!p) continue;
+      const c = weight * loraScale(adapter.config);
+      const root = Math.sqrt(Math.abs(c));
+      const fa = c < 0 ? -root : root;
+      for (let i = 0; i < a.length; i++) a[i] += p.a[i] * fa;
+      for (let i = 0; i < b.length; i++) b[i] += p.b[i] * root;
+    }
+    modules.set(key, { rank, inFeatures, outFeatures, a, b });
+  }
+  return { rank, targets: targetsOf(shapes.keys()), modules };
+}
+
+/** One adapter in the engine's form (scale and weight folded into B). */
+export function toLoraWeights(adapter: LoraAdapter, weight = 1): LoraWeights {
+  return composeCat([{ adapter, weight }]);
+}

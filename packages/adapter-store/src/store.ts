@@ -1,0 +1,516 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AdapterDtype } from './dtype.js';
+import { fsyncDir, mkdirDurable, writeFileDurable, writeFolderDurable } from './fsutil.js';
+import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
+import { ByteLru } from './lru.js';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_MODEL_FILE,
+  AdapterFormatError,
+  adapterBytes,
+  decodePeftAdapter,
+  encodePeftAdapter,
+  type LoraAdapter,
+} from './peft.js';
+import { SafetensorsError } from './safetensors.js';
+
+/** Trained weights, or the gradient at base_weight (composed as base_weight - gamma * gradient). */
+export type AdapterMode = 'trained' | 'gradient';
+
+export interface FileRecord {
+  bytes: number;
+  sha256: string;
+}
+
+export interface ManifestEntry {
+  key: AdapterKey;
+  /** Absolute path of the adapter folder (a PEFT LoRA folder). */
+  path: string;
+  /** Folder relative to the store root. */
+  relPath: string;
+  mode: AdapterMode;
+  dtype: AdapterDtype;
+  /** Bytes on disk (both files). */
+  bytes: number;
+  files: Record<string, FileRecord>;
+  /** sha256 over the files' names and sha256s. */
+  contentHash: string;
+  /** The caller's fingerprint of the base model the adapter was trained for. */
+  modelFingerprint: string;
+  trainingConfig: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface PutOptions {
+  modelFingerprint: string;
+  trainingConfig?: Record<string, unknown>;
+  dtype?: AdapterDtype;
+  mode?: AdapterMode;
+}
+
+export interface LoadOptions {
+  /** When given, loading an adapter trained for another fingerprint fails. */
+  modelFingerprint?: string;
+}
+
+export interface StoreOptions {
+  /** Byte budget of the in-memory LRU of decoded adapters (fp32). Default 256 MiB. */
+  cacheBytes?: number;
+  /** How long a writer waits for another process's manifest lock. Default 30 s. */
+  busyTimeoutMs?: number;
+}
+
+export type AdapterProblem =
+  | 'not_found'
+  | 'missing_file'
+  | 'truncated'
+  | 'hash_mismatch'
+  | 'bad_format'
+  | 'wrong_model'
+  | 'wrong_rank'
+  | 'exists';
+
+export class AdapterStoreError extends Error {
+  override name = 'AdapterStoreError';
+  constructor(
+    readonly problem: AdapterProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface VerifyResult {
+  entry: ManifestEntry;
+  ok: boolean;
+  problem?: AdapterProblem;
+  message?: string;
+}
+
+export interface ListFilter {
+  model?: string;
+  rank?: number;
+  alpha?: number;
+  dataset?: string;
+  id?: string;
+}
+
+interface Row {
+  path: string;
+  model: string;
+  rank: number;
+  alpha: number;
+  dataset: string | null;
+  lr: number | null;
+  epochs: number | null;
+  adapter_id: string | null;
+  mode: AdapterMode;
+  dtype: AdapterDtype;
+  bytes: number;
+  files: string;
+  content_hash: string;
+  model_fingerprint: string;
+  training_config: string;
+  created_at: string;
+}
+
+const TMP_DIR = '.tmp';
+const MANIFEST_FILE = '.rg-manifest.sqlite';
+const FILES = [ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE] as const;
+
+function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function contentHashOf(files: Record<string, FileRecord>): string {
+  return sha256(
+    Object.keys(files)
+      .sort()
+      .map((name) => `${name}:${files[name].sha256}\n`)
+      .join(''),
+  );
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A filesystem store of PEFT LoRA folders with a SQLite manifest. An adapter is visible only
+ * through its manifest row, which is written in the same lock as the folder's final rename; every
+ * read from disk checks the files against the sha256s of that row.
+ */
+export class AdapterStore {
+  readonly root: string;
+  private readonly db: Database.Database;
+  private readonly tmp: string;
+  private readonly cache: ByteLru<{ adapter: LoraAdapter; contentHash: string }>;
+
+  private constructor(root: string, opts: StoreOptions) {
+    this.root = resolve(root);
+    this.tmp = join(this.root, TMP_DIR);
+    mkdirSync(this.tmp, { recursive: true });
+    this.cache = new ByteLru(opts.cacheBytes ?? 256 * 1024 * 1024);
+    this.db = new Database(join(this.root, MANIFEST_FILE));
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30_000}`);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a committed row survives power loss, as the adapter files it points to do.
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS adapters (
+      path TEXT PRIMARY KEY,
+      model TEXT NOT NULL, rank INTEGER NOT NULL, alpha REAL NOT NULL,
+      dataset TEXT, lr REAL, epochs REAL, adapter_id TEXT,
+      mode TEXT NOT NULL, dtype TEXT NOT NULL, bytes INTEGER NOT NULL,
+      files TEXT NOT NULL, content_hash TEXT NOT NULL, model_fingerprint TEXT NOT NULL,
+      training_config TEXT NOT NULL, created_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS adapters_by_id ON adapters(adapter_id);`);
+  }
+
+  /** Open (or create) a store; leftovers of writers that died mid-write are rolled back or removed. */
+  static open(root: string, opts: StoreOptions = {}): AdapterStore {
+    const store = new AdapterStore(root, opts);
+    store.recover();
+    return store;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  pathOf(key: AdapterKey): string {
+    return join(this.root, adapterRelPath(key));
+  }
+
+  /** Write an adapter (replacing any previous one under the same key), durably and atomically. */
+  put(key: AdapterKey, adapter: LoraAdapter, opts: PutOptions): ManifestEntry {
+    const rel = adapterRelPath(key);
+    const name = describeKey(key);
+    if (adapter.config.rank !== key.rank) {
+      throw new AdapterStoreError('wrong_rank', `adapter ${name}: has rank ${adapter.config.rank}, its key says rank ${key.rank}`);
+    }
+    if (adapter.config.alpha !== key.alpha) {
+      throw new AdapterStoreError('wrong_rank', `adapter ${name}: has alpha ${adapter.config.alpha}, its key says alpha ${key.alpha}`);
+    }
+    if (!opts.modelFingerprint) throw new AdapterStoreError('wrong_model', `adapter ${name}: a model fingerprint is required`);
+    const dtype = opts.dtype ?? 'fp32';
+    const encoded = encodePeftAdapter(adapter, dtype);
+    const content = { [ADAPTER_CONFIG_FILE]: encoded.config, [ADAPTER_MODEL_FILE]: encoded.model };
+    const files: Record<string, FileRecord> = {};
+    for (const f of FILES) files[f] = { bytes: content[f].byteLength, sha256: sha256(content[f]) };
+    const row: Row = {
+      path: rel,
+      model: key.model,
+      rank: key.rank,
+      alpha: key.alpha,
+      dataset: isDocKey(key) ? key.dataset : null,
+      lr: isDocKey(key) ? key.lr : null,
+      epochs: isDocKey(key) ? key.epochs : null,
+      adapter_id: isDocKey(key) ? key.id : null,
+      mode: opts.mode ?? 'trained',
+      dtype,
+      bytes: files[ADAPTER_CONFIG_FILE].bytes + files[ADAPTER_MODEL_FILE].bytes,
+      files: JSON.stringify(files),
+      content_hash: contentHashOf(files),
+      model_fingerprint: opts.modelFingerprint,
+      training_config: JSON.stringify(opts.trainingConfig ?? {}),
+      created_at: new Date().toISOString(),
+    };
+
+    // The slow part (writing and flushing the files) happens outside the manifest lock.
+    const staging = this.tmpName('new');
+    writeFolderDurable(staging, content);
+    const final = join(this.root, rel);
+    mkdirDurable(dirname(final));
+    const asideHolder: { path: string | null } = { path: null };
+    let aside: string | null;
+    try {
+      aside = this.db
+        .transaction(() => {
+          if (existsSync(final)) asideHolder.path = this.moveAside(rel);
+          renameSync(staging, final);
+          fsyncDir(dirname(final));
+          this.db
+            .prepare(
+              `INSERT OR REPLACE INTO adapters VALUES (@path, @model, @rank, @alpha, @dataset, @lr, @epochs, @adapter_id,
+               @mode, @dtype, @bytes, @files, @content_hash, @model_fingerprint, @training_config, @created_at)`,
+            )
+            .run(row);
+          return asideHolder.path;
+        })
+        .immediate();
+    } catch (e) {
+      this.undo(staging, final, asideHolder.path);
+      throw e;
+    }
+    if (aside) this.dropAside(aside);
+    this.cache.delete(rel);
+    return this.toEntry(row);
+  }
+
+  /** The manifest entry of a key, or undefined. */
+  get(key: AdapterKey): ManifestEntry | undefined {
+    const row = this.row(adapterRelPath(key));
+    return row && this.toEntry(row);
+  }
+
+  /** Load and verify an adapter (served from the LRU when the manifest still has the same content hash). */
+  load(key: AdapterKey, opts: LoadOptions = {}): LoraAdapter {
+    const rel = adapterRelPath(key);
+    const row = this.row(rel);
+    const name = `adapter ${describeKey(key)}`;
+    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}`);
+    if (opts.modelFingerprint !== undefined && row.model_fingerprint !== opts.modelFingerprint) {
+      throw new AdapterStoreError(
+        'wrong_model',
+        `${name}: trained for model fingerprint ${row.model_fingerprint}, not for the requested ${opts.modelFingerprint}`,
+      );
+    }
+    const cached = this.cache.get(rel);
+    if (cached && cached.contentHash === row.content_hash) return cached.adapter;
+    const adapter = this.readVerified(row, name);
+    this.cache.set(rel, { adapter, contentHash: row.content_hash }, adapterBytes(adapter));
+    return adapter;
+  }
+
+  /** The k adapters of one request, in order. */
+  fetch(keys: AdapterKey[], opts: LoadOptions = {}): LoraAdapter[] {
+    return keys.map((k) => this.load(k, opts));
+  }
+
+  /** Remove an adapter's manifest row and files (how a document is unlearned). False if absent. */
+  delete(key: AdapterKey): boolean {
+    const rel = adapterRelPath(key);
+    const result = this.db
+      .transaction((): { removed: boolean; aside: string | null } => {
+        if (!this.row(rel)) return { removed: false, aside: null };
+        const aside = existsSync(join(this.root, rel)) ? this.moveAside(rel) : null;
+        this.db.prepare('DELETE FROM adapters WHERE path = ?').run(rel);
+        return { removed: true, aside };
+      })
+      .immediate();
+    if (result.aside) this.dropAside(result.aside);
+    this.cache.delete(rel);
+    return result.removed;
+  }
+
+  list(filter: ListFilter = {}): ManifestEntry[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    const add = (col: string, field: keyof ListFilter) => {
+      if (filter[field] === undefined) return;
+      where.push(`${col} = @${field}`);
+      params[field] = filter[field];
+    };
+    add('model', 'model');
+    add('rank', 'rank');
+    add('alpha', 'alpha');
+    add('dataset', 'dataset');
+    add('adapter_id', 'id');
+    const sql = `SELECT * FROM adapters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY path`;
+    return (this.db.prepare(sql).all(params) as Row[]).map((r) => this.toEntry(r));
+  }
+
+  /** Re-read an adapter from disk (bypassing the LRU) and check its files and format. */
+  verify(key: AdapterKey, opts: LoadOptions = {}): VerifyResult {
+    const entry = this.get(key);
+    if (!entry) throw new AdapterStoreError('not_found', `adapter ${describeKey(key)}: not in the store at ${this.root}`);
+    try {
+      if (opts.modelFingerprint !== undefined && entry.modelFingerprint !== opts.modelFingerprint) {
+        throw new AdapterStoreError('wrong_model', `adapter ${describeKey(key)}: trained for model fingerprint ${entry.modelFingerprint}`);
+      }
+      this.readVerified(this.row(entry.relPath)!, `adapter ${describeKey(key)}`);
+      return { entry, ok: true };
+    } catch (e) {
+      if (!(e instanceof AdapterStoreError)) throw e;
+      return { entry, ok: false, problem: e.problem, message: e.message };
+    }
+  }
+
+  /** Drop the in-memory LRU (the OS page cache is not affected). */
+  dropCache(): void {
+    this.cache.clear();
+  }
+
+  get cachedBytes(): number {
+    return this.cache.bytes;
+  }
+
+  /** Copy an adapter's verified files into a new folder `dest` (a plain PEFT folder). */
+  exportTo(key: AdapterKey, dest: string, opts: LoadOptions & { dtype?: AdapterDtype } = {}): ManifestEntry {
+    const entry = this.get(key);
+    const adapter = this.load(key, opts);
+    if (!entry) throw new AdapterStoreError('not_found', `adapter ${describeKey(key)}: not in the store`);
+    if (existsSync(dest)) throw new AdapterStoreError('exists', `${dest} already exists: export writes a new folder`);
+    let files: Record<string, Uint8Array>;
+    if (!opts.dtype || opts.dtype === entry.dtype) {
+      files = Object.fromEntries(FILES.map((f) => [f, readFileSync(join(entry.path, f))]));
+    } else {
+      const enc = encodePeftAdapter(adapter, opts.dtype);
+      files = { [ADAPTER_CONFIG_FILE]: enc.config, [ADAPTER_MODEL_FILE]: enc.model };
+    }
+    const staging = `${resolve(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+    mkdirDurable(dirname(staging));
+    writeFolderDurable(staging, files);
+    renameSync(staging, dest);
+    fsyncDir(dirname(resolve(dest)));
+    return entry;
+  }
+
+  private row(rel: string): Row | undefined {
+    return this.db.prepare('SELECT * FROM adapters WHERE path = ?').get(rel) as Row | undefined;
+  }
+
+  private toEntry(row: Row): ManifestEntry {
+    const key: AdapterKey =
+      row.adapter_id === null
+        ? { model: row.model, rank: row.rank, alpha: row.alpha }
+        : {
+            model: row.model,
+            rank: row.rank,
+            alpha: row.alpha,
+            dataset: row.dataset!,
+            lr: row.lr!,
+            epochs: row.epochs!,
+            id: row.adapter_id,
+          };
+    return {
+      key,
+      path: join(this.root, row.path),
+      relPath: row.path,
+      mode: row.mode,
+      dtype: row.dtype,
+      bytes: row.bytes,
+      files: JSON.parse(row.files),
+      contentHash: row.content_hash,
+      modelFingerprint: row.model_fingerprint,
+      trainingConfig: JSON.parse(row.training_config),
+      createdAt: row.created_at,
+    };
+  }
+
+  private readVerified(row: Row, name: string): LoraAdapter {
+    const dir = join(this.root, row.path);
+    const records = JSON.parse(row.files) as Record<string, FileRecord>;
+    const data: Record<string, Buffer> = {};
+    for (const f of FILES) {
+      const want = records[f];
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(join(dir, f));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new AdapterStoreError('missing_file', `${name}: cannot read ${f} in ${dir} (${code ?? (e as Error).message})`);
+      }
+      if (bytes.byteLength !== want.bytes) {
+        throw new AdapterStoreError(
+          bytes.byteLength < want.bytes ? 'truncated' : 'hash_mismatch',
+          `${name}: ${f} has ${bytes.byteLength} bytes, the manifest recorded ${want.bytes} (${bytes.byteLength < want.bytes ? 'truncated' : 'modified'}) in ${dir}`,
+        );
+      }
+      const got = sha256(bytes);
+      if (got !== want.sha256) {
+        throw new AdapterStoreError(
+          'hash_mismatch',
+          `${name}: ${f} has sha256 ${got}, the manifest recorded ${want.sha256} (file modified) in ${dir}`,
+        );
+      }
+      data[f] = bytes;
+    }
+    let adapter: LoraAdapter;
+    try {
+      adapter = decodePeftAdapter(data[ADAPTER_CONFIG_FILE].toString('utf8'), data[ADAPTER_MODEL_FILE], dir);
+    } catch (e) {
+      if (e instanceof AdapterFormatError || e instanceof SafetensorsError)
+        throw new AdapterStoreError('bad_format', `${name}: ${e.message}`);
+      throw e;
+    }
+    if (adapter.config.rank !== row.rank) {
+      throw new AdapterStoreError('wrong_rank', `${name}: its files hold rank ${adapter.config.rank}, the manifest says rank ${row.rank}`);
+    }
+    return adapter;
+  }
+
+  private tmpName(kind: 'new' | 'old'): string {
+    return join(this.tmp, `${kind}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  }
+
+  /** Move a live folder into .tmp, leaving a durable note of where it came from for recovery. */
+  private moveAside(rel: string): string {
+    const aside = this.tmpName('old');
+    writeFileDurable(`${aside}.target`, new TextEncoder().encode(rel));
+    fsyncDir(this.tmp);
+    renameSync(join(this.root, rel), aside);
+    return aside;
+  }
+
+  private dropAside(aside: string): void {
+    rmSync(aside, { recursive: true, force: true });
+    rmSync(`${aside}.target`, { force: true });
+  }
+
+  /** After a failed put: put the folders back as they were before it. */
+  private undo(staging: string, final: string, aside: string | null): void {
+    if (!existsSync(staging) && existsSync(final)) renameSync(final, staging);
+    if (aside && existsSync(aside) && !existsSync(final)) renameSync(aside, final);
+    rmSync(staging, { recursive: true, force: true });
+    if (aside) rmSync(`${aside}.target`, { force: true });
+  }
+
+  /**
+   * Roll back what dead writers left in .tmp (holding the manifest lock, so no live writer is
+   * mid-swap): staging folders are dropped; a folder moved aside goes back if the manifest still
+   * points at its content, and is dropped otherwise.
+   */
+  private recover(): void {
+    this.db
+      .transaction(() => {
+        for (const name of readdirSync(this.tmp)) {
+          const m = /^(new|old)\.(\d+)\.[0-9a-f]+(\.target)?$/.exec(name);
+          if (m && (Number(m[2]) === process.pid || pidAlive(Number(m[2])))) continue;
+          const path = join(this.tmp, name);
+          if (!m || m[1] === 'new') {
+            rmSync(path, { recursive: true, force: true });
+            continue;
+          }
+          if (m[3]) {
+            if (!existsSync(path.slice(0, -'.target'.length))) rmSync(path, { force: true });
+            continue;
+          }
+          this.recoverAside(path);
+        }
+      })
+      .immediate();
+  }
+
+  private recoverAside(aside: string): void {
+    let rel: string;
+    try {
+      rel = readFileSync(`${aside}.target`, 'utf8');
+    } catch {
+      rmSync(aside, { recursive: true, force: true });
+      return;
+    }
+    const row = this.row(rel);
+    const final = join(this.root, rel);
+    const matches = (dir: string) => {
+      if (!row || !existsSync(dir)) return false;
+      const files = JSON.parse(row.files) as Record<string, FileRecord>;
+      return FILES.every((f) => existsSync(join(dir, f)) && sha256(readFileSync(join(dir, f))) === files[f].sha256);
+    };
+    if (!matches(final) && matches(aside)) {
+      rmSync(final, { recursive: true, force: true });
+      renameSync(aside, final);
+      fsyncDir(dirname(final));
+    }
+    this.dropAside(aside);
+  }
+}
