@@ -3,7 +3,9 @@ export { DatasetError } from './datasets/errors.js';
 export { loadJsonlCorpus, loadJsonlQa } from './datasets/jsonl.js';
 export { loadPopQa } from './datasets/popqa.js';
 export { loadPubMedQa, PUBMEDQA_LABELS } from './datasets/pubmedqa.js';
+export { DATASET_NAMES, loadDataset } from './datasets/registry.js';
 export type { CorpusDocument, Dataset, PrimaryMetric, QaExample } from './datasets/types.js';
+export { type ChatTokenizer, engineAnswerModel } from './engine-model.js';
 export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
 export {
   type AnswerOptions,
@@ -30,3 +32,4 @@ export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './out
 export { buildMessages, PROMPT_VERSION } from './prompts.js';
 export { type RunOptions, type RunResult, runMethod, sampleExamples } from './run.js';
 export { chooseLabel, type LabelChoice } from './scoring.js';
+export { storeAdapterSource } from './store-adapters.js';
