@@ -1,0 +1,57 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdapterStore, composeCat, type LoraAdapter } from '@rg/adapter-store';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDataset } from './datasets/registry.js';
+import { storeAdapterSource } from './store-adapters.js';
+
+const base = { model: 'tiny', rank: 1, alpha: 2 };
+const scope = { ...base, dataset: 'toy', lr: 0.001, epochs: 1 };
+
+/** A rank-1 adapter on one 2x2 module: A = [a0, a1], B = [b0, b1]. */
+function adapter(a: number[], b: number[]): LoraAdapter {
+  return {
+    config: { rank: 1, alpha: 2, targetModules: ['down_proj'], baseModel: null, useRslora: false, dropout: 0 },
+    modules: new Map([['0.down_proj', { inFeatures: 2, outFeatures: 2, a: Float32Array.from(a), b: Float32Array.from(b) }]]),
+  };
+}
+
+const store = AdapterStore.open(mkdtempSync(join(tmpdir(), 'rg-inf-store-')));
+afterAll(() => store.close());
+store.put(base, adapter([1, 1], [0, 0]), { modelFingerprint: 'fp' });
+store.put({ ...scope, id: 'doc-a' }, adapter([1, 2], [3, 4]), { modelFingerprint: 'fp' });
+store.put({ ...scope, id: 'doc-g' }, adapter([0.5, 0.5], [1, -1]), { modelFingerprint: 'fp', mode: 'gradient' });
+
+describe('storeAdapterSource', () => {
+  it('returns trained adapters as they are and null for documents without one', async () => {
+    const source = storeAdapterSource(store, scope);
+    const entry = await source.load('doc-a');
+    expect(entry && 'adapter' in entry ? Array.from(entry.adapter.modules.get('0.down_proj')!.a) : null).toEqual([1, 2]);
+    expect(await source.load('no-such-doc')).toBeNull();
+  });
+
+  it('turns a gradient entry into base_weight - gamma * gradient, and needs gamma for it', async () => {
+    const composed = composeCat([(await storeAdapterSource(store, scope, { gamma: 2 }).load('doc-g'))!]);
+    const m = composed.modules.get('0.down_proj')!;
+    // A = [1,1] - 2*[0.5,0.5] = [0,0]; B = ([0,0] - 2*[1,-1]) * scale (alpha/r = 2) = [-4, 4]
+    expect(Array.from(m.a)).toEqual([0, 0]);
+    expect(Array.from(m.b)).toEqual([-4, 4]);
+    await expect(storeAdapterSource(store, scope).load('doc-g')).rejects.toThrow(/doc-g stores a gradient.*give gamma/);
+  });
+
+  it('refuses adapters trained for another model fingerprint', async () => {
+    await expect(storeAdapterSource(store, scope, { modelFingerprint: 'other' }).load('doc-a')).rejects.toThrow(/fingerprint/);
+  });
+});
+
+describe('loadDataset', () => {
+  it('rejects unknown names and splits with what was expected', () => {
+    expect(() => loadDataset('squad', { dataDir: '.' })).toThrow(
+      /squad: unknown dataset \(expected pubmedqa, popqa, chemprot or jsonl:QUESTIONS\.jsonl\)/,
+    );
+    expect(() => loadDataset('chemprot', { dataDir: '.', split: 'validation' })).toThrow(
+      /unknown split "validation" \(expected train, dev, test\)/,
+    );
+  });
+});
