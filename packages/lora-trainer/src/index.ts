@@ -1,3 +1,16 @@
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { collate, scoredTokens, shuffled, type TrainingExample } from './batching.js';
+export { type DocOutcome, type EncodeContext, type EncodeOptions, encodeDocuments } from './encode.js';
+export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
+export {
+  type ChatEncoder,
+  type ChatMessage,
+  chatExample,
+  closedBookPrompt,
+  contextPrompt,
+  type RecipeOptions,
+  type RecipeRecord,
+  type RecipeResult,
+  recipeExamples,
+} from './recipe.js';
 export { type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';
