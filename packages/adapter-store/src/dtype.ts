@@ -48,26 +48,28 @@ export function f32ToF16(src: Float32Array): Uint16Array {
   return out;
 }
 
-/** Symmetric int8 quantization with one fp32 scale per row: value ≈ q * scale[row]. */
-export function quantizeInt8Rows(data: Float32Array, rows: number, cols: number): { q: Int8Array; scales: Float32Array } {
+/**
+ * Symmetric int8 quantization with one fp32 scale per rank component: per row of A [rank, in] and
+ * per column of B [out, rank] (a row of Bᵀ). Per row of B would cost a 4-byte scale for every
+ * `rank` bytes of data, more than fp16 at the small ranks adapters use.
+ */
+export function quantizeInt8(data: Float32Array, rows: number, cols: number, perColumn: boolean): { q: Int8Array; scales: Float32Array } {
   const q = new Int8Array(rows * cols);
-  const scales = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let maxAbs = 0;
-    for (let c = 0; c < cols; c++) maxAbs = Math.max(maxAbs, Math.abs(data[r * cols + c]));
-    const scale = maxAbs / 127;
-    scales[r] = scale;
-    if (scale === 0) continue;
-    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(data[r * cols + c] / scale)));
+  const scales = new Float32Array(perColumn ? cols : rows);
+  for (let i = 0; i < data.length; i++) {
+    const g = perColumn ? i % cols : Math.floor(i / cols);
+    scales[g] = Math.max(scales[g], Math.abs(data[i]));
+  }
+  for (let g = 0; g < scales.length; g++) scales[g] /= 127;
+  for (let i = 0; i < data.length; i++) {
+    const s = scales[perColumn ? i % cols : Math.floor(i / cols)];
+    q[i] = s === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(data[i] / s)));
   }
   return { q, scales };
 }
 
-export function dequantizeInt8Rows(q: Int8Array, scales: Float32Array, rows: number, cols: number): Float32Array {
+export function dequantizeInt8(q: Int8Array, scales: Float32Array, rows: number, cols: number, perColumn: boolean): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const s = scales[r];
-    for (let c = 0; c < cols; c++) out[r * cols + c] = q[r * cols + c] * s;
-  }
+  for (let i = 0; i < q.length; i++) out[i] = q[i] * scales[perColumn ? i % cols : Math.floor(i / cols)];
   return out;
 }

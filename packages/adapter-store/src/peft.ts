@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AdapterDtype, dequantizeInt8Rows, f32ToF16, quantizeInt8Rows } from './dtype.js';
+import { type AdapterDtype, dequantizeInt8, f32ToF16, quantizeInt8 } from './dtype.js';
 import { writeFolderDurable } from './fsutil.js';
 import { moduleKey } from './lora.js';
 import { encodeSafetensors, parseSafetensorsHeader, type TensorToWrite, toFloat32 } from './safetensors.js';
@@ -163,12 +163,15 @@ export function decodePeftAdapter(configText: string, model: Uint8Array, source:
     const bytes = model.subarray(header.dataStart + entry.begin, header.dataStart + entry.end);
     let data: Float32Array;
     if (entry.dtype === 'I8') {
+      // One scale per rank component: rows of A, columns of B.
+      const perColumn = which === 'B';
+      const groups = perColumn ? cols : rows;
       const scaleEntry = header.tensors.get(`${name}_scale`);
-      if (scaleEntry?.dtype !== 'F32' || scaleEntry.shape.length !== 1 || scaleEntry.shape[0] !== rows) {
-        throw new AdapterFormatError(`${file}: int8 tensor "${name}" needs an F32 "${name}_scale" of shape [${rows}]`);
+      if (scaleEntry?.dtype !== 'F32' || scaleEntry.shape.length !== 1 || scaleEntry.shape[0] !== groups) {
+        throw new AdapterFormatError(`${file}: int8 tensor "${name}" needs an F32 "${name}_scale" of shape [${groups}]`);
       }
       const scales = toFloat32(model.subarray(header.dataStart + scaleEntry.begin, header.dataStart + scaleEntry.end), 'F32', file);
-      data = dequantizeInt8Rows(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scales, rows, cols);
+      data = dequantizeInt8(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scales, rows, cols, perColumn);
     } else {
       data = toFloat32(bytes, entry.dtype, `${file}: ${name}`);
     }
@@ -220,9 +223,9 @@ export function encodePeftAdapter(adapter: LoraAdapter, dtype: AdapterDtype = 'f
       if (dtype === 'fp32') tensors.set(name, { dtype: 'F32', shape: [rows, cols], data });
       else if (dtype === 'fp16') tensors.set(name, { dtype: 'F16', shape: [rows, cols], data: f32ToF16(data) });
       else {
-        const { q, scales } = quantizeInt8Rows(data, rows, cols);
+        const { q, scales } = quantizeInt8(data, rows, cols, which === 'B');
         tensors.set(name, { dtype: 'I8', shape: [rows, cols], data: q });
-        tensors.set(`${name}_scale`, { dtype: 'F32', shape: [rows], data: scales });
+        tensors.set(`${name}_scale`, { dtype: 'F32', shape: [scales.length], data: scales });
       }
     };
     put('A', pair.a, rank, pair.inFeatures);

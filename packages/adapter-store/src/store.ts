@@ -267,7 +267,7 @@ export class AdapterStore {
     const rel = adapterRelPath(key);
     const row = this.row(rel);
     const name = `adapter ${describeKey(key)}`;
-    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}`);
+    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}${this.elsewhere(key)}`);
     if (opts.modelFingerprint !== undefined && row.model_fingerprint !== opts.modelFingerprint) {
       throw new AdapterStoreError(
         'wrong_model',
@@ -363,6 +363,13 @@ export class AdapterStore {
     renameSync(staging, dest);
     fsyncDir(dirname(resolve(dest)));
     return entry;
+  }
+
+  /** For a miss: where the same id does exist (another rank, alpha or run), to tell the caller. */
+  private elsewhere(key: AdapterKey): string {
+    if (!isDocKey(key)) return '';
+    const rows = this.db.prepare('SELECT path FROM adapters WHERE adapter_id = ? AND model = ? LIMIT 3').all(key.id, key.model) as Row[];
+    return rows.length ? ` (the store has this id under ${rows.map((r) => r.path).join(', ')})` : '';
   }
 
   private row(rel: string): Row | undefined {

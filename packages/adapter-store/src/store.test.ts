@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adapterRelPath } from './layout.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { AdapterStore } from './store.js';
+import { randomAdapter } from './test-helpers/random.js';
+
+const dirs: string[] = [];
+function freshRoot(): string {
+  const d = mkdtempSync(join(tmpdir(), 'rg-store-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const FP = 'sha256:model-a';
+const key = (id: string, extra: Partial<{ rank: number; alpha: number }> = {}) => ({
+  model: 'smollm2',
+  rank: 2,
+  alpha: 4,
+  dataset: 'pubmedqa',
+  lr: 0.0001,
+  epochs: 1,
+  id,
+  ...extra,
+});
+
+/** A pid that is certainly dead: a child that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(r.stdout.toString());
+}
+
+describe('AdapterStore', () => {
+  it('writes a PEFT folder at the layout path and reads back the same tensors; manifest holds what was given', () => {
+    const store = AdapterStore.open(freshRoot());
+    const adapter = randomAdapter(1);
+    const entry = store.put(key('doc-1'), adapter, { modelFingerprint: FP, trainingConfig: { steps: 20 } });
+    expect(entry.relPath).toBe('smollm2/rank=2_alpha=4/pubmedqa/lr=0.0001_epoch=1/doc-1');
+    expect(entry.modelFingerprint).toBe(FP);
+    expect(entry.trainingConfig).toEqual({ steps: 20 });
+    expect(entry.dtype).toBe('fp32');
+    expect(entry.bytes).toBe(readdirSync(entry.path).reduce((s, f) => s + readFileSync(join(entry.path, f)).byteLength, 0));
+    // A plain PEFT folder: the standalone reader sees the same tensors.
+    const fromDisk = readPeftAdapter(entry.path);
+    const loaded = store.load(key('doc-1'), { modelFingerprint: FP });
+    for (const [k, p] of adapter.modules) {
+      expect(fromDisk.modules.get(k)!.a).toEqual(p.a);
+      expect(loaded.modules.get(k)!.b).toEqual(p.b);
+    }
+    store.put({ model: 'smollm2', rank: 2, alpha: 4 }, randomAdapter(2), { modelFingerprint: FP });
+    expect(store.list().map((e) => e.relPath)).toEqual(['smollm2/rank=2_alpha=4/base_weight', entry.relPath]);
+    expect(store.list({ id: 'doc-1' })).toHaveLength(1);
+    expect(store.list({ dataset: 'other' })).toHaveLength(0);
+    store.close();
+  });
+
+  it('stores hostile ids inside the root and finds them again by id', () => {
+    const root = freshRoot();
+    const store = AdapterStore.open(root);
+    const ids = ['../../escape', '/etc/passwd', '..', 'Doc', 'doc', '中文 🙂', 'x'.repeat(3000)];
+    for (const [i, id] of ids.entries()) store.put(key(id), randomAdapter(i), { modelFingerprint: FP });
+    expect(readdirSync(join(root, '..')).filter((f) => f === 'escape' || f === 'passwd')).toEqual([]);
+    for (const [i, id] of ids.entries()) {
+      const entry = store.get(key(id))!;
+      expect(entry.path.startsWith(`${root}/smollm2/`)).toBe(true);
+      expect(entry.key).toEqual(key(id));
+      expect(store.load(key(id)).modules.get('0.q_proj')!.a).toEqual(randomAdapter(i).modules.get('0.q_proj')!.a);
+    }
+    store.close();
+  });
+
+  it('replaces an adapter atomically, and the LRU never serves a replaced version (even one written by another handle)', () => {
+    const root = freshRoot();
+    const a = AdapterStore.open(root);
+    const b = AdapterStore.open(root);
+    a.put(key('d'), randomAdapter(1), { modelFingerprint: FP });
+    const first = a.load(key('d'));
+    expect(a.load(key('d'))).toBe(first); // cached
+    b.put(key('d'), randomAdapter(2), { modelFingerprint: FP });
+    expect(a.load(key('d')).modules.get('0.q_proj')!.a).toEqual(randomAdapter(2).modules.get('0.q_proj')!.a);
+    expect(readdirSync(join(root, '.tmp'))).toEqual([]);
+    a.dropCache();
+    expect(a.cachedBytes).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('delete removes manifest row and files (unlearning); a second delete is a no-op', () => {
+    const store = AdapterStore.open(freshRoot());
+    const entry = store.put(key('gone'), randomAdapter(1), { modelFingerprint: FP });
+    store.load(key('gone'));
+    expect(store.delete(key('gone'))).toBe(true);
+    expect(existsSync(entry.path)).toBe(false);
+    expect(store.list()).toEqual([]);
+    expect(() => store.load(key('gone'))).toThrow(/adapter "gone" .*: not in the store/);
+    expect(store.delete(key('gone'))).toBe(false);
+    store.close();
+  });
+
+  it('names the adapter and the problem: tampered, truncated, missing, other model, other rank', () => {
+    const store = AdapterStore.open(freshRoot());
+    const ids = ['tampered', 'truncated', 'missing', 'ok'];
+    for (const id of ids) store.put(key(id), randomAdapter(1), { modelFingerprint: FP });
+    const path = (id: string, f: string) => join(store.pathOf(key(id)), f);
+    const bytes = readFileSync(path('tampered', ADAPTER_MODEL_FILE));
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(path('tampered', ADAPTER_MODEL_FILE), bytes);
+    truncateSync(path('truncated', ADAPTER_MODEL_FILE), 100);
+    rmSync(path('missing', ADAPTER_CONFIG_FILE));
+
+    expect(() => store.load(key('tampered'))).toThrow(
+      /adapter "tampered" .*adapter_model.safetensors has sha256 \w+, the manifest recorded \w+ \(file modified\)/,
+    );
+    expect(() => store.load(key('truncated'))).toThrow(
+      /adapter "truncated" .*adapter_model.safetensors has 100 bytes, the manifest recorded \d+ \(truncated\)/,
+    );
+    expect(() => store.load(key('missing'))).toThrow(/adapter "missing" .*cannot read adapter_config.json .*ENOENT/);
+    expect(() => store.load(key('ok'), { modelFingerprint: 'sha256:model-b' })).toThrow(
+      /adapter "ok" .*trained for model fingerprint sha256:model-a, not for the requested sha256:model-b/,
+    );
+    expect(() => store.load(key('ok', { rank: 4 }))).toThrow(/not in the store .*has this id under smollm2\/rank=2_alpha=4/);
+    expect(() => store.put(key('r4', { rank: 4 }), randomAdapter(1), { modelFingerprint: FP })).toThrow(/has rank 2, its key says rank 4/);
+    expect(store.verify(key('ok'))).toMatchObject({ ok: true });
+    expect(store.verify(key('tampered'))).toMatchObject({ ok: false, problem: 'hash_mismatch' });
+    expect(store.verify(key('truncated'))).toMatchObject({ ok: false, problem: 'truncated' });
+    expect(store.verify(key('missing'))).toMatchObject({ ok: false, problem: 'missing_file' });
+    store.close();
+  });
+
+  it('stores fp16 and int8 smaller than fp32 and says so in the manifest', () => {
+    const store = AdapterStore.open(freshRoot());
+    const shape = { layers: 2, hidden: 256, intermediate: 512, targets: ['gate_proj', 'up_proj', 'down_proj'] };
+    const sizes = Object.fromEntries(
+      (['fp32', 'fp16', 'int8'] as const).map((dtype) => [
+        dtype,
+        store.put(key(dtype), randomAdapter(3, 2, 4, shape), { modelFingerprint: FP, dtype }).bytes,
+      ]),
+    );
+    expect(sizes.fp16).toBeLessThan(sizes.fp32 * 0.55);
+    expect(sizes.int8).toBeLessThan(sizes.fp16);
+    expect(store.get(key('int8'))!.dtype).toBe('int8');
+    expect(store.load(key('int8')).modules.size).toBe(6);
+    store.close();
+  });
+
+  it('exports a verified copy as a new PEFT folder (int8 re-encoded to fp32 on request)', () => {
+    const root = freshRoot();
+    const store = AdapterStore.open(root);
+    store.put(key('x'), randomAdapter(1), { modelFingerprint: FP, dtype: 'int8' });
+    store.exportTo(key('x'), join(root, 'out', 'x'), { dtype: 'fp32' });
+    expect(readPeftAdapter(join(root, 'out', 'x')).modules.get('0.q_proj')!.a).toEqual(store.load(key('x')).modules.get('0.q_proj')!.a);
+    expect(() => store.exportTo(key('x'), join(root, 'out', 'x'))).toThrow(/already exists/);
+    store.close();
+  });
+});
+
+describe('recovery of a store interrupted mid-write', () => {
+  it('drops staging folders of dead writers and puts a moved-aside adapter back', () => {
+    const root = freshRoot();
+    let store = AdapterStore.open(root);
+    store.put(key('kept'), randomAdapter(1), { modelFingerprint: FP });
+    store.put(key('swapped'), randomAdapter(2), { modelFingerprint: FP });
+    store.put(key('committed'), randomAdapter(3), { modelFingerprint: FP });
+    store.close();
+    const pid = deadPid();
+    const tmp = join(root, '.tmp');
+    // 1. A writer died while writing its staging folder.
+    mkdirSync(join(tmp, `new.${pid}.aa`));
+    writeFileSync(join(tmp, `new.${pid}.aa`, ADAPTER_MODEL_FILE), 'partial');
+    // 2. A writer died between moving the old folder aside and renaming the new one in.
+    const rel = adapterRelPath(key('kept'));
+    writeFileSync(join(tmp, `old.${pid}.bb.target`), rel);
+    renameSync(join(root, rel), join(tmp, `old.${pid}.bb`));
+    // 3. ... or after renaming the new one in, before the manifest commit.
+    const rel2 = adapterRelPath(key('swapped'));
+    writeFileSync(join(tmp, `old.${pid}.cc.target`), rel2);
+    renameSync(join(root, rel2), join(tmp, `old.${pid}.cc`));
+    writePeftAdapter(join(root, rel2), randomAdapter(99));
+    // 4. ... or after the commit, before dropping the old folder.
+    const rel3 = adapterRelPath(key('committed'));
+    writeFileSync(join(tmp, `old.${pid}.dd.target`), rel3);
+    writePeftAdapter(join(tmp, `old.${pid}.dd`), randomAdapter(98));
+
+    store = AdapterStore.open(root);
+    expect(readdirSync(tmp)).toEqual([]);
+    for (const [id, seed] of [
+      ['kept', 1],
+      ['swapped', 2],
+      ['committed', 3],
+    ] as const) {
+      expect(store.verify(key(id)).ok).toBe(true);
+      expect(store.load(key(id)).modules.get('1.v_proj')!.b).toEqual(randomAdapter(seed).modules.get('1.v_proj')!.b);
+    }
+    store.close();
+  });
+});
