@@ -1,5 +1,6 @@
 import { kmeans } from 'ml-kmeans';
 import { BottomK } from './bottom-k.js';
+import { kmeansPlusPlus } from './init.js';
 import {
   ClusteringInputError,
   checkedVector,
@@ -127,11 +128,13 @@ export async function fitClusters(source: VectorScan, options: FitOptions): Prom
   if (o.k > fitSet.length) throw new ClusteringInputError(`k=${o.k} exceeds the fit sample size (${fitSet.length}); raise sampleSize`);
   fitSet.sort((a, b) => a.key - b.key || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
-  const result = kmeans(
-    fitSet.map((e) => e.vector),
-    o.k,
-    { seed: o.seed, maxIterations: o.maxIterations, tolerance: o.tolerance, initialization: 'kmeans++' },
-  );
+  const data = fitSet.map((e) => e.vector);
+  const result = kmeans(data, o.k, {
+    seed: o.seed,
+    maxIterations: o.maxIterations,
+    tolerance: o.tolerance,
+    initialization: kmeansPlusPlus(data, o.k, o.seed),
+  });
 
   const model: ClusterModel = {
     k: o.k,

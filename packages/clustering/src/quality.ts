@@ -18,27 +18,31 @@ export function silhouetteScore(vectors: readonly ArrayLike<number>[], labels: r
   const lab = labels.map((l) => index.get(l) as number);
   const counts = new Array<number>(clusterIds.length).fill(0);
   for (const l of lab) counts[l]++;
-  let total = 0;
-  const sums = new Float64Array(clusterIds.length);
+  // sums[i * C + c]: total distance from point i to the members of cluster c; each pair is measured once.
+  const C = clusterIds.length;
+  const sums = new Float64Array(n * C);
   for (let i = 0; i < n; i++) {
-    sums.fill(0);
     const vi = vectors[i];
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
+    for (let j = i + 1; j < n; j++) {
       const vj = vectors[j];
       let s = 0;
       for (let d = 0; d < vi.length; d++) {
         const x = vi[d] - vj[d];
         s += x * x;
       }
-      sums[lab[j]] += Math.sqrt(s);
+      const dist = Math.sqrt(s);
+      sums[i * C + lab[j]] += dist;
+      sums[j * C + lab[i]] += dist;
     }
+  }
+  let total = 0;
+  for (let i = 0; i < n; i++) {
     const own = lab[i];
     if (counts[own] === 1) continue;
-    const a = sums[own] / (counts[own] - 1);
+    const a = sums[i * C + own] / (counts[own] - 1);
     let b = Number.POSITIVE_INFINITY;
-    for (let c = 0; c < counts.length; c++) {
-      if (c !== own && counts[c] > 0) b = Math.min(b, sums[c] / counts[c]);
+    for (let c = 0; c < C; c++) {
+      if (c !== own && counts[c] > 0) b = Math.min(b, sums[i * C + c] / counts[c]);
     }
     const m = Math.max(a, b);
     total += m === 0 ? 0 : (b - a) / m;
