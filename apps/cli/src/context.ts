@@ -57,7 +57,8 @@ export class CliContext {
     if (!this.io.isTTY || quiet) return { tick() {}, stop() {} };
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} [{bar}] {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`,
+        // {note}: an optional tail a command fills per tick (e.g. a failure count).
+        format: `${label} [{bar}] {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}{note}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 50,
@@ -66,7 +67,7 @@ export class CliContext {
     );
     const start = Date.now();
     let done = 0;
-    bar.start(total, 0, { rate: '0.0' });
+    bar.start(total, 0, { rate: '0.0', note: '' });
     return {
       tick(n = 1, payload = {}) {
         done += n;

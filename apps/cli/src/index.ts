@@ -1,3 +1,3 @@
 export { type Config, ConfigSchema, defaultConfig, loadConfig } from './config.js';
-export { ExitCode, NotBuiltError, UsageError } from './errors.js';
+export { ExitCode, InterruptedError, NotBuiltError, UsageError } from './errors.js';
 export { buildProgram, main, VERSION } from './main.js';

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { commandModules } from './commands/index.js';
 import { CliContext, type Io } from './context.js';
-import { ExitCode, NotBuiltError, UsageError } from './errors.js';
+import { ExitCode, InterruptedError, NotBuiltError, UsageError } from './errors.js';
 import { positiveInt } from './parse.js';
 
 export const VERSION = '0.1.0';
@@ -56,6 +56,10 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
     if (e instanceof UsageError) {
       ctx.io.stderr(`rg: error: ${e.message}\n`);
       return ExitCode.usage;
+    }
+    if (e instanceof InterruptedError) {
+      ctx.io.stderr(`rg: interrupted: ${e.message}\n`);
+      return ExitCode.interrupted;
     }
     if (e instanceof NotBuiltError) {
       ctx.io.stderr(`rg: not built yet: ${e.message}\n`);

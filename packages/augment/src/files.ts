@@ -2,7 +2,7 @@
  * Files in and out: passages to augment (JSON Lines or the published layout), the append-only JSONL output that a
  * crashed or interrupted run resumes from, and reading augmented data back for the trainer.
  */
-import { open, readFile, truncate } from 'node:fs/promises';
+import { open, readFile, rename, truncate } from 'node:fs/promises';
 import type { Passage } from './generator.js';
 import { isPragLayout, type PragItem, passagesFromPrag, recordsFromPrag } from './prag.js';
 import { AugmentDataError, type AugmentedRecord, validateAugmentedRecord } from './record.js';
@@ -149,4 +149,17 @@ export class AugmentOutput {
     await this.queue;
     await this.handle.close();
   }
+}
+
+/** Write JSON atomically: a temporary file beside the target, flushed to disk, then renamed over it. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.write(`${JSON.stringify(value, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
 }

@@ -1,5 +1,5 @@
 export { checkMetaOutput, checkQaOutput, checkRewrite, type QaCheckOptions, type QaCheckResult } from './checks.js';
-export { AugmentOutput, type PassageInput, readAugmented, readPassages } from './files.js';
+export { AugmentOutput, type PassageInput, readAugmented, readPassages, writeJsonAtomic } from './files.js';
 export {
   type Augmenter,
   type AugmentOptions,

@@ -15,6 +15,8 @@ export interface AugmentRunOptions {
   retryFailed?: boolean;
   /** Abort (e.g. on Ctrl-C): no new passage starts; records already written stay. */
   signal?: AbortSignal;
+  /** Called once the output has been read, before the first passage starts. */
+  onStart?: (info: { passages: number; skipped: number }) => void;
   /** Called after each record is written. */
   onRecord?: (record: AugmentedRecord, progress: { done: number; failed: number }) => void;
 }
@@ -72,6 +74,7 @@ export async function runAugment(options: AugmentRunOptions): Promise<AugmentRun
   };
   const todo = options.passages.filter((p) => !isDone(p));
   const skipped = options.passages.length - todo.length;
+  options.onStart?.({ passages: options.passages.length, skipped });
   const processed: AugmentedRecord[] = [];
   let failed = 0;
   let fatal: unknown;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerAugment } from './augment.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
@@ -13,4 +14,5 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerCorpus,
   registerIndex,
   registerRetrieve,
+  registerAugment,
 ];

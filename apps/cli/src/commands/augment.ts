@@ -1,0 +1,180 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AugmentDataError,
+  type Augmenter,
+  type AugmentRunSummary,
+  LlmAugmenter,
+  OpenAiGenerator,
+  type PassageInput,
+  readAugmented,
+  readPassages,
+  runAugment,
+  TemplateAugmenter,
+  toPragItems,
+  writeJsonAtomic,
+} from '@rg/augment';
+import { CorpusStore, STORE_FILE } from '@rg/corpus';
+import { type Command, Option } from 'commander';
+import type { CliContext, Progress } from '../context.js';
+import { InterruptedError, NotBuiltError, UsageError } from '../errors.js';
+import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+
+const GENERATORS = ['local', 'openai', 'template'] as const;
+type GeneratorName = (typeof GENERATORS)[number];
+
+interface AugmentFlags {
+  input: string;
+  output: string;
+  generator: GeneratorName;
+  qa: number;
+  sample?: number;
+  seed: number;
+  concurrency?: number;
+  temperature: number;
+  maxAttempts: number;
+  llmUrl?: string;
+  llmModel?: string;
+  llmTimeout: number;
+  retryFailed?: boolean;
+  prag?: string;
+  pragModel?: string;
+  json?: boolean;
+}
+
+/** Passages from a corpus store folder, or from a JSON Lines / published-layout file. */
+async function readInput(path: string, sample: number | undefined): Promise<PassageInput> {
+  if (!existsSync(path)) throw new UsageError(`--input ${path}: no such file or folder`);
+  if (statSync(path).isDirectory()) {
+    if (!existsSync(join(path, STORE_FILE)))
+      throw new UsageError(`--input ${path}: a folder must be a corpus store (no ${STORE_FILE} in it)`);
+    const store = CorpusStore.open(path);
+    try {
+      const passages = [];
+      for (const doc of store.iterate()) {
+        if (sample !== undefined && passages.length >= sample) break;
+        passages.push({ id: doc.id, text: doc.text, ...(doc.title ? { title: doc.title } : {}) });
+      }
+      return { passages };
+    } finally {
+      store.close();
+    }
+  }
+  try {
+    const input = await readPassages(path);
+    return sample === undefined ? input : { ...input, passages: input.passages.slice(0, sample) };
+  } catch (e) {
+    if (e instanceof AugmentDataError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function makeAugmenter(flags: AugmentFlags, ctx: CliContext): Augmenter {
+  if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa });
+  const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature };
+  if (flags.generator === 'openai') {
+    if (!flags.llmUrl || !flags.llmModel) throw new UsageError('--generator openai needs --llm-url and --llm-model');
+    if (!/^https?:\/\//.test(flags.llmUrl)) throw new UsageError(`--llm-url: expected an http:// or https:// URL, got ${flags.llmUrl}`);
+    const generator = new OpenAiGenerator({
+      url: flags.llmUrl,
+      model: flags.llmModel,
+      apiKey: ctx.io.env.RG_LLM_API_KEY || undefined,
+      concurrency: flags.concurrency ?? 4,
+      timeoutMs: flags.llmTimeout * 1000,
+    });
+    return new LlmAugmenter(generator, llmOptions);
+  }
+  throw new NotBuiltError(
+    "--generator local: the engine's text generation API (packages/engine/src/generate) has not landed yet; " +
+      'use --generator template, or --generator openai with a local OpenAI-compatible server',
+  );
+}
+
+function printSummary(ctx: CliContext, s: AugmentRunSummary, flags: AugmentFlags): void {
+  if (flags.json) {
+    ctx.json(s);
+    return;
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  ctx.print(
+    `${s.processed} passages augmented (${s.skipped} already done): ${s.ok} ok, ${s.failed} failed (${pct(s.validShare)} valid); ` +
+      `${s.qaPerPassage.toFixed(2)} QA pairs/passage, ${pct(s.groundedShare)} of proposed answers grounded; ` +
+      `${s.passagesPerMin.toFixed(1)} passages/min -> ${s.output}`,
+  );
+  for (const r of s.failureReasons) ctx.info(`  ${r.count} x ${r.reason}`);
+}
+
+export function registerAugment(program: Command, ctx: CliContext): void {
+  program
+    .command('augment')
+    .description('make each passage a rewrite, question/answer pairs, tags and a description (append-only JSONL, resumable)')
+    .requiredOption(
+      '--input <store|file>',
+      'corpus store folder, JSON Lines of {id, text, title?}, or the published layout (JSON array with "passages")',
+    )
+    .requiredOption('--output <file>', 'JSON Lines output; appended to, passages already in it are skipped')
+    .addOption(new Option('--generator <name>', 'what writes the data').choices(GENERATORS).default('local'))
+    .option('--qa <n>', 'question/answer pairs per passage', positiveInt, 3)
+    .option('--sample <n>', 'only the first n passages', positiveInt)
+    .option('--seed <s>', 'base sampling seed (per passage: seed + hash of its id)', nonNegativeInt, 0)
+    .option('--concurrency <c>', 'passages in flight (default: 4 for openai, 1 otherwise)', positiveInt)
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy (retries then sample)', finiteNumber, 0.7)
+    .option('--max-attempts <n>', 'generator calls per task before the passage is recorded as failed', positiveInt, 3)
+    .option('--llm-url <url>', 'openai: base URL of an OpenAI-compatible API, e.g. http://localhost:8080/v1 (key from env RG_LLM_API_KEY)')
+    .option('--llm-model <name>', 'openai: model name sent to the API')
+    .option('--llm-timeout <seconds>', 'openai: timeout per request', positiveNumber, 120)
+    .option('--retry-failed', 'augment again the passages whose last record failed')
+    .option('--prag <file>', 'also write all records of this input in the published layout (JSON array of items with "augment")')
+    .option('--prag-model <name>', 'the <model> prefix of "<model>_rewrite" / "<model>_qa" in --prag (default: the generator model)')
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (flags: AugmentFlags, cmd: Command) => {
+      ctx.config(cmd.optsWithGlobals());
+      if (flags.temperature < 0) throw new UsageError('--temperature: expected a number >= 0');
+      const input = await readInput(flags.input, flags.sample);
+      if (input.passages.length === 0) throw new UsageError(`--input ${flags.input}: no passages`);
+      const augmenter = makeAugmenter(flags, ctx);
+
+      const stop = new AbortController();
+      const onSigint = () => {
+        ctx.info('interrupted: finishing the passages in flight (Ctrl-C again to quit now)');
+        stop.abort();
+        process.removeListener('SIGINT', onSigint);
+      };
+      process.on('SIGINT', onSigint);
+      let progress: Progress = { tick() {}, stop() {} };
+      let summary: AugmentRunSummary;
+      try {
+        summary = await runAugment({
+          passages: input.passages,
+          augmenter,
+          outputPath: flags.output,
+          concurrency: flags.concurrency ?? (flags.generator === 'openai' ? 4 : 1),
+          seed: flags.seed,
+          retryFailed: flags.retryFailed,
+          signal: stop.signal,
+          onStart: ({ passages, skipped }) => {
+            if (skipped > 0 && !flags.json) ctx.info(`resuming: ${skipped} of ${passages} passages already in ${flags.output}`);
+            progress = ctx.progress('augment', Math.max(1, passages - skipped), 'passages', flags.json);
+          },
+          onRecord: (_record, p) => progress.tick(1, { note: ` | ${p.failed} failed` }),
+        });
+      } catch (e) {
+        if (e instanceof AugmentDataError) throw new UsageError(e.message);
+        throw e;
+      } finally {
+        progress.stop();
+        process.removeListener('SIGINT', onSigint);
+        await augmenter.close?.();
+      }
+
+      if (flags.prag) {
+        const ids = new Set(input.passages.map((p) => p.id));
+        const records = (await readAugmented(flags.output)).filter((r) => ids.has(r.passageId));
+        const augmentModel = flags.pragModel ?? augmenter.generator.replace(/^[a-z]+:/, '');
+        await writeJsonAtomic(flags.prag, toPragItems(records, { augmentModel, items: input.pragItems }));
+      }
+      printSummary(ctx, summary, flags);
+      if (summary.interrupted)
+        throw new InterruptedError(`stopped after ${summary.processed} passages; run the same command again to resume`);
+    });
+}
