@@ -72,11 +72,11 @@ describe('methods', () => {
     const d = deps();
     const icl = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'icl' });
     expect(icl.adapters).toEqual([]);
-    expect(d.model.calls[0].messages[1].content).toContain('[1] The element quorinium glows green');
+    expect(d.model.calls[0].messages[0].content).toContain('Passage: The element quorinium glows green');
     expect(icl.prediction).toBe('green');
     const combine = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'combine' });
     expect(combine.adapters).toEqual(['quorinium']);
-    expect(d.model.calls[1].messages[1].content).toContain('quorinium glows green');
+    expect(d.model.calls[1].messages[0].content).toContain('quorinium glows green');
   });
 
   it('records retrieved documents that have no stored adapter and answers with the rest', async () => {

@@ -2,24 +2,23 @@ import type { CorpusDocument } from './datasets/types.js';
 import type { ChatMessage } from './model.js';
 
 /** Bumped whenever the wording below changes: recorded in config.json so results name the prompts they used. */
-export const PROMPT_VERSION = 1;
-
-const SYSTEM = 'You are a helpful assistant. Answer the question briefly, with the answer only.';
+export const PROMPT_VERSION = 2;
 
 /**
- * The chat messages for one question. With passages (icl, combine) they come first, numbered, and the model is
- * told to rely on them; without, the question stands alone, as in the adapters' training examples.
+ * The chat messages for one question: a single user turn, worded as the adapters' training examples are
+ * (@rg/lora-trainer's recipe: "Question: ..." closed-book, "Read the passage, then answer the question." with
+ * context), so an adapter meets at question time the prompt it was trained on. No system turn: the model's
+ * chat template adds its default one, as it did in training. The dataset's instruction, if any, comes first.
  */
 export function buildMessages(question: string, options: { instruction?: string; passages?: CorpusDocument[] } = {}): ChatMessage[] {
   const parts: string[] = [];
   if (options.instruction) parts.push(options.instruction);
-  if (options.passages && options.passages.length > 0) {
-    const listed = options.passages.map((p, i) => `[${i + 1}] ${p.title ? `${p.title}: ` : ''}${p.text}`).join('\n');
-    parts.push(`Use these passages to answer.\n${listed}`);
+  const passages = options.passages ?? [];
+  if (passages.length === 1) {
+    parts.push('Read the passage, then answer the question.', `Passage: ${passages[0].text}`);
+  } else if (passages.length > 1) {
+    parts.push('Read the passages, then answer the question.', `Passages:\n${passages.map((p, i) => `[${i + 1}] ${p.text}`).join('\n')}`);
   }
   parts.push(`Question: ${question}`);
-  return [
-    { role: 'system', content: SYSTEM },
-    { role: 'user', content: parts.join('\n\n') },
-  ];
+  return [{ role: 'user', content: parts.join('\n\n') }];
 }
