@@ -21,6 +21,49 @@ export { type Dim, DType, type DTypeName, GraphBuilder, type TensorInit } from '
 export { buildLlamaGraph, io as llamaGraphIO, type LlamaGraph, type LlamaGraphOptions } from './graph/llama.js';
 export type { LinearWeight, LoraValues } from './graph/ops.js';
 export { ropeInverseFrequencies } from './graph/rope.js';
+export {
+  LORA_TARGETS,
+  type LoraTarget,
+  type ModelConfig,
+  type ModelWeights,
+  type Tensor32,
+  targetParent,
+  targetShape,
+} from './model/config.js';
+export { ModelFileError } from './model/errors.js';
+export {
+  type GgufFile,
+  type GgufTensorEntry,
+  ggufConfig,
+  huggingFaceName,
+  type QuantizedWeight,
+  readGguf,
+  readGgufQuantized,
+  readGgufWeights,
+} from './model/gguf.js';
+export { checkWeights, expectedTensors, HF_ARCHITECTURES, hfConfig, readHfConfig, readHfModel } from './model/hf.js';
+export {
+  type LoadedModel,
+  loadModel,
+  loadModelConfig,
+  type ModelLoadOptions,
+  type ModelSource,
+  resolveModel,
+} from './model/load.js';
+export {
+  DEFAULT_MODEL,
+  defaultHome,
+  ensureModel,
+  KNOWN_MODELS,
+  type KnownModel,
+  knownModel,
+  knownModelPath,
+  type PullOptions,
+  type PullProgress,
+  type PullResult,
+  pullModel,
+} from './model/pull.js';
+export { dequantize, GGML_TYPES, type GgmlTypeName, ggmlBytes, ggmlTypeName } from './model/quants.js';
 export { referenceForward } from './reference/llama.js';
 export { randomLora } from './reference/random-lora.js';
 export { concatLora } from './runtime/adapters.js';
@@ -36,6 +79,8 @@ export {
 } from './runtime/causal-lm.js';
 export { createSession, type SessionOptions } from './runtime/session.js';
 export { blocksQ4, blocksQ8, type WeightFormat } from './runtime/weights.js';
+export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from './tokenizer/chat-template.js';
+export { type DecodeOptions, type EncodeOptions, Tokenizer, tokenizerFromFolder, tokenizerFromGguf } from './tokenizer/tokenizer.js';
 export {
   buildTrainingGraph,
   loraGradName,
@@ -54,12 +99,3 @@ export {
   type TrainingSessionOptions,
 } from './train/session.js';
 export { randomLlamaWeights, tinyLlamaConfig } from './train/tiny-model.js';
-export {
-  LORA_TARGETS,
-  type LoraTarget,
-  type ModelConfig,
-  type ModelWeights,
-  type Tensor32,
-  targetParent,
-  targetShape,
-} from './model/config.js';
