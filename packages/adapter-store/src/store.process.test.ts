@@ -35,9 +35,23 @@ store.close();
 `;
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(PKG, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: PKG,
-  });
+  execFileSync(
+    process.execPath,
+    [
+      join(PKG, '../../node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      BUILD,
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+    ],
+    {
+      cwd: PKG,
+    },
+  );
   writeFileSync(join(BUILD, 'writer.mjs'), WRITER);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));

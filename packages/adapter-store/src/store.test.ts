@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterRelPath } from './layout.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
@@ -149,14 +150,29 @@ describe('AdapterStore', () => {
     store.close();
   });
 
-  it('exports a verified copy as a new PEFT folder (int8 re-encoded to fp32 on request)', () => {
+  it('export writes a PEFT folder + rg_adapter.json that import restores; a bare PEFT folder imports with a given key', () => {
     const root = freshRoot();
-    const store = AdapterStore.open(root);
-    store.put(key('x'), randomAdapter(1), { modelFingerprint: FP, dtype: 'int8' });
+    const store = AdapterStore.open(join(root, 'a'));
+    store.put(key('x'), randomAdapter(1), { modelFingerprint: FP, dtype: 'int8', trainingConfig: { lr: 1e-4 }, mode: 'gradient' });
     store.exportTo(key('x'), join(root, 'out', 'x'), { dtype: 'fp32' });
     expect(readPeftAdapter(join(root, 'out', 'x')).modules.get('0.q_proj')!.a).toEqual(store.load(key('x')).modules.get('0.q_proj')!.a);
     expect(() => store.exportTo(key('x'), join(root, 'out', 'x'))).toThrow(/already exists/);
+
+    const other = AdapterStore.open(join(root, 'b'));
+    const imported = other.importFrom(join(root, 'out', 'x'));
+    expect(imported).toMatchObject({ key: key('x'), modelFingerprint: FP, mode: 'gradient', trainingConfig: { lr: 1e-4 }, dtype: 'fp32' });
+    expect(other.load(key('x')).modules.get('1.down_proj')!.b).toEqual(store.load(key('x')).modules.get('1.down_proj')!.b);
+
+    const peftOne = fileURLToPath(new URL('../../../tools/reference/fixtures/adapter-store/peft-one', import.meta.url));
+    const bare = other.importFrom(peftOne, {
+      key: { model: 'tiny-llama', dataset: 'ds', lr: 0.001, epochs: 2, id: 'p1' },
+      modelFingerprint: 'fp-tiny',
+    });
+    expect(bare.relPath).toBe('tiny-llama/rank=4_alpha=8/ds/lr=0.001_epoch=2/p1');
+    expect(() => other.importFrom(peftOne, { key: { model: 'tiny-llama', id: 'p2' }, modelFingerprint: 'f' })).toThrow(/needs its dataset/);
+    expect(() => other.importFrom(peftOne, { key: { model: 'tiny-llama' } })).toThrow(/no model fingerprint given/);
     store.close();
+    other.close();
   });
 });
 

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AdapterDtype } from './dtype.js';
 import { fsyncDir, mkdirDurable, writeFileDurable, writeFolderDurable } from './fsutil.js';
-import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
+import { type AdapterKey, adapterRelPath, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
 import { ByteLru } from './lru.js';
 import {
   ADAPTER_CONFIG_FILE,
@@ -14,6 +14,7 @@ import {
   decodePeftAdapter,
   encodePeftAdapter,
   type LoraAdapter,
+  readPeftAdapter,
 } from './peft.js';
 import { SafetensorsError } from './safetensors.js';
 
@@ -42,6 +43,26 @@ export interface ManifestEntry {
   modelFingerprint: string;
   trainingConfig: Record<string, unknown>;
   createdAt: string;
+}
+
+/** What rg_adapter.json of an exported folder holds. */
+export interface ExportRecord {
+  key: AdapterKey;
+  modelFingerprint: string;
+  mode: AdapterMode;
+  trainingConfig: Record<string, unknown>;
+  createdAt: string;
+}
+
+export const RG_ADAPTER_FILE = 'rg_adapter.json';
+
+/** What to fill in or override when importing a folder (rank and alpha default to its config). */
+export interface ImportOptions {
+  key?: Partial<DocAdapterKey>;
+  modelFingerprint?: string;
+  trainingConfig?: Record<string, unknown>;
+  mode?: AdapterMode;
+  dtype?: AdapterDtype;
 }
 
 export interface PutOptions {
@@ -344,11 +365,13 @@ export class AdapterStore {
     return this.cache.bytes;
   }
 
-  /** Copy an adapter's verified files into a new folder `dest` (a plain PEFT folder). */
+  /**
+   * Copy an adapter's verified files into a new folder `dest`: a plain PEFT folder plus
+   * rg_adapter.json (key, fingerprint, training config), which PEFT ignores and importFrom reads.
+   */
   exportTo(key: AdapterKey, dest: string, opts: LoadOptions & { dtype?: AdapterDtype } = {}): ManifestEntry {
-    const entry = this.get(key);
     const adapter = this.load(key, opts);
-    if (!entry) throw new AdapterStoreError('not_found', `adapter ${describeKey(key)}: not in the store`);
+    const entry = this.get(key)!;
     if (existsSync(dest)) throw new AdapterStoreError('exists', `${dest} already exists: export writes a new folder`);
     let files: Record<string, Uint8Array>;
     if (!opts.dtype || opts.dtype === entry.dtype) {
@@ -357,12 +380,55 @@ export class AdapterStore {
       const enc = encodePeftAdapter(adapter, opts.dtype);
       files = { [ADAPTER_CONFIG_FILE]: enc.config, [ADAPTER_MODEL_FILE]: enc.model };
     }
-    const staging = `${resolve(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+    const record: ExportRecord = {
+      key: entry.key,
+      modelFingerprint: entry.modelFingerprint,
+      mode: entry.mode,
+      trainingConfig: entry.trainingConfig,
+      createdAt: entry.createdAt,
+    };
+    files[RG_ADAPTER_FILE] = new TextEncoder().encode(`${JSON.stringify(record, null, 2)}\n`);
+    const target = resolve(dest);
+    const staging = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
     mkdirDurable(dirname(staging));
     writeFolderDurable(staging, files);
-    renameSync(staging, dest);
-    fsyncDir(dirname(resolve(dest)));
+    renameSync(staging, target);
+    fsyncDir(dirname(target));
     return entry;
+  }
+
+  /**
+   * Put a PEFT LoRA folder into the store. Key, fingerprint and training config come from its
+   * rg_adapter.json when it has one (an rg export); `given` fills in or overrides them.
+   */
+  importFrom(dir: string, given: ImportOptions = {}): ManifestEntry {
+    const adapter = readPeftAdapter(dir);
+    let record: Partial<ExportRecord> = {};
+    const sidecar = join(dir, RG_ADAPTER_FILE);
+    if (existsSync(sidecar)) {
+      try {
+        record = JSON.parse(readFileSync(sidecar, 'utf8'));
+      } catch (e) {
+        throw new AdapterFormatError(`${sidecar}: not valid JSON (${(e as Error).message})`);
+      }
+    }
+    const key: Partial<DocAdapterKey> = { ...record.key, ...given.key };
+    if (!key.model) throw new AdapterStoreError('bad_format', `${dir}: no model given and no ${RG_ADAPTER_FILE} naming one`);
+    const fullKey = { ...key, rank: key.rank ?? adapter.config.rank, alpha: key.alpha ?? adapter.config.alpha } as AdapterKey;
+    if (isDocKey(fullKey)) {
+      for (const f of ['dataset', 'lr', 'epochs'] as const) {
+        if (fullKey[f] === undefined) throw new AdapterStoreError('bad_format', `${dir}: importing id "${fullKey.id}" needs its ${f}`);
+      }
+    }
+    const modelFingerprint = given.modelFingerprint ?? record.modelFingerprint;
+    if (!modelFingerprint)
+      throw new AdapterStoreError('wrong_model', `${dir}: no model fingerprint given and no ${RG_ADAPTER_FILE} holding one`);
+    return this.put(fullKey, adapter, {
+      modelFingerprint,
+      trainingConfig: given.trainingConfig ?? record.trainingConfig,
+      mode: given.mode ?? record.mode,
+      dtype: given.dtype,
+    });
   }
 
   /** For a miss: where the same id does exist (another rank, alpha or run), to tell the caller. */

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { applyGradient, composeCat, composeLinear, toLoraWeights } from './compose.js';
+import { loraScale } from './peft.js';
+import { deltaOf, maxAbsDiff, randomAdapter } from './test-helpers/random.js';
+
+describe('composeCat', () => {
+  it('k=3 adapters of different ranks and alphas: rank is the sum, delta W the sum of scaled weighted deltas', () => {
+    const adapters = [randomAdapter(1, 2, 4), randomAdapter(2, 3, 16), randomAdapter(3, 1, 1)];
+    const weights = [1, 0.5, -2];
+    const cat = composeCat(adapters.map((adapter, i) => ({ adapter, weight: weights[i] })));
+    expect(cat.rank).toBe(6);
+    expect(cat.targets).toEqual(['down_proj', 'q_proj', 'v_proj']);
+    for (const [key, m] of cat.modules) {
+      expect(m.rank).toBe(6);
+      const want = new Float64Array(m.outFeatures * m.inFeatures);
+      adapters.forEach((ad, i) => {
+        const d = deltaOf(ad.modules.get(key)!, ad.config.rank, loraScale(ad.config) * weights[i]);
+        for (let j = 0; j < d.length; j++) want[j] += d[j];
+      });
+      expect(maxAbsDiff(deltaOf(m, 6), want)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('a module one adapter lacks contributes zero rows, so the other adapters still apply', () => {
+    const full = randomAdapter(1);
+    const partial = randomAdapter(2, 2, 4, { layers: 1, hidden: 8, intermediate: 12, targets: ['q_proj'] });
+    const cat = composeCat([{ adapter: full }, { adapter: partial }]);
+    const m = cat.modules.get('1.v_proj')!;
+    expect(maxAbsDiff(deltaOf(m, 4), deltaOf(full.modules.get('1.v_proj')!, 2, 2))).toBeLessThan(1e-5);
+  });
+
+  it('refuses adapters of different models (module shapes differ), naming the module', () => {
+    const big = randomAdapter(1, 2, 4, { layers: 1, hidden: 16, intermediate: 12, targets: ['q_proj'] });
+    expect(() => composeCat([{ adapter: randomAdapter(1) }, { adapter: big }])).toThrow(
+      /module 0.q_proj \[16 -> 16\].*\[8 -> 8\]: different models/,
+    );
+  });
+
+  it('rsLoRA adapters scale by alpha/sqrt(r)', () => {
+    const ad = randomAdapter(4, 4, 8);
+    ad.config.useRslora = true;
+    const w = toLoraWeights(ad);
+    expect(maxAbsDiff(deltaOf(w.modules.get('0.q_proj')!, 4), deltaOf(ad.modules.get('0.q_proj')!, 4, 8 / 2))).toBeLessThan(1e-5);
+  });
+});
+
+describe('gradient-mode entries', () => {
+  it('stand for base_weight - gamma * gradient', () => {
+    const base = randomAdapter(10);
+    const grad = randomAdapter(11);
+    const gamma = 0.25;
+    const cat = composeCat([{ base, gradient: grad, gamma, weight: 2 }]);
+    for (const [key, m] of cat.modules) {
+      const b = base.modules.get(key)!;
+      const g = grad.modules.get(key)!;
+      const stepped = { ...b, a: b.a.map((v, i) => v - gamma * g.a[i]), b: b.b.map((v, i) => v - gamma * g.b[i]) };
+      expect(maxAbsDiff(deltaOf(m, 2), deltaOf(stepped, 2, 2 * 2))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('refuses a gradient of another rank', () => {
+    expect(() => applyGradient(randomAdapter(1, 2, 4), randomAdapter(2, 3, 4), 1)).toThrow(
+      /gradient has rank 3 alpha 4, its base_weight rank 2/,
+    );
+  });
+});
+
+describe('composeLinear', () => {
+  it('needs one rank, and with one adapter equals it', () => {
+    expect(() => composeLinear([{ adapter: randomAdapter(1, 2) }, { adapter: randomAdapter(2, 3) }])).toThrow(/adapter 1 has rank 3/);
+    const ad = randomAdapter(5);
+    const lin = composeLinear([{ adapter: ad, weight: 0.5 }]);
+    expect(maxAbsDiff(deltaOf(lin.modules.get('1.down_proj')!, 2), deltaOf(ad.modules.get('1.down_proj')!, 2, 2 * 0.5))).toBeLessThan(1e-5);
+  });
+});
