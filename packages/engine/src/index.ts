@@ -1,3 +1,6 @@
+export { BERT_IO, type BertConfig, bertConfigFromJson, buildBertEncoderGraph } from './encoder/bert.js';
+export { SentenceEncoder, type SentenceEncoderOptions } from './encoder/encoder.js';
+export { ensureSentenceEncoder, MINILM, sentenceEncoderDir } from './encoder/pull.js';
 export {
   continuationLogLikelihood,
   type GenerateOptions,
