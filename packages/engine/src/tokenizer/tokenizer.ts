@@ -32,6 +32,8 @@ export class Tokenizer {
   }
 
   decode(ids: number[], options: DecodeOptions = {}): string {
+    // The library refuses an empty list; an empty generation decodes to ''.
+    if (ids.length === 0) return '';
     return this.hf.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 
