@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerAdapter } from './adapter.js';
 import { registerAugment } from './augment.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
@@ -10,6 +11,7 @@ import { registerRetrieve } from './retrieve.js';
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
 export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
   registerDemo,
+  registerAdapter,
   registerCluster,
   registerCorpus,
   registerIndex,

@@ -1,0 +1,249 @@
+import { resolve } from 'node:path';
+import {
+  ADAPTER_DTYPES,
+  type AdapterDtype,
+  AdapterStore,
+  adapterBytes,
+  isDocKey,
+  type ListFilter,
+  loraScale,
+  type ManifestEntry,
+  parseModuleKey,
+} from '@rg/adapter-store';
+import { type Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { finiteNumber, positiveInt, positiveNumber } from '../parse.js';
+
+/**
+ * The `rg adapter` group. The store's commands (list/show/delete/verify/export/import) and the
+ * trainer's (init/grad) attach to it in whatever order they register, so each asks for it here.
+ */
+export function adapterCommand(program: Command): Command {
+  return (
+    program.commands.find((c) => c.name() === 'adapter') ??
+    program.command('adapter').description('LoRA adapters: create, train, inspect, move')
+  );
+}
+
+/** The store folder a command works on: --store, else RG_HOME/adapters. */
+export function openAdapterStore(ctx: CliContext, cmd: Command): AdapterStore {
+  const flags = cmd.optsWithGlobals() as { store?: string };
+  const config = ctx.config(cmd.optsWithGlobals());
+  return AdapterStore.open(resolve(ctx.io.cwd, flags.store ?? resolve(config.home, 'adapters')));
+}
+
+interface SelectFlags {
+  dataset?: string;
+  rank?: number;
+  alpha?: number;
+  lr?: number;
+  epochs?: number;
+  base?: boolean;
+  json?: boolean;
+}
+
+const STORE_OPTION = ['--store <dir>', 'adapter store folder (default: RG_HOME/adapters)'] as const;
+
+function withSelectors(cmd: Command): Command {
+  return cmd
+    .option(...STORE_OPTION)
+    .option('--dataset <name>', 'only adapters trained on this dataset')
+    .option('--rank <r>', 'only this LoRA rank', positiveInt)
+    .option('--alpha <a>', 'only this LoRA alpha', finiteNumber)
+    .option('--lr <lr>', 'only this learning rate', finiteNumber)
+    .option('--epochs <n>', 'only this number of epochs', finiteNumber)
+    .option('--json', 'print JSON');
+}
+
+/** Manifest entries matching an id (or base_weight) and the selector flags; the global --model filters by model. */
+function select(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry[] {
+  const filter: ListFilter = { model, dataset: flags.dataset, rank: flags.rank, alpha: flags.alpha, id: flags.base ? undefined : id };
+  return store.list(filter).filter((e) => {
+    if (flags.base) return !isDocKey(e.key);
+    if (!isDocKey(e.key)) return id === undefined && flags.dataset === undefined && flags.lr === undefined && flags.epochs === undefined;
+    return (flags.lr === undefined || e.key.lr === flags.lr) && (flags.epochs === undefined || e.key.epochs === flags.epochs);
+  });
+}
+
+function selectOne(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry {
+  if (id === undefined && !flags.base) throw new UsageError('give an adapter id, or --base for the base_weight');
+  const found = select(store, id, flags, model);
+  const what = flags.base ? 'base_weight' : `id "${id}"`;
+  if (found.length === 0) throw new Error(`no adapter with ${what} in ${store.root}${model ? ` for model ${model}` : ''}`);
+  if (found.length > 1) {
+    throw new UsageError(
+      `${what} matches ${found.length} adapters (${found
+        .slice(0, 5)
+        .map((e) => e.relPath)
+        .join(', ')}${found.length > 5 ? ', ...' : ''}): narrow it with --model, --dataset, --rank, --alpha, --lr or --epochs`,
+    );
+  }
+  return found[0];
+}
+
+function label(e: ManifestEntry): string {
+  return isDocKey(e.key) ? e.key.id : 'base_weight';
+}
+
+function line(e: ManifestEntry): string {
+  const run = isDocKey(e.key) ? `${e.key.dataset} lr=${e.key.lr} epoch=${e.key.epochs}` : '-';
+  return [label(e), e.key.model, `rank=${e.key.rank}_alpha=${e.key.alpha}`, run, e.mode, e.dtype, `${e.bytes} B`, e.createdAt].join('\t');
+}
+
+function modelFlag(cmd: Command): string | undefined {
+  return (cmd.optsWithGlobals() as { model?: string }).model;
+}
+
+export function registerAdapter(program: Command, ctx: CliContext): void {
+  const group = adapterCommand(program);
+
+  withSelectors(group.command('list').description('adapters in the store (filter with --model, --dataset, --rank, ...)'))
+    .option('--id <id>', 'only this document or cluster id')
+    .action((flags: SelectFlags & { id?: string }, cmd: Command) => {
+      const store = openAdapterStore(ctx, cmd);
+      try {
+        const entries = select(store, flags.id, flags, modelFlag(cmd));
+        const bytes = entries.reduce((s, e) => s + e.bytes, 0);
+        if (flags.json) ctx.json({ store: store.root, count: entries.length, bytes, adapters: entries });
+        else {
+          for (const e of entries) ctx.print(line(e));
+          ctx.info(`${entries.length} adapters, ${bytes} bytes on disk, in ${store.root}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  withSelectors(group.command('show').description('one adapter: manifest entry and tensors (verified on load)'))
+    .argument('[id]', 'document or cluster id')
+    .option('--base', 'the base_weight instead of a document adapter')
+    .action((id: string | undefined, flags: SelectFlags, cmd: Command) => {
+      const store = openAdapterStore(ctx, cmd);
+      try {
+        const entry = selectOne(store, id, flags, modelFlag(cmd));
+        const adapter = store.load(entry.key);
+        const layers = new Set([...adapter.modules.keys()].map((k) => parseModuleKey(k).layer));
+        const tensors = {
+          modules: adapter.modules.size,
+          layers: layers.size,
+          targets: adapter.config.targetModules,
+          scale: loraScale(adapter.config),
+          fp32Bytes: adapterBytes(adapter),
+        };
+        if (flags.json) ctx.json({ ...entry, tensors });
+        else {
+          ctx.print(line(entry));
+          ctx.print(`path\t${entry.path}`);
+          ctx.print(`fingerprint\t${entry.modelFingerprint}`);
+          ctx.print(`sha256\t${entry.contentHash}`);
+          ctx.print(
+            `tensors\t${tensors.modules} modules over ${tensors.layers} layers (${tensors.targets.join(', ')}), scale ${tensors.scale}`,
+          );
+          ctx.print(`training\t${JSON.stringify(entry.trainingConfig)}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  withSelectors(group.command('delete').description("remove adapters' manifest rows and files: how a document is unlearned"))
+    .argument('[id]', 'document or cluster id')
+    .option('--base', 'the base_weight instead of a document adapter')
+    .option('--all', 'delete every adapter the selection matches (otherwise it must match exactly one)')
+    .action((id: string | undefined, flags: SelectFlags & { all?: boolean }, cmd: Command) => {
+      const store = openAdapterStore(ctx, cmd);
+      try {
+        const model = modelFlag(cmd);
+        const entries = flags.all ? select(store, id, flags, model) : [selectOne(store, id, flags, model)];
+        if (flags.all && id === undefined && !flags.base && !model && !flags.dataset) {
+          throw new UsageError('--all needs an id, --base, --model or --dataset: refusing to empty the whole store');
+        }
+        for (const e of entries) store.delete(e.key);
+        if (flags.json) ctx.json({ deleted: entries.map((e) => ({ key: e.key, path: e.path })) });
+        else for (const e of entries) ctx.print(`deleted ${label(e)} (${e.path})`);
+      } finally {
+        store.close();
+      }
+    });
+
+  withSelectors(group.command('verify').description('re-read adapters from disk and check sizes, sha256s and format (all by default)'))
+    .argument('[id]', 'document or cluster id (default: every adapter the other flags select)')
+    .option('--base', 'the base_weight instead of a document adapter')
+    .option('--fingerprint <fp>', 'also check the adapters were trained for this model fingerprint')
+    .action((id: string | undefined, flags: SelectFlags & { fingerprint?: string }, cmd: Command) => {
+      const store = openAdapterStore(ctx, cmd);
+      try {
+        const entries = select(store, id, flags, modelFlag(cmd));
+        if (entries.length === 0 && id !== undefined) throw new Error(`no adapter with id "${id}" in ${store.root}`);
+        const results = entries.map((e) => store.verify(e.key, { modelFingerprint: flags.fingerprint }));
+        const bad = results.filter((r) => !r.ok);
+        if (flags.json) {
+          ctx.json({
+            store: store.root,
+            checked: results.length,
+            failed: bad.length,
+            results: results.map((r) => ({ path: r.entry.relPath, ok: r.ok, problem: r.problem, message: r.message })),
+          });
+        } else {
+          for (const r of bad) ctx.print(`FAIL\t${r.entry.relPath}\t${r.problem}\t${r.message}`);
+          ctx.info(`${results.length - bad.length} of ${results.length} adapters ok`);
+        }
+        if (bad.length > 0) throw new Error(`${bad.length} of ${results.length} adapters failed verification`);
+      } finally {
+        store.close();
+      }
+    });
+
+  withSelectors(group.command('export').description('copy an adapter out as a PEFT folder (+ rg_adapter.json for rg adapter import)'))
+    .argument('[id]', 'document or cluster id')
+    .requiredOption('--out <dir>', 'new folder to write')
+    .option('--base', 'the base_weight instead of a document adapter')
+    .addOption(new Option('--dtype <dtype>', 'convert (int8 adapters load in PEFT only as fp32 or fp16)').choices(ADAPTER_DTYPES))
+    .action((id: string | undefined, flags: SelectFlags & { out: string; dtype?: AdapterDtype }, cmd: Command) => {
+      const store = openAdapterStore(ctx, cmd);
+      try {
+        const entry = selectOne(store, id, flags, modelFlag(cmd));
+        const out = resolve(ctx.io.cwd, flags.out);
+        store.exportTo(entry.key, out, { dtype: flags.dtype });
+        if (flags.json) ctx.json({ key: entry.key, out, dtype: flags.dtype ?? entry.dtype });
+        else ctx.print(`exported ${label(entry)} -> ${out}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  group
+    .command('import')
+    .description('put a PEFT LoRA folder into the store (an rg export carries its key; a bare PEFT folder needs --id etc.)')
+    .argument('<dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
+    .option(...STORE_OPTION)
+    .option('--id <id>', 'document or cluster id')
+    .option('--dataset <name>', 'dataset it was trained on')
+    .option('--lr <lr>', 'learning rate it was trained with', positiveNumber)
+    .option('--epochs <n>', 'epochs it was trained for', finiteNumber)
+    .option('--fingerprint <fp>', 'fingerprint of the base model it was trained for')
+    .addOption(new Option('--dtype <dtype>', 'storage dtype in the store').choices(ADAPTER_DTYPES))
+    .option('--json', 'print JSON')
+    .action(
+      (
+        dir: string,
+        flags: { id?: string; dataset?: string; lr?: number; epochs?: number; fingerprint?: string; dtype?: AdapterDtype; json?: boolean },
+        cmd: Command,
+      ) => {
+        const store = openAdapterStore(ctx, cmd);
+        try {
+          const given = Object.fromEntries(
+            Object.entries({ model: modelFlag(cmd), id: flags.id, dataset: flags.dataset, lr: flags.lr, epochs: flags.epochs }).filter(
+              ([, v]) => v !== undefined,
+            ),
+          );
+          const entry = store.importFrom(resolve(ctx.io.cwd, dir), { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype });
+          if (flags.json) ctx.json(entry);
+          else ctx.print(`imported ${label(entry)} -> ${entry.path}`);
+        } finally {
+          store.close();
+        }
+      },
+    );
+}
