@@ -1,9 +1,13 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { SentenceEncoder } from '@rg/engine';
+import { SqliteVecRetriever } from './dense/sqlite-vec.js';
+import { HybridRetriever } from './hybrid/rrf.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
 import type { Retriever } from './types.js';
 
-export const BACKENDS = ['sqlite'] as const;
+export const BACKENDS = ['sqlite', 'dense', 'hybrid'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface OpenOptions {
@@ -28,6 +32,10 @@ export function indexFiles(storeDir: string, backend: BackendName): string[] {
   switch (backend) {
     case 'sqlite':
       return [join(dir, 'bm25.sqlite')];
+    case 'dense':
+      return [join(dir, 'dense.sqlite')];
+    case 'hybrid':
+      return [...indexFiles(storeDir, 'sqlite'), ...indexFiles(storeDir, 'dense')];
   }
 }
 
@@ -45,9 +53,17 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
       `no ${backend} index in ${opts.storeDir} (missing ${missing.join(', ')}): run \`rg index build --store ${opts.storeDir} --backend ${backend}\``,
     );
   }
+  const dense = async (path: string): Promise<Retriever> => {
+    const encoder = await SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
+    return new SqliteVecRetriever(path, encoder, { ownsEmbedder: true });
+  };
   switch (backend) {
     case 'sqlite':
-      return new SqliteBm25Retriever(files[0]);
+      return new SqliteBm25Retriever(files[0], { bulk: opts.build });
+    case 'dense':
+      return dense(files[0]);
+    case 'hybrid':
+      return new HybridRetriever([new SqliteBm25Retriever(files[0], { bulk: opts.build }), await dense(files[1])]);
   }
 }
 

@@ -35,4 +35,6 @@ export interface Retriever {
 export interface Embedder {
   readonly dim: number;
   embed(texts: string[]): Promise<Float32Array[]>;
+  /** Free the model (called by a retriever that was handed ownership). */
+  close?(): Promise<void>;
 }

@@ -34,7 +34,14 @@ export class SqliteBm25Retriever implements Retriever {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(readonly path: string) {
+  /**
+   * `bulk`: the index is being built in one go; close() then merges FTS5's segments into one
+   * b-tree ('optimize'), which makes later queries read one posting list per term instead of many.
+   */
+  constructor(
+    readonly path: string,
+    private readonly opts: { bulk?: boolean } = {},
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -106,6 +113,7 @@ export class SqliteBm25Retriever implements Retriever {
   }
 
   async close(): Promise<void> {
+    if (this.opts.bulk) this.db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
     this.db.close();
   }
 }
