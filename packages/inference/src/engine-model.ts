@@ -1,5 +1,5 @@
 import type { LoraWeights } from '@rg/adapter-store';
-import { type CausalLM, continuationLogLikelihood, generate } from '@rg/engine';
+import { type CausalLM, generate, logProbability } from '@rg/engine';
 import type { AnswerModel, ChatMessage } from './model.js';
 
 /** The part of the engine's Tokenizer that answering needs. */
@@ -38,15 +38,30 @@ export function engineAnswerModel(lm: CausalLM, tokenizer: ChatTokenizer): Answe
         return out.text ?? '';
       });
     },
+    // The prompt is run once and its KV cache shared by every continuation: with passages in the prompt, that
+    // is most of the work of scoring k labels.
     continuationLogLikelihoods(messages, continuations, { adapters }) {
       const promptIds = tokenizer.encodeChat(messages);
+      const vocab = lm.config.vocabSize;
       return withAdapters(adapters, async (set) => {
-        const out: number[] = [];
-        for (const c of continuations) {
-          const ids = tokenizer.encode(c, { addSpecialTokens: false });
-          out.push((await continuationLogLikelihood(lm, promptIds, ids, set)).logLikelihood);
+        const prompt = await lm.forward({ ids: promptIds, adapters: set });
+        try {
+          const out: number[] = [];
+          for (const c of continuations) {
+            const ids = tokenizer.encode(c, { addSpecialTokens: false });
+            if (ids.length === 0) throw new Error(`continuation "${c}" encodes to no tokens`);
+            let sum = logProbability(prompt.logits, ids[0]);
+            if (ids.length > 1) {
+              const rest = await lm.forward({ ids: ids.slice(0, -1), cache: prompt.cache, adapters: set, numLogits: ids.length - 1 });
+              for (let i = 1; i < ids.length; i++) sum += logProbability(rest.logits.subarray((i - 1) * vocab, i * vocab), ids[i]);
+              lm.release(rest.cache);
+            }
+            out.push(sum);
+          }
+          return out;
+        } finally {
+          lm.release(prompt.cache);
         }
-        return out;
       });
     },
   };
