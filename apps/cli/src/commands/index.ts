@@ -6,6 +6,7 @@ import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
 import { registerIndex } from './index-cmd.js';
+import { registerModel } from './model.js';
 import { registerRetrieve } from './retrieve.js';
 
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
@@ -16,5 +17,6 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerCorpus,
   registerIndex,
   registerRetrieve,
+  registerModel,
   registerAugment,
 ];
