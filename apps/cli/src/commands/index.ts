@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAdapter } from './adapter.js';
+import { registerAdapterTrain } from './adapter-train.js';
 import { registerAugment } from './augment.js';
+import { registerBenchStore } from './bench-store.js';
+import { registerBenchRetrieve } from './bench-retrieve.js';
+import { registerBenchTrain } from './bench-train.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
+import { registerEncode } from './encode.js';
 import { registerIndex } from './index-cmd.js';
 import { registerModel } from './model.js';
 import { registerRetrieve } from './retrieve.js';
@@ -13,10 +18,15 @@ import { registerRetrieve } from './retrieve.js';
 export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
   registerDemo,
   registerAdapter,
+  registerBenchStore,
   registerCluster,
   registerCorpus,
   registerIndex,
   registerRetrieve,
   registerModel,
   registerAugment,
+  registerBenchRetrieve,
+  registerAdapterTrain,
+  registerEncode,
+  registerBenchTrain,
 ];

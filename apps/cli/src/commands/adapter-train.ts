@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AdapterStore, type LoraPair, readPeftAdapter, writePeftAdapter } from '@rg/adapter-store';
+import { loadModel, loadModelConfig, TrainingSession } from '@rg/engine';
+import { DEFAULT_TARGETS, initAdapter, trainAdapter } from '@rg/lora-trainer';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
+
+/**
+ * The `rg adapter` group. The adapter store's commands (list/show/verify/...) and the trainer's
+ * (init/grad) attach to it in whatever order they register, so each asks for the group here.
+ */
+export function adapterCommand(program: Command): Command {
+  return (
+    program.commands.find((c) => c.name() === 'adapter') ??
+    program.command('adapter').description('LoRA adapters: create, train, inspect, move')
+  );
+}
+
+interface InitFlags {
+  rank: number;
+  alpha: number;
+  targets: string[];
+  seed: number;
+  out?: string;
+  store?: string;
+  json?: boolean;
+}
+
+interface GradFlags {
+  text?: string;
+  ids?: number[];
+  prompt?: string;
+  init: string;
+  out: string;
+  json?: boolean;
+}
+
+export function registerAdapterTrain(program: Command, ctx: CliContext): void {
+  const group = adapterCommand(program);
+  group
+    .command('init')
+    .description("write the shared initial adapter (base_weight: A as PEFT's default init, B = 0) into the store and/or a folder")
+    .option('--rank <r>', 'LoRA rank', positiveInt, 2)
+    .option('--alpha <a>', 'LoRA alpha (scale = alpha / rank)', positiveNumber, 32)
+    .option('--targets <list>', 'target modules', targetList, [...DEFAULT_TARGETS])
+    .option('--seed <s>', 'seed of the A init', nonNegativeInt, 0)
+    .option('--out <dir>', 'also write the adapter as a PEFT folder here')
+    .option('--store <dir>', 'adapter store (default: RG_HOME/adapters)')
+    .option('--json', 'print JSON')
+    .action(async (flags: InitFlags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      const { config: modelConfig, source } = await loadModelConfig(config.model, { home: config.home });
+      const adapter = initAdapter(modelConfig, {
+        rank: flags.rank,
+        alpha: flags.alpha,
+        targets: flags.targets as typeof DEFAULT_TARGETS,
+        seed: flags.seed,
+        baseModel: modelKeyName(source),
+      });
+      const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
+      const store = AdapterStore.open(storeDir);
+      try {
+        const key = { model: modelKeyName(source), rank: flags.rank, alpha: flags.alpha };
+        const entry = store.put(key, adapter, {
+          modelFingerprint: modelFingerprint(modelConfig, source),
+          mode: 'trained',
+          trainingConfig: { init: 'peft-kaiming-uniform', seed: flags.seed, targets: flags.targets },
+        });
+        let out: string | undefined;
+        if (flags.out) {
+          out = resolve(ctx.io.cwd, flags.out);
+          writePeftAdapter(out, adapter);
+        }
+        const result = {
+          store: storeDir,
+          path: entry.path,
+          out,
+          rank: flags.rank,
+          alpha: flags.alpha,
+          targets: flags.targets,
+          modules: adapter.modules.size,
+        };
+        if (flags.json) ctx.json(result);
+        else
+          ctx.print(
+            `base_weight rank=${flags.rank} alpha=${flags.alpha} (${adapter.modules.size} modules) -> ${entry.path}${out ? ` and ${out}` : ''}`,
+          );
+      } finally {
+        store.close();
+      }
+    });
+
+  group
+    .command('grad')
+    .description('gradient of one example at an adapter, saved in the adapter format (PEFT tensor names); to compare with PyTorch + PEFT')
+    .option('--text <t>', 'the text (tokenized with the model tokenizer)')
+    .option('--ids <list>', 'token ids instead of --text, e.g. 1,2,3', intList)
+    .option('--prompt <p>', 'tokens before the text that get no loss (default: the loss covers every next-token prediction)')
+    .requiredOption('--init <dir>', 'PEFT adapter folder the gradient is taken at')
+    .requiredOption('--out <dir>', 'output folder for the gradient (PEFT layout)')
+    .option('--json', 'print the token ids used and the loss as JSON')
+    .action(async (flags: GradFlags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      if ((flags.text === undefined) === (flags.ids === undefined)) throw new UsageError('give exactly one of --text T or --ids 1,2,3');
+      const initDir = resolve(ctx.io.cwd, flags.init);
+      if (!existsSync(initDir)) throw new UsageError(`--init ${initDir}: no such folder`);
+      const init = readPeftAdapter(initDir);
+      const model = await loadModel(config.model, { home: config.home });
+      const prompt = flags.prompt === undefined ? [] : model.tokenizer.encode(flags.prompt);
+      const body = flags.ids ?? model.tokenizer.encode(flags.text as string);
+      const ids = [...prompt, ...body];
+      const bad = ids.find((id) => id >= model.config.vocabSize);
+      if (bad !== undefined) throw new UsageError(`--ids: token id ${bad} is outside the vocabulary (size ${model.config.vocabSize})`);
+      if (body.length < (prompt.length > 0 ? 1 : 2)) throw new UsageError('the example has no token to predict');
+      const labels = ids.map((id, i) => (i < prompt.length ? -100 : id));
+      const targets = init.config.targetModules as typeof DEFAULT_TARGETS;
+      const session = await TrainingSession.create(model.config, model.weights, { targets, threads: config.threads });
+      try {
+        const r = await trainAdapter(session, init.modules, [{ inputIds: ids, labels }], {
+          mode: 'gradient',
+          scale: init.config.alpha / init.config.rank,
+          lr: 0,
+          epochs: 1,
+          batchSize: 1,
+        });
+        const modules = new Map<string, LoraPair>();
+        for (const [k, g] of r.tensors) {
+          const p = init.modules.get(k) as LoraPair;
+          modules.set(k, { inFeatures: p.inFeatures, outFeatures: p.outFeatures, a: Float32Array.from(g.a), b: Float32Array.from(g.b) });
+        }
+        const out = resolve(ctx.io.cwd, flags.out);
+        writePeftAdapter(out, { config: init.config, modules });
+        if (flags.json) ctx.json({ ids, promptTokens: prompt.length, loss: r.losses[0], out, ms: Math.round(r.totalMs) });
+        else ctx.print(`loss ${r.losses[0].toFixed(6)} over ${ids.length} tokens; gradient -> ${out}`);
+      } finally {
+        await session.release();
+      }
+    });
+}
