@@ -8,17 +8,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
-
-/**
- * The `rg adapter` group. The adapter store's commands (list/show/verify/...) and the trainer's
- * (init/grad) attach to it in whatever order they register, so each asks for the group here.
- */
-export function adapterCommand(program: Command): Command {
-  return (
-    program.commands.find((c) => c.name() === 'adapter') ??
-    program.command('adapter').description('LoRA adapters: create, train, inspect, move')
-  );
-}
+import { adapterCommand } from './adapter.js';
 
 interface InitFlags {
   rank: number;
