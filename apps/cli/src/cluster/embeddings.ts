@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { VectorItem } from '@rg/clustering';
-import type { CorpusStore } from '@rg/corpus';
+import type { CorpusStore, StoredDocument } from '@rg/corpus';
+import { passageText } from '@rg/retriever';
 
 /** Texts in, unit-length vectors out (the retriever's Embedder shape). */
 export interface TextEmbedder {
@@ -10,9 +11,14 @@ export interface TextEmbedder {
 
 export const EMBEDDINGS_FILE = 'embeddings.sqlite';
 
-/** What is embedded for a document: its title (when it has one) and text, as the dense retriever sees them. */
-export function embeddingText(doc: { title: string; text: string }): string {
-  return doc.title ? `${doc.title}\n${doc.text}` : doc.text;
+interface DocRow {
+  seq: number;
+  id: string;
+  title: string;
+  text: string;
+  metadata: string;
+  content_hash: string;
+  vector: Buffer;
 }
 
 interface PendingRow {
@@ -77,7 +83,7 @@ export class EmbeddingCache {
     for (;;) {
       const rows = next.all(this.model, cursor, opts.batchSize) as PendingRow[];
       if (rows.length === 0) return done;
-      const vectors = await embedder.embed(rows.map(embeddingText));
+      const vectors = await embedder.embed(rows.map(passageText));
       if (vectors.length !== rows.length) {
         throw new Error(`embedder returned ${vectors.length} vectors for ${rows.length} texts`);
       }
@@ -106,9 +112,33 @@ export class EmbeddingCache {
        ON v.model = ? AND v.id = d.id AND v.content_hash = d.content_hash ORDER BY d.seq`,
     );
     for (const row of stmt.iterate(this.model) as IterableIterator<{ id: string; vector: Buffer }>) {
-      // Copy: SQLite's buffer need not be 4-byte aligned for a Float32Array view.
-      const bytes = Uint8Array.from(row.vector);
-      yield { id: row.id, vector: new Float32Array(bytes.buffer) };
+      yield { id: row.id, vector: toFloat32(row.vector) };
     }
   }
+
+  /**
+   * Documents with their cached vectors, `size` at a time (each page is read whole, so the caller may write to the
+   * database between pages).
+   */
+  *pages(size: number): IterableIterator<Array<{ doc: StoredDocument; vector: Float32Array }>> {
+    const page = this.store.db.prepare(
+      `SELECT d.seq, d.id, d.title, d.text, d.metadata, d.content_hash, v.vector FROM main.documents d JOIN rg_emb.vectors v
+       ON v.model = ? AND v.id = d.id AND v.content_hash = d.content_hash WHERE d.seq > ? ORDER BY d.seq LIMIT ?`,
+    );
+    let cursor = 0;
+    for (;;) {
+      const rows = page.all(this.model, cursor, size) as DocRow[];
+      if (rows.length === 0) return;
+      cursor = rows[rows.length - 1].seq;
+      yield rows.map((r) => ({
+        doc: { id: r.id, title: r.title, text: r.text, metadata: JSON.parse(r.metadata), contentHash: r.content_hash },
+        vector: toFloat32(r.vector),
+      }));
+    }
+  }
+}
+
+/** Copy: SQLite's buffer need not be 4-byte aligned for a Float32Array view. */
+function toFloat32(bytes: Buffer): Float32Array {
+  return new Float32Array(Uint8Array.from(bytes).buffer);
 }

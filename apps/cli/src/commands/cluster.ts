@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
+import { MINILM, SentenceEncoder } from '@rg/engine';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { EmbeddingCache, type TextEmbedder } from '../cluster/embeddings.js';
+import { defaultVectorBackend, VECTOR_BACKENDS, type VectorBackend, type WriteResult, writeClusterIds } from '../cluster/backend.js';
+import { EmbeddingCache } from '../cluster/embeddings.js';
 import { clusterStore, clustersPath, formatKReports, formatSummary, summarize } from '../cluster/run.js';
 import type { CliContext } from '../context.js';
-import { NotBuiltError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
 import { openStore } from './index-cmd.js';
 
@@ -19,7 +21,7 @@ interface ClusterFlags {
   maxIterations: number;
   tolerance: number;
   refit?: boolean;
-  backend?: 'qdrant' | 'embedded';
+  backend?: VectorBackend;
   batchSize: number;
   json?: boolean;
 }
@@ -54,7 +56,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       new Option(
         '--backend <name>',
         'vector backend for document ids + cluster ids (default: qdrant when RG_QDRANT_URL is set, else embedded)',
-      ).choices(['qdrant', 'embedded']),
+      ).choices(VECTOR_BACKENDS),
     )
     .option('--batch-size <n>', 'documents per embedding batch', positiveInt, 32)
     .option('--json', 'print JSON')
@@ -63,18 +65,11 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       if (!flags.store) throw new UsageError('--store DIR is required');
       if ((flags.k === undefined) === (flags.kRange === undefined)) throw new UsageError('give exactly one of --k K or --k-range LIST');
       if (flags.tolerance < 0) throw new UsageError('--tolerance: expected a number >= 0');
+      const backend = flags.backend ?? defaultVectorBackend(ctx.io.env);
       const store = openStore(flags.store);
       try {
-        const embedder = await openEmbedder(config.home);
-        const cache = EmbeddingCache.open(store, embedder.model);
-        const pending = cache.pending();
-        if (pending > 0) {
-          const bar = ctx.progress('embedding', pending, 'docs', flags.json);
-          const t0 = Date.now();
-          const n = await cache.fill(embedder, { batchSize: flags.batchSize, onBatch: (b) => bar.tick(b) });
-          bar.stop();
-          ctx.info(`embedded ${n} documents in ${((Date.now() - t0) / 1000).toFixed(1)} s (${embedder.model})`);
-        }
+        const cache = EmbeddingCache.open(store, MINILM.name);
+        const embedding = await embedPending(ctx, cache, config, flags);
         const vectors = () => cache.scan();
         const settings = {
           seed: flags.seed,
@@ -84,7 +79,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         };
         if (flags.kRange) {
           const reports = await evaluateK(vectors, flags.kRange, settings);
-          if (flags.json) ctx.json({ store: flags.store, reports });
+          if (flags.json) ctx.json({ store: flags.store, embedding, reports });
           else ctx.print(formatKReports(reports));
           return;
         }
@@ -95,12 +90,17 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           pick: flags.pick,
           refit: flags.refit ?? false,
         });
-        const summary = summarize(run.model, clustersPath(flags.store));
-        if (flags.json) ctx.json({ ...summary, fitted: run.fitted, added: run.added });
-        else {
-          ctx.info(run.fitted ? `fitted k=${run.model.k}` : `assigned ${run.added} new documents to the saved clusters (--refit to refit)`);
-          ctx.print(formatSummary(summary));
+        ctx.info(run.fitted ? `fitted k=${run.model.k}` : `assigned ${run.added} new documents to the saved clusters (--refit to refit)`);
+        let written: WriteResult | null = null;
+        if (run.added > 0) {
+          const bar = ctx.progress(`writing cluster ids (${backend})`, run.model.assignments.size, 'docs', flags.json);
+          written = await writeClusterIds(backend, flags.store, cache, run.model, { batchSize: 256, onBatch: (n) => bar.tick(n) });
+          bar.stop();
+          ctx.info(`wrote ${written.documents} document ids + cluster ids to ${written.backend} (${written.target})`);
         }
+        const summary = summarize(run.model, clustersPath(flags.store));
+        if (flags.json) ctx.json({ ...summary, fitted: run.fitted, added: run.added, embedding, vectorBackend: written });
+        else ctx.print(formatSummary(summary));
       } catch (e) {
         if (e instanceof ClusteringInputError) throw new UsageError(e.message);
         throw e;
@@ -133,8 +133,25 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     });
 }
 
-async function openEmbedder(_home: string): Promise<TextEmbedder & { model: string }> {
-  throw new NotBuiltError(
-    'the sentence encoder (packages/engine/src/encoder, issue 5) has not landed; rg cluster cannot embed documents yet',
-  );
+/** Embeds the documents that have no cached vector yet; the encoder is loaded only when there are some. */
+async function embedPending(
+  ctx: CliContext,
+  cache: EmbeddingCache,
+  config: { home: string; threads: number },
+  flags: ClusterFlags,
+): Promise<{ embedded: number; seconds: number; model: string }> {
+  const pending = cache.pending();
+  if (pending === 0) return { embedded: 0, seconds: 0, model: cache.model };
+  const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads, log: (line) => ctx.info(line) });
+  const bar = ctx.progress('embedding', pending, 'docs', flags.json);
+  const t0 = performance.now();
+  try {
+    const embedded = await cache.fill(encoder, { batchSize: flags.batchSize, onBatch: (n) => bar.tick(n) });
+    const seconds = (performance.now() - t0) / 1000;
+    ctx.info(`embedded ${embedded} documents in ${seconds.toFixed(1)} s (${cache.model})`);
+    return { embedded, seconds, model: cache.model };
+  } finally {
+    bar.stop();
+    await encoder.close();
+  }
 }

@@ -1,0 +1,82 @@
+import type { ClusterModel } from '@rg/clustering';
+import { type Document, type Embedder, indexFiles, passageText, type Retriever, SqliteVecRetriever } from '@rg/retriever';
+import { NotBuiltError } from '../errors.js';
+import type { EmbeddingCache } from './embeddings.js';
+
+/** Where document vectors with their cluster ids go: a Qdrant server, or the store's embedded dense index. */
+export const VECTOR_BACKENDS = ['qdrant', 'embedded'] as const;
+export type VectorBackend = (typeof VECTOR_BACKENDS)[number];
+
+export function defaultVectorBackend(env: NodeJS.ProcessEnv): VectorBackend {
+  return env.RG_QDRANT_URL ? 'qdrant' : 'embedded';
+}
+
+/**
+ * An Embedder that answers from vectors already computed (the cache), so writing cluster ids into a dense
+ * backend does not run the encoder again. It only knows the texts of the page it was given.
+ */
+class PageEmbedder implements Embedder {
+  private page = new Map<string, Float32Array>();
+  constructor(readonly dim: number) {}
+
+  set(entries: Array<[string, Float32Array]>): void {
+    this.page = new Map(entries);
+  }
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    return texts.map((t) => {
+      const v = this.page.get(t);
+      if (!v) throw new Error('internal: a text without a cached vector was sent to the vector backend');
+      return v;
+    });
+  }
+}
+
+export interface WriteResult {
+  backend: VectorBackend;
+  /** Where the vectors went (a file or a server). */
+  target: string;
+  documents: number;
+}
+
+/**
+ * Writes every clustered document (its cached vector; payload: document id and `cluster`) into the vector backend
+ * through the retriever interface, so a search can be restricted to a cluster with the filter { cluster: c }.
+ */
+export async function writeClusterIds(
+  backend: VectorBackend,
+  storeDir: string,
+  cache: EmbeddingCache,
+  model: ClusterModel,
+  opts: { batchSize: number; onBatch?: (n: number) => void },
+): Promise<WriteResult> {
+  const embedder = new PageEmbedder(model.dims);
+  let retriever: Retriever;
+  let target: string;
+  if (backend === 'embedded') {
+    target = indexFiles(storeDir, 'dense')[0];
+    retriever = new SqliteVecRetriever(target, embedder);
+  } else {
+    throw new NotBuiltError('the Qdrant backend of @rg/retriever has not landed; use --backend embedded');
+  }
+  let documents = 0;
+  try {
+    for (const page of cache.pages(opts.batchSize)) {
+      const docs: Document[] = [];
+      const vectors: Array<[string, Float32Array]> = [];
+      for (const { doc, vector } of page) {
+        const cluster = model.assignments.get(doc.id);
+        if (cluster === undefined) continue;
+        docs.push({ id: doc.id, title: doc.title, text: doc.text, metadata: { ...doc.metadata, cluster } });
+        vectors.push([passageText(doc), vector]);
+      }
+      embedder.set(vectors);
+      await retriever.add(docs);
+      documents += docs.length;
+      opts.onBatch?.(page.length);
+    }
+  } finally {
+    await retriever.close();
+  }
+  return { backend, target, documents };
+}
