@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelWeights } from './config.js';
 import { type GgufFile, ggufConfig, readGguf, readGgufQuantized, readGgufWeights } from './gguf.js';
 import { checkWeights } from './hf.js';
+import { loadModel } from './load.js';
 import { ensureModel } from './pull.js';
 import { dequantize } from './quants.js';
 import { type GgufTensorToWrite, type GgufValue, tinyVocab, writeGguf } from './testing.js';
@@ -134,29 +135,38 @@ function llamaCppPermute(w: Float32Array, rows: number, heads: number): Float32A
   return out;
 }
 
-function tinyModel(overrides: { metadata?: Record<string, GgufValue>; typeOf?: (name: string) => number } = {}) {
+interface TinyOptions {
+  arch?: 'llama' | 'qwen2';
+  metadata?: Record<string, GgufValue>;
+  typeOf?: (name: string) => number;
+  extra?: GgufTensorToWrite[];
+}
+
+function tinyModel(o: TinyOptions = {}) {
+  const arch = o.arch ?? 'llama';
   const hf = new Map<string, { dims: number[]; data: Float32Array }>();
-  const tensors: GgufTensorToWrite[] = [];
+  const tensors: GgufTensorToWrite[] = [...(o.extra ?? [])];
   let seed = 1;
+  // Only llama.cpp's `llama` converter permutes Q/K rows.
   const add = (ggufName: string, hfName: string, dims: number[], permuteHeads = 0) => {
     const data = random(
       dims.reduce((a, b) => a * b, 1),
       seed++,
     );
     hf.set(hfName, { dims, data });
-    const stored = permuteHeads ? llamaCppPermute(data, dims[0], permuteHeads) : data;
-    tensors.push({
-      name: ggufName,
-      type: overrides.typeOf?.(ggufName) ?? 0,
-      dims: [...dims].reverse(),
-      data: new Uint8Array(stored.buffer),
-    });
+    const stored = permuteHeads && arch === 'llama' ? llamaCppPermute(data, dims[0], permuteHeads) : data;
+    tensors.push({ name: ggufName, type: o.typeOf?.(ggufName) ?? 0, dims: [...dims].reverse(), data: new Uint8Array(stored.buffer) });
   };
   add('token_embd.weight', 'model.embed_tokens.weight', [vocab.length, H]);
   add('blk.0.attn_norm.weight', 'model.layers.0.input_layernorm.weight', [H]);
   add('blk.0.attn_q.weight', 'model.layers.0.self_attn.q_proj.weight', [HEADS * HD, H], HEADS);
   add('blk.0.attn_k.weight', 'model.layers.0.self_attn.k_proj.weight', [KV * HD, H], KV);
   add('blk.0.attn_v.weight', 'model.layers.0.self_attn.v_proj.weight', [KV * HD, H]);
+  if (arch === 'qwen2') {
+    add('blk.0.attn_q.bias', 'model.layers.0.self_attn.q_proj.bias', [HEADS * HD]);
+    add('blk.0.attn_k.bias', 'model.layers.0.self_attn.k_proj.bias', [KV * HD]);
+    add('blk.0.attn_v.bias', 'model.layers.0.self_attn.v_proj.bias', [KV * HD]);
+  }
   add('blk.0.attn_output.weight', 'model.layers.0.self_attn.o_proj.weight', [H, HEADS * HD]);
   add('blk.0.ffn_norm.weight', 'model.layers.0.post_attention_layernorm.weight', [H]);
   add('blk.0.ffn_gate.weight', 'model.layers.0.mlp.gate_proj.weight', [FFN, H]);
@@ -165,15 +175,15 @@ function tinyModel(overrides: { metadata?: Record<string, GgufValue>; typeOf?: (
   add('output_norm.weight', 'model.norm.weight', [H]);
   add('output.weight', 'lm_head.weight', [vocab.length, H]);
   const metadata: Record<string, GgufValue> = {
-    'general.architecture': { type: 'string', value: 'llama' },
-    'llama.block_count': { type: 'u32', value: 1 },
-    'llama.context_length': { type: 'u32', value: 256 },
-    'llama.embedding_length': { type: 'u32', value: H },
-    'llama.feed_forward_length': { type: 'u32', value: FFN },
-    'llama.attention.head_count': { type: 'u32', value: HEADS },
-    'llama.attention.head_count_kv': { type: 'u32', value: KV },
-    'llama.attention.layer_norm_rms_epsilon': { type: 'f32', value: 1e-6 },
-    'llama.rope.freq_base': { type: 'f32', value: 10000 },
+    'general.architecture': { type: 'string', value: arch },
+    [`${arch}.block_count`]: { type: 'u32', value: 1 },
+    [`${arch}.context_length`]: { type: 'u32', value: 256 },
+    [`${arch}.embedding_length`]: { type: 'u32', value: H },
+    [`${arch}.feed_forward_length`]: { type: 'u32', value: FFN },
+    [`${arch}.attention.head_count`]: { type: 'u32', value: HEADS },
+    [`${arch}.attention.head_count_kv`]: { type: 'u32', value: KV },
+    [`${arch}.attention.layer_norm_rms_epsilon`]: { type: 'f32', value: 1e-6 },
+    [`${arch}.rope.freq_base`]: { type: 'f32', value: 10000 },
     'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
     'tokenizer.ggml.pre': { type: 'string', value: 'smollm' },
     'tokenizer.ggml.tokens': { type: 'strings', value: vocab },
@@ -181,7 +191,7 @@ function tinyModel(overrides: { metadata?: Record<string, GgufValue>; typeOf?: (
     'tokenizer.ggml.merges': { type: 'strings', value: ['Ġ t', 'h e'] },
     'tokenizer.ggml.bos_token_id': { type: 'u32', value: 1 },
     'tokenizer.ggml.eos_token_id': { type: 'u32', value: 2 },
-    ...overrides.metadata,
+    ...o.metadata,
   };
   return { bytes: writeGguf(metadata, tensors), hf };
 }
@@ -237,5 +247,86 @@ describe('GGUF: a tiny model written by the test', () => {
     const { bytes } = tinyModel({ typeOf: (n) => (n === 'blk.0.ffn_up.weight' ? 13 : 0) });
     const path = writeTemp(bytes);
     await expect(readGguf(path)).rejects.toThrow(`${path}: tensor "blk.0.ffn_up.weight" has quantization type Q5_K, which rg cannot read`);
+  });
+});
+
+/** Llama 3 rope divisors written the way transformers computes llama3 inverse frequencies (inv_freq / scaled inv_freq). */
+function llama3Divisors(headDim: number, theta: number, factor: number): Float32Array {
+  const [low, high, original] = [1, 4, 8192];
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => {
+    const invFreq = 1 / theta ** ((2 * i) / headDim);
+    const wavelen = (2 * Math.PI) / invFreq;
+    const smooth = (original / wavelen - low) / (high - low);
+    let scaled = wavelen > original / low ? invFreq / factor : invFreq;
+    if (wavelen >= original / high && wavelen <= original / low) scaled = (1 - smooth) * (invFreq / factor) + smooth * invFreq;
+    return invFreq / scaled;
+  });
+}
+
+describe('GGUF: other shapes of tiny models', () => {
+  const theta = 500000;
+  const ropeFreqs = (divisors: Float32Array): GgufTensorToWrite => ({
+    name: 'rope_freqs.weight',
+    type: 0,
+    dims: [HD / 2],
+    data: new Uint8Array(divisors.buffer),
+  });
+
+  it('reads Llama 3 rope scaling from rope_freqs.weight (not a weight)', async () => {
+    const divisors = llama3Divisors(HD, theta, 32);
+    // HD = 8 with theta 5e5 puts one frequency in each regime: unscaled, unscaled, smoothed, divided by the factor.
+    expect(divisors[0]).toBe(1);
+    expect(divisors[2]).toBeGreaterThan(1);
+    expect(divisors[2]).toBeLessThan(32);
+    expect(divisors[3]).toBeCloseTo(32, 5);
+    const { bytes, hf } = tinyModel({ metadata: { 'llama.rope.freq_base': { type: 'f32', value: theta } }, extra: [ropeFreqs(divisors)] });
+    const file = await readGguf(writeTemp(bytes));
+    const config = ggufConfig(file);
+    expect(config.ropeScaling).toEqual({
+      ropeType: 'llama3',
+      factor: 32,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
+    });
+    expect([...readGgufWeights(file, config).keys()].sort()).toEqual([...hf.keys()].sort());
+  });
+
+  it('refuses rope_freqs that are not Llama 3 scaling, and other rope scaling types', async () => {
+    const divisors = llama3Divisors(HD, theta, 8);
+    divisors[2] *= 1.5;
+    const odd = tinyModel({ metadata: { 'llama.rope.freq_base': { type: 'f32', value: theta } }, extra: [ropeFreqs(divisors)] });
+    const file = await readGguf(writeTemp(odd.bytes));
+    expect(() => ggufConfig(file)).toThrow(`${file.path}: rope_freqs.weight[2] =`);
+    const yarn = tinyModel({ metadata: { 'llama.rope.scaling.type': { type: 'string', value: 'yarn' } } });
+    const yarnFile = await readGguf(writeTemp(yarn.bytes));
+    expect(() => ggufConfig(yarnFile)).toThrow('rope scaling type "yarn" is not supported');
+  });
+
+  it('reads qwen2 GGUFs: q/k/v biases, Q/K rows stored in Hugging Face order', async () => {
+    const { bytes, hf } = tinyModel({ arch: 'qwen2' });
+    const file = await readGguf(writeTemp(bytes));
+    const config = ggufConfig(file);
+    expect(config).toMatchObject({ architecture: 'qwen2', attentionBias: true });
+    const weights = readGgufWeights(file, config);
+    expect(() => checkWeights(config, weights, file.path)).not.toThrow();
+    for (const [name, t] of hf) expect(Array.from(weights.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
+  it('tokenizer: adds BOS when add_bos_token is set; refuses unknown pre-tokenizers and sentencepiece vocabularies', async () => {
+    const withBos = tinyModel({
+      metadata: {
+        'tokenizer.ggml.add_bos_token': { type: 'bool', value: true },
+        'tokenizer.ggml.pre': { type: 'string', value: 'llama-bpe' },
+      },
+    });
+    const m = await loadModel(writeTemp(withBos.bytes));
+    expect(m.tokenizer.encode(' the')).toEqual([1, vocab.indexOf('Ġt'), vocab.indexOf('he')]);
+    expect(m.tokenizer.encode(' the', { addSpecialTokens: false })).toEqual([vocab.indexOf('Ġt'), vocab.indexOf('he')]);
+    expect(m.chatTemplate).toBeNull();
+    const pre = tinyModel({ metadata: { 'tokenizer.ggml.pre': { type: 'string', value: 'chameleon' } } });
+    await expect(loadModel(writeTemp(pre.bytes))).rejects.toThrow('tokenizer.ggml.pre "chameleon" is not known to rg');
+    const spm = tinyModel({ metadata: { 'tokenizer.ggml.model': { type: 'string', value: 'llama' } } });
+    await expect(loadModel(writeTemp(spm.bytes))).rejects.toThrow('tokenizer.ggml.model is "llama" (rg reads byte-level BPE, "gpt2")');
   });
 });

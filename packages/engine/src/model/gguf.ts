@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { GGMLQuantizationType, gguf } from '@huggingface/gguf';
-import type { ModelConfig, ModelWeights } from './config.js';
+import type { ModelConfig, ModelWeights, RopeScaling } from './config.js';
 import { ModelFileError } from './errors.js';
 import { dequantize, GGML_TYPES, type GgmlTypeName, ggmlBytes, ggmlTypeName } from './quants.js';
 
@@ -96,7 +96,48 @@ function optionalNumber(file: GgufFile, key: string): number | undefined {
 }
 
 /** The architectures rg reads from GGUF. Mistral models are written with architecture `llama`. */
-const GGUF_ARCHITECTURES = ['llama'];
+const GGUF_ARCHITECTURES = ['llama', 'qwen2'];
+
+/**
+ * Llama 3 rope scaling from the per-frequency divisors llama.cpp's converter stores as
+ * `rope_freqs.weight` (the GGUF has no metadata for it). Every released Llama 3.x uses low/high
+ * frequency factors 1 and 4 over an original context of 8192, so those are assumed, the factor is
+ * the largest divisor, and the divisors this implies must match the stored ones.
+ */
+function ropeScalingFromFreqs(file: GgufFile, entry: GgufTensorEntry, headDim: number, theta: number): RopeScaling {
+  const fd = openSync(file.path, 'r');
+  let stored: Float32Array;
+  try {
+    stored = dequantize(entry.type, readBytes(fd, entry), entry.elements);
+  } finally {
+    closeSync(fd);
+  }
+  if (stored.length !== headDim / 2)
+    throw new ModelFileError(file.path, `rope_freqs.weight has ${stored.length} values, expected ${headDim / 2}`);
+  const scaling: RopeScaling = {
+    ropeType: 'llama3',
+    factor: Math.max(...stored),
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalMaxPositionEmbeddings: 8192,
+  };
+  const lowFreqWavelen = scaling.originalMaxPositionEmbeddings / scaling.lowFreqFactor;
+  const highFreqWavelen = scaling.originalMaxPositionEmbeddings / scaling.highFreqFactor;
+  for (let i = 0; i < stored.length; i++) {
+    const wavelen = 2 * Math.PI * theta ** ((2 * i) / headDim);
+    let divisor = scaling.factor;
+    if (wavelen < highFreqWavelen) divisor = 1;
+    else if (wavelen <= lowFreqWavelen) {
+      const smooth =
+        (scaling.originalMaxPositionEmbeddings / wavelen - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+      divisor = 1 / ((1 - smooth) / scaling.factor + smooth);
+    }
+    if (Math.abs(divisor - stored[i]) > 1e-3 * divisor) {
+      throw new ModelFileError(file.path, `rope_freqs.weight[${i}] = ${stored[i]} is not Llama 3 rope scaling (expected ${divisor})`);
+    }
+  }
+  return scaling;
+}
 
 /** Resolve a GGUF file's metadata into the shared ModelConfig. */
 export function ggufConfig(file: GgufFile): ModelConfig {
@@ -107,14 +148,15 @@ export function ggufConfig(file: GgufFile): ModelConfig {
       `unknown architecture ${JSON.stringify(arch)} (rg reads GGUF architecture: ${GGUF_ARCHITECTURES.join(', ')})`,
     );
   }
-  if (file.tensors.has('rope_freqs.weight') || meta(file, `${arch}.rope.scaling.type`) !== undefined) {
-    throw new ModelFileError(
-      file.path,
-      'rope scaling in GGUF form (rope_freqs / rope.scaling) is not supported; load the Hugging Face folder instead',
-    );
+  const scalingType = meta(file, `${arch}.rope.scaling.type`);
+  if (scalingType !== undefined && scalingType !== 'none') {
+    throw new ModelFileError(file.path, `rope scaling type ${JSON.stringify(scalingType)} is not supported (rg supports Llama 3's)`);
   }
   const hiddenSize = requiredNumber(file, `${arch}.embedding_length`);
   const numHeads = requiredNumber(file, `${arch}.attention.head_count`);
+  const headDim = optionalNumber(file, `${arch}.attention.key_length`) ?? hiddenSize / numHeads;
+  const ropeTheta = optionalNumber(file, `${arch}.rope.freq_base`) ?? 10000;
+  const ropeFreqs = file.tensors.get('rope_freqs.weight');
   const tokens = meta(file, 'tokenizer.ggml.tokens');
   const embedding = file.tensors.get('token_embd.weight');
   if (!embedding) throw new ModelFileError(file.path, 'no tensor "token_embd.weight"');
@@ -128,13 +170,13 @@ export function ggufConfig(file: GgufFile): ModelConfig {
     numLayers: requiredNumber(file, `${arch}.block_count`),
     numHeads,
     numKvHeads: optionalNumber(file, `${arch}.attention.head_count_kv`) ?? numHeads,
-    headDim: optionalNumber(file, `${arch}.attention.key_length`) ?? hiddenSize / numHeads,
+    headDim,
     rmsNormEps: requiredNumber(file, `${arch}.attention.layer_norm_rms_epsilon`),
-    ropeTheta: optionalNumber(file, `${arch}.rope.freq_base`) ?? 10000,
-    ropeScaling: null,
+    ropeTheta,
+    ropeScaling: ropeFreqs ? ropeScalingFromFreqs(file, ropeFreqs, headDim, ropeTheta) : null,
     maxPositionEmbeddings: requiredNumber(file, `${arch}.context_length`),
     tieWordEmbeddings: !file.tensors.has('output.weight'),
-    attentionBias: file.tensors.has('blk.0.attn_q.bias'),
+    attentionBias: arch === 'qwen2' || file.tensors.has('blk.0.attn_q.bias'),
     bosTokenId: optionalNumber(file, 'tokenizer.ggml.bos_token_id') ?? null,
     eosTokenIds: [...new Set([eos, eot].filter((id): id is number => id !== undefined))],
   };
@@ -167,9 +209,11 @@ export function huggingFaceName(ggufName: string): string | undefined {
 
 /**
  * Heads whose rows llama.cpp's converter permuted, for a Hugging Face name: q_proj rows come in
- * numHeads groups, k_proj rows in numKvHeads groups. 0 when the tensor is stored as is.
+ * numHeads groups, k_proj rows in numKvHeads groups. 0 when the tensor is stored as is (only the
+ * `llama` converter permutes; qwen2's keeps Hugging Face order).
  */
 function permutedHeads(hfName: string, config: ModelConfig): number {
+  if (config.architecture !== 'llama') return 0;
   if (/self_attn\.q_proj\.(weight|bias)$/.test(hfName)) return config.numHeads;
   if (/self_attn\.k_proj\.(weight|bias)$/.test(hfName)) return config.numKvHeads;
   return 0;
@@ -213,6 +257,8 @@ export function readGgufWeights(file: GgufFile, config: ModelConfig): ModelWeigh
   const fd = openSync(file.path, 'r');
   try {
     for (const entry of file.tensors.values()) {
+      // Rope divisors are part of the config (ropeScaling), not a weight.
+      if (entry.name === 'rope_freqs.weight') continue;
       const hfName = huggingFaceName(entry.name);
       if (!hfName) throw new ModelFileError(file.path, `tensor "${entry.name}" is not part of a ${config.architecture} model rg knows`);
       let data = dequantize(entry.type, readBytes(fd, entry), entry.elements);
