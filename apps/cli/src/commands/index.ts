@@ -11,6 +11,7 @@ import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
 import { registerEncode } from './encode.js';
 import { registerIndex } from './index-cmd.js';
+import { registerInfer } from './infer.js';
 import { registerModel } from './model.js';
 import { registerRetrieve } from './retrieve.js';
 
@@ -29,4 +30,5 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerAdapterTrain,
   registerEncode,
   registerBenchTrain,
+  registerInfer,
 ];

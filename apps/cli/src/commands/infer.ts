@@ -1,0 +1,99 @@
+import { resolve } from 'node:path';
+import { DATASET_NAMES, DatasetError, isMethod, loadDataset, METHODS, type Method } from '@rg/inference';
+import { BACKENDS, type BackendName } from '@rg/retriever';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { type InferSettings, runInference } from '../infer/pipeline.js';
+import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+
+interface InferFlags {
+  dataset: string;
+  dataDir: string;
+  split?: string;
+  store?: string;
+  backend: BackendName;
+  adapters?: string;
+  method: Method[];
+  topk: number;
+  sample?: number;
+  seed: number;
+  maxNewTokens: number;
+  gamma?: number;
+  rank: number;
+  alpha: number;
+  lr: number;
+  epochs: number;
+  adapterDataset?: string;
+  out: string;
+  json?: boolean;
+}
+
+function methodList(value: string): Method[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const bad = parts.filter((p) => !isMethod(p));
+  if (bad.length > 0 || parts.length === 0)
+    throw new InvalidArgumentError(`expected methods from ${METHODS.join(', ')} (comma-separated), got ${bad.join(', ')}`);
+  return parts as Method[];
+}
+
+export function registerInfer(program: Command, ctx: CliContext): void {
+  program
+    .command('infer')
+    .description("answer a dataset's questions with one or more methods and write config.json, predict.json and result.txt per method")
+    .requiredOption('--dataset <name>', `${DATASET_NAMES.join(' | ')} | jsonl:QUESTIONS.jsonl`)
+    .option('--data-dir <dir>', 'folder holding pubmedqa/, popqa/, chemprot/ (see each SOURCE.md)', '../shared/data')
+    .option('--split <split>', 'PubMedQA: test|train|all; ChemProt: train|dev|test (default: test)')
+    .option('--store <dir>', 'corpus store with a built index (retrieval methods)')
+    .addOption(new Option('--backend <name>', 'retrieval backend').choices(BACKENDS).default('sqlite'))
+    .option('--adapters <dir>', 'adapter store (default: RG_HOME/adapters, as rg encode)')
+    .requiredOption('--method <list>', `comma-separated: ${METHODS.join(', ')}`, methodList)
+    .option('--topk <k>', 'documents retrieved per question (clusters for cluster)', positiveInt, 3)
+    .option('--sample <n>', 'answer a seeded sample of n questions', positiveInt)
+    .option('--seed <n>', 'seed of the sample', nonNegativeInt, 0)
+    .option('--max-new-tokens <n>', 'tokens generated for free-text answers', positiveInt, 32)
+    .option('--gamma <g>', 'step size for gradient-mode adapters (base_weight - gamma * gradient)', finiteNumber)
+    .option('--rank <r>', 'adapter rank (adapter key and output path)', positiveInt, 2)
+    .option('--alpha <a>', 'adapter alpha', positiveNumber, 32)
+    .option('--lr <lr>', 'learning rate the adapters were encoded with', positiveNumber, 3e-4)
+    .option('--epochs <n>', 'epochs the adapters were encoded with', positiveNumber, 1)
+    .option('--adapter-dataset <name>', 'dataset folder of the adapters in the store (default: the dataset name)')
+    .option('--out <dir>', 'output root', 'output')
+    .option('--json', 'print one JSON line per method with its metrics and folder')
+    .action(async (flags: InferFlags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      const here = (p: string | undefined) => (p === undefined ? undefined : resolve(ctx.io.cwd, p));
+      const jsonl = flags.dataset.startsWith('jsonl:') ? `jsonl:${here(flags.dataset.slice('jsonl:'.length))}` : flags.dataset;
+      let dataset: InferSettings['dataset'];
+      try {
+        dataset = loadDataset(jsonl, { dataDir: resolve(ctx.io.cwd, flags.dataDir), split: flags.split });
+      } catch (e) {
+        throw e instanceof DatasetError ? new UsageError(e.message) : e;
+      }
+      let bar: ReturnType<CliContext['progress']> | undefined;
+      const outcomes = await runInference(
+        {
+          ...flags,
+          store: here(flags.store),
+          adapters: here(flags.adapters),
+          out: resolve(ctx.io.cwd, flags.out),
+          methods: flags.method,
+          model: config.model,
+          home: config.home,
+          threads: config.threads,
+          dataset,
+        },
+        {
+          onMethodStart: (method, total) => {
+            bar?.stop();
+            bar = ctx.progress(`infer ${method}`, total, 'q', flags.json);
+          },
+          onAnswer: () => bar?.tick(),
+        },
+      ).finally(() => bar?.stop());
+      for (const o of outcomes) {
+        if (flags.json) ctx.json({ method: o.method, dir: o.dir, resumed: o.resumed, seconds: o.seconds, ...o.metrics });
+        else ctx.print(`${o.method}\t${o.metrics.primaryMetric}=${o.metrics.score.toFixed(4)}\tn=${o.metrics.n}\t${o.dir}`);
+      }
+    });
+}

@@ -1,0 +1,150 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdapterStore, type CompositionEntry, composeCat } from '@rg/adapter-store';
+import { CorpusStore, STORE_FILE } from '@rg/corpus';
+import { loadModel, OrtCausalLM } from '@rg/engine';
+import {
+  type Dataset,
+  engineAnswerModel,
+  type Method,
+  type MethodDeps,
+  type Metrics,
+  PROMPT_VERSION,
+  type Prediction,
+  runDir,
+  runMethod,
+  sampleExamples,
+  storeAdapterSource,
+} from '@rg/inference';
+import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
+import { NotBuiltError, UsageError } from '../errors.js';
+import { defaultAdapterStore, modelFingerprint, modelKeyName } from '../train/common.js';
+
+/** Id of the one continual-pretraining adapter (`rg encode --dapt`) inside a dataset's adapter folder. */
+export const DAPT_ADAPTER_ID = '_dapt';
+
+export interface InferSettings {
+  model: string;
+  home: string;
+  threads: number;
+  dataset: Dataset;
+  methods: Method[];
+  /** Corpus store (from rg corpus ingest, with a built index): needed by retrieval methods. */
+  store?: string;
+  backend: BackendName;
+  /** Adapter store root (default RG_HOME/adapters, as rg encode). */
+  adapters?: string;
+  rank: number;
+  alpha: number;
+  lr: number;
+  epochs: number;
+  /** The dataset segment the adapters were encoded under (default: the dataset's name). */
+  adapterDataset?: string;
+  gamma?: number;
+  topk: number;
+  maxNewTokens: number;
+  sample?: number;
+  seed: number;
+  out: string;
+}
+
+export interface MethodOutcome {
+  method: Method;
+  dir: string;
+  metrics: Metrics;
+  predictions: Prediction[];
+  resumed: number;
+  seconds: number;
+}
+
+const RETRIEVAL: Method[] = ['cat_all_one', 'icl', 'combine'];
+const ADAPTERS: Method[] = ['cat_all_one', 'combine', 'oracle', 'dapt'];
+
+/**
+ * Load the model once, open what the methods need, and run each method over the same (sampled) questions.
+ * Every method writes its folder under `out` (see runDir).
+ */
+export async function runInference(
+  s: InferSettings,
+  hooks: { onMethodStart?: (method: Method, total: number) => void; onAnswer?: (method: Method, done: number, p: Prediction) => void } = {},
+): Promise<MethodOutcome[]> {
+  if (s.methods.includes('cluster')) {
+    throw new NotBuiltError('method cluster: routing a question to clusters needs the sentence encoder, which has not landed');
+  }
+  const needsRetrieval = s.methods.some((m) => RETRIEVAL.includes(m));
+  const needsAdapters = s.methods.some((m) => ADAPTERS.includes(m));
+  if (needsRetrieval && !s.store) throw new UsageError(`methods ${RETRIEVAL.join(', ')} need --store (a corpus store with a built index)`);
+  if (s.store && !existsSync(join(s.store, STORE_FILE)))
+    throw new UsageError(`${s.store} is not a corpus store (no ${STORE_FILE}): run rg corpus ingest first`);
+
+  const loaded = await loadModel(s.model, { home: s.home });
+  const name = modelKeyName(loaded.source);
+  const adapterRoot = s.adapters ?? defaultAdapterStore(s.home);
+  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: s.threads });
+  const examples = sampleExamples(s.dataset.examples, s.sample, s.seed);
+  const scope = { model: name, rank: s.rank, alpha: s.alpha, dataset: s.adapterDataset ?? s.dataset.name, lr: s.lr, epochs: s.epochs };
+
+  let retriever: Retriever | undefined;
+  let corpus: CorpusStore | undefined;
+  let adapterStore: AdapterStore | undefined;
+  try {
+    const deps: MethodDeps<CompositionEntry> = { model: engineAnswerModel(lm, loaded.tokenizer), compose: composeCat };
+    if (needsRetrieval && s.store) {
+      corpus = CorpusStore.open(s.store);
+      deps.documents = corpus;
+      retriever = await openRetriever(s.backend, { storeDir: s.store, home: s.home, threads: s.threads }).catch((e: Error) => {
+        throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
+      });
+      deps.retriever = retriever;
+    }
+    if (needsAdapters) {
+      if (!existsSync(adapterRoot)) throw new UsageError(`no adapter store at ${adapterRoot}: run rg encode first (or pass --adapters)`);
+      adapterStore = AdapterStore.open(adapterRoot);
+      deps.adapters = storeAdapterSource(adapterStore, scope, {
+        gamma: s.gamma,
+        modelFingerprint: modelFingerprint(loaded.config, loaded.source),
+      });
+      if (s.methods.includes('dapt')) {
+        const dapt = await deps.adapters.load(DAPT_ADAPTER_ID);
+        if (!dapt)
+          throw new UsageError(`method dapt: no DAPT adapter in ${adapterRoot} for ${JSON.stringify(scope)}: run rg encode --dapt first`);
+        deps.dapt = composeCat([dapt]);
+      }
+    }
+
+    const outcomes: MethodOutcome[] = [];
+    for (const method of s.methods) {
+      const dir = runDir(s.out, { ...scope, dataset: s.dataset.name, method });
+      hooks.onMethodStart?.(method, examples.length);
+      const t0 = performance.now();
+      const r = await runMethod(s.dataset, examples, deps, {
+        method,
+        topk: s.topk,
+        maxNewTokens: s.maxNewTokens,
+        instruction: s.dataset.instruction,
+        dir,
+        config: {
+          model: s.model,
+          modelName: name,
+          modelPath: loaded.source.path,
+          corpusStore: s.store ?? null,
+          retriever: s.store ? s.backend : null,
+          adapterStore: needsAdapters ? adapterRoot : null,
+          adapterScope: scope,
+          gamma: s.gamma ?? null,
+          sample: s.sample ?? null,
+          seed: s.seed,
+          promptVersion: PROMPT_VERSION,
+        },
+        onProgress: (done, _total, p) => hooks.onAnswer?.(method, done, p),
+      });
+      outcomes.push({ method, dir, ...r, seconds: (performance.now() - t0) / 1000 });
+    }
+    return outcomes;
+  } finally {
+    await retriever?.close();
+    corpus?.close();
+    adapterStore?.close();
+    await lm.dispose();
+  }
+}
