@@ -9,7 +9,7 @@ import { checkWeights } from './hf.js';
 import { loadModel } from './load.js';
 import { ensureModel } from './pull.js';
 import { dequantize } from './quants.js';
-import { type GgufTensorToWrite, type GgufValue, tinyVocab, writeGguf } from './testing.js';
+import { type GgufTensorToWrite, type GgufValue, tinyVocab, writeGguf } from './test-helpers/model-files.js';
 
 const fixtureDir = new URL('../../fixtures/', import.meta.url);
 const transformersRef = JSON.parse(readFileSync(new URL('smollm2-reference.json', fixtureDir), 'utf8'));

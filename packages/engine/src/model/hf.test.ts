@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { expectedTensors, hfConfig } from './hf.js';
 import { loadModel } from './load.js';
-import { tinyVocab } from './testing.js';
+import { tinyVocab } from './test-helpers/model-files.js';
 
 type Json = Record<string, unknown>;
 

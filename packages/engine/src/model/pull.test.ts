@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureModel, KNOWN_MODELS, knownModelPath, type PullProgress, pullModel } from './pull.js';
-import { writeZip } from './testing.js';
+import { writeZip } from './test-helpers/model-files.js';
 import { extractZipMember, listZip } from './zip.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rg-pull-'));
