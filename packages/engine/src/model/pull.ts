@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { extractZipMember, listZip } from './zip.js';
@@ -99,28 +99,36 @@ function run(cmd: string, args: string[]): Promise<{ code: number; output: strin
   });
 }
 
-// Two processes pulling at once (parallel test files) would both download; the second waits instead.
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// Two processes pulling at once (parallel test files) would both download; the second waits
+// instead. The lock holds the owner's pid, so a lock left by a killed pull is taken over at once.
 async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lock = join(dir, '.pull.lock');
-  const staleMs = 15 * 60_000;
   for (;;) {
     try {
       const handle = await open(lock, 'wx');
+      await handle.writeFile(String(process.pid));
       await handle.close();
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let age = 0;
-      try {
-        age = Date.now() - statSync(lock).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > staleMs) rmSync(lock, { force: true });
+      const owner = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
+      // An empty lock is one being written right now; a lock of a dead process is stale.
+      if (Number.isInteger(owner) && !alive(owner)) rmSync(lock, { force: true });
       else await new Promise((r) => setTimeout(r, 500));
     }
   }
   try {
+    // Temp folders of a pull that was killed (no finally ran) are removed under the lock.
+    for (const entry of await readdir(dir)) if (entry.startsWith('.pull-')) rmSync(join(dir, entry), { recursive: true, force: true });
     return await fn();
   } finally {
     rmSync(lock, { force: true });
