@@ -25,6 +25,7 @@ export {
   parseModuleKey,
   peftTensorName,
   readPeftAdapter,
+  roundTripDtype,
   writePeftAdapter,
 } from './peft.js';
 export {

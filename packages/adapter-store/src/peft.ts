@@ -172,6 +172,9 @@ export function decodePeftAdapter(configText: string, model: Uint8Array, source:
       }
       const scales = toFloat32(model.subarray(header.dataStart + scaleEntry.begin, header.dataStart + scaleEntry.end), 'F32', file);
       data = dequantizeInt8(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scales, rows, cols, perColumn);
+    } else if (entry.dtype === 'F32' && bytes.byteOffset % 4 === 0) {
+      // A view, not a copy: fetching k adapters for a request should not copy every byte twice.
+      data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     } else {
       data = toFloat32(bytes, entry.dtype, `${file}: ${name}`);
     }
@@ -264,4 +267,13 @@ export function adapterBytes(adapter: LoraAdapter): number {
 export function writePeftAdapter(dir: string, adapter: LoraAdapter, dtype: AdapterDtype = 'fp32'): void {
   const { config, model } = encodePeftAdapter(adapter, dtype);
   writeFolderDurable(dir, { [ADAPTER_CONFIG_FILE]: config, [ADAPTER_MODEL_FILE]: model });
+}
+
+/**
+ * The adapter as it comes back after being stored in `dtype`. The hook for measuring what a
+ * storage dtype costs (e.g. the change in logits it causes, which needs the engine).
+ */
+export function roundTripDtype(adapter: LoraAdapter, dtype: AdapterDtype): LoraAdapter {
+  const { config, model } = encodePeftAdapter(adapter, dtype);
+  return decodePeftAdapter(new TextDecoder().decode(config), model, `(${dtype} round trip)`);
 }

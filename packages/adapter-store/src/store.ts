@@ -174,6 +174,7 @@ export class AdapterStore {
   private readonly db: Database.Database;
   private readonly tmp: string;
   private readonly cache: ByteLru<{ adapter: LoraAdapter; contentHash: string }>;
+  private rowStatement: Database.Statement | undefined;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
@@ -439,7 +440,8 @@ export class AdapterStore {
   }
 
   private row(rel: string): Row | undefined {
-    return this.db.prepare('SELECT * FROM adapters WHERE path = ?').get(rel) as Row | undefined;
+    this.rowStatement ??= this.db.prepare('SELECT * FROM adapters WHERE path = ?');
+    return this.rowStatement.get(rel) as Row | undefined;
   }
 
   private toEntry(row: Row): ManifestEntry {

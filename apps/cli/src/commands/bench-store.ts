@@ -1,0 +1,280 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  ADAPTER_DTYPES,
+  AdapterStore,
+  composeCat,
+  type DocAdapterKey,
+  encodePeftAdapter,
+  type LoraAdapter,
+  type LoraPair,
+  roundTripDtype,
+} from '@rg/adapter-store';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { positiveInt } from '../parse.js';
+import { benchCommand } from './bench.js';
+
+/** SmolLM2-135M: 30 layers, hidden 576, intermediate 1536; the MLP targets the paper's setup uses. */
+const SMOLLM2 = { layers: 30, hidden: 576, intermediate: 1536 };
+const TARGETS: Array<[string, number, number]> = [
+  ['gate_proj', SMOLLM2.hidden, SMOLLM2.intermediate],
+  ['up_proj', SMOLLM2.hidden, SMOLLM2.intermediate],
+  ['down_proj', SMOLLM2.intermediate, SMOLLM2.hidden],
+];
+
+interface Flags {
+  count: number;
+  k: number;
+  requests: number;
+  rank: number;
+  dir?: string;
+  keep?: boolean;
+  peer: boolean;
+  json?: boolean;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Distinct adapters without generating 380k random numbers each: every adapter views a shared
+ * random pool at its own offset.
+ */
+function adapterFactory(rank: number): (i: number) => LoraAdapter {
+  const next = rng(42);
+  const perAdapter = TARGETS.reduce((s, [, inF, outF]) => s + rank * inF + outF * rank, 0) * SMOLLM2.layers;
+  const pool = Float32Array.from({ length: perAdapter + 65_536 }, () => (next() - 0.5) * 0.02);
+  return (i: number) => {
+    let offset = (i * 9973) % 65_536;
+    const modules = new Map<string, LoraPair>();
+    for (let layer = 0; layer < SMOLLM2.layers; layer++) {
+      for (const [target, inFeatures, outFeatures] of TARGETS) {
+        const a = pool.subarray(offset, offset + rank * inFeatures);
+        offset += rank * inFeatures;
+        const b = pool.subarray(offset, offset + outFeatures * rank);
+        offset += outFeatures * rank;
+        modules.set(`${layer}.${target}`, { inFeatures, outFeatures, a, b });
+      }
+    }
+    return {
+      config: {
+        rank,
+        alpha: 4 * rank,
+        targetModules: TARGETS.map((t) => t[0]),
+        baseModel: 'smollm2-135m-instruct',
+        useRslora: false,
+        dropout: 0,
+      },
+      modules,
+    };
+  };
+}
+
+function percentiles(ms: number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
+  const s = [...ms].sort((x, y) => x - y);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))];
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return { p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), meanMs: round(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+/** Evict a folder's files from the OS page cache (GNU dd iflag=nocache: posix_fadvise DONTNEED). */
+function dropPageCache(dir: string): boolean {
+  let ok = true;
+  for (const f of readdirSync(dir)) {
+    const r = spawnSync('dd', [`if=${join(dir, f)}`, 'iflag=nocache', 'count=0', 'status=none']);
+    ok &&= r.status === 0;
+  }
+  return ok;
+}
+
+/** Max |stored - fp32| over all tensor entries, relative to the largest |entry|. */
+function relativeError(a: LoraAdapter, b: LoraAdapter): number {
+  let err = 0;
+  let max = 0;
+  for (const [key, p] of a.modules) {
+    const q = b.modules.get(key)!;
+    for (const [x, y] of [
+      [p.a, q.a],
+      [p.b, q.b],
+    ]) {
+      for (let i = 0; i < x.length; i++) {
+        err = Math.max(err, Math.abs(x[i] - y[i]));
+        max = Math.max(max, Math.abs(x[i]));
+      }
+    }
+  }
+  return err / max;
+}
+
+export function registerBenchStore(program: Command, ctx: CliContext): void {
+  benchCommand(program)
+    .command('store')
+    .description(
+      'adapter store: write throughput, then p50/p99 latency of fetching k adapters (warm LRU, cold) from N SmolLM2-shaped adapters; PEFT loader as peer',
+    )
+    .option('--count <n>', 'adapters in the store', positiveInt, 10_000)
+    .option('--k <k>', 'adapters fetched per request', positiveInt, 3)
+    .option('--requests <n>', 'timed requests per mode', positiveInt, 300)
+    .option('--rank <r>', 'LoRA rank', positiveInt, 2)
+    .option('--dir <dir>', 'build the store here (must not exist; default: a temp folder)')
+    .option('--keep', 'keep the store afterwards')
+    .option('--no-peer', 'skip the PyTorch + PEFT peer (tools/bench/adapter_store_peer.py)')
+    .option('--json', 'print one JSON line')
+    .action((flags: Flags, cmd: Command) => {
+      ctx.config(cmd.optsWithGlobals());
+      if (flags.k > flags.count) throw new UsageError(`--k ${flags.k} is larger than --count ${flags.count}`);
+      const dir = flags.dir ? resolve(ctx.io.cwd, flags.dir) : join(mkdtempSync(join(tmpdir(), 'rg-bench-store-')), 'store');
+      if (flags.dir && existsSync(dir)) throw new UsageError(`--dir ${dir} exists: the benchmark writes a fresh store`);
+      const make = adapterFactory(flags.rank);
+      const key = (i: number): DocAdapterKey => ({
+        model: 'smollm2-135m-instruct',
+        rank: flags.rank,
+        alpha: 4 * flags.rank,
+        dataset: 'bench',
+        lr: 0.0003,
+        epochs: 1,
+        id: `doc-${i}`,
+      });
+      const store = AdapterStore.open(dir);
+      try {
+        // Write throughput: every put is a durable, atomic write (fsync files + dirs, manifest commit).
+        const bar = ctx.progress('bench store: write', flags.count, 'adapters', flags.json);
+        let bytes = 0;
+        const w0 = performance.now();
+        for (let i = 0; i < flags.count; i++) {
+          bytes += store.put(key(i), make(i), { modelFingerprint: 'bench' }).bytes;
+          bar.tick();
+        }
+        const writeS = (performance.now() - w0) / 1000;
+        bar.stop();
+
+        const pick = rng(7);
+        const requests = Array.from({ length: flags.requests + 1 }, () => {
+          const ids = new Set<number>();
+          while (ids.size < flags.k) ids.add(Math.floor(pick() * flags.count));
+          return [...ids].map(key);
+        });
+        const time = (before: (keys: DocAdapterKey[]) => void) =>
+          requests.slice(1).map((keys) => {
+            before(keys);
+            const t0 = performance.now();
+            store.fetch(keys, { modelFingerprint: 'bench' });
+            return performance.now() - t0;
+          });
+        store.fetch(requests[0]); // warm-up: code paths, allocator
+
+        ctx.info('bench store: warm fetches');
+        const warm = time((keys) => store.fetch(keys));
+        ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
+        const coldWarmPages = time((keys) => {
+          store.dropCache();
+          for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+        });
+        ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
+        let evicted = true;
+        const cold = time((keys) => {
+          store.dropCache();
+          for (const k of keys) evicted &&= dropPageCache(store.pathOf(k));
+        });
+
+        const fetched = store.fetch(requests[1]);
+        const catMs = Array.from({ length: 20 }, () => {
+          const t0 = performance.now();
+          composeCat(fetched.map((adapter) => ({ adapter })));
+          return performance.now() - t0;
+        });
+
+        const sample = make(0);
+        const dtypes = Object.fromEntries(
+          ADAPTER_DTYPES.map((dtype) => {
+            const enc = encodePeftAdapter(sample, dtype);
+            return [
+              dtype,
+              {
+                bytesPerAdapter: enc.config.byteLength + enc.model.byteLength,
+                maxRelativeError: relativeError(sample, roundTripDtype(sample, dtype)),
+                logitChange: 'not measured here: needs the engine (roundTripDtype() gives the adapter to run)',
+              },
+            ];
+          }),
+        );
+
+        let peer: Record<string, unknown> | null = null;
+        const python = resolve(ctx.io.cwd, 'tools/.venv/bin/python');
+        const script = resolve(ctx.io.cwd, 'tools/bench/adapter_store_peer.py');
+        if (!flags.peer) peer = { skipped: '--no-peer' };
+        else if (!existsSync(python) || !existsSync(script))
+          peer = { skipped: `needs ${python} and ${script} (run from the repository root)` };
+        else {
+          const specDir = mkdtempSync(join(tmpdir(), 'rg-bench-store-peer-'));
+          const spec = join(specDir, 'requests.json');
+          const run = (drop: boolean) => {
+            writeFileSync(spec, JSON.stringify({ drop_page_cache: drop, requests: requests.map((r) => r.map((k) => store.pathOf(k))) }));
+            const r = spawnSync(python, [script, spec], { encoding: 'utf8' });
+            if (r.status !== 0) throw new Error(`peer failed: ${r.stderr.slice(-500)}`);
+            return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+          };
+          ctx.info('bench store: peer (PEFT load_peft_weights)');
+          const peerCold = run(true);
+          const peerWarmPages = run(false);
+          rmSync(specDir, { recursive: true, force: true });
+          const rgCold = percentiles(cold);
+          const rgWarmPages = percentiles(coldWarmPages);
+          peer = {
+            name: peerCold.peer,
+            coldPageCacheDropped: { p50Ms: peerCold.p50Ms, p99Ms: peerCold.p99Ms },
+            pageCacheWarm: { p50Ms: peerWarmPages.p50Ms, p99Ms: peerWarmPages.p99Ms },
+            // > 1: rg is faster. rg also verifies sha256s, PEFT checks nothing.
+            ratioColdP50: Math.round((peerCold.p50Ms / rgCold.p50Ms) * 100) / 100,
+            ratioPageCacheWarmP50: Math.round((peerWarmPages.p50Ms / rgWarmPages.p50Ms) * 100) / 100,
+          };
+        }
+
+        const result = {
+          bench: 'store',
+          date: new Date().toISOString(),
+          machine: { cpu: cpus()[0]?.model, threads: cpus().length, node: process.version, loadAverage1m: loadavg()[0] },
+          shape: { ...SMOLLM2, rank: flags.rank, targets: TARGETS.map((t) => t[0]), dtype: 'fp32' },
+          count: flags.count,
+          k: flags.k,
+          requests: flags.requests,
+          write: {
+            adaptersPerS: Math.round((flags.count / writeS) * 10) / 10,
+            mbPerS: Math.round((bytes / 1e6 / writeS) * 10) / 10,
+            seconds: Math.round(writeS * 10) / 10,
+            bytesPerAdapter: Math.round(bytes / flags.count),
+          },
+          fetch: {
+            warm: { ...percentiles(warm), note: 'adapters in the in-memory LRU (manifest lookup + hash check only)' },
+            coldPageCacheWarm: { ...percentiles(coldWarmPages), note: 'LRU dropped; files in the OS page cache; read + sha256 + decode' },
+            cold: {
+              ...percentiles(cold),
+              note: evicted
+                ? 'LRU dropped and each file evicted from the guest page cache (posix_fadvise DONTNEED via dd); a host-side cache may remain'
+                : 'LRU dropped; evicting the page cache FAILED (dd iflag=nocache), so the page cache may be warm',
+            },
+          },
+          composeCatMs: percentiles(catMs),
+          dtypes,
+          peer,
+          goals: { warmP99Ms: 2, coldP99Ms: 20 },
+        };
+        if (flags.json) ctx.json(result);
+        else ctx.print(JSON.stringify(result, null, 2));
+      } finally {
+        store.close();
+        if (!flags.keep) rmSync(flags.dir ? dir : join(dir, '..'), { recursive: true, force: true });
+      }
+    });
+}
