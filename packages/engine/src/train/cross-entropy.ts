@@ -5,8 +5,8 @@ export interface CrossEntropySaved {
   rows: string;
   /** Their target ids [M, 1]. */
   targets: string;
-  /** softmax(logits) [M, V]. */
-  probs: string;
+  /** softmax(logits) / M, [M, V]. */
+  probsOverCount: string;
   /** M as a float scalar. */
   count: string;
   /** Shape of h, for the scatter back. */
@@ -37,14 +37,17 @@ export function crossEntropyForward(o: Ops, h: string, labels: string, head: str
   const picked = g.op('GatherElements', [logits, targetCol], { axis: 1 });
   const count = o.cast(g.op('Size', [targets]), o.dtype);
   const loss = o.div(o.reduceSum(o.sub(lse, picked), [0, 1], false), count);
-  return { loss, saved: { rows, targets: targetCol, probs: o.div(e, sum), count, hShape: o.unary('Shape', h), head } };
+  // softmax / M in one pass over [M, V]: the backward needs nothing else from the forward.
+  const probsOverCount = o.mul(e, o.unary('Reciprocal', o.mul(sum, count)));
+  return { loss, saved: { rows, targets: targetCol, probsOverCount, count, hShape: o.unary('Shape', h), head } };
 }
 
 /** dh for dloss = 1: dlogits = (softmax - onehot(target)) / M, scattered back to the scored rows. */
 export function crossEntropyBackward(o: Ops, s: CrossEntropySaved): string {
   const g = o.g;
   const minusOne = g.op('ConstantOfShape', [o.unary('Shape', s.targets)], { value: { tensor: scalarTensor(o, -1) } });
-  const dlogits = o.div(g.op('ScatterElements', [s.probs, s.targets, minusOne], { axis: 1, reduction: 'add' }), s.count);
+  const minusInvCount = o.div(minusOne, s.count);
+  const dlogits = g.op('ScatterElements', [s.probsOverCount, s.targets, minusInvCount], { axis: 1, reduction: 'add' });
   const zeros = g.op('ConstantOfShape', [s.hShape], { value: { tensor: scalarTensor(o, 0) } });
   return g.op('ScatterND', [zeros, s.rows, o.gemm(dlogits, s.head)]);
 }
