@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '@rg/adapter-store';
@@ -248,6 +248,17 @@ describe('Hugging Face folders', () => {
     await expect(loadModel(dir)).rejects.toThrow(
       'tensor "model.layers.0.mlp.gate_proj.weight" has shape [48,32], the config implies [64,32]',
     );
+  });
+
+  it('refuses a missing or corrupt tokenizer.json, naming it', async () => {
+    const { dir } = writeFolder({ config: { ...baseConfig, model_type: 'llama' } });
+    const path = join(dir, 'tokenizer.json');
+    writeFileSync(path, '{"model": {"type": "BPE", "vocab": ');
+    await expect(loadModel(dir)).rejects.toThrow(`${path}: not valid JSON`);
+    writeFileSync(path, JSON.stringify({ model: { type: 'Unigram', vocab: [] } }));
+    await expect(loadModel(dir)).rejects.toThrow(`${path}: model type "Unigram" (rg reads byte-level BPE)`);
+    rmSync(path);
+    await expect(loadModel(dir)).rejects.toThrow(`${path}: missing`);
   });
 
   it('refuses a shard the index lists but the folder lacks', async () => {

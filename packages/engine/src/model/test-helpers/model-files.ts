@@ -72,11 +72,11 @@ class Writer {
 
 const VALUE_TYPE = { u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9 };
 
-/** Serialize a GGUF v3 file (alignment 32). */
-export function writeGguf(metadata: Record<string, GgufValue>, tensors: GgufTensorToWrite[]): Uint8Array {
+/** Serialize a GGUF file (v2 and v3 share this layout; alignment 32). */
+export function writeGguf(metadata: Record<string, GgufValue>, tensors: GgufTensorToWrite[], version = 3): Uint8Array {
   const w = new Writer();
   w.bytes(new TextEncoder().encode('GGUF'));
-  w.u32(3);
+  w.u32(version);
   w.u64(tensors.length);
   w.u64(Object.keys(metadata).length);
   for (const [key, v] of Object.entries(metadata)) {
