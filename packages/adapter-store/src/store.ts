@@ -249,9 +249,14 @@ export class AdapterStore {
 
     // The slow part (writing and flushing the files) happens outside the manifest lock.
     const staging = this.tmpName('new');
-    writeFolderDurable(staging, content);
     const final = join(this.root, rel);
-    mkdirDurable(dirname(final));
+    try {
+      writeFolderDurable(staging, content);
+      mkdirDurable(dirname(final));
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
     const asideHolder: { path: string | null } = { path: null };
     let aside: string | null;
     try {
