@@ -62,7 +62,8 @@ export function dequantize(type: GgmlTypeName, bytes: Uint8Array, elements: numb
   const blocks = elements / t.blockSize;
   switch (type) {
     case 'F32':
-      for (let i = 0; i < elements; i++) out[i] = view.getFloat32(4 * i, true);
+      // A copy of the bytes is 4-byte aligned, so it can be viewed as floats directly (little-endian host).
+      out.set(new Float32Array(bytes.slice().buffer, 0, elements));
       break;
     case 'F16':
       for (let i = 0; i < elements; i++) out[i] = h[view.getUint16(2 * i, true)];
@@ -70,13 +71,15 @@ export function dequantize(type: GgmlTypeName, bytes: Uint8Array, elements: numb
     case 'BF16':
       for (let i = 0; i < elements; i++) out[i] = bf16(view.getUint16(2 * i, true));
       break;
-    case 'Q8_0':
+    case 'Q8_0': {
+      const q = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let b = 0; b < blocks; b++) {
         const p = 34 * b;
-        const d = h[view.getUint16(p, true)];
-        for (let i = 0; i < 32; i++) out[32 * b + i] = d * view.getInt8(p + 2 + i);
+        const d = h[bytes[p] | (bytes[p + 1] << 8)];
+        for (let i = 0; i < 32; i++) out[32 * b + i] = d * q[p + 2 + i];
       }
       break;
+    }
     case 'Q4_0':
       for (let b = 0; b < blocks; b++) {
         const p = 18 * b;
@@ -91,8 +94,8 @@ export function dequantize(type: GgmlTypeName, bytes: Uint8Array, elements: numb
     case 'Q4_1':
       for (let b = 0; b < blocks; b++) {
         const p = 20 * b;
-        const d = h[view.getUint16(p, true)];
-        const m = h[view.getUint16(p + 2, true)];
+        const d = h[bytes[p] | (bytes[p + 1] << 8)];
+        const m = h[bytes[p + 2] | (bytes[p + 3] << 8)];
         for (let j = 0; j < 16; j++) {
           const q = bytes[p + 4 + j];
           out[32 * b + j] = d * (q & 15) + m;
