@@ -51,7 +51,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const t0 = performance.now();
       const out = resolve(ctx.io.cwd, flags.out);
       mkdirSync(out, { recursive: true });
-      const { corpusFile, questionsFile, dataset } = writeDemoData(out, flags.docs);
+      const { corpusFile, dataset } = writeDemoData(out, flags.docs);
 
       // Each step is the rg command a user would type, run in this process; its stdout goes to stderr so that
       // the demo's own stdout holds only the table (or the JSON line).
@@ -149,7 +149,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
 }
 
 /** Copy the shipped files (or the first `docs` documents and their questions) into the demo folder. */
-function writeDemoData(out: string, docs: number | undefined): { corpusFile: string; questionsFile: string; dataset: Dataset } {
+function writeDemoData(out: string, docs: number | undefined): { corpusFile: string; dataset: Dataset } {
   const corpusFile = join(out, 'corpus.jsonl');
   const questionsFile = join(out, 'questions.jsonl');
   if (!existsSync(join(DEMO_DIR, 'corpus.jsonl'))) throw new UsageError(`the demo corpus is missing from ${DEMO_DIR}`);
@@ -171,7 +171,7 @@ function writeDemoData(out: string, docs: number | undefined): { corpusFile: str
         .join(''),
     );
   }
-  return { corpusFile, questionsFile, dataset: loadJsonlQa(questionsFile, 'demo') };
+  return { corpusFile, dataset: loadJsonlQa(questionsFile, 'demo') };
 }
 
 /** The per-method table, a few questions side by side, and a plain statement of whether the adapters helped. */
