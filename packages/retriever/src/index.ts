@@ -1,5 +1,17 @@
 export { passageText, SqliteVecRetriever } from './dense/sqlite-vec.js';
+export { type ElasticsearchOptions, ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
 export { HybridRetriever, reciprocalRankFusion } from './hybrid/rrf.js';
-export { BACKENDS, type BackendName, commitBuild, IndexMissingError, indexFiles, type OpenOptions, openRetriever } from './open.js';
+export {
+  BACKENDS,
+  type BackendName,
+  commitBuild,
+  EMBEDDED_BACKENDS,
+  IndexMissingError,
+  indexFiles,
+  type OpenOptions,
+  openRetriever,
+  serverIndexName,
+} from './open.js';
+export { pointId, type QdrantOptions, QdrantRetriever } from './qdrant/qdrant.js';
 export { FTS5_TOKENIZE, SqliteBm25Retriever } from './sqlite/bm25.js';
 export type { Document, Embedder, Metadata, MetadataValue, Retriever, SearchHit, SearchOptions } from './types.js';

@@ -1,13 +1,18 @@
+import { createHash } from 'node:crypto';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { SentenceEncoder } from '@rg/engine';
 import { SqliteVecRetriever } from './dense/sqlite-vec.js';
+import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
 import { HybridRetriever } from './hybrid/rrf.js';
+import { QdrantRetriever } from './qdrant/qdrant.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
 import type { Retriever } from './types.js';
 
-export const BACKENDS = ['sqlite', 'dense', 'hybrid'] as const;
+export const BACKENDS = ['sqlite', 'dense', 'hybrid', 'elasticsearch', 'qdrant'] as const;
+/** Backends that run inside the process, with their index in the store folder. */
+export const EMBEDDED_BACKENDS = ['sqlite', 'dense', 'hybrid'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface OpenOptions {
@@ -22,6 +27,8 @@ export interface OpenOptions {
   home?: string;
   /** onnxruntime intra-op threads for the dense encoder. */
   threads?: number;
+  /** Server backends read RG_ES_URL / RG_ES_API_KEY and RG_QDRANT_URL / RG_QDRANT_API_KEY from here. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const BUILDING = '.building';
@@ -36,7 +43,32 @@ export function indexFiles(storeDir: string, backend: BackendName): string[] {
       return [join(dir, 'dense.sqlite')];
     case 'hybrid':
       return [...indexFiles(storeDir, 'sqlite'), ...indexFiles(storeDir, 'dense')];
+    case 'elasticsearch':
+    case 'qdrant':
+      return [];
   }
+}
+
+/**
+ * The Elasticsearch index / Qdrant collection of a store: "rg-" + the folder name (lowercased,
+ * other characters replaced) + a hash of its absolute path, so two stores never share one.
+ */
+export function serverIndexName(storeDir: string): string {
+  const abs = resolve(storeDir);
+  const base = basename(abs)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .slice(0, 64);
+  return `rg-${base}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
+
+function serverUrl(env: NodeJS.ProcessEnv | undefined, name: string, backend: string): string {
+  const url = env?.[name];
+  if (!url)
+    throw new IndexMissingError(
+      `the ${backend} backend needs a server: set ${name} (e.g. http://localhost:${backend === 'qdrant' ? 6333 : 9200})`,
+    );
+  return url;
 }
 
 export class IndexMissingError extends Error {
@@ -53,10 +85,9 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
       `no ${backend} index in ${opts.storeDir} (missing ${missing.join(', ')}): run \`rg index build --store ${opts.storeDir} --backend ${backend}\``,
     );
   }
-  const dense = async (path: string): Promise<Retriever> => {
-    const encoder = await SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
-    return new SqliteVecRetriever(path, encoder, { ownsEmbedder: true });
-  };
+  const encoder = (): Promise<SentenceEncoder> =>
+    SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
+  const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), { ownsEmbedder: true });
   switch (backend) {
     case 'sqlite':
       return new SqliteBm25Retriever(files[0], { bulk: opts.build });
@@ -64,6 +95,24 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
       return dense(files[0]);
     case 'hybrid':
       return new HybridRetriever([new SqliteBm25Retriever(files[0], { bulk: opts.build }), await dense(files[1])]);
+    case 'elasticsearch':
+      return ElasticsearchRetriever.open({
+        url: serverUrl(opts.env, 'RG_ES_URL', backend),
+        apiKey: opts.env?.RG_ES_API_KEY,
+        index: serverIndexName(opts.storeDir),
+        recreate: opts.build,
+        createIfMissing: opts.build === true,
+      });
+    case 'qdrant':
+      return QdrantRetriever.open({
+        url: serverUrl(opts.env, 'RG_QDRANT_URL', backend),
+        apiKey: opts.env?.RG_QDRANT_API_KEY,
+        collection: serverIndexName(opts.storeDir),
+        embedder: await encoder(),
+        ownsEmbedder: true,
+        recreate: opts.build,
+        createIfMissing: opts.build === true,
+      });
   }
 }
 

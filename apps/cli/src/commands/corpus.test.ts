@@ -87,3 +87,18 @@ describe('rg corpus / index / retrieve', () => {
     expect(missing.stderr).toMatch(/--input .*nope.jsonl: cannot read \(ENOENT\)/);
   });
 });
+
+describe('server backends without a server', () => {
+  it('say which variable to set', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-cli-corpus-'));
+    const file = join(dir, 'in.jsonl');
+    writeFileSync(file, '{"id":"a","text":"ok"}\n');
+    await runCli(['corpus', 'ingest', '--input', file, '--store', join(dir, 's')]);
+    const es = await runCli(['index', 'build', '--store', join(dir, 's'), '--backend', 'elasticsearch']);
+    expect(es.code).toBe(2);
+    expect(es.stderr).toMatch(/needs a server: set RG_ES_URL/);
+    const qd = await runCli(['retrieve', '--store', join(dir, 's'), '--backend', 'qdrant', '--query', 'x']);
+    expect(qd.code).toBe(2);
+    expect(qd.stderr).toMatch(/needs a server: set RG_QDRANT_URL/);
+  });
+});

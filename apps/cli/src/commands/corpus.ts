@@ -108,12 +108,17 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
     .addOption(new Option('--backend <name>', 'retriever used to rank').choices(BACKENDS).default('sqlite'))
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: FilterFlags, cmd: Command) => {
-      ctx.config(cmd.optsWithGlobals());
+      const config = ctx.config(cmd.optsWithGlobals());
       fileSize(flags.questions, '--questions');
       const source = CorpusStore.open(flags.store);
       const out = CorpusStore.open(flags.out);
       try {
-        const retriever = await openRetriever(flags.backend, { storeDir: flags.store }).catch((e: Error) => {
+        const retriever = await openRetriever(flags.backend, {
+          storeDir: flags.store,
+          home: config.home,
+          threads: config.threads,
+          env: ctx.io.env,
+        }).catch((e: Error) => {
           throw new UsageError(e.message);
         });
         const keep = new Set<string>();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorpusStore, type Document, STORE_FILE } from '@rg/corpus';
-import { BACKENDS, type BackendName, commitBuild, openRetriever } from '@rg/retriever';
+import { BACKENDS, type BackendName, commitBuild, IndexMissingError, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -35,6 +35,9 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           build: true,
           home: config.home,
           threads: config.threads,
+          env: ctx.io.env,
+        }).catch((e: Error) => {
+          throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
         });
         try {
           let batch: Document[] = [];

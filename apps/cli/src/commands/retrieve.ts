@@ -48,11 +48,14 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
       const filter = parseFilter(flags.filter);
       if (flags.queries !== undefined) fileSize(flags.queries, '--queries');
       openStore(flags.store).close();
-      const retriever = await openRetriever(flags.backend, { storeDir: flags.store, home: config.home, threads: config.threads }).catch(
-        (e: Error) => {
-          throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
-        },
-      );
+      const retriever = await openRetriever(flags.backend, {
+        storeDir: flags.store,
+        home: config.home,
+        threads: config.threads,
+        env: ctx.io.env,
+      }).catch((e: Error) => {
+        throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
+      });
       const emit = (queryId: string, hits: Array<{ id: string; score: number }>): void => {
         if (flags.json) ctx.json({ queryId, docIds: hits.map((h) => h.id), scores: hits.map((h) => h.score) });
         else ctx.print(`${queryId}\t${hits.map((h) => `${h.id}:${h.score.toFixed(4)}`).join(' ')}`);

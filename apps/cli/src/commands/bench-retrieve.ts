@@ -1,0 +1,195 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CorpusStore, type Document, ingest, type Question, readQuestions } from '@rg/corpus';
+import { type BackendName, commitBuild, EMBEDDED_BACKENDS, openRetriever, type Retriever, SqliteBm25Retriever } from '@rg/retriever';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { nonNegativeInt, stringList } from '../parse.js';
+import { benchCommand } from './bench.js';
+
+interface Flags {
+  input?: string;
+  backends: string[];
+  scale: number;
+  json?: boolean;
+}
+
+const KS = [1, 3, 10] as const;
+
+export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
+  benchCommand(program)
+    .command('retrieve')
+    .description(
+      'retrieval on PubMedQA PQA-L (1,000 abstracts, its 1,000 questions, gold = own abstract): recall@1/3/10, latency, ingest rate',
+    )
+    .option('--input <file>', 'PubMedQA ori_pqal.json (default ../shared/data/pubmedqa/ori_pqal.json)')
+    .option('--backends <list>', `embedded backends to measure (${EMBEDDED_BACKENDS.join(', ')})`, stringList, [...EMBEDDED_BACKENDS])
+    .option('--scale <n>', 'also time BM25 with n generated passages added (0 = skip)', nonNegativeInt, 0)
+    .option('--json', 'print one JSON line')
+    .action(async (flags: Flags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      const input = resolve(ctx.io.cwd, flags.input ?? '../shared/data/pubmedqa/ori_pqal.json');
+      if (!existsSync(input))
+        throw new UsageError(`--input ${input}: not found (PubMedQA PQA-L ori_pqal.json from github.com/pubmedqa/pubmedqa, data/)`);
+      for (const b of flags.backends)
+        if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b))
+          throw new UsageError(`--backends: unknown embedded backend "${b}" (expected ${EMBEDDED_BACKENDS.join(', ')})`);
+      const dir = mkdtempSync(join(tmpdir(), 'rg-bench-retrieve-'));
+      try {
+        // Ingest rate: median of 3 runs into fresh stores after one warm-up run.
+        const runs: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const s = CorpusStore.open(join(dir, `ingest-${i}`));
+          const sum = await ingest(s, { input, format: 'pubmedqa' });
+          s.close();
+          if (i > 0) runs.push(sum.docsPerSecond);
+        }
+        const store = CorpusStore.open(join(dir, 'store'));
+        const ing = await ingest(store, { input, format: 'pubmedqa' });
+        const questions: Question[] = [];
+        for await (const q of readQuestions(input, 'pubmedqa')) if (q.question) questions.push(q.question);
+        const backends: Record<string, unknown> = {};
+        // Hybrid reuses the BM25 and dense indexes: each part is built (and timed) once.
+        const buildSeconds = new Map<BackendName, number>();
+        const parts = (name: BackendName): BackendName[] => (name === 'hybrid' ? ['sqlite', 'dense'] : [name]);
+        for (const name of flags.backends as BackendName[]) {
+          for (const part of parts(name)) {
+            if (buildSeconds.has(part)) continue;
+            ctx.info(`bench retrieve: building ${part}`);
+            const t0 = performance.now();
+            const built = await openRetriever(part, { storeDir: store.dir, build: true, home: config.home, threads: config.threads });
+            await built.add([...store.iterate()]);
+            await built.close();
+            commitBuild(store.dir, part);
+            buildSeconds.set(part, (performance.now() - t0) / 1000);
+          }
+          ctx.info(`bench retrieve: querying ${name}`);
+          const seconds = parts(name).reduce((a, p) => a + (buildSeconds.get(p) ?? 0), 0);
+          const r = await openRetriever(name, { storeDir: store.dir, home: config.home, threads: config.threads });
+          backends[name] = { indexDocsPerSecond: store.count() / seconds, ...(await measure(r, questions)) };
+          await r.close();
+        }
+        const result = {
+          bench: 'retrieve',
+          machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads: config.threads, node: process.version },
+          corpus: { file: input, documents: store.count(), questions: questions.length, gold: 'the question’s own abstract' },
+          ingest: { docsPerSecond: median(runs), runsDocsPerSecond: runs, documents: ing.added },
+          backends,
+          scaling:
+            flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined,
+        };
+        store.close();
+        if (flags.json) ctx.json(result);
+        else ctx.print(JSON.stringify(result, null, 2));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+}
+
+/** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
+async function measure(
+  r: Retriever,
+  questions: Question[],
+): Promise<{ recall: Record<string, number>; latencyMs: { p50: number; p99: number; mean: number } }> {
+  for (const q of questions.slice(0, 20)) await r.search(q.text, { k: 10 });
+  const hits = new Map<number, number>(KS.map((k) => [k, 0]));
+  const times: number[] = [];
+  for (const q of questions) {
+    const t = performance.now();
+    const ids = (await r.search(q.text, { k: 10 })).map((h) => h.id);
+    times.push(performance.now() - t);
+    const rank = ids.indexOf(q.id);
+    for (const k of KS) if (rank !== -1 && rank < k) hits.set(k, (hits.get(k) ?? 0) + 1);
+  }
+  return {
+    recall: Object.fromEntries(KS.map((k) => [`@${k}`, (hits.get(k) ?? 0) / questions.length])),
+    latencyMs: latency(times),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function latency(times: number[]): { p50: number; p99: number; mean: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99), mean: times.reduce((a, b) => a + b, 0) / times.length };
+}
+
+/**
+ * BM25 latency as the index grows: the 1,000 real abstracts plus generated passages. A passage is
+ * 100 words drawn independently from the unigram distribution of the real abstracts (seeded), so
+ * term statistics look like the corpus' vocabulary but no passage answers a question.
+ */
+async function scaling(
+  store: CorpusStore,
+  questions: Question[],
+  total: number,
+  path: string,
+  log: (s: string) => void,
+): Promise<unknown[]> {
+  const r = new SqliteBm25Retriever(path);
+  await r.add([...store.iterate()]);
+  const words = unigramSampler(store);
+  const random = mulberry32(42);
+  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
+  const rows: unknown[] = [];
+  let added = 0;
+  for (const target of steps) {
+    const t0 = performance.now();
+    while (added < target) {
+      const batch: Document[] = [];
+      for (let i = 0; i < 10_000 && added < target; i++, added++) {
+        batch.push({ id: `gen-${added}`, text: Array.from({ length: 100 }, () => words(random())).join(' ') });
+      }
+      await r.add(batch);
+    }
+    const addSeconds = (performance.now() - t0) / 1000;
+    // 200 questions per size: at a million passages a query takes long enough that 1,000 would dominate the run.
+    const m = await measure(r, questions.slice(0, 200));
+    log(`bench retrieve scaling: ${added} generated passages, p50 ${m.latencyMs.p50.toFixed(2)} ms`);
+    rows.push({ generatedPassages: added, queries: 200, documents: added + store.count(), generateAndIndexSeconds: addSeconds, ...m });
+  }
+  await r.close();
+  return rows;
+}
+
+function unigramSampler(store: CorpusStore): (u: number) => string {
+  const counts = new Map<string, number>();
+  for (const d of store.iterate()) for (const w of d.text.split(/\s+/)) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const vocab = [...counts.keys()];
+  const cumulative = new Float64Array(vocab.length);
+  let sum = 0;
+  vocab.forEach((w, i) => {
+    sum += counts.get(w) ?? 0;
+    cumulative[i] = sum;
+  });
+  return (u) => {
+    const target = u * sum;
+    let lo = 0;
+    let hi = vocab.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] <= target) lo = mid + 1;
+      else hi = mid;
+    }
+    return vocab[lo];
+  };
+}
+
+/** A small seeded PRNG, so the generated corpus is the same on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

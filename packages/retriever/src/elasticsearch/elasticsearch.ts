@@ -1,0 +1,165 @@
+import { Client, type estypes } from '@elastic/elasticsearch';
+import { checkFilterKeys } from '../filter.js';
+import type { Document, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
+
+export interface ElasticsearchOptions {
+  /** e.g. http://localhost:9200 (RG_ES_URL). */
+  url: string;
+  index: string;
+  /** API key, from the environment (RG_ES_API_KEY); never logged. */
+  apiKey?: string;
+  /** Documents per bulk request. */
+  bulkSize?: number;
+  /** Attempts for documents the cluster rejects as overloaded (HTTP 429), with doubling waits. */
+  maxAttempts?: number;
+  /** First wait before retrying rejected documents, in ms. */
+  backoffMs?: number;
+  /** Start from an empty index: delete it first if it exists. */
+  recreate?: boolean;
+  /** When false, a missing index is an error instead of being created. Default true. */
+  createIfMissing?: boolean;
+}
+
+/**
+ * Index settings: BM25 (Elasticsearch's default similarity, k1 1.2, b 0.75) over an analyzer that
+ * mirrors the SQLite backend's: standard tokenizer, lowercase, accent folding, English stopwords,
+ * Porter stemming. Metadata strings are keywords (exact-match filters).
+ */
+export const ES_INDEX_SETTINGS: { settings: estypes.IndicesIndexSettings; mappings: estypes.MappingTypeMapping } = {
+  settings: {
+    analysis: {
+      analyzer: {
+        rg_english: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'english_stop', 'porter_stem'] },
+      },
+      filter: { english_stop: { type: 'stop', stopwords: '_english_' } },
+    },
+  },
+  mappings: {
+    dynamic_templates: [{ metadata_strings: { path_match: 'metadata.*', match_mapping_type: 'string', mapping: { type: 'keyword' } } }],
+    properties: {
+      title: { type: 'text', analyzer: 'rg_english' },
+      text: { type: 'text', analyzer: 'rg_english' },
+      metadata: { type: 'object' },
+    },
+  },
+};
+
+/** BM25 in Elasticsearch: bulk indexing, retried rejections with backoff, msearch for batches. */
+export class ElasticsearchRetriever implements Retriever {
+  readonly backend = 'elasticsearch';
+  private readonly client: Client;
+
+  private constructor(
+    private readonly opts: ElasticsearchOptions,
+    client: Client,
+  ) {
+    this.client = client;
+  }
+
+  /** Connect and create the index with ES_INDEX_SETTINGS when it does not exist. */
+  static async open(opts: ElasticsearchOptions): Promise<ElasticsearchRetriever> {
+    // The client itself retries connection errors and 502/503/504 responses.
+    const client = new Client({
+      node: opts.url,
+      maxRetries: 5,
+      requestTimeout: 60_000,
+      ...(opts.apiKey ? { auth: { apiKey: opts.apiKey } } : {}),
+    });
+    if (opts.recreate) await client.indices.delete({ index: opts.index, ignore_unavailable: true });
+    if (!(await client.indices.exists({ index: opts.index }))) {
+      if (opts.createIfMissing === false) {
+        await client.close();
+        throw new Error(`elasticsearch at ${opts.url}: no index "${opts.index}"`);
+      }
+      await client.indices.create({ index: opts.index, ...ES_INDEX_SETTINGS });
+    }
+    return new ElasticsearchRetriever(opts, client);
+  }
+
+  async add(docs: Document[]): Promise<void> {
+    const size = this.opts.bulkSize ?? 500;
+    for (let i = 0; i < docs.length; i += size) {
+      await this.bulk(
+        docs.slice(i, i + size).map((d) => ({
+          id: d.id,
+          action: { index: { _index: this.opts.index, _id: d.id } },
+          source: { title: d.title ?? '', text: d.text, metadata: d.metadata ?? {} },
+        })),
+      );
+    }
+    await this.client.indices.refresh({ index: this.opts.index });
+  }
+
+  async delete(ids: string[]): Promise<void> {
+    await this.bulk(ids.map((id) => ({ id, action: { delete: { _index: this.opts.index, _id: id } } })));
+    await this.client.indices.refresh({ index: this.opts.index });
+  }
+
+  /** Send operations; resend the ones rejected with 429 after a doubling wait; fail on any other error. */
+  private async bulk(ops: Array<{ id: string; action: object; source?: object }>): Promise<void> {
+    let pending = ops;
+    let wait = this.opts.backoffMs ?? 200;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const response = await this.client.bulk({ operations: pending.flatMap((o) => (o.source ? [o.action, o.source] : [o.action])) });
+      const retry: typeof pending = [];
+      response.items.forEach((item, i) => {
+        const result = Object.values(item)[0];
+        if (!result?.error || (result.status === 404 && 'delete' in item)) return;
+        if (result.status === 429 && attempt < (this.opts.maxAttempts ?? 5)) retry.push(pending[i]);
+        else
+          throw new Error(
+            `elasticsearch ${this.opts.index}: document "${pending[i].id}": ${result.error.type}: ${result.error.reason ?? ''}`,
+          );
+      });
+      pending = retry;
+      if (pending.length > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        wait *= 2;
+      }
+    }
+  }
+
+  private query(text: string, filter: Metadata | undefined): object {
+    checkFilterKeys(filter);
+    return {
+      bool: {
+        must: { multi_match: { query: text, fields: ['title', 'text'], type: 'most_fields' } },
+        filter: Object.entries(filter ?? {}).map(([k, v]) => ({ term: { [`metadata.${k}`]: v } })),
+      },
+    };
+  }
+
+  async search(query: string, opts: SearchOptions): Promise<SearchHit[]> {
+    const response = await this.client.search({
+      index: this.opts.index,
+      size: opts.k,
+      query: this.query(query, opts.filter),
+      _source: false,
+    });
+    return response.hits.hits.map((h) => ({ id: h._id as string, score: h._score ?? 0 }));
+  }
+
+  async searchBatch(queries: string[], opts: SearchOptions): Promise<SearchHit[][]> {
+    if (queries.length === 0) return [];
+    const response = await this.client.msearch({
+      searches: queries.flatMap((q) => [{ index: this.opts.index }, { size: opts.k, query: this.query(q, opts.filter), _source: false }]),
+    });
+    return response.responses.map((r, i) => {
+      if ('error' in r) throw new Error(`elasticsearch ${this.opts.index}: query ${i}: ${r.error.type}: ${r.error.reason ?? ''}`);
+      return r.hits.hits.map((h) => ({ id: h._id as string, score: h._score ?? 0 }));
+    });
+  }
+
+  async count(): Promise<number> {
+    return (await this.client.count({ index: this.opts.index })).count;
+  }
+
+  /** Remove the whole index (tests use a fresh one per run). */
+  async dropIndex(): Promise<void> {
+    await this.client.indices.delete({ index: this.opts.index, ignore_unavailable: true });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
