@@ -9,6 +9,7 @@ export {
   type Passage,
   type TextGenerator,
 } from './generator.js';
+export { LocalGenerator, type LocalGeneratorOptions } from './generators/local.js';
 export { HttpGeneratorError, OpenAiGenerator, type OpenAiGeneratorOptions } from './generators/openai.js';
 export { type ExtractedJson, type ExtractOptions, extractJson, type JsonValue } from './json-repair.js';
 export { LlmAugmenter, type LlmAugmenterOptions } from './llm-augmenter.js';

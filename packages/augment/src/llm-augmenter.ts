@@ -56,8 +56,8 @@ export class LlmAugmenter implements Augmenter {
       }
     };
 
-    // Rewrite: a few hundred words at most; budget ~2 tokens per word of the passage.
-    const rewriteTokens = Math.max(this.maxTokens, Math.ceil(passage.text.split(/\s+/).length * 2));
+    // The rewrite is as long as the passage: budget ~1.8 tokens per word (technical text splits into more tokens).
+    const rewriteTokens = Math.max(this.maxTokens, Math.ceil(passage.text.split(/\s+/).length * 1.8));
     let rewrite: string | null = null;
     let rewriteReason = '';
     for (let attempt = 0; attempt < this.maxAttempts && rewrite === null; attempt++) {

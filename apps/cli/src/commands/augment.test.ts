@@ -169,6 +169,17 @@ describe('rg augment', () => {
     expect(r.stderr).toContain(`${input} line 2: field "text": expected a non-empty string`);
     const missing = await runCli(['augment', '--input', join(dir, 'nope.jsonl'), '--output', join(dir, 'o.jsonl')]);
     expect(missing.code).toBe(2);
+    const noModel = await runCli([
+      'augment',
+      '--input',
+      join(dir, 'passages.jsonl'),
+      '--output',
+      join(dir, 'o.jsonl'),
+      '--model',
+      join(dir, 'none.gguf'),
+    ]);
+    expect(noModel.code).toBe(1);
+    expect(noModel.stderr).toContain(`${join(dir, 'none.gguf')}: no such file or folder`);
     const noUrl = await runCli([
       'augment',
       '--input',

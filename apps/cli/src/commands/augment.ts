@@ -5,6 +5,7 @@ import {
   type Augmenter,
   type AugmentRunSummary,
   LlmAugmenter,
+  LocalGenerator,
   OpenAiGenerator,
   type PassageInput,
   readAugmented,
@@ -16,8 +17,9 @@ import {
 } from '@rg/augment';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import { type Command, Option } from 'commander';
+import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
-import { InterruptedError, NotBuiltError, UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 
 const GENERATORS = ['local', 'openai', 'template'] as const;
@@ -69,7 +71,7 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
   }
 }
 
-function makeAugmenter(flags: AugmentFlags, ctx: CliContext): Augmenter {
+async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
   if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa });
   const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature };
   if (flags.generator === 'openai') {
@@ -84,10 +86,9 @@ function makeAugmenter(flags: AugmentFlags, ctx: CliContext): Augmenter {
     });
     return new LlmAugmenter(generator, llmOptions);
   }
-  throw new NotBuiltError(
-    "--generator local: the engine's text generation API (packages/engine/src/generate) has not landed yet; " +
-      'use --generator template, or --generator openai with a local OpenAI-compatible server',
-  );
+  if (!flags.json) ctx.info(`loading ${config.model} ...`);
+  const generator = await LocalGenerator.load({ model: config.model, home: config.home, threads: config.threads });
+  return new LlmAugmenter(generator, llmOptions);
 }
 
 function printSummary(ctx: CliContext, s: AugmentRunSummary, flags: AugmentFlags): void {
@@ -128,11 +129,11 @@ export function registerAugment(program: Command, ctx: CliContext): void {
     .option('--prag-model <name>', 'the <model> prefix of "<model>_rewrite" / "<model>_qa" in --prag (default: the generator model)')
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: AugmentFlags, cmd: Command) => {
-      ctx.config(cmd.optsWithGlobals());
+      const config = ctx.config(cmd.optsWithGlobals());
       if (flags.temperature < 0) throw new UsageError('--temperature: expected a number >= 0');
       const input = await readInput(flags.input, flags.sample);
       if (input.passages.length === 0) throw new UsageError(`--input ${flags.input}: no passages`);
-      const augmenter = makeAugmenter(flags, ctx);
+      const augmenter = await makeAugmenter(flags, ctx, config);
 
       const stop = new AbortController();
       const onSigint = () => {

@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { DEFAULT_MODEL, defaultHome, knownModelPath } from '@rg/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FatalGeneratorError } from '../generator.js';
+import { LocalGenerator } from './local.js';
+
+const pulled = existsSync(knownModelPath(DEFAULT_MODEL, defaultHome()));
+if (!pulled) console.log(`skipping LocalGenerator tests: ${DEFAULT_MODEL} is not pulled (run \`rg model pull ${DEFAULT_MODEL}\`)`);
+
+describe.skipIf(!pulled)('LocalGenerator on SmolLM2-135M-Instruct', () => {
+  let gen: LocalGenerator;
+  beforeAll(async () => {
+    gen = await LocalGenerator.load({ threads: 2 });
+  });
+  afterAll(() => gen?.close());
+
+  const question = [{ role: 'user' as const, content: 'What is the capital of France? Answer with one word.' }];
+
+  it('answers through the chat template (greedy)', async () => {
+    expect(gen.id).toBe(`local:${DEFAULT_MODEL}`);
+    const text = await gen.generate(question, { temperature: 0, maxTokens: 6 });
+    expect(text).toMatch(/Paris/);
+    expect(text).not.toContain('<|im_end|>');
+  });
+
+  it('samples reproducibly: same seed, same text; calls made at once are queued, not interleaved', async () => {
+    const story = [{ role: 'user' as const, content: 'Write one sentence about a cat.' }];
+    const opts = { temperature: 1, maxTokens: 12 };
+    const [a, b, c] = await Promise.all([
+      gen.generate(story, { ...opts, seed: 3 }),
+      gen.generate(story, { ...opts, seed: 3 }),
+      gen.generate(story, { ...opts, seed: 4 }),
+    ]);
+    expect(a).toBe(b);
+    expect(a.length).toBeGreaterThan(0);
+    expect(c).not.toBe(a);
+  });
+});
+
+describe('LocalGenerator.load', () => {
+  it('fails fatally, naming the file, when the model is missing', async () => {
+    const err = await LocalGenerator.load({ model: '/nonexistent/model.gguf' }).catch((e) => e);
+    expect(err).toBeInstanceOf(FatalGeneratorError);
+    expect(err.message).toContain('/nonexistent/model.gguf');
+  });
+});
