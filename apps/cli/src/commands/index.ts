@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { registerAdapter } from './adapter.js';
 import { registerAdapterTrain } from './adapter-train.js';
 import { registerAugment } from './augment.js';
+import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
 import { registerBenchStore } from './bench-store.js';
 import { registerBenchRetrieve } from './bench-retrieve.js';
 import { registerBenchTrain } from './bench-train.js';
@@ -20,6 +21,7 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerDemo,
   registerAdapter,
   registerBenchStore,
+  registerBenchAdapterDtype,
   registerCluster,
   registerCorpus,
   registerIndex,
