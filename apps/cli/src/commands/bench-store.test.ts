@@ -1,0 +1,35 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../test-helpers.js';
+
+const root = mkdtempSync(join(tmpdir(), 'rg-cli-bench-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// Runs the benchmark tiny to check what it reports; the figures themselves come from `rg bench store --json`.
+describe('rg bench store', () => {
+  it('reports write throughput, warm/cold fetch percentiles and dtype sizes, and removes its store', async () => {
+    const dir = join(root, 'store');
+    const r = await runCli(['bench', 'store', '--count', '4', '--requests', '3', '--no-peer', '--dir', dir, '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({
+      bench: 'store',
+      count: 4,
+      k: 3,
+      shape: { layers: 30, hidden: 576, intermediate: 1536, rank: 2 },
+      peer: { skipped: '--no-peer' },
+    });
+    // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
+    expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
+    for (const mode of ['warm', 'coldPageCacheWarm', 'cold']) expect(out.fetch[mode].p99Ms).toBeGreaterThanOrEqual(out.fetch[mode].p50Ms);
+    expect(out.dtypes.fp16.bytesPerAdapter).toBeLessThan(out.dtypes.fp32.bytesPerAdapter * 0.55);
+    expect(out.dtypes.int8.bytesPerAdapter).toBeLessThan(out.dtypes.fp16.bytesPerAdapter);
+    expect(out.dtypes.int8.maxRelativeError).toBeLessThan(0.01);
+    expect(existsSync(dir)).toBe(false);
+    const again = await runCli(['bench', 'store', '--count', '2', '--k', '3', '--json']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/--k 3 is larger than --count 2/);
+  });
+});
