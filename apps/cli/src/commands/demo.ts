@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type MethodOutcome, runInference } from '../infer/pipeline.js';
+import { stepRunner } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The pipeline steps the demo runs, in order, and whether each is built yet. */
@@ -53,27 +54,14 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       mkdirSync(out, { recursive: true });
       const { corpusFile, dataset } = writeDemoData(out, flags.docs);
 
-      // Each step is the rg command a user would type, run in this process; its stdout goes to stderr so that
-      // the demo's own stdout holds only the table (or the JSON line).
-      const { main } = await import('../main.js');
-      const globals = ['--home', config.home, '--model', config.model, '--threads', String(config.threads)];
-      const total = 6;
-      let n = 0;
-      const step = async (label: string, argv: string[]) => {
-        n++;
-        ctx.info(`[${n}/${total}] ${label}: rg ${argv.join(' ')}`);
-        const code = await main([...globals, ...argv], { ...ctx.io, stdout: ctx.io.stderr });
-        if (code !== 0)
-          throw new Error(`demo step "${label}" failed (exit ${code}); fix it and run rg demo again: finished steps are reused`);
-      };
-
-      if (config.model in KNOWN_MODELS) await step('pull the model', ['model', 'pull', config.model]);
-      else n++;
+      const steps = await stepRunner(ctx, config, 6);
+      if (config.model in KNOWN_MODELS) await steps.run('pull the model', ['model', 'pull', config.model]);
+      else steps.announce(`model ${config.model} (a path: nothing to pull)`);
       const corpus = join(out, 'corpus');
-      await step('ingest the corpus', ['corpus', 'ingest', '--input', corpusFile, '--store', corpus]);
-      await step('index it for BM25', ['index', 'build', '--store', corpus]);
+      await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', corpusFile, '--store', corpus]);
+      await steps.run('index it for BM25', ['index', 'build', '--store', corpus]);
       const augmented = join(out, 'augmented.jsonl');
-      await step('augment every document (template generator: cloze questions, reordered rewrite)', [
+      await steps.run('augment every document (template generator: cloze questions, reordered rewrite)', [
         'augment',
         '--input',
         corpus,
@@ -86,7 +74,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       ]);
       const adapters = join(out, 'adapters');
       const shape = ['--rank', String(RANK), '--alpha', String(ALPHA)];
-      await step('encode one adapter per document', [
+      await steps.run('encode one adapter per document', [
         'encode',
         '--input',
         augmented,
@@ -101,8 +89,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         String(EPOCHS),
       ]);
 
-      n++;
-      ctx.info(`[${n}/${total}] answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
+      steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
       let bar: ReturnType<CliContext['progress']> | undefined;
       const outcomes = await runInference(
         {

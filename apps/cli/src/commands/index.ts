@@ -4,6 +4,7 @@ import { registerAdapter } from './adapter.js';
 import { registerAdapterTrain } from './adapter-train.js';
 import { registerAugment } from './augment.js';
 import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
+import { registerBenchE2e } from './bench-e2e.js';
 import { registerBenchStore } from './bench-store.js';
 import { registerBenchRetrieve } from './bench-retrieve.js';
 import { registerBenchTrain } from './bench-train.js';
@@ -33,4 +34,5 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerEncode,
   registerBenchTrain,
   registerInfer,
+  registerBenchE2e,
 ];
