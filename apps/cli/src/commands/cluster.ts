@@ -4,10 +4,12 @@ import { MINILM, SentenceEncoder } from '@rg/engine';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { defaultVectorBackend, VECTOR_BACKENDS, type VectorBackend, type WriteResult, writeClusterIds } from '../cluster/backend.js';
 import { EmbeddingCache } from '../cluster/embeddings.js';
+import { subcommandFlags } from '../cluster/flags.js';
 import { clusterStore, clustersPath, formatKReports, formatSummary, summarize } from '../cluster/run.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
+import { registerClusterTrain } from './cluster-train.js';
 import { openStore } from './index-cmd.js';
 
 interface ClusterFlags {
@@ -109,14 +111,15 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       }
     });
 
+  registerClusterTrain(cluster, ctx);
+
   cluster
     .command('show')
     .description('sizes, representatives and inertia of the saved clusters')
     .option('--store <dir>', 'corpus store folder; required')
     .option('--json', 'print JSON')
     .action((_opts: unknown, cmd: Command) => {
-      // The parent command parses --store/--json too when they follow `show`: read the merged options.
-      const flags = cmd.optsWithGlobals() as { store?: string; json?: boolean };
+      const flags = subcommandFlags<{ store?: string; json?: boolean }>(cmd);
       if (!flags.store) throw new UsageError('--store DIR is required');
       const file = clustersPath(flags.store);
       if (!existsSync(file)) throw new UsageError(`${file} does not exist: run rg cluster --store ${flags.store} --k K first`);

@@ -1,0 +1,76 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdapterStore } from '@rg/adapter-store';
+import { afterAll, describe, expect, it } from 'vitest';
+import { clusterStore } from '../cluster/run.js';
+import { runCli } from '../test-helpers.js';
+
+// The real default model (SmolLM2-135M-Instruct, pulled into RG_HOME on first use by the engine's tests); loading and
+// training it takes ~15 s alone and far longer on a shared machine, hence the long timeout.
+const env = { RG_HOME: process.env.RG_HOME ?? join(process.env.HOME ?? '/root', '.cache', 'rg'), RG_THREADS: '2' };
+const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-train-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (passageId: string, passage: string, qa: Array<{ question: string; answer: string }>) =>
+  JSON.stringify({
+    passageId,
+    passage,
+    rewrite: `In other words: ${passage}`,
+    qa,
+    tags: [],
+    description: 'x',
+    generator: 'test',
+    promptVersion: 'test',
+    status: 'ok',
+  });
+
+describe('rg cluster train', () => {
+  it('trains one adapter per cluster into the adapter store with the rg encode layout, and resumes', async () => {
+    const store = join(dir, 'corpus');
+    mkdirSync(store);
+    // Clusters from hand-made vectors: {a, b} and {c}.
+    await clusterStore(
+      store,
+      [
+        { id: 'a', vector: [0, 0] },
+        { id: 'b', vector: [0, 1] },
+        { id: 'c', vector: [9, 9] },
+      ],
+      { k: 2, seed: 0, representatives: 2, pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false },
+    );
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(
+      input,
+      `${[
+        record('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses are on Varnholm?', answer: 'One' }]),
+        record('b', 'Edda Quist keeps the Varnholm lighthouse.', [{ question: 'Who keeps the lighthouse?', answer: 'Edda Quist' }]),
+        record('c', 'Ostby has a bakery.', [{ question: 'What does Ostby have?', answer: 'A bakery' }]),
+      ].join('\n')}\n`,
+    );
+    const adapters = join(dir, 'adapters');
+    const args = ['cluster', 'train', '--store', store, '--input', input, '--adapters', adapters, '--lr', '1e-3', '--seed', '2'];
+    const first = await runCli([...args, '--batch-size', '2', '--json'], { env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ k: 2, on: 'representatives', documents: 3, trained: 2, failed: 0 });
+    const s = AdapterStore.open(adapters);
+    try {
+      const scope = { model: 'smollm2-135m-instruct', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 1 };
+      const entries = ['cluster-k2-0', 'cluster-k2-1'].map((id) => s.get({ ...scope, id }));
+      const docs = entries.map((e) => ((e?.trainingConfig ?? { documents: [] }) as { documents: string[] }).documents.sort());
+      expect(docs.sort((x, y) => x.length - y.length)).toEqual([['c'], ['a', 'b']]);
+      // --seed and --batch-size given after `train` reached the trainer.
+      expect(entries[0]?.trainingConfig).toMatchObject({ seed: 2, batchSize: 2 });
+      expect(
+        s
+          .load({ ...scope, id: 'cluster-k2-0' })
+          .modules.get('0.up_proj')
+          ?.b.some((v) => v !== 0),
+      ).toBe(true);
+    } finally {
+      s.close();
+    }
+    const again = await runCli([...args, '--batch-size', '2', '--json'], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ trained: 0, skipped: 2 });
+  }, 600_000);
+});
