@@ -136,7 +136,7 @@ function writeFolder(o: FolderOptions) {
 }
 
 describe('Hugging Face folders', () => {
-  it('Llama 3: rope scaling, untied head, GQA, list of EOS ids, BOS from the post-processor', async () => {
+  it('Llama 3: rope scaling, untied head, GQA, EOS ids from config and generation_config, BOS from the post-processor', async () => {
     const { dir, weights } = writeFolder({
       config: {
         ...baseConfig,
@@ -148,6 +148,7 @@ describe('Hugging Face folders', () => {
       },
       addBos: true,
     });
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 0, eos_token_id: [2, 3] }));
     const m = await loadModel(dir);
     expect(m.source).toEqual({ kind: 'hf', path: dir });
     expect(m.config).toEqual<ModelConfig>({
@@ -166,13 +167,13 @@ describe('Hugging Face folders', () => {
       tieWordEmbeddings: false,
       attentionBias: false,
       bosTokenId: 0,
-      eosTokenIds: [1, 2],
+      eosTokenIds: [1, 2, 3],
     });
     expect(m.weights.has('lm_head.weight')).toBe(true);
     for (const [name, t] of weights) expect(Array.from(m.weights.get(name)!.data), name).toEqual(Array.from(t.data));
     expect(m.tokenizer.encode('the')[0]).toBe(0);
     expect(m.tokenizer.encode(' the', { addSpecialTokens: false })).toEqual([vocab.indexOf('Ġt'), vocab.indexOf('he')]);
-    expect(m.tokenizer.eosTokenIds).toEqual([1, 2]);
+    expect(m.tokenizer.eosTokenIds).toEqual([1, 2, 3]);
     expect(m.tokenizer.applyChatTemplate([{ role: 'user', content: 'hi' }])).toBe('<|begin_of_text|><|user|>hi<|eot_id|><|assistant|>');
   });
 

@@ -135,10 +135,21 @@ function safetensorsFiles(dir: string): string[] {
   return shards.map((s) => join(dir, s));
 }
 
-/** The ModelConfig of a Hugging Face model folder's config.json. */
+/**
+ * The ModelConfig of a Hugging Face model folder's config.json. EOS ids also come from
+ * generation_config.json when present: generation stops on those in transformers (Llama 3 Instruct
+ * lists <|eot_id|> there).
+ */
 export function readHfConfig(dir: string): ModelConfig {
   const configPath = join(dir, 'config.json');
-  return hfConfig(configPath, readJson(configPath));
+  const config = hfConfig(configPath, readJson(configPath));
+  const generationPath = join(dir, 'generation_config.json');
+  if (existsSync(generationPath)) {
+    const eos = readJson(generationPath).eos_token_id;
+    const ids = Array.isArray(eos) ? eos.map(Number) : typeof eos === 'number' ? [eos] : [];
+    config.eosTokenIds = [...new Set([...config.eosTokenIds, ...ids])];
+  }
+  return config;
 }
 
 /** Config and fp32 weights (by Hugging Face name) of a Hugging Face model folder. */
