@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterStore, type CompositionEntry, composeCat } from '@rg/adapter-store';
+import { CentroidRouter, loadClusters } from '@rg/clustering';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
-import { loadModel, OrtCausalLM } from '@rg/engine';
+import { loadModel, OrtCausalLM, SentenceEncoder } from '@rg/engine';
 import {
   type Dataset,
   engineAnswerModel,
@@ -17,7 +18,8 @@ import {
   storeAdapterSource,
 } from '@rg/inference';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
-import { NotBuiltError, UsageError } from '../errors.js';
+import { clustersPath } from '../cluster/run.js';
+import { UsageError } from '../errors.js';
 import { defaultAdapterStore, modelFingerprint, modelKeyName } from '../train/common.js';
 
 /** Id of the one continual-pretraining adapter (`rg encode --dapt`) inside a dataset's adapter folder. */
@@ -58,7 +60,7 @@ export interface MethodOutcome {
 }
 
 const RETRIEVAL: Method[] = ['cat_all_one', 'icl', 'combine'];
-const ADAPTERS: Method[] = ['cat_all_one', 'combine', 'oracle', 'dapt'];
+const ADAPTERS: Method[] = ['cat_all_one', 'combine', 'oracle', 'dapt', 'cluster'];
 
 /**
  * Load the model once, open what the methods need, and run each method over the same (sampled) questions.
@@ -68,10 +70,12 @@ export async function runInference(
   s: InferSettings,
   hooks: { onMethodStart?: (method: Method, total: number) => void; onAnswer?: (method: Method, done: number, p: Prediction) => void } = {},
 ): Promise<MethodOutcome[]> {
-  if (s.methods.includes('cluster')) {
-    throw new NotBuiltError('method cluster: routing a question to clusters needs the sentence encoder, which has not landed');
-  }
   const needsRetrieval = s.methods.some((m) => RETRIEVAL.includes(m));
+  const needsClusters = s.methods.includes('cluster');
+  if (needsClusters && !s.store) throw new UsageError('method cluster needs --store (the corpus store rg cluster wrote its clusters into)');
+  if (needsClusters && !existsSync(clustersPath(s.store!))) {
+    throw new UsageError(`method cluster: no clusters in ${s.store}: run rg cluster --store ${s.store} --k K, then rg cluster train`);
+  }
   const needsAdapters = s.methods.some((m) => ADAPTERS.includes(m));
   if (needsRetrieval && !s.store) throw new UsageError(`methods ${RETRIEVAL.join(', ')} need --store (a corpus store with a built index)`);
   if (s.store && !existsSync(join(s.store, STORE_FILE)))
@@ -87,6 +91,7 @@ export async function runInference(
   let retriever: Retriever | undefined;
   let corpus: CorpusStore | undefined;
   let adapterStore: AdapterStore | undefined;
+  let encoder: SentenceEncoder | undefined;
   try {
     const deps: MethodDeps<CompositionEntry> = { model: engineAnswerModel(lm, loaded.tokenizer), compose: composeCat };
     if (needsRetrieval && s.store) {
@@ -109,6 +114,13 @@ export async function runInference(
         if (!dapt)
           throw new UsageError(`method dapt: no DAPT adapter in ${adapterRoot} for ${JSON.stringify(scope)}: run rg encode --dapt first`);
         deps.dapt = composeCat([dapt]);
+      }
+      if (needsClusters) {
+        // Questions are routed with the encoder that embedded the documents for k-means (rg cluster).
+        const sentenceEncoder = await SentenceEncoder.miniLM(s.home, { threads: s.threads });
+        encoder = sentenceEncoder;
+        const router = new CentroidRouter(loadClusters(clustersPath(s.store!)), (texts) => sentenceEncoder.embed(texts));
+        deps.clusters = { router, adapters: deps.adapters };
       }
     }
 
@@ -145,6 +157,7 @@ export async function runInference(
     await retriever?.close();
     corpus?.close();
     adapterStore?.close();
+    await encoder?.close();
     await lm.dispose();
   }
 }
