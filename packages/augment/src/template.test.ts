@@ -32,6 +32,11 @@ describe('template augmenter', () => {
     ]);
   });
 
+  it('takes whole numbers with their unit, never part of a hyphenated or alphanumeric word', () => {
+    const s = 'A 1.5-cm cut of 2-methoxyestradiol (2ME) in Statview5.5 took 12 patients (40%) over 3 days.';
+    expect(templateQa(s, 6).map((p) => p.answer)).toEqual(['12 patients', '40%', '3 days']);
+  });
+
   it('rewrites by reordering sentences and swapping safe words, keeping names and numbers', () => {
     expect(templateRewrite(PASSAGE)).toBe(
       'The Analytical Engine was designed by Charles Babbage in 1837. Ada Lovelace wrote the first program for it in 1843. ' +
@@ -64,9 +69,8 @@ describe('template augmenter', () => {
   it('holds its invariants on real abstracts (PubMedQA)', () => {
     const file = join(import.meta.dirname, '../../../../shared/data/pubmedqa/ori_pqal.json');
     const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { CONTEXTS: string[] }>;
-    const abstracts = Object.values(data)
-      .slice(0, 30)
-      .map((d) => d.CONTEXTS.join(' '));
+    const abstracts = Object.values(data).map((d) => d.CONTEXTS.join(' '));
+    expect(abstracts).toHaveLength(1000);
     for (const text of abstracts) {
       const rewrite = templateRewrite(text);
       expect(checkRewrite(rewrite, text).reason).toBeUndefined();

@@ -54,13 +54,31 @@ function swapWords(sentence: string): string {
   });
 }
 
-/** Numbers standing as words (not inside CD4 or 2-fold), with the unit word after them when there is one. */
+/**
+ * Numbers standing as words (not inside 2-methoxy, CD4 or 1.5-cm), with the unit word after them when there is one
+ * ("12 patients", "40%"). Spans are cut from the sentence itself so the blank replaces exactly them.
+ */
 function numberSpans(sentence: string): string[] {
+  const words = [...sentence.matchAll(/\S+/g)].map((m) => {
+    const core = /^[("'[]*(.*?)[)"'\],;:.]*$/.exec(m[0])?.[1] ?? m[0];
+    const start = m.index + m[0].indexOf(core);
+    return { core, start, end: start + core.length, raw: m[0] };
+  });
   const spans: string[] = [];
-  for (const m of sentence.matchAll(/(?<![\p{L}\p{N}.,-])\d+(?:[.,]\d+)*(?:\s?%|\s?[a-zA-Z\u00b5\u03bc]{1,12})?(?![\p{L}\p{N}-])/gu)) {
-    const unit = m[0].replace(/^[\d.,]+\s?/, '');
-    spans.push(unit !== '' && STOPWORDS.has(unit.toLowerCase()) ? m[0].slice(0, m[0].length - unit.length).trim() : m[0].trim());
-  }
+  words.forEach((w, i) => {
+    if (!/^\d+(?:[.,]\d+)*%?$/.test(w.core)) return;
+    const next = words[i + 1];
+    // The unit must follow directly: no punctuation closing the number's word, none opening the next.
+    const unit =
+      next !== undefined &&
+      w.raw.endsWith(w.core) &&
+      next.raw.startsWith(next.core) &&
+      /^\p{Ll}{1,12}$/u.test(next.core) &&
+      !STOPWORDS.has(next.core)
+        ? next
+        : undefined;
+    spans.push(sentence.slice(w.start, unit ? unit.end : w.end));
+  });
   return spans;
 }
 
@@ -76,11 +94,19 @@ function nameSpans(sentence: string): string[] {
   return spans;
 }
 
+/** A span that is a whole word in the sentence, not part of a hyphenated or alphanumeric one (2-methoxy, Statview5). */
+function standsAlone(sentence: string, span: string): boolean {
+  const at = sentence.indexOf(span);
+  const before = sentence[at - 1] ?? ' ';
+  const after = sentence.slice(at + span.length, at + span.length + 2);
+  return at >= 0 && !/[\p{L}\p{N}-]/u.test(before) && !/^(?:[\p{L}\p{N}-]|[.,]\p{N})/u.test(after);
+}
+
 /** Candidate answer spans of a sentence, best first: numbers, names, then its longest content word. */
 function answerSpans(sentence: string): string[] {
   const words = sentence.match(/[\p{L}][\p{L}-]{4,}/gu) ?? [];
   const longest = words.filter((w) => !STOPWORDS.has(w.toLowerCase())).sort((a, b) => b.length - a.length)[0];
-  return [...numberSpans(sentence), ...nameSpans(sentence), ...(longest ? [longest] : [])];
+  return [...numberSpans(sentence), ...nameSpans(sentence), ...(longest ? [longest] : [])].filter((span) => standsAlone(sentence, span));
 }
 
 function sentenceScore(sentence: string): number {
