@@ -262,6 +262,13 @@ describe('Hugging Face folders', () => {
     await expect(loadModel(dir)).rejects.toThrow(`${path}: missing`);
   });
 
+  it('refuses a chat template that does not parse, naming tokenizer_config.json', async () => {
+    const { dir } = writeFolder({ config: { ...baseConfig, model_type: 'llama' } });
+    const path = join(dir, 'tokenizer_config.json');
+    writeFileSync(path, JSON.stringify({ bos_token: specials[0], chat_template: '{% for m in messages %}{{ m.content }' }));
+    await expect(loadModel(dir)).rejects.toThrow(`${path}: chat template does not parse`);
+  });
+
   it('refuses a shard the index lists but the folder lacks', async () => {
     const { dir } = writeFolder({ config: { ...baseConfig, model_type: 'qwen2' }, shards: 2 });
     const shard = join(dir, 'model-00002-of-00002.safetensors');

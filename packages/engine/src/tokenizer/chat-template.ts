@@ -1,4 +1,5 @@
 import { Template } from '@huggingface/jinja';
+import { ModelFileError } from '../model/errors.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
@@ -28,7 +29,7 @@ export class ChatTemplate {
     try {
       this.template = new Template(source);
     } catch (e) {
-      throw new Error(`${origin}: chat template does not parse (${(e as Error).message})`);
+      throw new ModelFileError(origin, `chat template does not parse (${(e as Error).message})`);
     }
   }
 
