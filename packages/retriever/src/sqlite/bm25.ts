@@ -112,8 +112,13 @@ export class SqliteBm25Retriever implements Retriever {
     return (this.db.prepare('SELECT count(*) AS n FROM docs').get() as { n: number }).n;
   }
 
+  /** Merge the index's segments into one (what a bulk build does on close). */
+  optimize(): void {
+    this.db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
+  }
+
   async close(): Promise<void> {
-    if (this.opts.bulk) this.db.exec("INSERT INTO fts (fts) VALUES ('optimize')");
+    if (this.opts.bulk) this.optimize();
     this.db.close();
   }
 }
