@@ -31,6 +31,14 @@ export type LinearWeight =
       blockSize: number;
       inFeatures: number;
       outFeatures: number;
+      /** MatMulNBits accuracy_level: 0 = fp32 compute on dequantized blocks, 4 = int8 activations. */
+      accuracyLevel: 0 | 4;
+      /**
+       * Per-block minimums `[in / blockSize, out]` of an asymmetric (Q4_1-style) scheme, added as
+       * blockSums(x)·mins: MatMulNBits then only needs integer zero points, which keep its fast
+       * prepacked kernels (float zero points force an unpacked, dequantize-every-run path).
+       */
+      blockMins?: string;
     };
 
 /** LoRA factors as values: A `[r, in]`, B `[out, r]` with the scale folded into B; r may be 0. */
@@ -55,11 +63,16 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: strin
       N: w.outFeatures,
       bits: w.bits,
       block_size: w.blockSize,
-      accuracy_level: 4,
+      accuracy_level: w.accuracyLevel,
     },
     1,
     'com.microsoft',
   );
+  if (w.blockMins) {
+    const blocks = g.op('Reshape', [x, g.ints([0, w.inFeatures / w.blockSize, w.blockSize])]);
+    const blockSums = g.op('ReduceSum', [blocks, g.ints([-1])], { keepdims: 0 });
+    y = g.op('Add', [y, g.op('MatMul', [blockSums, w.blockMins])]);
+  }
   if (bias) y = g.op('Add', [y, bias]);
   return delta ? g.op('Add', [y, delta]) : y;
 }

@@ -70,7 +70,7 @@ export class OrtCausalLM implements CausalLM {
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
     const format = options.weightFormat ?? 'f32';
-    const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format);
+    const nbits = format === 'f32' ? undefined : nbitsWeights(weights);
     const graph = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: nbits?.linearWeight });
     const constants: Record<string, TensorData> = {};
     for (const name of graph.weightInputs) {

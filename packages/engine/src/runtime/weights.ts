@@ -4,12 +4,11 @@ import type { ModelWeights, Tensor32 } from '../model/config.js';
 
 /**
  * How projection weights are stored for inference.
- * - 'f32': dense fp32 graph inputs; exact.
- * - 'q4': projections as 4-bit blocks of 32 with a scale and a float zero point each (the GGUF Q4_1
- *   scheme: value = min + q·scale), the LM head as 8-bit symmetric blocks (the GGUF Q8_0 scheme),
- *   run by com.microsoft::MatMulNBits. On weights that were Q4_1 / Q8_0 to begin with (the default
- *   SmolLM2 GGUF) re-blocking recovers the same codes, so this is lossless up to fp32 rounding;
- *   on fp32/f16 weights it is a lossy 4-bit quantization.
+ * - 'f32' (default): dense fp32 graph inputs; exact (matches transformers to ~1e-6 relative).
+ * - 'q4': projections as 4-bit blocks of 32 (the GGUF Q4_1 scheme, value = min + q·scale), the LM
+ *   head as 8-bit blocks (the GGUF Q8_0 scheme), run by com.microsoft::MatMulNBits with int8
+ *   activations. Re-blocking Q4_1 / Q8_0 weights (the default SmolLM2 GGUF) recovers their codes
+ *   exactly; the int8 activations cost ~1-3% relative error on logits (see README: Graphs).
  */
 export type WeightFormat = 'f32' | 'q4';
 
@@ -17,32 +16,37 @@ const BLOCK = 32;
 const EXTERNAL_FILE = 'weights.bin';
 
 interface Blocks {
+  /** `[rows, kBlocks, BLOCK·bits/8]`, MatMulNBits nibble order. */
   qweight: Uint8Array;
+  /** `[rows · kBlocks]`. */
   scales: Float32Array;
-  zeroPoints: Float32Array;
+  /** uint8 zero points, packed two per byte for 4 bits. */
+  zeroPoints: Uint8Array;
+  /** `[kBlocks, rows]`: block minimums (Q4 only), added as blockSums(x)·mins. */
+  mins?: Float32Array;
 }
 
 /**
  * A `linearWeight` hook for `buildLlamaGraph` that turns projections into MatMulNBits initializers
  * stored as external data, plus the bytes to hand the session.
  */
-export function nbitsWeights(weights: ModelWeights, format: Exclude<WeightFormat, 'f32'>) {
+export function nbitsWeights(weights: ModelWeights) {
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  const external = (g: GraphBuilder, name: string, dtype: 'uint8' | 'float32', dims: number[], bytes: Uint8Array) => {
+  const external = (g: GraphBuilder, name: string, dtype: 'uint8' | 'float32', dims: number[], data: Uint8Array | Float32Array) => {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const value = g.externalInitializer(name, dtype, dims, EXTERNAL_FILE, offset, bytes.byteLength);
     chunks.push(bytes);
     offset += bytes.byteLength;
     return value;
   };
-  const asBytes = (a: Float32Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
   const linearWeight = (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number): LinearWeight | undefined => {
     if (inFeatures % BLOCK !== 0) return undefined;
     const t = weights.get(name);
     if (!t) throw new Error(`model weights: missing tensor '${name}'`);
     const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
-    const bits = isHead || format !== 'q4' ? 8 : 4;
+    const bits = isHead ? 8 : 4;
     const blocks = bits === 4 ? blocksQ4(t) : blocksQ8(t);
     const kBlocks = inFeatures / BLOCK;
     const base = `${name}.q${bits}`;
@@ -52,9 +56,13 @@ export function nbitsWeights(weights: ModelWeights, format: Exclude<WeightFormat
       blockSize: BLOCK,
       inFeatures,
       outFeatures,
+      // Only the int8-activation kernels are prepacked on x64 in ORT 1.30; accuracy_level 0 dequantizes
+      // every block on every run (~25x slower at decode).
+      accuracyLevel: 4,
       qweight: external(g, `${base}.qweight`, 'uint8', [outFeatures, kBlocks, (BLOCK * bits) / 8], blocks.qweight),
-      scales: external(g, `${base}.scales`, 'float32', [outFeatures * kBlocks], asBytes(blocks.scales)),
-      zeroPoints: external(g, `${base}.zero_points`, 'float32', [outFeatures * kBlocks], asBytes(blocks.zeroPoints)),
+      scales: external(g, `${base}.scales`, 'float32', [outFeatures * kBlocks], blocks.scales),
+      zeroPoints: external(g, `${base}.zero_points`, 'uint8', [blocks.zeroPoints.length], blocks.zeroPoints),
+      ...(blocks.mins ? { blockMins: external(g, `${base}.mins`, 'float32', [kBlocks, outFeatures], blocks.mins) } : {}),
     };
   };
 
@@ -71,13 +79,16 @@ export function nbitsWeights(weights: ModelWeights, format: Exclude<WeightFormat
   return { linearWeight, externalData };
 }
 
-/** Asymmetric 4-bit blocks along `in` (Q4_1): scale = (max - min) / 15, zero point = -min / scale. */
+/**
+ * Asymmetric 4-bit blocks along `in` (Q4_1): value = min + q·scale with scale = (max - min) / 15.
+ * Codes go to MatMulNBits with zero point 8; the block offsets become a separate `[kBlocks, rows]` term.
+ */
 export function blocksQ4(t: Tensor32): Blocks {
   const [rows, cols] = t.dims;
   const kBlocks = cols / BLOCK;
   const qweight = new Uint8Array(rows * kBlocks * (BLOCK / 2));
   const scales = new Float32Array(rows * kBlocks);
-  const zeroPoints = new Float32Array(rows * kBlocks);
+  const mins = new Float32Array(kBlocks * rows);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < kBlocks; b++) {
       const start = r * cols + b * BLOCK;
@@ -91,7 +102,9 @@ export function blocksQ4(t: Tensor32): Blocks {
       const scale = max > min ? (max - min) / 15 : 1;
       const blockIndex = r * kBlocks + b;
       scales[blockIndex] = scale;
-      zeroPoints[blockIndex] = -min / scale;
+      // Codes centred on the zero point 8: value = (q - 8)·scale + (min + 8·scale). Same numbers, but the
+      // two terms no longer nearly cancel, which matters when MatMulNBits quantizes activations to int8.
+      mins[b * rows + r] = min + 8 * scale;
       // MatMulNBits packs consecutive elements low nibble first (GGUF pairs j with j+16 instead).
       for (let i = 0; i < BLOCK; i += 2) {
         const q0 = Math.min(15, Math.max(0, Math.round((t.data[start + i] - min) / scale)));
@@ -100,16 +113,15 @@ export function blocksQ4(t: Tensor32): Blocks {
       }
     }
   }
-  return { qweight, scales, zeroPoints };
+  return { qweight, scales, zeroPoints: new Uint8Array(rows * Math.ceil(kBlocks / 2)).fill(0x88), mins };
 }
 
-/** Symmetric 8-bit blocks along `in` (Q8_0): scale = max|x| / 127, codes offset by 128. */
+/** Symmetric 8-bit blocks along `in` (Q8_0): scale = max|x| / 127, codes offset by the zero point 128. */
 export function blocksQ8(t: Tensor32): Blocks {
   const [rows, cols] = t.dims;
   const kBlocks = cols / BLOCK;
   const qweight = new Uint8Array(rows * cols);
   const scales = new Float32Array(rows * kBlocks);
-  const zeroPoints = new Float32Array(rows * kBlocks).fill(128);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < kBlocks; b++) {
       const start = r * cols + b * BLOCK;
@@ -120,5 +132,5 @@ export function blocksQ8(t: Tensor32): Blocks {
       for (let i = 0; i < BLOCK; i++) qweight[start + i] = Math.round(t.data[start + i] / scale) + 128;
     }
   }
-  return { qweight, scales, zeroPoints };
+  return { qweight, scales, zeroPoints: new Uint8Array(rows * kBlocks).fill(128) };
 }
