@@ -49,9 +49,10 @@ describe('worker host', () => {
     try {
       const blocked = await ticksDuring(() => local.forward({ ids: long }));
       const free = await ticksDuring(() => remote.forward({ ids: long }));
-      expect(blocked.ticks).toBe(0);
+      // A tick may slip in before ORT starts (the binding defers run to setImmediate), none during it.
+      expect(blocked.ticks, JSON.stringify(blocked)).toBeLessThanOrEqual(1);
       expect(free.ms).toBeGreaterThan(20);
-      expect(free.ticks).toBeGreaterThanOrEqual(3);
+      expect(free.ticks, JSON.stringify(free)).toBeGreaterThanOrEqual(3);
     } finally {
       await Promise.all([local.dispose(), remote.dispose()]);
     }
