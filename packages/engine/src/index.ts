@@ -71,6 +71,7 @@ export { referenceForward } from './reference/llama.js';
 export { randomLora } from './reference/random-lora.js';
 export { concatLora } from './runtime/adapters.js';
 export {
+  AdapterMismatchError,
   type AdapterSet,
   type CausalLM,
   checkAdapters,

@@ -12,6 +12,7 @@ import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
 import { registerEncode } from './encode.js';
+import { registerGenerate } from './generate.js';
 import { registerIndex } from './index-cmd.js';
 import { registerInfer } from './infer.js';
 import { registerModel } from './model.js';
@@ -28,6 +29,7 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerIndex,
   registerRetrieve,
   registerModel,
+  registerGenerate,
   registerAugment,
   registerBenchRetrieve,
   registerAdapterTrain,

@@ -150,22 +150,29 @@ function adapterFeeds(config: ModelConfig, targets: readonly LoraTarget[], lora:
   return feeds;
 }
 
+/** An adapter that does not fit the model (target module, layer or shape). */
+export class AdapterMismatchError extends Error {
+  override name = 'AdapterMismatchError';
+}
+
 /** An adapter must target modules the graph has inputs for, with this model's shapes. */
 export function checkAdapters(config: ModelConfig, graphTargets: readonly LoraTarget[], lora: LoraWeights): void {
   for (const [key, m] of lora.modules) {
     const [layerText, target] = key.split('.');
     const layer = Number(layerText);
     if (!Number.isInteger(layer) || layer < 0 || layer >= config.numLayers)
-      throw new Error(`adapter module '${key}': layer ${layerText} outside 0..${config.numLayers - 1}`);
+      throw new AdapterMismatchError(`adapter module '${key}': layer ${layerText} outside 0..${config.numLayers - 1}`);
     if (!graphTargets.includes(target as LoraTarget))
-      throw new Error(`adapter module '${key}': target '${target}' is not one of this model's LoRA targets (${graphTargets.join(', ')})`);
+      throw new AdapterMismatchError(
+        `adapter module '${key}': target '${target}' is not one of this model's LoRA targets (${graphTargets.join(', ')})`,
+      );
     const { inFeatures, outFeatures } = targetShape(config, target as LoraTarget);
     if (m.inFeatures !== inFeatures || m.outFeatures !== outFeatures) {
-      throw new Error(
+      throw new AdapterMismatchError(
         `adapter module '${key}': shape [in ${m.inFeatures}, out ${m.outFeatures}] does not fit the model's [in ${inFeatures}, out ${outFeatures}]`,
       );
     }
     if (m.a.length !== m.rank * inFeatures || m.b.length !== outFeatures * m.rank)
-      throw new Error(`adapter module '${key}': A/B sizes do not match rank ${m.rank}`);
+      throw new AdapterMismatchError(`adapter module '${key}': A/B sizes do not match rank ${m.rank}`);
   }
 }
