@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelWeights } from './config.js';
 import { type GgufFile, ggufConfig, readGguf, readGgufQuantized, readGgufWeights } from './gguf.js';
 import { checkWeights } from './hf.js';
@@ -197,8 +197,11 @@ function tinyModel(o: TinyOptions = {}) {
   return { bytes: writeGguf(metadata, tensors, o.version), hf };
 }
 
+const root = mkdtempSync(join(tmpdir(), 'rg-gguf-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 function writeTemp(bytes: Uint8Array, name = 'model.gguf'): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'rg-gguf-')), name);
+  const path = join(mkdtempSync(join(root, 'case-')), name);
   writeFileSync(path, bytes);
   return path;
 }

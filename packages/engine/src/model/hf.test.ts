@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '@rg/adapter-store';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { expectedTensors, hfConfig } from './hf.js';
 import { loadModel } from './load.js';
@@ -81,6 +81,9 @@ function toDtype(data: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): ArrayBuffer
   });
 }
 
+const root = mkdtempSync(join(tmpdir(), 'rg-hf-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
 interface FolderOptions {
   config: Json;
   dtype?: 'F32' | 'F16' | 'BF16';
@@ -91,7 +94,7 @@ interface FolderOptions {
 
 /** Write a Hugging Face folder with random weights for a config; returns the folder and the fp32 weights. */
 function writeFolder(o: FolderOptions) {
-  const dir = mkdtempSync(join(tmpdir(), 'rg-hf-'));
+  const dir = mkdtempSync(join(root, 'case-'));
   const config = hfConfig('config.json', o.config);
   const weights = new Map<string, { dims: number[]; data: Float32Array }>();
   let seed = 1;

@@ -1,9 +1,12 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, loadModelConfig, resolveModel } from './load.js';
 import { ensureModel, knownModelPath } from './pull.js';
+
+const root = mkdtempSync(join(tmpdir(), 'rg-load-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('loadModel', () => {
   it('loads the default model by name (pulled on first use): config, weights, tokenizer, chat template', async () => {
@@ -19,14 +22,14 @@ describe('loadModel', () => {
   });
 
   it('says how to pull a known model that is not there', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'rg-home-'));
+    const home = mkdtempSync(join(root, 'home-'));
     await expect(resolveModel('smollm2-135m-instruct', { home })).rejects.toThrow(
       `${knownModelPath('smollm2-135m-instruct', home)}: not pulled yet: run \`rg model pull smollm2-135m-instruct\``,
     );
   });
 
   it('refuses specs that are neither a known name, a .gguf nor a model folder', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rg-spec-'));
+    const dir = mkdtempSync(join(root, 'spec-'));
     await expect(resolveModel(join(dir, 'nope'))).rejects.toThrow(`${join(dir, 'nope')}: no such file or folder`);
     writeFileSync(join(dir, 'weights.bin'), 'x');
     await expect(resolveModel(join(dir, 'weights.bin'))).rejects.toThrow('not a .gguf file or a model folder');

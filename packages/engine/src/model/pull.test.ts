@@ -1,14 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ensureModel, KNOWN_MODELS, knownModelPath, type PullProgress, pullModel } from './pull.js';
 import { writeZip } from './test-helpers/model-files.js';
 import { extractZipMember, listZip } from './zip.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'rg-pull-'));
+// Every folder of this file lives under one root, removed at the end (pull tests copy ~100 MB).
+const root = mkdtempSync(join(tmpdir(), 'rg-pull-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const tmp = () => mkdtempSync(join(root, 'case-'));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('zip reader (wheels)', () => {
