@@ -4,9 +4,11 @@ import { registerAdapter } from './adapter.js';
 import { registerAdapterTrain } from './adapter-train.js';
 import { registerAugment } from './augment.js';
 import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
+import { registerBenchCluster } from './bench-cluster.js';
 import { registerBenchE2e } from './bench-e2e.js';
-import { registerBenchStore } from './bench-store.js';
+import { registerBenchGenerate } from './bench-generate.js';
 import { registerBenchRetrieve } from './bench-retrieve.js';
+import { registerBenchStore } from './bench-store.js';
 import { registerBenchTrain } from './bench-train.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
@@ -25,11 +27,13 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerBenchStore,
   registerBenchAdapterDtype,
   registerCluster,
+  registerBenchCluster,
   registerCorpus,
   registerIndex,
   registerRetrieve,
   registerModel,
   registerGenerate,
+  registerBenchGenerate,
   registerAugment,
   registerBenchRetrieve,
   registerAdapterTrain,
