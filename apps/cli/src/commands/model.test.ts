@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureModel, KNOWN_MODELS } from '@rg/engine';
@@ -41,9 +41,11 @@ describe('rg model', () => {
   });
 
   it('info: a corrupt file is a usage error naming the file', async () => {
-    const bad = join(mkdtempSync(join(tmpdir(), 'rg-cli-model-')), 'broken.gguf');
+    const dir = mkdtempSync(join(tmpdir(), 'rg-cli-model-'));
+    const bad = join(dir, 'broken.gguf');
     writeFileSync(bad, 'GGUF but not really');
     const r = await runCli(['model', 'info', bad, '--json']);
+    rmSync(dir, { recursive: true });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:`);
   });
