@@ -7,7 +7,7 @@ export interface Metrics {
   /** The dataset's primary metric, averaged (what tables report). */
   score: number;
   primaryMetric: Dataset['primaryMetric'];
-  /** Classification datasets: share of questions whose chosen label is the gold one, and macro-F1 over labels. */
+  /** Questions with choices: share whose chosen label is the gold one; macro-F1 over a dataset's closed label set. */
   accuracy?: number;
   macroF1?: number;
   em: number;
@@ -33,7 +33,8 @@ export function evaluate(dataset: Pick<Dataset, 'primaryMetric' | 'labels'>, pre
     const preds = predictions.map((p) => p.prediction);
     const golds = predictions.map((p) => p.gold[0]);
     m.accuracy = accuracy(preds, golds);
-    m.macroF1 = macroF1(preds, golds, dataset.labels);
+    // Macro-F1 means something only over a closed label set (yes/no/maybe), not over per-question choices.
+    if (dataset.labels) m.macroF1 = macroF1(preds, golds, dataset.labels);
   }
   return m;
 }
