@@ -6,6 +6,7 @@ import { registerAugment } from './augment.js';
 import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
 import { registerBenchCluster } from './bench-cluster.js';
 import { registerBenchE2e } from './bench-e2e.js';
+import { registerBenchGenerate } from './bench-generate.js';
 import { registerBenchRetrieve } from './bench-retrieve.js';
 import { registerBenchStore } from './bench-store.js';
 import { registerBenchTrain } from './bench-train.js';
@@ -32,6 +33,7 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerRetrieve,
   registerModel,
   registerGenerate,
+  registerBenchGenerate,
   registerAugment,
   registerBenchRetrieve,
   registerAdapterTrain,

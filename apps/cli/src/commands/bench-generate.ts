@@ -1,0 +1,188 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  concatLora,
+  LORA_TARGETS,
+  type LoadedModel,
+  type LoraTarget,
+  loadModel,
+  OrtCausalLM,
+  randomLora,
+  seededRandom,
+  type WeightFormat,
+} from '@rg/engine';
+import { type Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { positiveInt } from '../parse.js';
+import { benchCommand } from './bench.js';
+
+interface Flags {
+  promptTokens: number;
+  newTokens: number;
+  runs: number;
+  adapters: number;
+  rank: number;
+  weights: WeightFormat;
+  peer: boolean;
+  python: string;
+  json?: boolean;
+}
+
+interface Timing {
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  requestSeconds: number;
+  generatedIds: number[];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Prefill of the prompt, then greedy one-token decode steps; medians over runs after a warm-up. */
+async function measure(
+  model: LoadedModel,
+  prompt: number[],
+  flags: Flags,
+  threads: number,
+  lora: ReturnType<typeof concatLora> | null,
+): Promise<Timing & { sessionCreateMs: number }> {
+  const t0 = performance.now();
+  const lm = await OrtCausalLM.load(model.config, model.weights, {
+    threads,
+    weightFormat: flags.weights,
+    loraTargets: lora ? (lora.targets as LoraTarget[]) : [],
+  });
+  const sessionCreateMs = performance.now() - t0;
+  const adapters = lora ? await lm.prepareAdapters(lora) : null;
+  const argmax = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best] ? i : best), 0);
+  const one = async (newTokens: number) => {
+    const start = performance.now();
+    let step = await lm.forward({ ids: prompt, adapters });
+    const prefillMs = performance.now() - start;
+    const ids = [argmax(step.logits)];
+    while (ids.length < newTokens) {
+      const next = await lm.forward({ ids: [ids[ids.length - 1]], cache: step.cache, adapters });
+      lm.release(step.cache);
+      step = next;
+      ids.push(argmax(step.logits));
+    }
+    lm.release(step.cache);
+    return { prefillMs, totalMs: performance.now() - start, ids };
+  };
+  try {
+    await one(4);
+    const runs = [];
+    for (let i = 0; i < flags.runs; i++) runs.push(await one(flags.newTokens));
+    const prefillMs = median(runs.map((r) => r.prefillMs));
+    const decodeMs = median(runs.map((r) => r.totalMs - r.prefillMs));
+    return {
+      prefillTokensPerSecond: prompt.length / (prefillMs / 1000),
+      decodeTokensPerSecond: (flags.newTokens - 1) / (decodeMs / 1000),
+      requestSeconds: median(runs.map((r) => r.totalMs)) / 1000,
+      generatedIds: runs[0].ids,
+      sessionCreateMs,
+    };
+  } finally {
+    await lm.dispose();
+  }
+}
+
+export function registerBenchGenerate(program: Command, ctx: CliContext): void {
+  benchCommand(program)
+    .command('generate')
+    .description(
+      'prefill and decode tokens/s, with 0 and with k concatenated LoRA adapters, peak RSS; peer transformers generate (PyTorch CPU fp32)',
+    )
+    .option('--prompt-tokens <n>', 'prompt length (seeded random ids)', positiveInt, 512)
+    .option('--new-tokens <n>', 'greedy tokens generated per request', positiveInt, 128)
+    .option('--runs <n>', 'timed requests per configuration (median reported), after one warm-up', positiveInt, 3)
+    .option('--adapters <k>', 'adapters concatenated in the adapter configuration', positiveInt, 3)
+    .option('--rank <r>', 'rank of each adapter', positiveInt, 2)
+    .addOption(new Option('--weights <format>', 'projection weights').choices(['f32', 'q4']).default('f32'))
+    .option('--no-peer', 'skip the transformers peer')
+    .option('--python <path>', 'Python with torch and transformers (tools/.venv)', 'tools/.venv/bin/python')
+    .option('--json', 'print one JSON line')
+    .action(async (flags: Flags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      const model = await loadModel(config.model, { home: config.home, pull: true });
+      const random = seededRandom(1);
+      // Ordinary (non-special) token ids, so the prompt is a plausible text for both implementations.
+      const prompt = Array.from({ length: flags.promptTokens }, () => 100 + Math.floor(random() * (model.config.vocabSize - 100)));
+      const adapterSet = concatLora(
+        Array.from({ length: flags.adapters }, (_, i) => randomLora(model.config, flags.rank, LORA_TARGETS, 100 + i, 0.01)),
+      );
+      ctx.info(`rg: ${flags.runs} requests without adapters ...`);
+      const base = await measure(model, prompt, flags, config.threads, null);
+      ctx.info(`rg: ${flags.runs} requests with ${flags.adapters} rank-${flags.rank} adapters on ${LORA_TARGETS.length} modules ...`);
+      const adapted = await measure(model, prompt, flags, config.threads, adapterSet);
+      const rgPeakRssMb = process.resourceUsage().maxRSS / 1024;
+
+      let peer: (Timing & { peer: string; peakRssMb: number }) | null = null;
+      if (flags.peer) {
+        const python = resolve(ctx.io.cwd, flags.python);
+        if (!existsSync(python)) throw new UsageError(`--python ${python}: not found (create tools/.venv, or pass --no-peer)`);
+        const script = resolve(ctx.io.cwd, 'tools/bench/generate_peer.py');
+        if (!existsSync(script)) throw new UsageError(`${script}: not found (run from the repository root, or pass --no-peer)`);
+        if (model.source.kind !== 'gguf') throw new UsageError('the peer loads GGUF files only: use a .gguf model or --no-peer');
+        const dir = mkdtempSync(join(tmpdir(), 'rg-bench-'));
+        try {
+          const idsFile = join(dir, 'ids.json');
+          writeFileSync(idsFile, JSON.stringify(prompt));
+          ctx.info('peer: transformers generate ...');
+          const args = [
+            script,
+            '--gguf',
+            model.source.path,
+            '--ids-file',
+            idsFile,
+            '--new',
+            String(flags.newTokens),
+            '--runs',
+            String(flags.runs),
+          ];
+          const run = spawnSync(python, [...args, '--threads', String(config.threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+          if (run.status !== 0) throw new Error(`peer failed (exit ${run.status}): ${run.stderr.slice(-2000)}`);
+          peer = JSON.parse(run.stdout.trim().split('\n').pop() as string);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      const sameLeading = (a: number[], b: number[]) => {
+        let n = 0;
+        while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
+        return n;
+      };
+      const strip = <T extends Timing>({ generatedIds: _ids, ...t }: T) => t;
+      const result = {
+        bench: 'generate',
+        model: config.model,
+        weights: flags.weights,
+        promptTokens: flags.promptTokens,
+        newTokens: flags.newTokens,
+        runs: flags.runs,
+        threads: config.threads,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        loadAverage1m: loadavg()[0],
+        rg: {
+          noAdapters: strip(base),
+          adapters: { count: flags.adapters, rank: flags.rank, targets: LORA_TARGETS, ...strip(adapted) },
+          adapterLatencyCost: adapted.requestSeconds / base.requestSeconds - 1,
+          peakRssMb: rgPeakRssMb,
+        },
+        peer: peer ? strip(peer) : null,
+        ratios: peer
+          ? {
+              prefill: base.prefillTokensPerSecond / peer.prefillTokensPerSecond,
+              decode: base.decodeTokensPerSecond / peer.decodeTokensPerSecond,
+              request: peer.requestSeconds / base.requestSeconds,
+            }
+          : null,
+        greedyTokensMatchingPeer: peer ? sameLeading(base.generatedIds, peer.generatedIds) : null,
+      };
+      if (flags.json) ctx.json(result);
+      else ctx.print(JSON.stringify(result, null, 2));
+    });
+}
