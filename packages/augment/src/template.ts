@@ -29,8 +29,6 @@ const SWAPS: Record<string, string> = {
   therefore: 'thus',
   thus: 'therefore',
   whereas: 'while',
-  'compared with': 'relative to',
-  'compared to': 'relative to',
   'in addition': 'additionally',
   frequently: 'often',
   often: 'frequently',
