@@ -213,7 +213,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
               {
                 bytesPerAdapter: enc.config.byteLength + enc.model.byteLength,
                 maxRelativeError: relativeError(sample, roundTripDtype(sample, dtype)),
-                logitChange: 'not measured here: needs the engine (roundTripDtype() gives the adapter to run)',
+                logitChange: 'see rg bench adapter-dtype (runs the model)',
               },
             ];
           }),
