@@ -289,7 +289,10 @@ export class AdapterStore {
     return row && this.toEntry(row);
   }
 
-  /** Load and verify an adapter (served from the LRU when the manifest still has the same content hash). */
+  /**
+   * Load and verify an adapter (served from the LRU when the manifest still has the same content
+   * hash). The result is shared with the LRU and its fp32 tensors view the file buffer: read-only.
+   */
   load(key: AdapterKey, opts: LoadOptions = {}): LoraAdapter {
     const rel = adapterRelPath(key);
     const row = this.row(rel);
