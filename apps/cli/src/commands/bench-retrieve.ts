@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CorpusStore, type Document, ingest, type Question, readQuestions } from '@rg/corpus';
+import { sentenceEncoderDir } from '@rg/engine';
 import { type BackendName, commitBuild, EMBEDDED_BACKENDS, openRetriever, type Retriever, SqliteBm25Retriever } from '@rg/retriever';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -13,6 +15,7 @@ interface Flags {
   input?: string;
   backends: string[];
   scale: number;
+  peer: boolean;
   json?: boolean;
 }
 
@@ -28,6 +31,7 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
     .option('--input <file>', 'PubMedQA ori_pqal.json (default ../shared/data/pubmedqa/ori_pqal.json)')
     .option('--backends <list>', `embedded backends to measure (${EMBEDDED_BACKENDS.join(', ')})`, stringList, [...EMBEDDED_BACKENDS])
     .option('--scale <n>', 'also time BM25 with n generated passages added (0 = skip)', nonNegativeInt, 0)
+    .option('--no-peer', 'skip the Python peer (tools/bench/retrieve_peer.py: bm25s, transformers)')
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
@@ -37,6 +41,7 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
       for (const b of flags.backends)
         if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b))
           throw new UsageError(`--backends: unknown embedded backend "${b}" (expected ${EMBEDDED_BACKENDS.join(', ')})`);
+      const loadStart = loadavg()[0];
       const dir = mkdtempSync(join(tmpdir(), 'rg-bench-retrieve-'));
       try {
         // Ingest rate: median of 3 runs into fresh stores after one warm-up run.
@@ -54,30 +59,48 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         const backends: Record<string, unknown> = {};
         // Hybrid reuses the BM25 and dense indexes: each part is built (and timed) once.
         const buildSeconds = new Map<BackendName, number>();
+        // CPU seconds beside wall seconds: on a shared machine the gap shows how much the run waited for a core.
+        const buildCpuSeconds = new Map<BackendName, number>();
         const parts = (name: BackendName): BackendName[] => (name === 'hybrid' ? ['sqlite', 'dense'] : [name]);
         for (const name of flags.backends as BackendName[]) {
           for (const part of parts(name)) {
             if (buildSeconds.has(part)) continue;
             ctx.info(`bench retrieve: building ${part}`);
             const t0 = performance.now();
+            const cpu0 = process.cpuUsage();
             const built = await openRetriever(part, { storeDir: store.dir, build: true, home: config.home, threads: config.threads });
             await built.add([...store.iterate()]);
             await built.close();
             commitBuild(store.dir, part);
             buildSeconds.set(part, (performance.now() - t0) / 1000);
+            buildCpuSeconds.set(part, cpuSeconds(cpu0));
           }
           ctx.info(`bench retrieve: querying ${name}`);
           const seconds = parts(name).reduce((a, p) => a + (buildSeconds.get(p) ?? 0), 0);
           const r = await openRetriever(name, { storeDir: store.dir, home: config.home, threads: config.threads });
-          backends[name] = { indexDocsPerSecond: store.count() / seconds, ...(await measure(r, questions)) };
+          const cpu = parts(name).reduce((a, p) => a + (buildCpuSeconds.get(p) ?? 0), 0);
+          backends[name] = {
+            indexDocsPerSecond: store.count() / seconds,
+            indexSeconds: seconds,
+            indexCpuSeconds: cpu,
+            ...(await measure(r, questions)),
+          };
           await r.close();
         }
         const result = {
           bench: 'retrieve',
-          machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads: config.threads, node: process.version },
+          machine: {
+            cpu: cpus()[0]?.model ?? 'unknown',
+            cores: cpus().length,
+            threads: config.threads,
+            node: process.version,
+            loadAverage1mStart: loadStart,
+            loadAverage1mEnd: loadavg()[0],
+          },
           corpus: { file: input, documents: store.count(), questions: questions.length, gold: 'the question’s own abstract' },
           ingest: { docsPerSecond: median(runs), runsDocsPerSecond: runs, documents: ing.added },
           backends,
+          peer: flags.peer ? runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends) : { skipped: '--no-peer' },
           scaling:
             flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined,
         };
@@ -88,6 +111,31 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+}
+
+/**
+ * The Python stack on the same task, run after rg's measurements (never beside them: two cores).
+ * Ratios > 1 mean rg is faster: peer latency / rg latency, rg index rate / peer index rate.
+ */
+function runPeer(ctx: CliContext, input: string, modelDir: string, threads: number, rg: Record<string, unknown>): Record<string, unknown> {
+  const python = resolve(ctx.io.cwd, 'tools/.venv/bin/python');
+  const script = resolve(ctx.io.cwd, 'tools/bench/retrieve_peer.py');
+  if (!existsSync(python) || !existsSync(script)) return { skipped: `needs ${python} and ${script} (run from the repository root)` };
+  if (!existsSync(modelDir)) return { skipped: `no encoder at ${modelDir} (measure the dense backend first)` };
+  ctx.info('bench retrieve: peer (bm25s, transformers)');
+  const r = spawnSync(python, [script, input, modelDir, String(threads)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`peer failed: ${r.stderr.slice(-800)}`);
+  const peer = JSON.parse(r.stdout) as Record<string, { latencyMs: { p50: number }; indexDocsPerSecond: number }>;
+  const ratios: Record<string, unknown> = {};
+  for (const name of ['sqlite', 'dense'] as const) {
+    const ours = rg[name] as { latencyMs: { p50: number }; indexDocsPerSecond: number } | undefined;
+    if (!ours || !peer[name]) continue;
+    ratios[name] = {
+      p50LatencyPeerOverRg: peer[name].latencyMs.p50 / ours.latencyMs.p50,
+      indexRateRgOverPeer: ours.indexDocsPerSecond / peer[name].indexDocsPerSecond,
+    };
+  }
+  return { ...peer, ratios };
 }
 
 /** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
@@ -109,6 +157,11 @@ async function measure(
     recall: Object.fromEntries(KS.map((k) => [`@${k}`, (hits.get(k) ?? 0) / questions.length])),
     latencyMs: latency(times),
   };
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
 }
 
 function median(xs: number[]): number {

@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../test-helpers.js';
+
+const DATA = join(import.meta.dirname, '../../../../../shared/data');
+
+describe('rg bench retrieve', () => {
+  it('prints recall and latency for BM25 on PubMedQA PQA-L as one JSON line', async () => {
+    const r = await runCli([
+      'bench',
+      'retrieve',
+      '--backends',
+      'sqlite',
+      '--no-peer',
+      '--json',
+      '--input',
+      join(DATA, 'pubmedqa/ori_pqal.json'),
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.corpus).toMatchObject({ documents: 1000, questions: 1000 });
+    expect(out.backends.sqlite.recall['@3']).toBeGreaterThanOrEqual(0.9);
+    expect(out.backends.sqlite.recall['@10']).toBeGreaterThanOrEqual(out.backends.sqlite.recall['@1']);
+    expect(out.backends.sqlite.latencyMs.p99).toBeGreaterThanOrEqual(out.backends.sqlite.latencyMs.p50);
+    expect(out.peer).toEqual({ skipped: '--no-peer' });
+  });
+
+  it('rejects a backend that is not embedded', async () => {
+    const r = await runCli(['bench', 'retrieve', '--backends', 'qdrant', '--input', join(DATA, 'pubmedqa/ori_pqal.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown embedded backend "qdrant"/);
+  });
+});
