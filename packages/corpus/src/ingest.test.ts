@@ -214,3 +214,17 @@ describe('readQuestions', () => {
     ]);
   });
 });
+
+describe('readJsonMembers', () => {
+  it('follows strings with escaped quotes and backslashes, and counts lines', async () => {
+    const { readJsonMembers } = await import('./read.js');
+    const file = join(tmp(), 'a.json');
+    const members = ['{"t": "a \\"quoted\\" [not] {structure}, here"}', '"ends with backslash \\\\"', '[1, {"x": "]"}]', '42'];
+    writeFileSync(file, `[\n${members.join(',\n')}\n]\n`);
+    const got = [];
+    for await (const m of readJsonMembers(file, 'array')) got.push(m);
+    expect(got.map((m) => m.text)).toEqual(members);
+    expect(got.map((m) => m.line)).toEqual([2, 3, 4, 5]);
+    expect(JSON.parse(got[0].text).t).toBe('a "quoted" [not] {structure}, here');
+  });
+});
