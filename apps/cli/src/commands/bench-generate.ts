@@ -32,6 +32,8 @@ interface Flags {
 }
 
 interface Timing {
+  /** Next-token logits after the prompt (to compare weight formats). */
+  promptLogits: Float32Array;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   requestSeconds: number;
@@ -61,6 +63,7 @@ async function measure(
     const start = performance.now();
     let step = await lm.forward({ ids: prompt, adapters });
     const prefillMs = performance.now() - start;
+    const promptLogits = step.logits;
     const ids = [argmax(step.logits)];
     while (ids.length < newTokens) {
       const next = await lm.forward({ ids: [ids[ids.length - 1]], cache: step.cache, adapters });
@@ -69,7 +72,7 @@ async function measure(
       ids.push(argmax(step.logits));
     }
     lm.release(step.cache);
-    return { prefillMs, totalMs: performance.now() - start, ids };
+    return { prefillMs, totalMs: performance.now() - start, ids, promptLogits };
   };
   try {
     await one(4);
@@ -82,6 +85,7 @@ async function measure(
       decodeTokensPerSecond: (flags.newTokens - 1) / (decodeMs / 1000),
       requestSeconds: median(runs.map((r) => r.totalMs)) / 1000,
       generatedIds: runs[0].ids,
+      promptLogits: runs[0].promptLogits,
       sessionCreateMs,
     };
   } finally {
@@ -119,6 +123,21 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
       const adapted = await measure(model, prompt, flags, config.threads, adapterSet);
       const rgPeakRssMb = process.resourceUsage().maxRSS / 1024;
 
+      // The effect of compact weights on the numbers: next-token logits after the prompt vs exact fp32.
+      let logitsVsF32: Record<string, number | boolean> | null = null;
+      if (flags.weights !== 'f32') {
+        ctx.info('rg: f32 reference logits for the prompt ...');
+        const exact = await OrtCausalLM.load(model.config, model.weights, { threads: config.threads, loraTargets: [] });
+        const ref = (await exact.forward({ ids: prompt })).logits;
+        await exact.dispose();
+        const got = base.promptLogits;
+        let maxAbs = 0;
+        for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(ref[i] - got[i]));
+        const range = Math.max(...ref) - Math.min(...ref);
+        const top = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best] ? i : best), 0);
+        logitsVsF32 = { maxAbsDiff: maxAbs, maxAbsDiffOverRange: maxAbs / range, top1Equal: top(ref) === top(got) };
+      }
+
       let peer: (Timing & { peer: string; peakRssMb: number }) | null = null;
       if (flags.peer) {
         const python = resolve(ctx.io.cwd, flags.python);
@@ -154,7 +173,7 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
         while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
         return n;
       };
-      const strip = <T extends Timing>({ generatedIds: _ids, ...t }: T) => t;
+      const strip = <T extends Timing>({ generatedIds: _ids, promptLogits: _logits, ...t }: T) => t;
       const result = {
         bench: 'generate',
         model: config.model,
@@ -173,6 +192,7 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
           peakRssMb: rgPeakRssMb,
         },
         peer: peer ? strip(peer) : null,
+        logitsVsF32,
         ratios: peer
           ? {
               prefill: base.prefillTokensPerSecond / peer.prefillTokensPerSecond,
