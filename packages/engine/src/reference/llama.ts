@@ -6,7 +6,14 @@ import type { ModelConfig, ModelWeights } from '../model/config.js';
  * nested loops and no shared code with the ONNX path. It is the test oracle for tiny random models:
  * slow by design, obvious by design.
  */
-export function referenceForward(config: ModelConfig, weights: ModelWeights, ids: number[], lora?: LoraWeights): Float64Array[] {
+export function referenceForward(
+  config: ModelConfig,
+  weights: ModelWeights,
+  ids: number[],
+  lora?: LoraWeights | LoraWeights[],
+): Float64Array[] {
+  // Several adapters: each adds its own delta (the definition the rank concatenation must meet).
+  const loras = lora === undefined ? [] : Array.isArray(lora) ? lora : [lora];
   const w = (name: string) => {
     const t = weights.get(name);
     if (!t) throw new Error(`reference: missing weight ${name}`);
@@ -23,8 +30,9 @@ export function referenceForward(config: ModelConfig, weights: ModelWeights, ids
       for (let i = 0; i < inp; i++) s += t.data[o * inp + i] * x[i];
       y[o] = s;
     }
-    const m = lora?.modules.get(`${layer}.${target}`);
-    if (m && m.rank > 0) {
+    for (const set of loras) {
+      const m = set.modules.get(`${layer}.${target}`);
+      if (!m || m.rank === 0) continue;
       const ax = new Float64Array(m.rank);
       for (let r = 0; r < m.rank; r++) for (let i = 0; i < inp; i++) ax[r] += m.a[r * inp + i] * x[i];
       for (let o = 0; o < out; o++) for (let r = 0; r < m.rank; r++) y[o] += m.b[o * m.rank + r] * ax[r];

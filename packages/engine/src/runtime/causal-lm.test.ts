@@ -102,22 +102,12 @@ describe('LoRA inputs', () => {
     const a3 = randomLora(config, 1, ['o_proj', 'up_proj', 'k_proj'], 13);
     const cat = concatLora([a1, a2, a3]);
     expect(cat.modules.get('0.q_proj')?.rank).toBe(4);
+    // ORT on the concatenation vs the reference adding each adapter's own delta.
     const got = await allLogits(lm, ids, cat);
-    const want = referenceForward(config, weights, ids, cat).flatMap((r) => Array.from(r));
+    const want = referenceForward(config, weights, ids, [a1, a2, a3]).flatMap((r) => Array.from(r));
     expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
-
-    // The delta of each module is linear in the concatenation: check at the first projection,
-    // where the input is the same with or without adapters.
-    const m = cat.modules.get('0.q_proj');
-    const parts = [a1, a2].map((a) => a.modules.get('0.q_proj'));
-    const h = config.hiddenSize;
-    const x = Float32Array.from({ length: h }, (_, i) => Math.sin(i));
-    const delta = (mod: NonNullable<typeof m>) => {
-      const ax = Array.from({ length: mod.rank }, (_, r) => x.reduce((s, v, i) => s + v * mod.a[r * h + i], 0));
-      return Array.from({ length: mod.outFeatures }, (_, o) => ax.reduce((s, v, r) => s + v * mod.b[o * mod.rank + r], 0));
-    };
-    const sum = delta(parts[0] as NonNullable<typeof m>).map((v, o) => v + delta(parts[1] as NonNullable<typeof m>)[o]);
-    expect(maxAbsDiff(delta(m as NonNullable<typeof m>), sum)).toBeLessThan(1e-6);
+    const without3 = referenceForward(config, weights, ids, [a1, a2]).flatMap((r) => Array.from(r));
+    expect(maxAbsDiff(got, without3)).toBeGreaterThan(1e-3);
 
     // Same session, adapters changed between runs, back to none: exact base logits again.
     const base = await allLogits(lm, ids);
