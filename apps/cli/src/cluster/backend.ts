@@ -1,11 +1,23 @@
 import type { ClusterModel } from '@rg/clustering';
-import { type Document, type Embedder, indexFiles, passageText, type Retriever, SqliteVecRetriever } from '@rg/retriever';
-import { NotBuiltError } from '../errors.js';
+import {
+  type Document,
+  type Embedder,
+  indexFiles,
+  passageText,
+  QdrantRetriever,
+  type Retriever,
+  SqliteVecRetriever,
+  serverIndexName,
+} from '@rg/retriever';
+import { UsageError } from '../errors.js';
 import type { EmbeddingCache } from './embeddings.js';
 
 /** Where document vectors with their cluster ids go: a Qdrant server, or the store's embedded dense index. */
 export const VECTOR_BACKENDS = ['qdrant', 'embedded'] as const;
 export type VectorBackend = (typeof VECTOR_BACKENDS)[number];
+
+/** The metadata key of a document's cluster; the Qdrant backend also lifts it into the point payload. */
+export const CLUSTER_KEY = 'cluster_id';
 
 export function defaultVectorBackend(env: NodeJS.ProcessEnv): VectorBackend {
   return env.RG_QDRANT_URL ? 'qdrant' : 'embedded';
@@ -40,8 +52,8 @@ export interface WriteResult {
 }
 
 /**
- * Writes every clustered document (its cached vector; payload: document id and `cluster`) into the vector backend
- * through the retriever interface, so a search can be restricted to a cluster with the filter { cluster: c }.
+ * Writes every clustered document (its cached vector; payload: document id and cluster id) into the vector backend
+ * through the retriever interface, so a search can be restricted to a cluster with the filter { cluster_id: c }.
  */
 export async function writeClusterIds(
   backend: VectorBackend,
@@ -49,6 +61,7 @@ export async function writeClusterIds(
   cache: EmbeddingCache,
   model: ClusterModel,
   opts: { batchSize: number; onBatch?: (n: number) => void },
+  env: NodeJS.ProcessEnv,
 ): Promise<WriteResult> {
   const embedder = new PageEmbedder(model.dims);
   let retriever: Retriever;
@@ -57,7 +70,12 @@ export async function writeClusterIds(
     target = indexFiles(storeDir, 'dense')[0];
     retriever = new SqliteVecRetriever(target, embedder);
   } else {
-    throw new NotBuiltError('the Qdrant backend of @rg/retriever has not landed; use --backend embedded');
+    const url = env.RG_QDRANT_URL;
+    if (!url) throw new UsageError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
+    // The collection `rg index build --backend qdrant` uses for this store; created if missing.
+    const collection = serverIndexName(storeDir);
+    target = `${url} collection ${collection}`;
+    retriever = await QdrantRetriever.open({ url, apiKey: env.RG_QDRANT_API_KEY, collection, embedder, batchSize: opts.batchSize });
   }
   let documents = 0;
   try {
@@ -67,7 +85,7 @@ export async function writeClusterIds(
       for (const { doc, vector } of page) {
         const cluster = model.assignments.get(doc.id);
         if (cluster === undefined) continue;
-        docs.push({ id: doc.id, title: doc.title, text: doc.text, metadata: { ...doc.metadata, cluster } });
+        docs.push({ id: doc.id, title: doc.title, text: doc.text, metadata: { ...doc.metadata, [CLUSTER_KEY]: cluster } });
         vectors.push([passageText(doc), vector]);
       }
       embedder.set(vectors);

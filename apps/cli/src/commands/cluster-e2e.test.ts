@@ -49,7 +49,7 @@ describe('rg cluster on a real store with the real encoder', () => {
     // The dense index carries the cluster ids: a search filtered on one cluster only returns its documents.
     const dense = await openRetriever('dense', { storeDir: dir, home: HOME });
     try {
-      const hits = await dense.search('cholesterol and heart attacks', { k: 8, filter: { cluster: topicOf('s1') as number } });
+      const hits = await dense.search('cholesterol and heart attacks', { k: 8, filter: { cluster_id: topicOf('s1') as number } });
       expect(hits.map((h) => h.id).sort()).toEqual(['s1', 's2', 's3', 's4']);
     } finally {
       await dense.close();
@@ -78,5 +78,27 @@ describe('rg cluster on a real store with the real encoder', () => {
     const range = JSON.parse((await runCli(['cluster', '--store', dir, '--k-range', '2,3', '--json'], { env })).stdout);
     expect(range.reports.map((x: { k: number }) => x.k)).toEqual([2, 3]);
     expect(range.reports[0].silhouette).toBeGreaterThan(0);
+  });
+
+  // No Qdrant server can be installed on the project's machines: this runs only where RG_QDRANT_URL points at one.
+  const qdrant = process.env.RG_QDRANT_URL;
+  if (!qdrant) console.info('skipping the live Qdrant run of rg cluster: RG_QDRANT_URL is not set');
+  it.skipIf(!qdrant)('writes document ids and cluster ids into Qdrant (live server)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-qdrant-'));
+    const store = CorpusStore.open(dir);
+    store.add([...heart, ...space].map(([id, text]) => ({ id, text })));
+    store.close();
+    const env = { RG_HOME: HOME, RG_QDRANT_URL: qdrant, RG_QDRANT_API_KEY: process.env.RG_QDRANT_API_KEY };
+    const r = await runCli(['cluster', '--store', dir, '--k', '2', '--backend', 'qdrant', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).vectorBackend).toMatchObject({ backend: 'qdrant', documents: 8 });
+    const space1 = loadClusters(join(dir, 'clusters.json')).assignments.get('s1') as number;
+    const q = await openRetriever('qdrant', { storeDir: dir, home: HOME, env });
+    try {
+      const hits = await q.search('cholesterol and heart attacks', { k: 8, filter: { cluster_id: space1 } });
+      expect(hits.map((h) => h.id).sort()).toEqual(['s1', 's2', 's3', 's4']);
+    } finally {
+      await q.close();
+    }
   });
 });

@@ -55,6 +55,9 @@ describe('rg cluster flags', () => {
     const badPick = await runCli(['cluster', '--store', dir, '--k', '2', '--pick', 'nearest']);
     expect(badPick.code).toBe(2);
     expect(badPick.stderr).toContain('Allowed choices are centroid, sample');
+    const noQdrant = await runCli(['cluster', '--store', dir, '--k', '2', '--backend', 'qdrant']);
+    expect(noQdrant.code).toBe(2);
+    expect(noQdrant.stderr).toContain('--backend qdrant needs a server: set RG_QDRANT_URL');
     const noCorpus = await runCli(['cluster', '--store', dir, '--k', '2']);
     expect(noCorpus.code).toBe(2);
     expect(noCorpus.stderr).toContain('no document store there');

@@ -68,6 +68,9 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       if ((flags.k === undefined) === (flags.kRange === undefined)) throw new UsageError('give exactly one of --k K or --k-range LIST');
       if (flags.tolerance < 0) throw new UsageError('--tolerance: expected a number >= 0');
       const backend = flags.backend ?? defaultVectorBackend(ctx.io.env);
+      if (backend === 'qdrant' && !ctx.io.env.RG_QDRANT_URL) {
+        throw new UsageError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
+      }
       const store = openStore(flags.store);
       try {
         const cache = EmbeddingCache.open(store, MINILM.name);
@@ -96,7 +99,14 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         let written: WriteResult | null = null;
         if (run.added > 0) {
           const bar = ctx.progress(`writing cluster ids (${backend})`, run.model.assignments.size, 'docs', flags.json);
-          written = await writeClusterIds(backend, flags.store, cache, run.model, { batchSize: 256, onBatch: (n) => bar.tick(n) });
+          written = await writeClusterIds(
+            backend,
+            flags.store,
+            cache,
+            run.model,
+            { batchSize: 256, onBatch: (n) => bar.tick(n) },
+            ctx.io.env,
+          );
           bar.stop();
           ctx.info(`wrote ${written.documents} document ids + cluster ids to ${written.backend} (${written.target})`);
         }
