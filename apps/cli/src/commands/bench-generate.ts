@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { LoraWeights } from '@rg/adapter-store';
 import {
+  type AdapterSet,
   concatLora,
   LORA_TARGETS,
   type LoadedModel,
@@ -42,24 +44,24 @@ interface Timing {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Prefill of the prompt, then greedy one-token decode steps; medians over runs after a warm-up. */
+/**
+ * One session; for each adapter set (null = none) requests of a prefill then greedy one-token decode
+ * steps. Requests of the sets are interleaved (a warm-up each first), so load drifting on a shared
+ * machine hits them alike; medians over runs.
+ */
 async function measure(
   model: LoadedModel,
   prompt: number[],
   flags: Flags,
   threads: number,
-  lora: ReturnType<typeof concatLora> | null,
-): Promise<Timing & { sessionCreateMs: number }> {
+  loraTargets: LoraTarget[],
+  sets: Array<LoraWeights | null>,
+): Promise<Array<Timing & { sessionCreateMs: number }>> {
   const t0 = performance.now();
-  const lm = await OrtCausalLM.load(model.config, model.weights, {
-    threads,
-    weightFormat: flags.weights,
-    loraTargets: lora ? (lora.targets as LoraTarget[]) : [],
-  });
+  const lm = await OrtCausalLM.load(model.config, model.weights, { threads, weightFormat: flags.weights, loraTargets });
   const sessionCreateMs = performance.now() - t0;
-  const adapters = lora ? await lm.prepareAdapters(lora) : null;
   const argmax = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best] ? i : best), 0);
-  const one = async (newTokens: number) => {
+  const one = async (adapters: AdapterSet | null, newTokens: number) => {
     const start = performance.now();
     let step = await lm.forward({ ids: prompt, adapters });
     const prefillMs = performance.now() - start;
@@ -75,19 +77,22 @@ async function measure(
     return { prefillMs, totalMs: performance.now() - start, ids, promptLogits };
   };
   try {
-    await one(4);
-    const runs = [];
-    for (let i = 0; i < flags.runs; i++) runs.push(await one(flags.newTokens));
-    const prefillMs = median(runs.map((r) => r.prefillMs));
-    const decodeMs = median(runs.map((r) => r.totalMs - r.prefillMs));
-    return {
-      prefillTokensPerSecond: prompt.length / (prefillMs / 1000),
-      decodeTokensPerSecond: (flags.newTokens - 1) / (decodeMs / 1000),
-      requestSeconds: median(runs.map((r) => r.totalMs)) / 1000,
-      generatedIds: runs[0].ids,
-      promptLogits: runs[0].promptLogits,
-      sessionCreateMs,
-    };
+    const prepared = await Promise.all(sets.map((set) => (set ? lm.prepareAdapters(set) : null)));
+    for (const adapters of prepared) await one(adapters, 4);
+    const runs = prepared.map(() => [] as Array<Awaited<ReturnType<typeof one>>>);
+    for (let i = 0; i < flags.runs; i++) for (const [k, adapters] of prepared.entries()) runs[k].push(await one(adapters, flags.newTokens));
+    return runs.map((rs) => {
+      const prefillMs = median(rs.map((r) => r.prefillMs));
+      const decodeMs = median(rs.map((r) => r.totalMs - r.prefillMs));
+      return {
+        prefillTokensPerSecond: prompt.length / (prefillMs / 1000),
+        decodeTokensPerSecond: (flags.newTokens - 1) / (decodeMs / 1000),
+        requestSeconds: median(rs.map((r) => r.totalMs)) / 1000,
+        generatedIds: rs[0].ids,
+        promptLogits: rs[0].promptLogits,
+        sessionCreateMs,
+      };
+    });
   } finally {
     await lm.dispose();
   }
@@ -117,10 +122,12 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
       const adapterSet = concatLora(
         Array.from({ length: flags.adapters }, (_, i) => randomLora(model.config, flags.rank, LORA_TARGETS, 100 + i, 0.01)),
       );
-      ctx.info(`rg: ${flags.runs} requests without adapters ...`);
-      const base = await measure(model, prompt, flags, config.threads, null);
-      ctx.info(`rg: ${flags.runs} requests with ${flags.adapters} rank-${flags.rank} adapters on ${LORA_TARGETS.length} modules ...`);
-      const adapted = await measure(model, prompt, flags, config.threads, adapterSet);
+      ctx.info(`rg: ${flags.runs} requests on a graph without LoRA inputs ...`);
+      const [base] = await measure(model, prompt, flags, config.threads, [], [null]);
+      ctx.info(
+        `rg: ${flags.runs} requests each with rank 0 and ${flags.adapters} rank-${flags.rank} adapters on ${LORA_TARGETS.length} modules ...`,
+      );
+      const [rank0, adapted] = await measure(model, prompt, flags, config.threads, [...LORA_TARGETS], [null, adapterSet]);
       const rgPeakRssMb = process.resourceUsage().maxRSS / 1024;
 
       // The effect of compact weights on the numbers: next-token logits after the prompt vs exact fp32.
@@ -186,9 +193,13 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
         cores: cpus().length,
         loadAverage1m: loadavg()[0],
         rg: {
-          noAdapters: strip(base),
+          noLoraGraph: strip(base),
+          loraGraphRank0: strip(rank0),
           adapters: { count: flags.adapters, rank: flags.rank, targets: LORA_TARGETS, ...strip(adapted) },
-          adapterLatencyCost: adapted.requestSeconds / base.requestSeconds - 1,
+          // The cost of applying the adapters in a session that serves requests with and without them.
+          adapterLatencyCost: adapted.requestSeconds / rank0.requestSeconds - 1,
+          // The same against a graph built with no LoRA inputs at all.
+          adapterLatencyCostVsNoLoraGraph: adapted.requestSeconds / base.requestSeconds - 1,
           peakRssMb: rgPeakRssMb,
         },
         peer: peer ? strip(peer) : null,
