@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignDocuments, clusterMembers, fitClusters } from './clusters.js';
+import { assignDocuments, clusterMembers, fitClusters, reassignDocuments } from './clusters.js';
 import { makeBlobs } from './test-data.js';
 import { ClusteringInputError, type VectorItem } from './vectors.js';
 
@@ -132,5 +132,35 @@ describe('fitClusters', () => {
     await expect(assignDocuments(model, [{ id: 'new', vector: [1, 2] }])).rejects.toThrow(
       "vector for document 'new' has 2 dims, expected 16",
     );
+  });
+
+  it('reassigning drops removed documents, adds new ones and matches a one-pass assignment', async () => {
+    const model = await fitClusters(items.slice(0, 150), { k: 5, seed: 4, representatives: 3 });
+    const centroids = structuredClone(model.centroids);
+    const gone = model.representatives[0][0].id;
+    const now = [...items.filter((it) => it.id !== gone)];
+    const moving = now.findIndex((it) => model.assignments.get(it.id) === 1);
+    const movedId = now[moving].id;
+    now[moving] = { id: movedId, vector: Float32Array.from(centroids[2]) };
+    const change = await reassignDocuments(model, now);
+    expect(change.removed).toEqual([gone]);
+    expect(change.added.sort()).toEqual(
+      items
+        .slice(150)
+        .map((it) => it.id)
+        .sort(),
+    );
+    expect(change.moved).toEqual([movedId]);
+    expect(model.centroids).toEqual(centroids);
+    expect(model.assignments.has(gone)).toBe(false);
+    expect(model.representatives[0].map((r) => r.id)).not.toContain(gone);
+    // The same as assigning everything in one pass to these centroids.
+    const fresh = await fitClusters(now, { k: 5, seed: 4, representatives: 3 });
+    fresh.centroids = centroids;
+    fresh.assignments = new Map();
+    await reassignDocuments(fresh, now);
+    expect(model.sizes).toEqual(fresh.sizes);
+    expect(model.representatives).toEqual(fresh.representatives);
+    expect(model.inertia).toBeCloseTo(fresh.inertia, 9);
   });
 });

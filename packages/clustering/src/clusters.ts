@@ -169,6 +169,37 @@ export async function assignDocuments(model: ClusterModel, source: VectorScan): 
   return assignInto(model, source, true);
 }
 
+/** What `reassignDocuments` changed, by document id. */
+export interface Reassignment {
+  added: string[];
+  removed: string[];
+  /** Documents whose cluster changed (their vector changed since the last pass). */
+  moved: string[];
+}
+
+/**
+ * Assigns every document of `source` again to the model's fixed centroids, as if the model had been fitted on them:
+ * unchanged documents keep their cluster, new ones join, documents no longer in the source leave (and their
+ * representative places go to the next nearest members). Sizes, inertia and representatives are recomputed exactly.
+ */
+export async function reassignDocuments(model: ClusterModel, source: VectorScan): Promise<Reassignment> {
+  const before = model.assignments;
+  model.assignments = new Map();
+  model.sizes = new Array<number>(model.k).fill(0);
+  model.inertia = 0;
+  model.representatives = Array.from({ length: model.k }, () => []);
+  await assignInto(model, source, false);
+  const added: string[] = [];
+  const moved: string[] = [];
+  for (const [id, c] of model.assignments) {
+    const old = before.get(id);
+    if (old === undefined) added.push(id);
+    else if (old !== c) moved.push(id);
+  }
+  const removed = [...before.keys()].filter((id) => !model.assignments.has(id));
+  return { added, removed, moved };
+}
+
 async function assignInto(model: ClusterModel, source: VectorScan, skipKnown: boolean): Promise<string[]> {
   const reps = model.representatives.map((list) => {
     const b = new BottomK<null>(model.m);

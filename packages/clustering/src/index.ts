@@ -4,8 +4,10 @@ export {
   clusterMembers,
   type FitOptions,
   fitClusters,
+  type Reassignment,
   type Representative,
   type RepresentativePick,
+  reassignDocuments,
 } from './clusters.js';
 export { loadClusters, saveClusters } from './persist.js';
 export { type EvaluateKOptions, evaluateK, type KReport, silhouetteScore } from './quality.js';

@@ -38,11 +38,17 @@ describe('clusterStore', () => {
     expect(again.model.centroids).toEqual(first.model.centroids);
 
     const more = await clusterStore(dir, vectors(36), settings);
-    expect(more).toMatchObject({ fitted: false, added: 6 });
+    expect(more).toMatchObject({ fitted: false, added: 6, removed: 0, moved: 0 });
     expect(more.model.centroids).toEqual(first.model.centroids);
     expect(more.model.sizes).toEqual([12, 12, 12]);
     // Each new document joined the group of its axis.
     for (let j = 30; j < 36; j++) expect(more.model.assignments.get(`doc${j}`)).toBe(more.model.assignments.get(`doc${j % 3}`));
+
+    // A document deleted from the store leaves its cluster.
+    const fewer = await clusterStore(dir, vectors(36).slice(1), settings);
+    expect(fewer).toMatchObject({ fitted: false, added: 0, removed: 1 });
+    expect(fewer.model.assignments.has('doc0')).toBe(false);
+    expect(fewer.model.sizes.reduce((a, b) => a + b, 0)).toBe(35);
   });
 
   it('refuses other settings unless asked to refit', async () => {

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assignDocuments,
   type ClusterModel,
   fitClusters,
   type KReport,
   loadClusters,
   type RepresentativePick,
+  reassignDocuments,
   saveClusters,
   type VectorScan,
 } from '@rg/clustering';
@@ -35,14 +35,18 @@ export interface ClusterRun {
   model: ClusterModel;
   /** True when k-means ran now; false when new documents were assigned to the saved centroids. */
   fitted: boolean;
-  /** Documents assigned by this run. */
+  /** Documents that joined the clusters in this run (all of them when fitted). */
   added: number;
+  /** Documents no longer in the store, dropped from the clusters. */
+  removed: number;
+  /** Documents whose cluster changed because their text (so their vector) changed. */
+  moved: number;
 }
 
 /**
- * Fits the store's clusters, or, when the store already has clusters with the same settings, assigns only the
- * documents that are new since then (centroids stay put; `refit` moves them). Different settings without `refit`
- * are refused rather than silently replacing the saved clustering.
+ * Fits the store's clusters, or, when the store already has clusters with the same settings, assigns the current
+ * documents to the saved centroids: new documents join, deleted ones leave, the others stay (centroids stay put;
+ * `refit` moves them). Different settings without `refit` are refused rather than silently replacing the saved clustering.
  */
 export async function clusterStore(storeDir: string, vectors: VectorScan, s: ClusterSettings): Promise<ClusterRun> {
   const file = clustersPath(storeDir);
@@ -56,9 +60,10 @@ export async function clusterStore(storeDir: string, vectors: VectorScan, s: Clu
     if (differs.length > 0) {
       throw new UsageError(`${file} was fitted with ${differs.join(', ')}; pass --refit to replace it`);
     }
-    const added = await assignDocuments(model, vectors);
-    if (added.length > 0) saveClusters(file, model);
-    return { model, fitted: false, added: added.length };
+    const change = await reassignDocuments(model, vectors);
+    const changed = change.added.length + change.removed.length + change.moved.length;
+    if (changed > 0) saveClusters(file, model);
+    return { model, fitted: false, added: change.added.length, removed: change.removed.length, moved: change.moved.length };
   }
   const model = await fitClusters(vectors, {
     k: s.k,
@@ -70,7 +75,7 @@ export async function clusterStore(storeDir: string, vectors: VectorScan, s: Clu
     tolerance: s.tolerance,
   });
   saveClusters(file, model);
-  return { model, fitted: true, added: model.assignments.size };
+  return { model, fitted: true, added: model.assignments.size, removed: 0, moved: 0 };
 }
 
 /** What `rg cluster` and `rg cluster show` print with --json. */

@@ -95,9 +95,13 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           pick: flags.pick,
           refit: flags.refit ?? false,
         });
-        ctx.info(run.fitted ? `fitted k=${run.model.k}` : `assigned ${run.added} new documents to the saved clusters (--refit to refit)`);
+        ctx.info(
+          run.fitted
+            ? `fitted k=${run.model.k}`
+            : `saved centroids kept (--refit to refit): ${run.added} documents joined, ${run.removed} left, ${run.moved} moved`,
+        );
         let written: WriteResult | null = null;
-        if (run.added > 0) {
+        if (run.fitted || run.added + run.removed + run.moved > 0) {
           const bar = ctx.progress(`writing cluster ids (${backend})`, run.model.assignments.size, 'docs', flags.json);
           written = await writeClusterIds(
             backend,
@@ -111,7 +115,16 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           ctx.info(`wrote ${written.documents} document ids + cluster ids to ${written.backend} (${written.target})`);
         }
         const summary = summarize(run.model, clustersPath(flags.store));
-        if (flags.json) ctx.json({ ...summary, fitted: run.fitted, added: run.added, embedding, vectorBackend: written });
+        if (flags.json)
+          ctx.json({
+            ...summary,
+            fitted: run.fitted,
+            added: run.added,
+            removed: run.removed,
+            moved: run.moved,
+            embedding,
+            vectorBackend: written,
+          });
         else ctx.print(formatSummary(summary));
       } catch (e) {
         if (e instanceof ClusteringInputError) throw new UsageError(e.message);
