@@ -76,6 +76,16 @@ describe('checkQaOutput', () => {
     ]);
   });
 
+  it('falls back to question/answer lines when there is no JSON', () => {
+    const out =
+      'Here are the questions:\n1. Q: Who designed the Analytical Engine?\nA: Charles Babbage\n' +
+      '**Question 2:** When did Ada Lovelace write the first program?\n**Answer:** 1843\nQ: A question with no answer?';
+    expect(checkQaOutput(out, PASSAGE).valid).toEqual([
+      { question: 'Who designed the Analytical Engine?', answer: 'Charles Babbage' },
+      { question: 'When did Ada Lovelace write the first program?', answer: '1843' },
+    ]);
+  });
+
   it('explains output with no usable JSON', () => {
     expect(checkQaOutput('', PASSAGE).reasons).toEqual(['empty output']);
     expect(checkQaOutput('Q: Who? A: Ada', PASSAGE).reasons).toEqual(['no JSON list of {question, answer} in the output']);

@@ -56,17 +56,37 @@ function looksLikeQa(value: JsonValue): boolean {
   return items?.some((i) => isObject(i) && field(i, ['question', 'q']) !== undefined) === true;
 }
 
+/**
+ * Pairs written as text instead of JSON ("Q: ... / A: ...", "Question 1: ... / Answer: ..."): what small models
+ * fall back to. Each question takes the first answer line after it.
+ */
+function qaFromLines(output: string): JsonValue[] {
+  const pairs: JsonValue[] = [];
+  let question: string | null = null;
+  for (const line of output.split('\n')) {
+    const q = /^\s*(?:\d+[.)]\s*)?(?:\*\*)?Q(?:uestion)?\s*\d*\s*(?:\*\*)?\s*[:.)-]\s*(?:\*\*)?\s*(.+)$/i.exec(line);
+    const a = /^\s*(?:\*\*)?A(?:nswer)?\s*\d*\s*(?:\*\*)?\s*[:.)-]\s*(?:\*\*)?\s*(.+)$/i.exec(line);
+    if (q) question = q[1].trim();
+    else if (a && question !== null) {
+      pairs.push({ question, answer: a[1].trim() });
+      question = null;
+    }
+  }
+  return pairs;
+}
+
 /** Parse a QA answer from model output and keep the pairs that are well-formed, short and grounded in `passage`. */
 export function checkQaOutput(output: string, passage: string, options: QaCheckOptions = {}): QaCheckResult {
   const maxAnswerWords = options.maxAnswerWords ?? 15;
   const result: QaCheckResult = { valid: [], proposed: 0, grounded: 0, reasons: [] };
   const found = extractJson(output, { accept: looksLikeQa });
-  if (found === null) {
+  const items = found !== null ? (qaItems(found.value) ?? []) : qaFromLines(output);
+  if (items.length === 0) {
     result.reasons.push(output.trim() === '' ? 'empty output' : 'no JSON list of {question, answer} in the output');
     return result;
   }
   const seen = new Set<string>();
-  for (const item of qaItems(found.value) ?? []) {
+  for (const item of items) {
     if (!isObject(item)) continue;
     const question = asText(field(item, ['question', 'q']));
     const answer = asText(field(item, ['answer', 'a', 'short_answer']));

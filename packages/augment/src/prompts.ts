@@ -3,53 +3,61 @@ import type { ChatMessage } from './generator.js';
 /**
  * The project's own prompts. Any change to their wording is a new PROMPT_VERSION: records carry it, so data made
  * with different prompts is never mixed up silently.
+ *
+ * v2: each task shows one worked example as a previous user/assistant turn. Small models (SmolLM2-135M) ignored a
+ * format described in words (v1: plain numbered questions, no JSON) but copy the format of an earlier answer.
  */
-export const PROMPT_VERSION = 'rg-augment-v1';
+export const PROMPT_VERSION = 'rg-augment-v2';
 
 const SYSTEM = 'You turn a passage into study material. Use only what the passage states. Never add facts, opinions or comments.';
+
+/** The worked example: invented, short, with a number, a date and names, in no domain of the evaluation data. */
+const EXAMPLE_PASSAGE =
+  'The Tamar Bridge opened in 1961 between Plymouth and Saltash. It carries about 16 million vehicles a year and was the longest suspension bridge in the United Kingdom when it opened.';
+const EXAMPLE_REWRITE =
+  'When it opened in 1961, the Tamar Bridge, which links Plymouth and Saltash, was the longest suspension bridge in the United Kingdom. Every year about 16 million vehicles cross it.';
+const EXAMPLE_QA = [
+  { question: 'When did the Tamar Bridge open?', answer: '1961' },
+  { question: 'Which two places does the Tamar Bridge connect?', answer: 'Plymouth and Saltash' },
+  { question: 'How many vehicles cross the Tamar Bridge each year?', answer: 'about 16 million' },
+];
+const EXAMPLE_META = {
+  description: 'Opening date, traffic and record length of the Tamar Bridge.',
+  tags: ['Tamar Bridge', 'suspension bridge', 'Plymouth', 'Saltash', 'United Kingdom'],
+};
 
 function passageBlock(passage: string, title?: string): string {
   return `${title ? `Title: ${title}\n` : ''}Passage:\n"""\n${passage}\n"""`;
 }
 
-export function rewriteMessages(passage: string, title?: string): ChatMessage[] {
+/** System, the example as a finished exchange, then the real request in the same words. */
+function withExample(ask: (passage: string) => string, exampleAnswer: string, passage: string, title?: string): ChatMessage[] {
   return [
     { role: 'system', content: SYSTEM },
-    {
-      role: 'user',
-      content:
-        `${passageBlock(passage, title)}\n\n` +
-        'Rewrite this passage in different words. Keep every name, number, date, unit and technical term exactly as ' +
-        'written; change the sentence structure and the ordinary words. Reply with the rewritten passage only.',
-    },
+    { role: 'user', content: ask(passageBlock(EXAMPLE_PASSAGE)) },
+    { role: 'assistant', content: exampleAnswer },
+    { role: 'user', content: ask(passageBlock(passage, title)) },
   ];
+}
+
+export function rewriteMessages(passage: string, title?: string): ChatMessage[] {
+  const ask = (block: string) =>
+    `${block}\n\nRewrite this passage in different words. Keep every name, number, date, unit and technical term exactly as ` +
+    'written; change the sentence structure and the ordinary words. Reply with the rewritten passage only.';
+  return withExample(ask, EXAMPLE_REWRITE, passage, title);
 }
 
 export function qaMessages(passage: string, count: number, title?: string): ChatMessage[] {
-  return [
-    { role: 'system', content: SYSTEM },
-    {
-      role: 'user',
-      content:
-        `${passageBlock(passage, title)}\n\n` +
-        `Write ${count} different questions that this passage answers. Each answer must be copied word for word from ` +
-        'the passage: a name, number, date or short phrase of at most 10 words.\n' +
-        'Format example (for another text): [{"question": "In which year was the bridge opened?", "answer": "1932"}]\n' +
-        `Reply with only a JSON array of ${count} objects with the keys "question" and "answer".`,
-    },
-  ];
+  const ask = (block: string) =>
+    `${block}\n\nWrite ${count} different questions that this passage answers. Each answer must be copied word for word ` +
+    'from the passage: a name, number, date or short phrase of at most 10 words. ' +
+    `Reply with only a JSON array of ${count} objects with the keys "question" and "answer".`;
+  return withExample(ask, JSON.stringify(EXAMPLE_QA.slice(0, Math.min(count, EXAMPLE_QA.length))), passage, title);
 }
 
 export function metaMessages(passage: string, title?: string): ChatMessage[] {
-  return [
-    { role: 'system', content: SYSTEM },
-    {
-      role: 'user',
-      content:
-        `${passageBlock(passage, title)}\n\n` +
-        'Describe this passage for a search index. Reply with only a JSON object of this form:\n' +
-        '{"description": "one sentence saying what the passage is about", "tags": ["topic", "entity", "term"]}\n' +
-        'Give 3 to 8 short tags: the topic and the main names, entities and terms.',
-    },
-  ];
+  const ask = (block: string) =>
+    `${block}\n\nDescribe this passage for a search index. Reply with only a JSON object with "description" (one ` +
+    'sentence saying what the passage is about) and "tags" (3 to 8 short tags: the topic and the main names, entities and terms).';
+  return withExample(ask, JSON.stringify(EXAMPLE_META), passage, title);
 }
