@@ -71,6 +71,12 @@ describe('encodeClusters', () => {
       expect(first[2].status === 'failed' && first[2].error).toContain('no training examples (0 augmented records');
       const again = await encodeClusters(groups, ctx, options);
       expect(again.map((o) => o.status)).toEqual(['skipped', 'skipped']);
+      // A document deleted from the corpus leaves its cluster: that cluster's adapter is trained again without it.
+      const shrunk = groups.map((g) => ({ ...g, records: g.records.filter((r) => r.passageId !== 'd0') }));
+      const third = await encodeClusters(shrunk, ctx, options);
+      const low = groups.findIndex((g) => g.records.some((r) => r.passageId === 'd0'));
+      expect(third.map((o) => o.status)).toEqual(low === 0 ? ['trained', 'skipped'] : ['skipped', 'trained']);
+      expect(store.get({ ...scope, id: groups[low].adapterId })?.trainingConfig.documents).not.toContain('d0');
     } finally {
       await session.release();
       store.close();

@@ -28,7 +28,9 @@ export function clusterGroups(model: ClusterModel, records: ReadonlyMap<string, 
 /**
  * One adapter per cluster, trained with the trainer's recipe on the examples of all the group's records together
  * (shuffled across documents each epoch), saved under scope + cluster adapter id. Resumable like encodeDocuments:
- * an adapter already stored that verifies is skipped; a failure is reported and the run goes on.
+ * an adapter already stored that verifies and was trained on the same documents is skipped. One trained on other
+ * documents (the representatives changed, or a document was deleted: its knowledge must leave the adapter too) is
+ * trained again. A failure is reported and the run goes on.
  */
 export async function encodeClusters(
   groups: readonly ClusterGroup[],
@@ -42,7 +44,13 @@ export async function encodeClusters(
     const key: DocAdapterKey = { ...ctx.scope, id: group.adapterId };
     let outcome: DocOutcome;
     try {
-      if (ctx.store.get(key) && ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok) {
+      const stored = ctx.store.get(key);
+      const documents = group.records.map((r) => r.passageId);
+      if (
+        stored &&
+        sameDocuments(stored.trainingConfig.documents, documents) &&
+        ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok
+      ) {
         outcome = { id: group.adapterId, status: 'skipped', reason: 'already stored' };
       } else {
         const t0 = performance.now();
@@ -75,7 +83,7 @@ export async function encodeClusters(
             trainingConfig: {
               ...options,
               cluster: group.cluster,
-              documents: group.records.map((r) => r.passageId),
+              documents,
               examples: examples.length,
               droppedExamples: dropped,
               losses: result.losses,
@@ -98,4 +106,8 @@ export async function encodeClusters(
     onCluster?.(outcome);
   }
   return outcomes;
+}
+
+function sameDocuments(stored: unknown, now: string[]): boolean {
+  return Array.isArray(stored) && stored.length === now.length && [...stored].sort().join('\u0000') === [...now].sort().join('\u0000');
 }
