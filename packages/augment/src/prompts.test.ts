@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { checkMetaOutput, checkQaOutput, checkRewrite } from './checks.js';
+import { metaMessages, qaMessages, rewriteMessages } from './prompts.js';
+
+/** The example passage as the prompt shows it (between the triple quotes of the first user turn). */
+function examplePassage(content: string): string {
+  return /"""\n([\s\S]*?)\n"""/.exec(content)?.[1] ?? '';
+}
+
+describe('prompts', () => {
+  it('end with the real passage after one worked example, in the same words', () => {
+    for (const messages of [rewriteMessages('P1 text.'), qaMessages('P1 text.', 3), metaMessages('P1 text.')]) {
+      expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+      expect(messages[3].content).toContain('"""\nP1 text.\n"""');
+      const instructions = (m: { content: string }) => m.content.slice(m.content.lastIndexOf('"""'));
+      expect(instructions(messages[3])).toBe(instructions(messages[1]));
+    }
+    expect(qaMessages('x', 2, 'A title')[3].content).toMatch(/^Title: A title\n/);
+  });
+
+  it('show examples that pass our own checks (a model copying them learns the rules)', () => {
+    const rw = rewriteMessages('x');
+    expect(checkRewrite(rw[2].content, examplePassage(rw[1].content))).toEqual({ rewrite: rw[2].content });
+    for (const n of [1, 3]) {
+      const qa = qaMessages('x', n);
+      const checked = checkQaOutput(qa[2].content, examplePassage(qa[1].content));
+      expect(checked.valid).toHaveLength(n);
+      expect(checked.reasons).toEqual([]);
+    }
+    expect(checkMetaOutput(metaMessages('x')[2].content).reason).toBeUndefined();
+  });
+});
