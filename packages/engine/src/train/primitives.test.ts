@@ -1,10 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../graph/builder.js';
 import { attentionBackward, attentionForward, attentionMask } from './attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
 import { type CheckInput, gradCheck, randoms } from './gradcheck.js';
 import { linearBackward, linearForward } from './linear.js';
-import type { Ops } from './ops.js';
+import { Ops } from './ops.js';
 import { rmsNormBackward, rmsNormForward } from './rmsnorm.js';
 import { ropeBackward, ropeForward, ropeTables } from './rope.js';
 import { swiGluBackward, swiGluForward } from './swiglu.js';
@@ -119,5 +120,22 @@ describe('training primitives: gradient rule vs float64 finite differences', () 
       { labels: ints([-100, 3, 9, -100, 10, -100], [2, 3]) },
     );
     expectClose(res);
+  });
+
+  it('cross-entropy stays finite and exact in float32 when logits are in the thousands', async () => {
+    const g = new GraphBuilder('ce32');
+    const o = new Ops(g, 'float32');
+    g.input('h', 'float32', [2, 2]);
+    g.input('head', 'float32', [3, 2]);
+    g.input('labels', 'int64', [1, 2]);
+    g.outputAs(crossEntropyForward(o, 'h', 'labels', 'head').loss, 'loss', 'float32', []);
+    const session = await ort.InferenceSession.create(g.toBytes());
+    const out = await session.run({
+      h: new ort.Tensor('float32', Float32Array.of(1000, 0, 0, 1), [2, 2]),
+      head: new ort.Tensor('float32', Float32Array.of(1, 0, 0.999, 0, 0, 1), [3, 2]),
+      labels: ints([-100, 1], [1, 2]),
+    });
+    // Row 0 logits: [1000, 999, 0], target 1: loss = log(1 + e^-1 + e^-1000) + 1.
+    expect(out.loss.data[0]).toBeCloseTo(Math.log(1 + Math.exp(1)), 4);
   });
 });
