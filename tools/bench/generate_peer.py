@@ -1,6 +1,6 @@
 """Peer for `rg bench generate`: transformers generate (PyTorch CPU, fp32) on the same GGUF and prompt ids.
 
-Prefill: one forward over the prompt (use_cache=True), tokens/s. Decode: greedy `generate` of exactly N new
+Prefill: one forward over the prompt (use_cache=True, logits of the last position only), tokens/s. Decode: greedy `generate` of exactly N new
 tokens (min_new_tokens = max_new_tokens, so EOS cannot end it early); decode time = generate time minus the
 prefill time, tokens/s = (N - 1) / decode time (the first new token comes from the prefill). Median over runs
 after a warm-up. Same thread count as rg. Prints one JSON line.
@@ -38,7 +38,8 @@ def main() -> None:
 
     def prefill() -> float:
         t0 = time.perf_counter()
-        model(input_ids=ids, attention_mask=mask, use_cache=True)
+        # Logits of the last position only, as generate itself asks for (and as rg's prefill computes).
+        model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
         return time.perf_counter() - t0
 
     def gen() -> tuple[float, list[int]]:
