@@ -80,6 +80,37 @@ describe('rg augment', () => {
     expect(outputLines(join(dir, 'out.jsonl'))[0]).toMatchObject({ passageId: 'doc-0', title: 'T0' });
   });
 
+  it('takes the published layout as input, samples items like the original, and writes them back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rg-cli-augment-'));
+    const input = join(dir, 'total.json');
+    const items = [
+      { test_id: 0, question: 'q0', answer: ['a'], passages: [TEXTS[0], TEXTS[1]] },
+      { test_id: 1, question: 'q1', answer: ['b'], passages: [TEXTS[2]] },
+    ];
+    writeFileSync(input, JSON.stringify(items));
+    const prag = join(dir, 'aug.json');
+    const r = await runCli([
+      'augment',
+      '--input',
+      input,
+      '--output',
+      join(dir, 'o.jsonl'),
+      '--generator',
+      'template',
+      '--sample',
+      '1',
+      '--prag',
+      prag,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ passages: 2, ok: 2 });
+    const written = JSON.parse(readFileSync(prag, 'utf8'));
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({ test_id: 0, question: 'q0', passages: [TEXTS[0], TEXTS[1]] });
+    expect(written[0].augment.map((a: { passage_id: string }) => a.passage_id)).toEqual(['0:0', '0:1']);
+  });
+
   it('drives an OpenAI-compatible server, retries its 429, and never prints the API key', async () => {
     const key = 'sk-cli-SECRET-42';
     let calls = 0;

@@ -8,6 +8,7 @@ import {
   LocalGenerator,
   OpenAiGenerator,
   type PassageInput,
+  passagesFromPrag,
   readAugmented,
   readPassages,
   runAugment,
@@ -64,7 +65,13 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
   }
   try {
     const input = await readPassages(path);
-    return sample === undefined ? input : { ...input, passages: input.passages.slice(0, sample) };
+    if (sample === undefined) return input;
+    // In the published layout, as in the original's --sample, the sample counts items (questions), not passages.
+    if (input.pragItems) {
+      const items = input.pragItems.slice(0, sample);
+      return { passages: passagesFromPrag(items, path), pragItems: items };
+    }
+    return { passages: input.passages.slice(0, sample) };
   } catch (e) {
     if (e instanceof AugmentDataError) throw new UsageError(e.message);
     throw e;
@@ -116,7 +123,7 @@ export function registerAugment(program: Command, ctx: CliContext): void {
     .requiredOption('--output <file>', 'JSON Lines output; appended to, passages already in it are skipped')
     .addOption(new Option('--generator <name>', 'what writes the data').choices(GENERATORS).default('local'))
     .option('--qa <n>', 'question/answer pairs per passage', positiveInt, 3)
-    .option('--sample <n>', 'only the first n passages', positiveInt)
+    .option('--sample <n>', 'only the first n passages (published layout: the first n items)', positiveInt)
     .option('--seed <s>', 'base sampling seed (per passage: seed + hash of its id)', nonNegativeInt, 0)
     .option('--concurrency <c>', 'passages in flight (default: 4 for openai, 1 otherwise)', positiveInt)
     .option('--temperature <t>', 'sampling temperature; 0 = greedy (retries then sample)', finiteNumber, 0.7)
