@@ -62,6 +62,9 @@ export class TrainingSession {
       // ~10x slower (measured: 5.7 s vs 0.6 s for the LM head backward). They are below 1e-38: flush them.
       extra: { session: { set_denormal_as_zero: '1' } },
       executionMode: 'sequential',
+      // The arena keeps its high-water mark of activations: without it, peak RSS at batch 4 x 256 on
+      // SmolLM2-135M fell from 5.06 GB to 4.57 GB, with no slower steps measured.
+      enableCpuMemArena: false,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
     });
