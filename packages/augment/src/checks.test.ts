@@ -53,6 +53,15 @@ describe('checkQaOutput', () => {
     expect(r.reasons).toEqual(['duplicate question', 'answer not grounded in the passage: "Paris"', 'answer missing']);
   });
 
+  it('rejects answers made only of function words ("Both", "yes")', () => {
+    const r = checkQaOutput(
+      '[{"question": "Which of the two was first?", "answer": "Both"}, {"question": "Was it built at all?", "answer": "no"}]',
+      PASSAGE + ' Both were built: no.',
+    );
+    expect(r.valid).toEqual([]);
+    expect(r.reasons).toEqual(['answer has no content word: "Both"', 'answer has no content word: "no"']);
+  });
+
   it('rejects long answers and too-short questions', () => {
     const long = 'Ada Lovelace wrote the first program for it in 1843 and her notes were about 3 times longer';
     const r = checkQaOutput(
@@ -116,19 +125,28 @@ describe('checkRewrite', () => {
 });
 
 describe('checkMetaOutput', () => {
-  it('reads description and tags, dropping duplicates and over-long tags', () => {
+  it('reads description and tags, dropping duplicates, over-long tags and tags unrelated to the passage', () => {
     const r = checkMetaOutput(
-      'Sure: {"description": "Early history of programming.", "tags": ["Ada Lovelace", "ada lovelace", "Analytical Engine", "a tag that is far far too long to be one", 1843]}',
+      'Sure: {"description": "Ada Lovelace and the first program for the Analytical Engine.", "tags": ["Ada Lovelace", "ada lovelace", "Analytical Engine", "a tag that is far far too long to be one", 1843, "test_score", "Pediatrics"]}',
+      PASSAGE,
     );
-    expect(r).toEqual({ description: 'Early history of programming.', tags: ['Ada Lovelace', 'Analytical Engine', '1843'] });
+    expect(r).toEqual({
+      description: 'Ada Lovelace and the first program for the Analytical Engine.',
+      tags: ['Ada Lovelace', 'Analytical Engine', '1843'],
+    });
+  });
+
+  it('drops a description that is not about the passage', () => {
+    const r = checkMetaOutput('{"description": "A new prevention for severed necrosis in pediatrics.", "tags": ["Babbage"]}', PASSAGE);
+    expect(r).toEqual({ description: '', tags: ['Babbage'], reason: 'missing description' });
   });
 
   it('accepts comma-separated tags and reports what is missing', () => {
-    expect(checkMetaOutput('{"tags": "computing, history"}')).toEqual({
+    expect(checkMetaOutput('{"tags": "Babbage, first program"}', PASSAGE)).toEqual({
       description: '',
-      tags: ['computing', 'history'],
+      tags: ['Babbage', 'first program'],
       reason: 'missing description',
     });
-    expect(checkMetaOutput('no idea').reason).toBe('no JSON object with description and tags');
+    expect(checkMetaOutput('no idea', PASSAGE).reason).toBe('no JSON object with description and tags');
   });
 });

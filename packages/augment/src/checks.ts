@@ -4,7 +4,7 @@
  */
 import { extractJson, type JsonValue } from './json-repair.js';
 import type { QaPair } from './record.js';
-import { isGrounded, normalizeText, numbersIn, wordCount } from './text.js';
+import { isGrounded, normalizeText, numbersIn, STOPWORDS, tokenOverlap, tokens, wordCount } from './text.js';
 
 export interface QaCheckOptions {
   /** Longest accepted answer, in words: answers are meant to be short spans. */
@@ -102,6 +102,7 @@ export function checkQaOutput(output: string, passage: string, options: QaCheckO
     if (wordCount(question) < 3) result.reasons.push(`question too short: "${question}"`);
     else if (wordCount(answer) > maxAnswerWords) result.reasons.push(`answer longer than ${maxAnswerWords} words`);
     else if (!grounded) result.reasons.push(`answer not grounded in the passage: "${answer}"`);
+    else if (tokens(answer).every((t) => STOPWORDS.has(t))) result.reasons.push(`answer has no content word: "${answer}"`);
     else if (normalizeText(answer) === key) result.reasons.push('answer repeats the question');
     else if (seen.has(key)) result.reasons.push('duplicate question');
     else {
@@ -156,19 +157,24 @@ export interface MetaCheck {
   reason?: string;
 }
 
-/** Description (one short text) and tags (short, distinct strings) from model output. */
-export function checkMetaOutput(output: string): MetaCheck {
+/**
+ * Description (one short text) and tags (short, distinct strings) from model output. Both must be about this
+ * passage: a tag shares a word with it, a description 40% of its content words (small models otherwise
+ * fill the fields with invented topics).
+ */
+export function checkMetaOutput(output: string, passage: string): MetaCheck {
   const found = extractJson(output, {
     accept: (v) => isObject(v) && (field(v, ['description', 'summary']) !== undefined || field(v, ['tags']) !== undefined),
   });
   if (found === null || !isObject(found.value)) return { description: '', tags: [], reason: 'no JSON object with description and tags' };
   let description = asText(field(found.value, ['description', 'summary']));
-  if (wordCount(description) > 60) description = '';
+  if (wordCount(description) > 60 || tokenOverlap(description, passage) < 0.4) description = '';
   const rawTags = field(found.value, ['tags', 'keywords']);
   const list = typeof rawTags === 'string' ? rawTags.split(',') : Array.isArray(rawTags) ? rawTags.map(asText) : [];
   const tags: string[] = [];
   for (const t of list.map((x) => x.trim())) {
     if (t === '' || wordCount(t) > 6 || tags.some((u) => u.toLowerCase() === t.toLowerCase())) continue;
+    if (tokenOverlap(t, passage) === 0) continue;
     tags.push(t);
     if (tags.length === 10) break;
   }

@@ -8,7 +8,7 @@ const PASSAGE = 'The Analytical Engine was designed by Charles Babbage in 1837. 
 const REWRITE = 'In 1837 Charles Babbage designed the Analytical Engine, and in 1843 Ada Lovelace wrote its first program.';
 const QA_GOOD =
   '[{"question": "Who designed the Analytical Engine?", "answer": "Charles Babbage"}, {"question": "When did Ada Lovelace write the first program?", "answer": "1843"}]';
-const META = '{"description": "Origins of programming.", "tags": ["Analytical Engine", "Ada Lovelace"]}';
+const META = '{"description": "Who designed the Analytical Engine and who programmed it.", "tags": ["Analytical Engine", "Ada Lovelace"]}';
 
 type Task = 'rewrite' | 'qa' | 'meta';
 
@@ -42,7 +42,7 @@ describe('LlmAugmenter', () => {
         { question: 'When did Ada Lovelace write the first program?', answer: '1843' },
       ],
       tags: ['Analytical Engine', 'Ada Lovelace'],
-      description: 'Origins of programming.',
+      description: 'Who designed the Analytical Engine and who programmed it.',
       generator: 'scripted:test',
       promptVersion: PROMPT_VERSION,
       status: 'ok',

@@ -94,7 +94,7 @@ export class LlmAugmenter implements Augmenter {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const out = await call(metaMessages(passage.text, passage.title), attempt, 128);
       if ('error' in out) continue;
-      const checked = checkMetaOutput(out.text);
+      const checked = checkMetaOutput(out.text, passage.text);
       if (checked.description.length > meta.description.length || checked.tags.length > meta.tags.length) meta = checked;
       if (checked.reason === undefined) break;
     }

@@ -27,6 +27,7 @@ describe('prompts', () => {
       expect(checked.valid).toHaveLength(n);
       expect(checked.reasons).toEqual([]);
     }
-    expect(checkMetaOutput(metaMessages('x')[2].content).reason).toBeUndefined();
+    const meta = metaMessages('x');
+    expect(checkMetaOutput(meta[2].content, examplePassage(meta[1].content)).reason).toBeUndefined();
   });
 });

@@ -6,8 +6,9 @@ import type { ChatMessage } from './generator.js';
  *
  * v2: each task shows one worked example as a previous user/assistant turn. Small models (SmolLM2-135M) ignored a
  * format described in words (v1: plain numbered questions, no JSON) but copy the format of an earlier answer.
+ * v3: the example description uses the passage's own words (descriptions are now checked against the passage).
  */
-export const PROMPT_VERSION = 'rg-augment-v2';
+export const PROMPT_VERSION = 'rg-augment-v3';
 
 const SYSTEM = 'You turn a passage into study material. Use only what the passage states. Never add facts, opinions or comments.';
 
@@ -22,7 +23,7 @@ const EXAMPLE_QA = [
   { question: 'How many vehicles cross the Tamar Bridge each year?', answer: 'about 16 million' },
 ];
 const EXAMPLE_META = {
-  description: 'Opening date, traffic and record length of the Tamar Bridge.',
+  description: 'When the Tamar Bridge opened, the vehicles it carries and its record as a suspension bridge.',
   tags: ['Tamar Bridge', 'suspension bridge', 'Plymouth', 'Saltash', 'United Kingdom'],
 };
 
