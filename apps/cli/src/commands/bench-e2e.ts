@@ -72,7 +72,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd);
       mkdirSync(out, { recursive: true });
-      const steps = await stepRunner(ctx, config, 7);
+      const steps = await stepRunner(ctx, config, 6);
 
       const corpus = join(out, 'corpus');
       await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
