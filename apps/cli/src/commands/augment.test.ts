@@ -135,7 +135,7 @@ describe('rg augment', () => {
           ? `Here is the rewrite: ${passage.split('. ').reverse().join('. ')}`
           : prompt.includes('questions')
             ? `\`\`\`json\n[{'question': 'Which number is mentioned first?', 'answer': '${first}'},]\n\`\`\``
-            : '{"description": "A short fact.", "tags": ["fact"]}';
+            : JSON.stringify({ description: passage.split('. ')[0], tags: passage.split(' ').slice(1, 3) });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ choices: [{ message: { content } }] }));
       });
