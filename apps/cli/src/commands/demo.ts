@@ -9,15 +9,6 @@ import { type MethodOutcome, runInference } from '../infer/pipeline.js';
 import { stepRunner } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
-/** The pipeline steps the demo runs, in order, and whether each is built yet. */
-export const DEMO_STEPS: Array<{ step: string; built: boolean }> = [
-  { step: 'model pull (engine)', built: true },
-  { step: 'corpus ingest', built: true },
-  { step: 'augment', built: true },
-  { step: 'adapter init + encode (lora-trainer)', built: true },
-  { step: 'infer: wo_param, icl, cat_all_one, combine', built: true },
-];
-
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
 export const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
 

@@ -1,13 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { ensureModel } from '@rg/engine';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
 
 const DEMO = resolve(import.meta.dirname, '../../demo');
-const MODEL = join(homedir(), '.cache', 'rg', 'models', 'smollm2-135m-instruct');
-const pulled = existsSync(MODEL);
-if (!pulled) console.warn(`skipping the rg infer run on SmolLM2: ${MODEL} is absent (rg model pull smollm2-135m-instruct)`);
+// The default model is pulled on first use (into the default RG_HOME the CLI runs below use).
+beforeAll(async () => {
+  await ensureModel();
+});
 
 describe('rg infer', () => {
   it('rejects an unknown dataset, split or method with what was expected', async () => {
@@ -22,33 +24,29 @@ describe('rg infer', () => {
     expect(missing.stderr).toContain('need --store');
   });
 
-  it.skipIf(!pulled)(
-    'answers demo questions with wo_param and icl on SmolLM2 and writes the run folders',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'rg-infer-'));
-      const store = join(dir, 'store');
-      expect((await runCli(['corpus', 'ingest', '--input', join(DEMO, 'corpus.jsonl'), '--store', store], { env: {} })).code).toBe(0);
-      expect((await runCli(['index', 'build', '--store', store], { env: {} })).code).toBe(0);
-      const args = ['infer', '--dataset', `jsonl:${join(DEMO, 'questions.jsonl')}`, '--store', store, '--method', 'wo_param,icl'];
-      const r = await runCli([...args, '--sample', '4', '--seed', '1', '--topk', '1', '--out', join(dir, 'out'), '--json'], { env: {} });
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      const lines = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
-      expect(lines.map((l) => l.method)).toEqual(['wo_param', 'icl']);
-      const icl = lines[1];
-      expect(icl.dir).toBe(join(dir, 'out', 'smollm2-135m-instruct', 'rank=2_alpha=32', 'questions', 'lr=0.0003_epoch=1', 'icl'));
-      const predictions = JSON.parse(readFileSync(join(icl.dir, 'predict.json'), 'utf8'));
-      expect(predictions).toHaveLength(4);
-      // BM25 finds each question's own document, and with it in the prompt the model picks the right choice.
-      for (const p of predictions) expect(p.retrievedIds).toHaveLength(1);
-      expect(icl.accuracy).toBeGreaterThanOrEqual(0.75);
-      expect(icl.accuracy).toBeGreaterThan(lines[0].accuracy);
-      expect(readFileSync(join(icl.dir, 'result.txt'), 'utf8')).toContain('score (accuracy):');
-      expect(JSON.parse(readFileSync(join(icl.dir, 'config.json'), 'utf8'))).toMatchObject({ method: 'icl', sample: 4, seed: 1, topk: 1 });
-    },
-    600_000,
-  );
+  it('answers demo questions with wo_param and icl on SmolLM2 and writes the run folders', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-infer-'));
+    const store = join(dir, 'store');
+    expect((await runCli(['corpus', 'ingest', '--input', join(DEMO, 'corpus.jsonl'), '--store', store], { env: {} })).code).toBe(0);
+    expect((await runCli(['index', 'build', '--store', store], { env: {} })).code).toBe(0);
+    const args = ['infer', '--dataset', `jsonl:${join(DEMO, 'questions.jsonl')}`, '--store', store, '--method', 'wo_param,icl'];
+    const r = await runCli([...args, '--sample', '4', '--seed', '1', '--topk', '1', '--out', join(dir, 'out'), '--json'], { env: {} });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.method)).toEqual(['wo_param', 'icl']);
+    const icl = lines[1];
+    expect(icl.dir).toBe(join(dir, 'out', 'smollm2-135m-instruct', 'rank=2_alpha=32', 'questions', 'lr=0.0003_epoch=1', 'icl'));
+    const predictions = JSON.parse(readFileSync(join(icl.dir, 'predict.json'), 'utf8'));
+    expect(predictions).toHaveLength(4);
+    // BM25 finds each question's own document, and with it in the prompt the model picks the right choice.
+    for (const p of predictions) expect(p.retrievedIds).toHaveLength(1);
+    expect(icl.accuracy).toBeGreaterThanOrEqual(0.75);
+    expect(icl.accuracy).toBeGreaterThan(lines[0].accuracy);
+    expect(readFileSync(join(icl.dir, 'result.txt'), 'utf8')).toContain('score (accuracy):');
+    expect(JSON.parse(readFileSync(join(icl.dir, 'config.json'), 'utf8'))).toMatchObject({ method: 'icl', sample: 4, seed: 1, topk: 1 });
+  }, 600_000);
 });
