@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs';
-import { DEFAULT_MODEL, defaultHome, knownModelPath } from '@rg/engine';
+import { DEFAULT_MODEL, ensureModel } from '@rg/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FatalGeneratorError } from '../generator.js';
 import { LocalGenerator } from './local.js';
 
-const pulled = existsSync(knownModelPath(DEFAULT_MODEL, defaultHome()));
-if (!pulled) console.log(`skipping LocalGenerator tests: ${DEFAULT_MODEL} is not pulled (run \`rg model pull ${DEFAULT_MODEL}\`)`);
-
-describe.skipIf(!pulled)('LocalGenerator on SmolLM2-135M-Instruct', () => {
+describe('LocalGenerator on SmolLM2-135M-Instruct', () => {
   let gen: LocalGenerator;
   beforeAll(async () => {
+    await ensureModel(); // pulled on first use
     gen = await LocalGenerator.load({ threads: 2 });
   });
   afterAll(() => gen?.close());
