@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { AdapterStore, type LoraAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { AugmentDataError, readAugmented } from '@rg/augment';
 import { loadModel, TrainingSession } from '@rg/engine';
-import { DEFAULT_TARGETS, encodeDocuments, initAdapter, type TrainMode } from '@rg/lora-trainer';
+import { DEFAULT_TARGETS, encodeDocuments, type TrainMode } from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { loadOrInitBaseWeight } from '../train/base-weight.js';
 import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
 
 interface EncodeFlags {
@@ -74,31 +75,12 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
       const store = AdapterStore.open(storeDir);
       try {
-        const baseKey = { model: modelName, rank: flags.rank, alpha: flags.alpha };
-        let base: LoraAdapter;
-        if (store.get(baseKey)) {
-          base = store.load(baseKey, { modelFingerprint: fingerprint });
-          const stored = [...base.config.targetModules].sort().join(',');
-          if (stored !== [...flags.targets].sort().join(',')) {
-            throw new UsageError(
-              `--targets ${flags.targets.join(',')}: the stored base_weight targets ${stored} (rg adapter init with other targets, or another --store)`,
-            );
-          }
-        } else {
-          base = initAdapter(model.config, {
-            rank: flags.rank,
-            alpha: flags.alpha,
-            targets: flags.targets as typeof DEFAULT_TARGETS,
-            seed: flags.seed,
-            baseModel: modelName,
-          });
-          store.put(baseKey, base, {
-            modelFingerprint: fingerprint,
-            mode: 'trained',
-            trainingConfig: { init: 'peft-kaiming-uniform', seed: flags.seed },
-          });
-          ctx.info(`no base_weight for ${modelName} rank=${flags.rank} alpha=${flags.alpha}: initialised one (seed ${flags.seed})`);
-        }
+        const base = loadOrInitBaseWeight(
+          store,
+          model.config,
+          { modelName, fingerprint, rank: flags.rank, alpha: flags.alpha, targets: flags.targets, seed: flags.seed },
+          (text) => ctx.info(text),
+        );
         if (!model.tokenizer.chatTemplate)
           throw new UsageError(`${model.source.path}: the model has no chat template, which the training recipe needs`);
         const session = await TrainingSession.create(model.config, model.weights, {
