@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { AugmentDataError, readAugmented } from '@rg/augment';
 import { ClusteringInputError, loadClusters } from '@rg/clustering';
-import { loadModel, TrainingSession } from '@rg/engine';
+import { loadModel } from '@rg/engine';
 import { DEFAULT_TARGETS, type TrainMode } from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
@@ -12,7 +12,7 @@ import { clusterGroups, encodeClusters, type TrainOn } from '../cluster/train.js
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { loadOrInitBaseWeight } from '../train/base-weight.js';
+import { prepareTrainingRun } from '../train/base-weight.js';
 import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
 
 interface ClusterTrainFlags {
@@ -100,26 +100,12 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
       const store = AdapterStore.open(storeDir);
       try {
-        const base = loadOrInitBaseWeight(
+        const { base, session, scope } = await prepareTrainingRun(
           store,
-          model.config,
-          { modelName, fingerprint, rank: flags.rank, alpha: flags.alpha, targets: flags.targets, seed: flags.seed },
+          model,
+          { modelName, fingerprint, input, threads: config.threads, flags },
           (text) => ctx.info(text),
         );
-        if (!model.tokenizer.chatTemplate)
-          throw new UsageError(`${model.source.path}: the model has no chat template, which the training recipe needs`);
-        const session = await TrainingSession.create(model.config, model.weights, {
-          targets: flags.targets as typeof DEFAULT_TARGETS,
-          threads: config.threads,
-        });
-        const scope = {
-          model: modelName,
-          rank: flags.rank,
-          alpha: flags.alpha,
-          dataset: flags.dataset ?? basename(input).replace(/\.[^.]*$/, ''),
-          lr: flags.lr,
-          epochs: flags.epochs,
-        };
         const bar = ctx.progress('cluster adapters', groups.length, 'clusters', flags.json);
         const t0 = performance.now();
         try {

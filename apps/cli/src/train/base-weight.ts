@@ -1,5 +1,6 @@
+import { basename } from 'node:path';
 import type { AdapterStore, LoraAdapter } from '@rg/adapter-store';
-import type { ModelConfig } from '@rg/engine';
+import { type LoadedModel, type ModelConfig, TrainingSession } from '@rg/engine';
 import { type DEFAULT_TARGETS, initAdapter } from '@rg/lora-trainer';
 import { UsageError } from '../errors.js';
 
@@ -47,4 +48,55 @@ export function loadOrInitBaseWeight(
   });
   info(`no base_weight for ${spec.modelName} rank=${spec.rank} alpha=${spec.alpha}: initialised one (seed ${spec.seed})`);
   return base;
+}
+
+export interface TrainingRunFlags {
+  rank: number;
+  alpha: number;
+  targets: string[];
+  seed: number;
+  lr: number;
+  epochs: number;
+  dataset?: string;
+}
+
+/**
+ * What `rg encode` and `rg cluster train` share before their loops: the base_weight, one training
+ * session reused for every document or cluster, and the store scope their adapters are saved under.
+ */
+export async function prepareTrainingRun(
+  store: AdapterStore,
+  model: LoadedModel,
+  run: { modelName: string; fingerprint: string; input: string; threads: number; flags: TrainingRunFlags },
+  info: (text: string) => void,
+) {
+  const { flags } = run;
+  const base = loadOrInitBaseWeight(
+    store,
+    model.config,
+    {
+      modelName: run.modelName,
+      fingerprint: run.fingerprint,
+      rank: flags.rank,
+      alpha: flags.alpha,
+      targets: flags.targets,
+      seed: flags.seed,
+    },
+    info,
+  );
+  if (!model.tokenizer.chatTemplate)
+    throw new UsageError(`${model.source.path}: the model has no chat template, which the training recipe needs`);
+  const session = await TrainingSession.create(model.config, model.weights, {
+    targets: flags.targets as typeof DEFAULT_TARGETS,
+    threads: run.threads,
+  });
+  const scope = {
+    model: run.modelName,
+    rank: flags.rank,
+    alpha: flags.alpha,
+    dataset: flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, ''),
+    lr: flags.lr,
+    epochs: flags.epochs,
+  };
+  return { base, session, scope };
 }
