@@ -134,6 +134,46 @@ describe('AdapterStore', () => {
     store.close();
   });
 
+  it('loadAsync / fetchAsync read the same tensors as load and catch the same damage', async () => {
+    const root = freshRoot();
+    const store = AdapterStore.open(root);
+    for (const [i, id] of ['a', 'b', 'c', 'tampered', 'missing'].entries())
+      store.put(key(id), randomAdapter(i + 1), { modelFingerprint: FP });
+    const reader = AdapterStore.open(root); // a second handle: its LRU is empty, so every load reads the files
+    const [a, b, c] = await reader.fetchAsync([key('a'), key('b'), key('c')], { modelFingerprint: FP });
+    for (const [got, id] of [
+      [a, 'a'],
+      [b, 'b'],
+      [c, 'c'],
+    ] as const) {
+      const want = store.load(key(id));
+      expect([...got.modules.keys()]).toEqual([...want.modules.keys()]);
+      for (const [name, m] of want.modules) {
+        expect(got.modules.get(name)!.a).toEqual(m.a);
+        expect(got.modules.get(name)!.b).toEqual(m.b);
+      }
+    }
+    expect(reader.cachedBytes).toBeGreaterThan(0);
+    expect(await reader.loadAsync(key('a'))).toBe(a); // now served from the LRU
+
+    const bytes = readFileSync(join(store.pathOf(key('tampered')), ADAPTER_MODEL_FILE));
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(join(store.pathOf(key('tampered')), ADAPTER_MODEL_FILE), bytes);
+    rmSync(join(store.pathOf(key('missing')), ADAPTER_MODEL_FILE));
+    await expect(reader.loadAsync(key('tampered'))).rejects.toThrow(
+      /adapter "tampered" .*sha256 \w+, the manifest recorded \w+ \(file modified\)/,
+    );
+    await expect(reader.fetchAsync([key('a'), key('missing')])).rejects.toThrow(
+      /adapter "missing" .*cannot read adapter_model.safetensors .*ENOENT/,
+    );
+    await expect(reader.loadAsync(key('a'), { modelFingerprint: 'sha256:model-b' })).rejects.toThrow(
+      /not for the requested sha256:model-b/,
+    );
+    await expect(reader.loadAsync(key('nope'))).rejects.toThrow(/adapter "nope" .*not in the store/);
+    reader.close();
+    store.close();
+  });
+
   it('stores fp16 and int8 smaller than fp32 and says so in the manifest', () => {
     const store = AdapterStore.open(freshRoot());
     const shape = { layers: 2, hidden: 256, intermediate: 512, targets: ['gate_proj', 'up_proj', 'down_proj'] };

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AdapterDtype } from './dtype.js';
@@ -117,6 +118,13 @@ export interface ListFilter {
   alpha?: number;
   dataset?: string;
   id?: string;
+}
+
+/** A manifest row found for a load, with the LRU's adapter when it is still the row's content. */
+interface Lookup {
+  row: Row;
+  name: string;
+  adapter?: LoraAdapter;
 }
 
 interface Row {
@@ -294,26 +302,45 @@ export class AdapterStore {
    * hash). The result is shared with the LRU and its fp32 tensors view the file buffer: read-only.
    */
   load(key: AdapterKey, opts: LoadOptions = {}): LoraAdapter {
-    const rel = adapterRelPath(key);
-    const row = this.row(rel);
-    const name = `adapter ${describeKey(key)}`;
-    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}${this.elsewhere(key)}`);
-    if (opts.modelFingerprint !== undefined && row.model_fingerprint !== opts.modelFingerprint) {
-      throw new AdapterStoreError(
-        'wrong_model',
-        `${name}: trained for model fingerprint ${row.model_fingerprint}, not for the requested ${opts.modelFingerprint}`,
-      );
-    }
-    const cached = this.cache.get(rel);
-    if (cached && cached.contentHash === row.content_hash) return cached.adapter;
-    const adapter = this.readVerified(row, name);
-    this.cache.set(rel, { adapter, contentHash: row.content_hash }, adapterBytes(adapter));
-    return adapter;
+    const hit = this.lookup(key, opts);
+    if (hit.adapter) return hit.adapter;
+    const dir = join(this.root, hit.row.path);
+    const data = Object.fromEntries(FILES.map((f) => [f, this.checkedFile(hit, f, () => readFileSync(join(dir, f)))]));
+    return this.decodeAndCache(hit, data);
+  }
+
+  /**
+   * `load` with the files read through libuv's thread pool, so that the k adapters of one request
+   * are read from disk concurrently and each is hashed as soon as it arrives (what inference uses).
+   */
+  async loadAsync(key: AdapterKey, opts: LoadOptions = {}): Promise<LoraAdapter> {
+    const hit = this.lookup(key, opts);
+    if (hit.adapter) return hit.adapter;
+    const dir = join(this.root, hit.row.path);
+    const files = await Promise.all(
+      FILES.map(async (f): Promise<[string, Buffer]> => {
+        let bytes: Buffer | Error;
+        try {
+          bytes = await readFile(join(dir, f));
+        } catch (e) {
+          bytes = e as Error;
+        }
+        // Hashed as soon as it arrives, while the request's other files are still being read.
+        // (WebCrypto's digest in the thread pool measured slower: it copies the buffer first.)
+        return [f, this.checkedFile(hit, f, () => bytes)];
+      }),
+    );
+    return this.decodeAndCache(hit, Object.fromEntries(files));
   }
 
   /** The k adapters of one request, in order. */
   fetch(keys: AdapterKey[], opts: LoadOptions = {}): LoraAdapter[] {
     return keys.map((k) => this.load(k, opts));
+  }
+
+  /** `fetch` with all files of the request read concurrently. */
+  fetchAsync(keys: AdapterKey[], opts: LoadOptions = {}): Promise<LoraAdapter[]> {
+    return Promise.all(keys.map((k) => this.loadAsync(k, opts)));
   }
 
   /** Remove an adapter's manifest row and files (how a document is unlearned). False if absent. */
@@ -480,34 +507,73 @@ export class AdapterStore {
     };
   }
 
-  private readVerified(row: Row, name: string): LoraAdapter {
-    const dir = join(this.root, row.path);
-    const records = JSON.parse(row.files) as Record<string, FileRecord>;
-    const data: Record<string, Buffer> = {};
-    for (const f of FILES) {
-      const want = records[f];
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(join(dir, f));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new AdapterStoreError('missing_file', `${name}: cannot read ${f} in ${dir} (${code ?? (e as Error).message})`);
-      }
-      if (bytes.byteLength !== want.bytes) {
-        throw new AdapterStoreError(
-          bytes.byteLength < want.bytes ? 'truncated' : 'hash_mismatch',
-          `${name}: ${f} has ${bytes.byteLength} bytes, the manifest recorded ${want.bytes} (${bytes.byteLength < want.bytes ? 'truncated' : 'modified'}) in ${dir}`,
-        );
-      }
-      const got = sha256(bytes);
-      if (got !== want.sha256) {
-        throw new AdapterStoreError(
-          'hash_mismatch',
-          `${name}: ${f} has sha256 ${got}, the manifest recorded ${want.sha256} (file modified) in ${dir}`,
-        );
-      }
-      data[f] = bytes;
+  /** The manifest row of a key (checked against the requested model), and the LRU's copy if still current. */
+  private lookup(key: AdapterKey, opts: LoadOptions): Lookup {
+    const rel = adapterRelPath(key);
+    const row = this.row(rel);
+    const name = `adapter ${describeKey(key)}`;
+    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}${this.elsewhere(key)}`);
+    if (opts.modelFingerprint !== undefined && row.model_fingerprint !== opts.modelFingerprint) {
+      throw new AdapterStoreError(
+        'wrong_model',
+        `${name}: trained for model fingerprint ${row.model_fingerprint}, not for the requested ${opts.modelFingerprint}`,
+      );
     }
+    const cached = this.cache.get(rel);
+    return { row, name, adapter: cached && cached.contentHash === row.content_hash ? cached.adapter : undefined };
+  }
+
+  private readVerified(row: Row, name: string): LoraAdapter {
+    const hit = { row, name };
+    const dir = join(this.root, row.path);
+    const data = Object.fromEntries(FILES.map((f) => [f, this.checkedFile(hit, f, () => readFileSync(join(dir, f)))]));
+    return this.decode(hit, data);
+  }
+
+  /**
+   * One file of an adapter, checked against the manifest's size and sha256. `read` returns (or throws) the bytes
+   * or the read error.
+   */
+  private checkedFile(hit: Pick<Lookup, 'row' | 'name'>, f: string, read: () => Buffer | Error): Buffer {
+    const { row, name } = hit;
+    const dir = join(this.root, row.path);
+    const want = (JSON.parse(row.files) as Record<string, FileRecord>)[f];
+    let bytes: Buffer | Error;
+    try {
+      bytes = read();
+    } catch (e) {
+      bytes = e as Error;
+    }
+    if (bytes instanceof Error) {
+      const code = (bytes as NodeJS.ErrnoException).code;
+      throw new AdapterStoreError('missing_file', `${name}: cannot read ${f} in ${dir} (${code ?? bytes.message})`);
+    }
+    if (bytes.byteLength !== want.bytes) {
+      throw new AdapterStoreError(
+        bytes.byteLength < want.bytes ? 'truncated' : 'hash_mismatch',
+        `${name}: ${f} has ${bytes.byteLength} bytes, the manifest recorded ${want.bytes} (${bytes.byteLength < want.bytes ? 'truncated' : 'modified'}) in ${dir}`,
+      );
+    }
+    const got = sha256(bytes);
+    if (got !== want.sha256) {
+      throw new AdapterStoreError(
+        'hash_mismatch',
+        `${name}: ${f} has sha256 ${got}, the manifest recorded ${want.sha256} (file modified) in ${dir}`,
+      );
+    }
+    return bytes;
+  }
+
+  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>): LoraAdapter {
+    const adapter = this.decode(hit, data);
+    this.cache.set(hit.row.path, { adapter, contentHash: hit.row.content_hash }, adapterBytes(adapter));
+    return adapter;
+  }
+
+  /** Verified files to an adapter, checking its format and rank against the manifest. */
+  private decode(hit: Pick<Lookup, 'row' | 'name'>, data: Record<string, Buffer>): LoraAdapter {
+    const { row, name } = hit;
+    const dir = join(this.root, row.path);
     let adapter: LoraAdapter;
     try {
       adapter = decodePeftAdapter(data[ADAPTER_CONFIG_FILE].toString('utf8'), data[ADAPTER_MODEL_FILE], dir);

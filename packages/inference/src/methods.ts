@@ -111,8 +111,10 @@ export async function answerQuestion<E>(
   const applied: string[] = [];
   const missing: string[] = [];
   const loaded: E[] = [];
-  for (const id of adapterIds) {
-    const lora = await source!.load(id);
+  // The k adapters are read concurrently (the store reads files through the thread pool).
+  const fetched = await Promise.all(adapterIds.map((id) => source!.load(id)));
+  for (const [i, id] of adapterIds.entries()) {
+    const lora = fetched[i];
     if (lora) {
       applied.push(id);
       loaded.push(lora);

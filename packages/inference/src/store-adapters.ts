@@ -17,10 +17,10 @@ export function storeAdapterSource(
       const key = { ...scope, id };
       const entry = store.get(key);
       if (!entry) return null;
-      const adapter = store.load(key, loadOptions);
+      const adapter = await store.loadAsync(key, loadOptions);
       if (entry.mode !== 'gradient') return { adapter };
       if (options.gamma === undefined) throw new Error(`adapter ${id} stores a gradient (--mode gradient): give gamma to apply it`);
-      const base = store.load({ model: scope.model, rank: scope.rank, alpha: scope.alpha }, loadOptions);
+      const base = await store.loadAsync({ model: scope.model, rank: scope.rank, alpha: scope.alpha }, loadOptions);
       return { base, gradient: adapter, gamma: options.gamma };
     },
   };
