@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { randomLlamaWeights, TrainingSession, tinyLlamaConfig } from '@rg/engine';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type EncodeOptions, encodeDocuments } from './encode.js';
+import { DAPT_ADAPTER_ID, type EncodeOptions, encodeDapt, encodeDocuments, encodeGroups } from './encode.js';
 import { DEFAULT_TARGETS, initAdapter } from './init.js';
-import type { ChatEncoder } from './recipe.js';
+import { type ChatEncoder, recipeExamples } from './recipe.js';
 
 const config = tinyLlamaConfig();
 // Characters onto the tiny vocabulary; role markers as ids 1 and 2.
@@ -62,5 +62,78 @@ describe('encodeDocuments', () => {
     expect(store.get({ ...scope, dataset: 'toy-grad', id: 'b' })?.mode).toBe('gradient');
     await session.release();
     store.close();
+  });
+});
+
+describe('encodeGroups', () => {
+  const scope = { model: 'tiny', rank: 2, alpha: 32, dataset: 'groups', lr: 1e-3, epochs: 2 };
+  const options: EncodeOptions = { mode: 'lora', lr: 1e-3, epochs: 2, batchSize: 2, seed: 3 };
+
+  it('trains one adapter on all records of a group, reports its steps, and retrains when its documents change', async () => {
+    const store = AdapterStore.open(join(dir, 'groups'));
+    const session = await TrainingSession.create(config, randomLlamaWeights(config, 2), { targets: DEFAULT_TARGETS });
+    const base = initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS, seed: 1 });
+    const ctx = { session, encoder, store, base, scope, modelFingerprint: 'tiny-fp' };
+    try {
+      const group = { adapterId: 'g', records: [records[0], records[2]], metadata: { cluster: 7 } };
+      const expected =
+        recipeExamples(records[0], encoder, { seed: 3 }).examples.length + recipeExamples(records[2], encoder, { seed: 3 }).examples.length;
+      const starts: Array<{ examples: number; batches: number }> = [];
+      const losses: number[] = [];
+      const seen: string[] = [];
+      const first = await encodeGroups([group], ctx, options, {
+        onGroupStart: (_g, info) => starts.push(info),
+        onBatch: (b) => losses.push(b.loss),
+        onGroup: (o) => seen.push(`${o.id}:${o.status}`),
+      });
+      expect(first[0]).toMatchObject({ id: 'g', status: 'trained', documents: 2, examples: expected });
+      // Two epochs of ceil(examples / 2) micro-batches, each reported.
+      expect(starts).toEqual([{ examples: expected, batches: 2 * Math.ceil(expected / 2) }]);
+      expect(losses).toHaveLength(2 * Math.ceil(expected / 2));
+      expect(seen).toEqual(['g:trained']);
+      const entry = store.get({ ...scope, id: 'g' });
+      expect(entry?.trainingConfig).toMatchObject({ cluster: 7, documents: ['a/1', 'b'], examples: expected, seed: 3 });
+      expect(entry?.trainingConfig.losses).toEqual(losses);
+
+      expect((await encodeGroups([group], ctx, options))[0].status).toBe('skipped');
+      // The same documents in another order are the same group; one document fewer is not.
+      expect((await encodeGroups([{ ...group, records: [records[2], records[0]] }], ctx, options))[0].status).toBe('skipped');
+      const shrunk = await encodeGroups([{ ...group, records: [records[2]] }], ctx, options);
+      expect(shrunk[0]).toMatchObject({ status: 'trained', documents: 1 });
+      expect(store.get({ ...scope, id: 'g' })?.trainingConfig.documents).toEqual(['b']);
+    } finally {
+      await session.release();
+      store.close();
+    }
+  });
+
+  it('encodeDapt: one adapter on every record under the reserved id, which no document may take', async () => {
+    const store = AdapterStore.open(join(dir, 'dapt'));
+    const session = await TrainingSession.create(config, randomLlamaWeights(config, 2), { targets: DEFAULT_TARGETS });
+    const base = initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS, seed: 1 });
+    const ctx = { session, encoder, store, base, scope, modelFingerprint: 'tiny-fp' };
+    try {
+      const dapt = await encodeDapt(records, ctx, options);
+      // The record without QA pairs adds no examples but is one of the documents the adapter was trained on.
+      expect(dapt).toMatchObject({ id: DAPT_ADAPTER_ID, status: 'trained', documents: 3 });
+      const entry = store.get({ ...scope, id: DAPT_ADAPTER_ID });
+      expect(entry?.trainingConfig).toMatchObject({ kind: 'dapt', documents: ['a/1', 'empty', 'b'] });
+      expect(
+        store
+          .load({ ...scope, id: DAPT_ADAPTER_ID })
+          .modules.get('0.up_proj')
+          ?.b.some((v) => v !== 0),
+      ).toBe(true);
+      expect((await encodeDapt(records, ctx, options)).status).toBe('skipped');
+
+      const clash = { passageId: DAPT_ADAPTER_ID, passage: 'x', rewrite: null, qa: [{ question: 'q?', answer: 'a' }] };
+      const refused = await encodeDocuments([clash], ctx, options);
+      expect(refused[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('reserved for the DAPT adapter') });
+      // The DAPT adapter is untouched.
+      expect(store.get({ ...scope, id: DAPT_ADAPTER_ID })?.trainingConfig.kind).toBe('dapt');
+    } finally {
+      await session.release();
+      store.close();
+    }
   });
 });

@@ -3,6 +3,13 @@ import type { TrainingSession } from '@rg/engine';
 import { type ChatEncoder, type RecipeRecord, recipeExamples } from './recipe.js';
 import { type TrainMode, trainAdapter } from './trainer.js';
 
+/**
+ * Store id of the one continual-pretraining adapter (DAPT: trained on every record of a corpus), kept in the
+ * same scope as the documents' adapters. The store's key has no other field to tell it apart, so a document
+ * with this id is refused by encodeDocuments rather than silently overwriting (or being read as) the DAPT adapter.
+ */
+export const DAPT_ADAPTER_ID = '_dapt';
+
 export interface EncodeOptions {
   mode: TrainMode;
   lr: number;
@@ -18,42 +25,85 @@ export interface EncodeContext {
   session: TrainingSession;
   encoder: ChatEncoder;
   store: AdapterStore;
-  /** The shared initial adapter (base_weight) every document starts from. */
+  /** The shared initial adapter (base_weight) every adapter starts from. */
   base: LoraAdapter;
-  /** Store key without the document id: model, rank, alpha, dataset, lr, epochs. */
+  /** Store key without the adapter id: model, rank, alpha, dataset, lr, epochs. */
   scope: Omit<DocAdapterKey, 'id'>;
   modelFingerprint: string;
 }
 
-export type DocOutcome =
-  | { id: string; status: 'trained'; examples: number; tokens: number; finalLoss: number; ms: number }
+/** The records one adapter is trained on: one document, a cluster's representatives, or a whole corpus (DAPT). */
+export interface TrainingGroup {
+  adapterId: string;
+  records: readonly RecipeRecord[];
+  /** Extra fields saved in the adapter's trainingConfig (e.g. the cluster number). */
+  metadata?: Record<string, unknown>;
+}
+
+export type GroupOutcome =
+  | { id: string; status: 'trained'; documents: number; examples: number; tokens: number; finalLoss: number; ms: number }
   | { id: string; status: 'skipped'; reason: string }
   | { id: string; status: 'failed'; error: string };
 
+export interface GroupHooks {
+  /** A group's training begins: its examples and the micro-batches it will run (every epoch). */
+  onGroupStart?: (group: TrainingGroup, info: { examples: number; batches: number }) => void;
+  /** After every micro-batch of the group being trained. */
+  onBatch?: (info: { loss: number; tokens: number }) => void;
+  /** A group is done (trained, skipped or failed). */
+  onGroup?: (outcome: GroupOutcome) => void;
+}
+
 /**
- * One adapter per document, saved in the store under scope + passage id. Resumable: a document whose
- * adapter is already stored and verifies is skipped. A document that fails is reported with its id
- * and the run goes on.
+ * One adapter per group, trained with the recipe on the examples of all the group's records together (shuffled
+ * across records each epoch) and saved under scope + group.adapterId, with the documents it was trained on in its
+ * trainingConfig. Resumable: a group whose adapter is stored, verifies, and was trained on the same documents is
+ * skipped; one trained on other documents (a representative changed, a document was deleted and its knowledge must
+ * leave the adapter) is trained again. A group that fails is reported with its id and the run goes on.
  */
-export async function encodeDocuments(
-  records: Iterable<RecipeRecord>,
+export async function encodeGroups(
+  groups: Iterable<TrainingGroup>,
   ctx: EncodeContext,
   options: EncodeOptions,
-  onDoc?: (outcome: DocOutcome) => void,
-): Promise<DocOutcome[]> {
-  const outcomes: DocOutcome[] = [];
+  hooks: GroupHooks = {},
+): Promise<GroupOutcome[]> {
+  const outcomes: GroupOutcome[] = [];
   const scale = ctx.base.config.alpha / ctx.base.config.rank;
-  for (const record of records) {
-    const key: DocAdapterKey = { ...ctx.scope, id: record.passageId };
-    let outcome: DocOutcome;
+  for (const group of groups) {
+    const id = group.adapterId;
+    const key: DocAdapterKey = { ...ctx.scope, id };
+    const documents = group.records.map((r) => r.passageId);
+    let outcome: GroupOutcome;
     try {
-      if (ctx.store.get(key) && ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok) {
-        outcome = { id: record.passageId, status: 'skipped', reason: 'already stored' };
+      const stored = ctx.store.get(key);
+      if (
+        stored &&
+        sameDocuments(storedDocuments(stored.trainingConfig, id), documents) &&
+        ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok
+      ) {
+        outcome = { id, status: 'skipped', reason: 'already stored' };
       } else {
         const t0 = performance.now();
-        const { examples, dropped } = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens });
-        if (examples.length === 0) throw new Error(`no training examples (${record.qa.length} QA pairs, ${dropped} over the token limit)`);
-        const result = await trainAdapter(ctx.session, ctx.base.modules, examples, { ...options, scale });
+        let dropped = 0;
+        let pairs = 0;
+        const examples = group.records.flatMap((record) => {
+          const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens });
+          dropped += r.dropped;
+          pairs += record.qa.length;
+          return r.examples;
+        });
+        if (examples.length === 0) {
+          throw new Error(
+            `no training examples (${group.records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
+          );
+        }
+        const epochs = options.mode === 'gradient' ? 1 : options.epochs;
+        hooks.onGroupStart?.(group, { examples: examples.length, batches: epochs * Math.ceil(examples.length / options.batchSize) });
+        const result = await trainAdapter(ctx.session, ctx.base.modules, examples, {
+          ...options,
+          scale,
+          onBatch: hooks.onBatch && ((b) => hooks.onBatch?.({ loss: b.loss, tokens: b.tokens })),
+        });
         const modules = new Map<string, LoraPair>();
         for (const [k, t] of result.tensors) {
           const base = ctx.base.modules.get(k) as LoraPair;
@@ -70,12 +120,22 @@ export async function encodeDocuments(
           {
             modelFingerprint: ctx.modelFingerprint,
             mode: options.mode === 'lora' ? 'trained' : 'gradient',
-            trainingConfig: { ...options, examples: examples.length, droppedExamples: dropped, losses: result.losses },
+            trainingConfig: {
+              ...options,
+              ...group.metadata,
+              documents,
+              // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
+              trainSeconds: Math.round(performance.now() - t0) / 1000,
+              examples: examples.length,
+              droppedExamples: dropped,
+              losses: result.losses,
+            },
           },
         );
         outcome = {
-          id: record.passageId,
+          id,
           status: 'trained',
+          documents: documents.length,
           examples: examples.length,
           tokens: result.tokens,
           finalLoss: result.losses[result.losses.length - 1],
@@ -83,10 +143,62 @@ export async function encodeDocuments(
         };
       }
     } catch (e) {
-      outcome = { id: record.passageId, status: 'failed', error: (e as Error).message };
+      outcome = { id, status: 'failed', error: (e as Error).message };
     }
     outcomes.push(outcome);
-    onDoc?.(outcome);
+    hooks.onGroup?.(outcome);
   }
   return outcomes;
+}
+
+/**
+ * One adapter per document, saved under scope + passage id (a group of one record each). A document whose id is
+ * the reserved DAPT_ADAPTER_ID fails with a message saying so.
+ */
+export async function encodeDocuments(
+  records: Iterable<RecipeRecord>,
+  ctx: EncodeContext,
+  options: EncodeOptions,
+  hooks: GroupHooks = {},
+): Promise<GroupOutcome[]> {
+  const outcomes: GroupOutcome[] = [];
+  for (const record of records) {
+    if (record.passageId === DAPT_ADAPTER_ID) {
+      const refused: GroupOutcome = {
+        id: record.passageId,
+        status: 'failed',
+        error: `document id "${DAPT_ADAPTER_ID}" is reserved for the DAPT adapter (rg encode --dapt) in the same store scope: rename the document`,
+      };
+      outcomes.push(refused);
+      hooks.onGroup?.(refused);
+      continue;
+    }
+    outcomes.push(...(await encodeGroups([{ adapterId: record.passageId, records: [record] }], ctx, options, hooks)));
+  }
+  return outcomes;
+}
+
+/**
+ * The continual-pretraining baseline (DAPT): one adapter trained on the recipe examples of every record together,
+ * shuffled with the seed each epoch, saved under scope + DAPT_ADAPTER_ID with `kind: 'dapt'` in its trainingConfig.
+ * Resumable as encodeGroups: skipped when stored for the same documents.
+ */
+export async function encodeDapt(
+  records: Iterable<RecipeRecord>,
+  ctx: EncodeContext,
+  options: EncodeOptions,
+  hooks: GroupHooks = {},
+): Promise<GroupOutcome> {
+  const group: TrainingGroup = { adapterId: DAPT_ADAPTER_ID, records: [...records], metadata: { kind: 'dapt' } };
+  const [outcome] = await encodeGroups([group], ctx, options, hooks);
+  return outcome;
+}
+
+/** The documents a stored adapter was trained on; one stored before the list was recorded was named after its document. */
+function storedDocuments(trainingConfig: Record<string, unknown>, adapterId: string): unknown {
+  return trainingConfig.documents ?? [adapterId];
+}
+
+function sameDocuments(stored: unknown, now: string[]): boolean {
+  return Array.isArray(stored) && stored.length === now.length && [...stored].sort().join('\u0000') === [...now].sort().join('\u0000');
 }

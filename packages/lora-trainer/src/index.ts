@@ -1,6 +1,16 @@
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { collate, scoredTokens, shuffled, type TrainingExample } from './batching.js';
-export { type DocOutcome, type EncodeContext, type EncodeOptions, encodeDocuments } from './encode.js';
+export {
+  DAPT_ADAPTER_ID,
+  type EncodeContext,
+  type EncodeOptions,
+  encodeDapt,
+  encodeDocuments,
+  encodeGroups,
+  type GroupHooks,
+  type GroupOutcome,
+  type TrainingGroup,
+} from './encode.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
 export {
   type ChatEncoder,

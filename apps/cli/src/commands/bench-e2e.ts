@@ -1,17 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AdapterStore } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey, type ManifestEntry } from '@rg/adapter-store';
+import { clusterAdapterId } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
-import { DatasetError, loadDataset, type Method, sampleExamples, writeFileAtomic } from '@rg/inference';
+import { loadModelConfig } from '@rg/engine';
+import { DatasetError, loadDataset, type Method, type Metrics, sampleExamples, writeFileAtomic } from '@rg/inference';
+import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import { openRetriever } from '@rg/retriever';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { type MethodOutcome, runInference } from '../infer/pipeline.js';
-import { stepRunner } from '../infer/steps.js';
+import type { InferSettings, MethodOutcome } from '../infer/pipeline.js';
+import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { modelKeyName } from '../train/common.js';
 import { benchCommand } from './bench.js';
 
 interface E2eFlags {
@@ -27,29 +32,55 @@ interface E2eFlags {
   alpha: number;
   lr: number;
   epochs: number;
+  clusterK: number[];
+  representatives: number;
+  clusterTop: number;
   out: string;
   json?: boolean;
 }
 
-/** The published table's columns, by method; null where this benchmark does not produce the method's adapters yet. */
-const COLUMNS: Array<{ title: string; method: Method | null; why?: string }> = [
-  { title: 'base', method: 'wo_param' },
-  { title: 'DAPT', method: null, why: 'rg encode --dapt is not built' },
-  { title: 'RAG', method: 'icl' },
-  { title: 'RG', method: 'cat_all_one' },
-  { title: 'RG+RAG', method: 'combine' },
-  { title: 'cluster', method: null, why: 'bench e2e does not run rg cluster + rg cluster train yet (rg infer --method cluster does)' },
-];
+/** What one column of the table cost: the adapters behind it, read back from the store. */
+export interface ColumnCosts {
+  adapters: number;
+  bytesStored: number;
+  bytesPerAdapter: number | null;
+  /** Training time recorded with the adapters (null when one was trained before rg recorded it). */
+  trainSeconds: number | null;
+  /** Documents whose knowledge the adapters hold (the filtered corpus for DAPT and clusters). */
+  documents: number;
+  encodeSecondsPerDocument: number | null;
+}
+
+export interface Column {
+  title: string;
+  method: Method;
+  /** Cluster columns: k. */
+  k?: number;
+  /** The run's scores; absent when the column could not run (see `why`). */
+  metrics?: Metrics;
+  costs?: ColumnCosts;
+  why?: string;
+}
+
+function kList(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number.parseInt(p, 10) < 1)) {
+    throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 10,50,100');
+  }
+  return [...new Set(parts.map((p) => Number.parseInt(p, 10)))];
+}
 
 export function registerBenchE2e(program: Command, ctx: CliContext): void {
   benchCommand(program)
     .command('e2e')
-    .description('ingest -> augment -> encode -> infer for every method on the same sampled questions; a markdown table plus costs')
+    .description(
+      'ingest -> augment -> encode (per document, DAPT, clusters) -> infer for every method on the same sampled questions; a markdown table plus costs; resumable',
+    )
     .requiredOption('--dataset <name>', 'pubmedqa | popqa | jsonl:QUESTIONS.jsonl')
     .option('--corpus <file>', 'corpus JSON Lines ({id, title?, text}); required with jsonl:, default: the dataset’s own documents')
     .option('--data-dir <dir>', 'folder holding pubmedqa/ and popqa/', '../shared/data')
     .requiredOption('--sample <n>', 'questions (a seeded sample)', positiveInt)
-    .option('--seed <n>', 'seed of the sample and of training', nonNegativeInt, 0)
+    .option('--seed <n>', 'seed of the sample, of training and of k-means', nonNegativeInt, 0)
     .option('--topk <k>', 'documents retrieved per question', positiveInt, 3)
     .option('--generator <name>', 'augmentation generator (rg augment --generator)', 'template')
     .option('--qa <n>', 'QA pairs per document', positiveInt, 3)
@@ -57,6 +88,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
     .option('--lr <lr>', 'learning rate', positiveNumber, 3e-4)
     .option('--epochs <n>', 'epochs', positiveInt, 1)
+    .option('--cluster-k <list>', 'one cluster column per k (comma-separated)', kList, [10])
+    .option('--representatives <m>', 'documents per cluster its adapter is trained on', positiveInt, 3)
+    .option('--cluster-top <c>', 'clusters whose adapters answer a question', positiveInt, 1)
     .option('--out <dir>', 'folder for everything the benchmark writes', 'bench-e2e')
     .option('--json', 'print the figures as one JSON line')
     .action(async (flags: E2eFlags, cmd: Command) => {
@@ -72,99 +106,165 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd);
       mkdirSync(out, { recursive: true });
-      const steps = await stepRunner(ctx, config, 6);
+      const steps = await stepRunner(ctx, config, 7 + 4 * flags.clusterK.length);
 
       const corpus = join(out, 'corpus');
       await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
       await steps.run('index it for BM25', ['index', 'build', '--store', corpus]);
 
       // Only the documents the sampled questions retrieve (and their gold documents, for the oracle) get adapters:
-      // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus.
+      // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus. DAPT and
+      // the clusters are trained on the same documents, so every column holds the same data.
       steps.announce(`select the documents the ${flags.sample} sampled questions need`);
       const examples = sampleExamples(dataset.examples, flags.sample, flags.seed);
       const docsFile = join(out, 'encode-docs.jsonl');
       const needed = await neededDocuments(corpus, examples, flags.topk);
       const store = CorpusStore.open(corpus);
+      let documentIds: string[];
       try {
-        const lines = needed.map((id) => store.get(id)).filter((d) => d !== undefined);
-        writeFileAtomic(docsFile, lines.map((d) => `${JSON.stringify({ id: d.id, title: d.title, text: d.text })}\n`).join(''));
+        const docs = needed.map((id) => store.get(id)).filter((d) => d !== undefined);
+        documentIds = docs.map((d) => d.id);
+        writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify({ id: d.id, title: d.title, text: d.text })}\n`).join(''));
       } finally {
         store.close();
       }
 
       const augmented = join(out, 'augmented.jsonl');
-      await steps.run('augment', [
-        'augment',
-        '--input',
-        docsFile,
-        '--output',
-        augmented,
-        '--generator',
-        flags.generator,
-        '--qa',
-        String(flags.qa),
-      ]);
+      const augmentArgs = ['--generator', flags.generator, '--qa', String(flags.qa)];
+      await steps.run('augment', ['augment', '--input', docsFile, '--output', augmented, ...augmentArgs]);
       const adapters = join(out, 'adapters');
-      const shape = [
-        '--rank',
-        String(flags.rank),
-        '--alpha',
-        String(flags.alpha),
-        '--lr',
-        String(flags.lr),
-        '--epochs',
-        String(flags.epochs),
-      ];
-      const tEncode = performance.now();
-      await steps.run('encode', [
-        'encode',
-        '--input',
-        augmented,
-        '--store',
-        adapters,
-        '--dataset',
-        dataset.name,
-        '--seed',
-        String(flags.seed),
-        ...shape,
-      ]);
-      const encodeSeconds = (performance.now() - tEncode) / 1000;
+      const shape = adapterShapeArgs(flags);
+      const encodeArgs = ['--input', augmented, '--store', adapters, '--dataset', dataset.name, '--seed', String(flags.seed), ...shape];
+      await steps.run('encode one adapter per document', ['encode', ...encodeArgs]);
+      await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
 
-      const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine'];
+      // One corpus store per k holding the filtered documents: each keeps its own clusters.json, and the document
+      // vectors are computed once (copied from the first k's store).
+      const clusterRuns: Array<{ k: number; store: string; why?: string }> = [];
+      for (const k of flags.clusterK) {
+        const kStore = join(out, 'clusters', `k=${k}`);
+        if (k > documentIds.length) {
+          const why = `k=${k} exceeds the ${documentIds.length} documents to cluster`;
+          steps.skip(`cluster k=${k}: skipped (${why})`, 4);
+          clusterRuns.push({ k, store: kStore, why });
+          continue;
+        }
+        await steps.run(`cluster k=${k}: a store of the ${documentIds.length} documents`, [
+          'corpus',
+          'ingest',
+          '--input',
+          docsFile,
+          '--store',
+          kStore,
+        ]);
+        const first = clusterRuns.find((r) => !r.why);
+        if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
+          if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
+            copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));
+        }
+        await steps.run(`cluster k=${k}: k-means`, [
+          'cluster',
+          '--store',
+          kStore,
+          '--k',
+          String(k),
+          '--representatives',
+          String(flags.representatives),
+          '--seed',
+          String(flags.seed),
+          '--backend',
+          'embedded',
+        ]);
+        // The representatives are among the filtered documents, so their augmented records are already in augmented.jsonl.
+        await steps.run(`cluster k=${k}: one adapter per cluster on its representatives`, [
+          'cluster',
+          'train',
+          '--store',
+          kStore,
+          '--input',
+          augmented,
+          '--adapters',
+          adapters,
+          '--dataset',
+          dataset.name,
+          '--seed',
+          String(flags.seed),
+          ...shape,
+        ]);
+        clusterRuns.push({ k, store: kStore });
+      }
+
+      const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine', 'dapt'];
       if (examples.every((e) => e.goldDocIds?.length)) methods.push('oracle');
       steps.announce(`answer ${examples.length} questions with ${methods.join(', ')}`);
-      let bar: ReturnType<CliContext['progress']> | undefined;
-      const outcomes = await runInference(
-        {
-          model: config.model,
-          home: config.home,
-          threads: config.threads,
-          dataset: { ...dataset, examples },
-          methods,
-          store: corpus,
-          backend: 'sqlite',
-          adapters,
-          rank: flags.rank,
-          alpha: flags.alpha,
-          lr: flags.lr,
-          epochs: flags.epochs,
-          topk: flags.topk,
-          maxNewTokens: 32,
-          seed: flags.seed,
-          out: join(out, 'output'),
-        },
-        {
-          onMethodStart: (m, n) => {
-            bar?.stop();
-            bar = ctx.progress(m, n, 'q', flags.json);
-          },
-          onAnswer: () => bar?.tick(),
-        },
-      ).finally(() => bar?.stop());
+      const settings: InferSettings = {
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        dataset: { ...dataset, examples },
+        methods,
+        store: corpus,
+        backend: 'sqlite',
+        adapters,
+        rank: flags.rank,
+        alpha: flags.alpha,
+        lr: flags.lr,
+        epochs: flags.epochs,
+        topk: flags.topk,
+        maxNewTokens: 32,
+        seed: flags.seed,
+        out: join(out, 'output'),
+      };
+      const outcomes = await inferWithProgress(ctx, settings, flags.json);
+      const clusterOutcomes = new Map<number, MethodOutcome>();
+      for (const run of clusterRuns) {
+        if (run.why) continue;
+        steps.announce(`answer ${examples.length} questions with cluster k=${run.k} (top ${flags.clusterTop})`);
+        // The k's own store routes the questions; its run folder is apart from the other k's.
+        const [o] = await inferWithProgress(
+          ctx,
+          { ...settings, methods: ['cluster'], store: run.store, topk: flags.clusterTop, out: join(out, 'output', `cluster-k=${run.k}`) },
+          flags.json,
+        );
+        clusterOutcomes.set(run.k, o);
+      }
 
       const adapterStore = AdapterStore.open(adapters);
-      const entries = adapterStore.list({ dataset: dataset.name, rank: flags.rank, alpha: flags.alpha });
-      adapterStore.close();
+      let columns: Column[];
+      try {
+        const { source } = await loadModelConfig(config.model, { home: config.home });
+        const entries = adapterStore
+          .list({ model: modelKeyName(source), dataset: dataset.name, rank: flags.rank, alpha: flags.alpha })
+          .filter((e) => 'id' in e.key && e.key.lr === flags.lr && e.key.epochs === flags.epochs);
+        const byId = (ids: Iterable<string>) => {
+          const wanted = new Set(ids);
+          return entries.filter((e) => wanted.has((e.key as DocAdapterKey).id));
+        };
+        const score = new Map(outcomes.map((o) => [o.method, o.metrics]));
+        const n = documentIds.length;
+        const perDocument = columnCosts(byId(documentIds), n);
+        columns = [
+          { title: 'base', method: 'wo_param', metrics: score.get('wo_param') },
+          { title: 'DAPT', method: 'dapt', metrics: score.get('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) },
+          { title: 'RAG', method: 'icl', metrics: score.get('icl') },
+          { title: 'RG', method: 'cat_all_one', metrics: score.get('cat_all_one'), costs: perDocument },
+          { title: 'RG+RAG', method: 'combine', metrics: score.get('combine'), costs: perDocument },
+          ...clusterRuns.map(
+            (r): Column => ({
+              title: `cluster k=${r.k}`,
+              method: 'cluster',
+              k: r.k,
+              metrics: clusterOutcomes.get(r.k)?.metrics,
+              costs: r.why ? undefined : columnCosts(byId(Array.from({ length: r.k }, (_, c) => clusterAdapterId(r.k, c))), n),
+              why: r.why,
+            }),
+          ),
+        ];
+      } finally {
+        adapterStore.close();
+      }
+      const rg = columns.find((c) => c.method === 'cat_all_one')?.costs;
+      const oracle = outcomes.find((o) => o.method === 'oracle')?.metrics;
       const figures = {
         benchmark: 'e2e',
         dataset: dataset.name,
@@ -182,19 +282,38 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           alpha: flags.alpha,
           lr: flags.lr,
           epochs: flags.epochs,
+          clusterK: flags.clusterK,
+          representatives: flags.representatives,
+          clusterTop: flags.clusterTop,
         },
-        documentsEncoded: entries.length,
-        encodeSecondsPerDocument: entries.length ? encodeSeconds / entries.length : null,
-        bytesPerAdapter: entries.length ? Math.round(entries.reduce((s, e) => s + e.bytes, 0) / entries.length) : null,
+        documentsEncoded: rg?.adapters ?? 0,
+        encodeSecondsPerDocument: rg?.encodeSecondsPerDocument ?? null,
+        bytesPerAdapter: rg?.bytesPerAdapter ?? null,
         methods: Object.fromEntries(
           outcomes.map((o) => [
             o.method,
             { [o.metrics.primaryMetric]: o.metrics.score, ...o.metrics, latencyMsPerQuestion: o.metrics.meanLatencyMs },
           ]),
         ),
+        columns: columns.map((c) => ({
+          title: c.title,
+          method: c.method,
+          ...(c.k === undefined ? {} : { k: c.k }),
+          score: c.metrics?.score ?? null,
+          metrics: c.metrics ?? null,
+          latencyMsPerQuestion: c.metrics?.meanLatencyMs ?? null,
+          costs: c.costs ?? null,
+          ...(c.why ? { why: c.why } : {}),
+        })),
         table: '',
       };
-      figures.table = markdownTable(config.model, outcomes, figures);
+      figures.table = markdownTable(config.model, columns, {
+        questions: examples.length,
+        documents: documentIds.length,
+        representatives: flags.representatives,
+        clusterTop: flags.clusterTop,
+        oracle: oracle?.score,
+      });
       writeFileAtomic(join(out, 'table.md'), `${figures.table}\n`);
       writeFileAtomic(join(out, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
       if (flags.json) ctx.json(figures);
@@ -228,6 +347,22 @@ async function neededDocuments(
   return [...ids];
 }
 
+/** Adapters, bytes and the training time recorded with them (rg encode / cluster train write trainSeconds). */
+export function columnCosts(entries: ManifestEntry[], documents: number): ColumnCosts {
+  const bytesStored = entries.reduce((s, e) => s + e.bytes, 0);
+  const times = entries.map((e) => e.trainingConfig.trainSeconds);
+  const trainSeconds =
+    entries.length > 0 && times.every((t) => typeof t === 'number') ? (times as number[]).reduce((s, t) => s + t, 0) : null;
+  return {
+    adapters: entries.length,
+    bytesStored,
+    bytesPerAdapter: entries.length ? Math.round(bytesStored / entries.length) : null,
+    trainSeconds,
+    documents,
+    encodeSecondsPerDocument: trainSeconds !== null && documents > 0 ? trainSeconds / documents : null,
+  };
+}
+
 function gitCommit(cwd: string): string | null {
   try {
     return existsSync(cwd)
@@ -238,35 +373,42 @@ function gitCommit(cwd: string): string | null {
   }
 }
 
-/** Rows: model; columns as the published table (base, DAPT, RAG, RG, RG+RAG, cluster) plus the costs. */
+/**
+ * The published table's row (model; base, DAPT, RAG, RG, RG+RAG, one cluster column per k), then one cost row per
+ * column: adapters trained, bytes, encode seconds per document of the corpus, latency per question.
+ */
 export function markdownTable(
   model: string,
-  outcomes: MethodOutcome[],
-  costs: { encodeSecondsPerDocument: number | null; bytesPerAdapter: number | null; questions: number },
+  columns: Column[],
+  run: { questions: number; documents: number; representatives: number; clusterTop: number; oracle?: number },
 ): string {
-  const score = new Map(outcomes.map((o) => [o.method, o.metrics]));
-  const metricName = outcomes[0]?.metrics.primaryMetric ?? 'score';
-  const cells = COLUMNS.map((c) => {
-    const m = c.method ? score.get(c.method) : undefined;
-    return m ? m.score.toFixed(3) : 'n/a';
-  });
-  const rg = score.get('cat_all_one');
-  const head = [...COLUMNS.map((c) => c.title), 'encode s/doc', 'bytes/adapter', 'RG latency ms/question'];
-  const row = [
-    model,
-    ...cells,
-    costs.encodeSecondsPerDocument?.toFixed(2) ?? 'n/a',
-    costs.bytesPerAdapter?.toString() ?? 'n/a',
-    rg ? rg.meanLatencyMs.toFixed(0) : 'n/a',
-  ];
-  const notes = COLUMNS.filter((c) => !c.method).map((c) => `${c.title}: n/a because ${c.why}.`);
-  const oracle = score.get('oracle');
-  if (oracle) notes.push(`oracle (gold documents' adapters): ${oracle.score.toFixed(3)}.`);
-  return [
-    `| model | ${head.join(' | ')} |`,
-    `| --- | ${head.map(() => '---').join(' | ')} |`,
-    `| ${row.join(' | ')} |`,
+  const fixed = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? 'n/a' : v.toFixed(digits));
+  const metricName = columns.find((c) => c.metrics)?.metrics?.primaryMetric ?? 'score';
+  const lines = [
+    `| model | ${columns.map((c) => c.title).join(' | ')} |`,
+    `| --- | ${columns.map(() => '---').join(' | ')} |`,
+    `| ${model} | ${columns.map((c) => fixed(c.metrics?.score, 3)).join(' | ')} |`,
     '',
-    `${metricName} on ${costs.questions} questions. ${notes.join(' ')}`,
-  ].join('\n');
+    '| column | adapters | bytes/adapter | bytes stored | encode s/doc | latency ms/question |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...columns.map((c) => {
+      const k = c.costs;
+      return `| ${c.title} | ${k ? k.adapters : '-'} | ${k?.bytesPerAdapter ?? '-'} | ${k ? k.bytesStored : '-'} | ${k ? fixed(k.encodeSecondsPerDocument, 2) : '-'} | ${fixed(c.metrics?.meanLatencyMs, 0)} |`;
+    }),
+    '',
+  ];
+  const notes = [
+    `${metricName} on ${run.questions} questions.`,
+    `Adapters are trained on the ${run.documents} documents the questions retrieve (and their gold documents): RG has one per document, DAPT one on all of them, each cluster column k adapters on ${run.representatives} representatives per cluster of the same documents, answering with the top ${run.clusterTop} cluster(s).`,
+    'encode s/doc is training time over those documents (model loading, and for clusters embedding + k-means, not included).',
+  ];
+  for (const c of columns) if (!c.metrics) notes.push(`${c.title}: n/a because ${c.why ?? 'the method did not run'}.`);
+  const untimed = columns.filter((c) => c.costs && c.costs.adapters > 0 && c.costs.trainSeconds === null).map((c) => c.title);
+  if (untimed.length > 0)
+    notes.push(
+      `encode s/doc of ${untimed.join(', ')}: n/a, some adapters were stored before rg recorded training time (use a fresh --out).`,
+    );
+  if (run.oracle !== undefined) notes.push(`oracle (gold documents' adapters): ${run.oracle.toFixed(3)}.`);
+  lines.push(notes.join(' '));
+  return lines.join('\n');
 }

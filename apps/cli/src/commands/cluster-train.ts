@@ -121,11 +121,13 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
               seed: flags.seed,
               maxTokens: flags.maxTokens,
             },
-            (o) => {
-              bar.tick();
-              if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-              else if (o.status === 'trained' && !flags.json)
-                ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
+            {
+              onGroup: (o) => {
+                bar.tick();
+                if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
+                else if (o.status === 'trained' && !flags.json)
+                  ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
+              },
             },
           );
           const count = (s: string) => outcomes.filter((o) => o.status === s).length;

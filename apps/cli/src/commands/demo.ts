@@ -5,8 +5,8 @@ import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method } from '@rg/inf
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { type MethodOutcome, runInference } from '../infer/pipeline.js';
-import { stepRunner } from '../infer/steps.js';
+import type { MethodOutcome } from '../infer/pipeline.js';
+import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
@@ -64,7 +64,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         String(QA_PER_DOC),
       ]);
       const adapters = join(out, 'adapters');
-      const shape = ['--rank', String(RANK), '--alpha', String(ALPHA)];
+      const shape = adapterShapeArgs({ rank: RANK, alpha: ALPHA, lr: LR, epochs: EPOCHS });
       await steps.run('encode one adapter per document', [
         'encode',
         '--input',
@@ -74,15 +74,11 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         '--dataset',
         'demo',
         ...shape,
-        '--lr',
-        String(LR),
-        '--epochs',
-        String(EPOCHS),
       ]);
 
       steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
-      let bar: ReturnType<CliContext['progress']> | undefined;
-      const outcomes = await runInference(
+      const outcomes = await inferWithProgress(
+        ctx,
         {
           model: config.model,
           home: config.home,
@@ -102,14 +98,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           seed: 0,
           out: join(out, 'output'),
         },
-        {
-          onMethodStart: (method, count) => {
-            bar?.stop();
-            bar = ctx.progress(method, count, 'q', flags.json);
-          },
-          onAnswer: () => bar?.tick(),
-        },
-      ).finally(() => bar?.stop());
+        flags.json,
+      );
 
       const report = formatReport(outcomes, dataset);
       const seconds = (performance.now() - t0) / 1000;

@@ -3,9 +3,19 @@ import { resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { AugmentDataError, readAugmented } from '@rg/augment';
 import { loadModel } from '@rg/engine';
-import { DEFAULT_TARGETS, encodeDocuments, type TrainMode } from '@rg/lora-trainer';
+import {
+  DAPT_ADAPTER_ID,
+  DEFAULT_TARGETS,
+  type EncodeContext,
+  type EncodeOptions,
+  encodeDapt,
+  encodeDocuments,
+  type GroupOutcome,
+  type RecipeRecord,
+  type TrainMode,
+} from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
-import type { CliContext } from '../context.js';
+import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { prepareTrainingRun } from '../train/base-weight.js';
@@ -26,6 +36,7 @@ interface EncodeFlags {
   seed: number;
   dataset?: string;
   maxTokens: number;
+  dapt?: boolean;
   json?: boolean;
 }
 
@@ -34,7 +45,9 @@ const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math
 export function registerEncode(program: Command, ctx: CliContext): void {
   program
     .command('encode')
-    .description('train one LoRA adapter per passage of an augmented file (or store its gradient) into the adapter store; resumable')
+    .description(
+      'train one LoRA adapter per passage of an augmented file (or store its gradient), or with --dapt one on all passages, into the adapter store; resumable',
+    )
     .requiredOption('--input <file>', 'augmented records (rg augment output, JSON lines)')
     .option('--rank <r>', 'LoRA rank', positiveInt, 2)
     .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
@@ -53,6 +66,10 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
     .option('--dataset <name>', 'dataset segment of the store key (default: the input file name)')
     .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
+    .option(
+      '--dapt',
+      `the continual-pretraining baseline instead: one adapter on every passage's examples together (id ${DAPT_ADAPTER_ID})`,
+    )
     .option('--json', 'print a JSON summary (and no per-passage lines)')
     .action(async (flags: EncodeFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
@@ -81,6 +98,14 @@ export function registerEncode(program: Command, ctx: CliContext): void {
           { modelName, fingerprint, input, threads: config.threads, flags },
           (text) => ctx.info(text),
         );
+        if (flags.dapt) {
+          try {
+            await encodeDaptRun(ctx, flags, todo, { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint });
+          } finally {
+            await session.release();
+          }
+          return;
+        }
         const bar = ctx.progress('encode', todo.length, 'docs', flags.json);
         const t0 = performance.now();
         let done = 0;
@@ -91,29 +116,23 @@ export function registerEncode(program: Command, ctx: CliContext): void {
           const outcomes = await encodeDocuments(
             todo,
             { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint },
+            trainerOptions(flags),
             {
-              mode: flags.mode,
-              lr: flags.lr,
-              epochs: flags.epochs,
-              batchSize: flags.batchSize,
-              gradAccumulation: flags.gradAccumulation,
-              seed: flags.seed,
-              maxTokens: flags.maxTokens,
-            },
-            (o) => {
-              done++;
-              bar.tick();
-              if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-              if (o.status !== 'trained') return;
-              trainedDocs++;
-              tokens += o.tokens;
-              trainMs += o.ms;
-              const docsPerS = trainedDocs / (trainMs / 1000);
-              if (!flags.json) {
-                ctx.info(
-                  `[${done}/${todo.length}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${docsPerS.toFixed(2)} docs/s, ${Math.round(tokens / (trainMs / 1000))} tokens/s, ETA ${minutes((todo.length - done) / docsPerS)}`,
-                );
-              }
+              onGroup: (o) => {
+                done++;
+                bar.tick();
+                if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
+                if (o.status !== 'trained') return;
+                trainedDocs++;
+                tokens += o.tokens;
+                trainMs += o.ms;
+                const docsPerS = trainedDocs / (trainMs / 1000);
+                if (!flags.json) {
+                  ctx.info(
+                    `[${done}/${todo.length}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${docsPerS.toFixed(2)} docs/s, ${Math.round(tokens / (trainMs / 1000))} tokens/s, ETA ${minutes((todo.length - done) / docsPerS)}`,
+                  );
+                }
+              },
             },
           );
           const count = (s: string) => outcomes.filter((o) => o.status === s).length;
@@ -144,4 +163,63 @@ export function registerEncode(program: Command, ctx: CliContext): void {
         store.close();
       }
     });
+}
+
+function trainerOptions(flags: EncodeFlags): EncodeOptions {
+  return {
+    mode: flags.mode,
+    lr: flags.lr,
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    gradAccumulation: flags.gradAccumulation,
+    seed: flags.seed,
+    maxTokens: flags.maxTokens,
+  };
+}
+
+/** `rg encode --dapt`: one adapter on all passages, progress per training step, a summary line or JSON. */
+async function encodeDaptRun(ctx: CliContext, flags: EncodeFlags, records: RecipeRecord[], encode: EncodeContext): Promise<void> {
+  let bar: Progress = { tick() {}, stop() {} };
+  let steps = 0;
+  let loss = Number.NaN;
+  const t0 = performance.now();
+  let outcome: GroupOutcome;
+  try {
+    outcome = await encodeDapt(records, encode, trainerOptions(flags), {
+      onGroupStart: (_group, { examples, batches }) => {
+        ctx.info(`DAPT: ${examples} examples from ${records.length} passages, ${batches} steps`);
+        bar = ctx.progress('dapt', batches, 'steps', flags.json);
+      },
+      onBatch: (b) => {
+        steps++;
+        loss = b.loss;
+        bar.tick(1, { note: `loss ${b.loss.toFixed(3)}` });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  const seconds = Math.round((performance.now() - t0) / 100) / 10;
+  if (outcome.status === 'failed') throw new UsageError(`DAPT adapter: ${outcome.error}`);
+  const entry = encode.store.get({ ...encode.scope, id: DAPT_ADAPTER_ID });
+  const summary = {
+    store: encode.store.root,
+    scope: encode.scope,
+    id: DAPT_ADAPTER_ID,
+    mode: flags.mode,
+    passages: records.length,
+    status: outcome.status,
+    examples: outcome.status === 'trained' ? outcome.examples : (entry?.trainingConfig.examples ?? null),
+    steps,
+    finalLoss: outcome.status === 'trained' ? outcome.finalLoss : null,
+    bytes: entry?.bytes ?? null,
+    seconds,
+  };
+  if (flags.json) ctx.json(summary);
+  else if (outcome.status === 'skipped')
+    ctx.print(`DAPT adapter already stored for these ${records.length} passages -> ${encode.store.root}`);
+  else
+    ctx.print(
+      `DAPT adapter trained on ${records.length} passages, ${steps} steps, final loss ${loss.toFixed(3)} in ${minutes(seconds)} -> ${encode.store.root}`,
+    );
 }

@@ -1,8 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureModel } from '@rg/engine';
+import { AdapterStore } from '@rg/adapter-store';
+import { ensureModel, tinyLlamaConfig } from '@rg/engine';
+import { DAPT_ADAPTER_ID, DEFAULT_TARGETS, initAdapter } from '@rg/lora-trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
 
 const DEMO = resolve(import.meta.dirname, '../../demo');
@@ -23,6 +26,43 @@ describe('rg infer', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('need --store');
   });
+
+  it('method dapt: names the store, scope and command when the DAPT adapter is missing, and refuses a non-DAPT one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-infer-dapt-'));
+    const adapters = join(dir, 'adapters');
+    const store = AdapterStore.open(adapters);
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const args = [
+      '--model',
+      model,
+      'infer',
+      '--dataset',
+      `jsonl:${join(DEMO, 'questions.jsonl')}`,
+      '--method',
+      'dapt',
+      '--adapters',
+      adapters,
+    ];
+    try {
+      const missing = await runCli([...args, '--out', join(dir, 'out')], { env: {} });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(
+        `no DAPT adapter in the adapter store ${adapters} under model tiny-llama, rank 2, alpha 32, dataset questions, lr 0.0003, epochs 1`,
+      );
+      expect(missing.stderr).toContain(
+        `run rg encode --dapt --input AUGMENTED.jsonl --store ${adapters} --dataset questions --rank 2 --alpha 32 --lr 0.0003 --epochs 1`,
+      );
+      // A document that took the reserved id (written by hand: rg encode refuses it) is not taken for the DAPT adapter.
+      const config = tinyLlamaConfig();
+      const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'questions', lr: 0.0003, epochs: 1, id: DAPT_ADAPTER_ID };
+      store.put(key, initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS }), { modelFingerprint: 'x', trainingConfig: {} });
+      const wrong = await runCli([...args, '--out', join(dir, 'out')], { env: {} });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain('is not a DAPT adapter (no kind "dapt" in its training config)');
+    } finally {
+      store.close();
+    }
+  }, 60_000);
 
   it('answers demo questions with wo_param and icl on SmolLM2 and writes the run folders', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-infer-'));

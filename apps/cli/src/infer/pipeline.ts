@@ -17,13 +17,11 @@ import {
   sampleExamples,
   storeAdapterSource,
 } from '@rg/inference';
+import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
 import { clustersPath } from '../cluster/run.js';
 import { UsageError } from '../errors.js';
 import { defaultAdapterStore, modelFingerprint, modelKeyName } from '../train/common.js';
-
-/** Id of the one continual-pretraining adapter (`rg encode --dapt`) inside a dataset's adapter folder. */
-export const DAPT_ADAPTER_ID = '_dapt';
 
 export interface InferSettings {
   model: string;
@@ -110,10 +108,18 @@ export async function runInference(
         modelFingerprint: modelFingerprint(loaded.config, loaded.source),
       });
       if (s.methods.includes('dapt')) {
+        const entry = adapterStore.get({ ...scope, id: DAPT_ADAPTER_ID });
+        if (!entry) {
+          throw new UsageError(
+            `method dapt: no DAPT adapter in the adapter store ${adapterRoot} under model ${scope.model}, rank ${scope.rank}, alpha ${scope.alpha}, dataset ${scope.dataset}, lr ${scope.lr}, epochs ${scope.epochs}: run rg encode --dapt --input AUGMENTED.jsonl --store ${adapterRoot} --dataset ${scope.dataset} --rank ${scope.rank} --alpha ${scope.alpha} --lr ${scope.lr} --epochs ${scope.epochs}`,
+          );
+        }
+        if (entry.trainingConfig.kind !== 'dapt')
+          throw new UsageError(
+            `method dapt: ${entry.relPath} in ${adapterRoot} is not a DAPT adapter (no kind "dapt" in its training config)`,
+          );
         const dapt = await deps.adapters.load(DAPT_ADAPTER_ID);
-        if (!dapt)
-          throw new UsageError(`method dapt: no DAPT adapter in ${adapterRoot} for ${JSON.stringify(scope)}: run rg encode --dapt first`);
-        deps.dapt = composeCat([dapt]);
+        deps.dapt = composeCat([dapt as CompositionEntry]);
       }
       if (needsClusters) {
         // Questions are routed with the encoder that embedded the documents for k-means (rg cluster).
