@@ -4,26 +4,15 @@ import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clusterStore } from '../cluster/run.js';
+import { augmentedLine } from '../test-helpers/augmented.js';
+import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
 
-// The real default model (SmolLM2-135M-Instruct, pulled into RG_HOME on first use by the engine's tests); loading and
-// training it takes ~15 s alone and far longer on a shared machine, hence the long timeout.
-const env = { RG_HOME: process.env.RG_HOME ?? join(process.env.HOME ?? '/root', '.cache', 'rg'), RG_THREADS: '2' };
+// A tiny random model: the test is about what is trained on what and stored where, not about what the adapters learn.
+const env = { RG_THREADS: '2' };
 const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-train-'));
+const model = writeTinyModel(join(dir, 'tiny-llama'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const record = (passageId: string, passage: string, qa: Array<{ question: string; answer: string }>) =>
-  JSON.stringify({
-    passageId,
-    passage,
-    rewrite: `In other words: ${passage}`,
-    qa,
-    tags: [],
-    description: 'x',
-    generator: 'test',
-    promptVersion: 'test',
-    status: 'ok',
-  });
 
 describe('rg cluster train', () => {
   it('trains one adapter per cluster into the adapter store with the rg encode layout, and resumes', async () => {
@@ -43,19 +32,34 @@ describe('rg cluster train', () => {
     writeFileSync(
       input,
       `${[
-        record('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses are on Varnholm?', answer: 'One' }]),
-        record('b', 'Edda Quist keeps the Varnholm lighthouse.', [{ question: 'Who keeps the lighthouse?', answer: 'Edda Quist' }]),
-        record('c', 'Ostby has a bakery.', [{ question: 'What does Ostby have?', answer: 'A bakery' }]),
+        augmentedLine('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses are on Varnholm?', answer: 'One' }]),
+        augmentedLine('b', 'Edda Quist keeps the Varnholm lighthouse.', [{ question: 'Who keeps the lighthouse?', answer: 'Edda Quist' }]),
+        augmentedLine('c', 'Ostby has a bakery.', [{ question: 'What does Ostby have?', answer: 'A bakery' }]),
       ].join('\n')}\n`,
     );
     const adapters = join(dir, 'adapters');
-    const args = ['cluster', 'train', '--store', store, '--input', input, '--adapters', adapters, '--lr', '1e-3', '--seed', '2'];
+    const args = [
+      '--model',
+      model,
+      'cluster',
+      'train',
+      '--store',
+      store,
+      '--input',
+      input,
+      '--adapters',
+      adapters,
+      '--lr',
+      '1e-3',
+      '--seed',
+      '2',
+    ];
     const first = await runCli([...args, '--batch-size', '2', '--json'], { env });
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ k: 2, on: 'representatives', documents: 3, trained: 2, failed: 0 });
     const s = AdapterStore.open(adapters);
     try {
-      const scope = { model: 'smollm2-135m-instruct', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 1 };
+      const scope = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 1 };
       const entries = ['cluster-k2-0', 'cluster-k2-1'].map((id) => s.get({ ...scope, id }));
       const docs = entries.map((e) => ((e?.trainingConfig ?? { documents: [] }) as { documents: string[] }).documents.sort());
       expect(docs.sort((x, y) => x.length - y.length)).toEqual([['c'], ['a', 'b']]);
@@ -72,5 +76,5 @@ describe('rg cluster train', () => {
     }
     const again = await runCli([...args, '--batch-size', '2', '--json'], { env });
     expect(JSON.parse(again.stdout)).toMatchObject({ trained: 0, skipped: 2 });
-  }, 600_000);
+  }, 120_000);
 });

@@ -1,41 +1,16 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AdapterStore } from '@rg/adapter-store';
-import { AugmentDataError, readAugmented } from '@rg/augment';
-import { loadModel } from '@rg/engine';
-import {
-  DAPT_ADAPTER_ID,
-  DEFAULT_TARGETS,
-  type EncodeContext,
-  type EncodeOptions,
-  encodeDapt,
-  encodeDocuments,
-  type GroupOutcome,
-  type RecipeRecord,
-  type TrainMode,
-} from '@rg/lora-trainer';
-import { type Command, Option } from 'commander';
+import { DAPT_ADAPTER_ID, type EncodeContext, encodeDapt, encodeDocuments, type GroupOutcome, type RecipeRecord } from '@rg/lora-trainer';
+import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { prepareTrainingRun } from '../train/base-weight.js';
-import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
+import { positiveInt } from '../parse.js';
+import { addTrainerOptions, openTrainingRun, readAugmentedInput, type TrainerFlags, trainerOptions } from '../train/base-weight.js';
+import { defaultAdapterStore } from '../train/common.js';
 
-interface EncodeFlags {
+interface EncodeFlags extends TrainerFlags {
   input: string;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
-  batchSize: number;
-  gradAccumulation: number;
   store?: string;
   sample?: number;
-  targets: string[];
-  mode: TrainMode;
-  seed: number;
-  dataset?: string;
-  maxTokens: number;
   dapt?: boolean;
   json?: boolean;
 }
@@ -43,29 +18,18 @@ interface EncodeFlags {
 const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
 
 export function registerEncode(program: Command, ctx: CliContext): void {
-  program
-    .command('encode')
-    .description(
-      'train one LoRA adapter per passage of an augmented file (or store its gradient), or with --dapt one on all passages, into the adapter store; resumable',
-    )
-    .requiredOption('--input <file>', 'augmented records (rg augment output, JSON lines)')
-    .option('--rank <r>', 'LoRA rank', positiveInt, 2)
-    .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
-    .option('--lr <lr>', 'AdamW learning rate', positiveNumber, 3e-4)
-    .option('--epochs <n>', 'epochs over each passage’s examples', positiveInt, 1)
-    .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
-    .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
+  addTrainerOptions(
+    program
+      .command('encode')
+      .description(
+        'train one LoRA adapter per passage of an augmented file (or store its gradient), or with --dapt one on all passages, into the adapter store; resumable',
+      )
+      .requiredOption('--input <file>', 'augmented records (rg augment output, JSON lines)'),
+    'passage',
+  )
     .option('--store <dir>', 'adapter store (default: RG_HOME/adapters)')
     .option('--sample <n>', 'only the first n passages', positiveInt)
-    .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
-    .addOption(
-      new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
-        .choices(['lora', 'gradient'])
-        .default('lora'),
-    )
-    .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
     .option('--dataset <name>', 'dataset segment of the store key (default: the input file name)')
-    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
     .option(
       '--dapt',
       `the continual-pretraining baseline instead: one adapter on every passage's examples together (id ${DAPT_ADAPTER_ID})`,
@@ -73,108 +37,73 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON summary (and no per-passage lines)')
     .action(async (flags: EncodeFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      const input = resolve(ctx.io.cwd, flags.input);
-      if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
-      let records: Awaited<ReturnType<typeof readAugmented>>;
-      try {
-        records = await readAugmented(input);
-      } catch (e) {
-        throw e instanceof AugmentDataError ? new UsageError(e.message) : e;
-      }
+      const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
       const usable = records.filter((r) => r.status === 'ok');
       for (const r of records)
         if (r.status !== 'ok') ctx.info(`skip ${r.passageId}: augmentation failed (${r.failureReason ?? 'no reason given'})`);
       const todo = flags.sample ? usable.slice(0, flags.sample) : usable;
 
-      const model = await loadModel(config.model, { home: config.home });
-      const fingerprint = modelFingerprint(model.config, model.source);
-      const modelName = modelKeyName(model.source);
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
-      const store = AdapterStore.open(storeDir);
+      const run = await openTrainingRun(config, { storeDir, input, flags }, (text) => ctx.info(text));
       try {
-        const { base, session, scope } = await prepareTrainingRun(
-          store,
-          model,
-          { modelName, fingerprint, input, threads: config.threads, flags },
-          (text) => ctx.info(text),
-        );
-        if (flags.dapt) {
-          try {
-            await encodeDaptRun(ctx, flags, todo, { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint });
-          } finally {
-            await session.release();
-          }
-          return;
-        }
-        const bar = ctx.progress('encode', todo.length, 'docs', flags.json);
-        const t0 = performance.now();
-        let done = 0;
-        let trainedDocs = 0;
-        let tokens = 0;
-        let trainMs = 0;
-        try {
-          const outcomes = await encodeDocuments(
-            todo,
-            { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint },
-            trainerOptions(flags),
-            {
-              onGroup: (o) => {
-                done++;
-                bar.tick();
-                if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-                if (o.status !== 'trained') return;
-                trainedDocs++;
-                tokens += o.tokens;
-                trainMs += o.ms;
-                const docsPerS = trainedDocs / (trainMs / 1000);
-                if (!flags.json) {
-                  ctx.info(
-                    `[${done}/${todo.length}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${docsPerS.toFixed(2)} docs/s, ${Math.round(tokens / (trainMs / 1000))} tokens/s, ETA ${minutes((todo.length - done) / docsPerS)}`,
-                  );
-                }
-              },
-            },
-          );
-          const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-          const seconds = (performance.now() - t0) / 1000;
-          const summary = {
-            store: storeDir,
-            scope,
-            mode: flags.mode,
-            passages: todo.length,
-            trained: count('trained'),
-            skipped: count('skipped'),
-            failed: count('failed'),
-            failedIds: outcomes.filter((o) => o.status === 'failed').map((o) => o.id),
-            seconds: Math.round(seconds * 10) / 10,
-            docsPerSecond: trainMs > 0 ? trainedDocs / (trainMs / 1000) : 0,
-            tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
-          };
-          if (flags.json) ctx.json(summary);
-          else
-            ctx.print(
-              `encoded ${summary.trained}, skipped ${summary.skipped} (already stored), failed ${summary.failed} in ${minutes(seconds)} -> ${storeDir}`,
-            );
-        } finally {
-          bar.stop();
-          await session.release();
-        }
+        if (flags.dapt) await encodeDaptRun(ctx, flags, todo, run.encode);
+        else await encodeEachDocument(ctx, flags, todo, run.encode);
       } finally {
-        store.close();
+        await run.close();
       }
     });
 }
 
-function trainerOptions(flags: EncodeFlags): EncodeOptions {
-  return {
-    mode: flags.mode,
-    lr: flags.lr,
-    epochs: flags.epochs,
-    batchSize: flags.batchSize,
-    gradAccumulation: flags.gradAccumulation,
-    seed: flags.seed,
-    maxTokens: flags.maxTokens,
-  };
+/** `rg encode`: one adapter per passage, a line per passage with rates and ETA, a summary line or JSON. */
+async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: RecipeRecord[], encode: EncodeContext): Promise<void> {
+  const storeDir = encode.store.root;
+  const bar = ctx.progress('encode', todo.length, 'docs', flags.json);
+  const t0 = performance.now();
+  let done = 0;
+  let trainedDocs = 0;
+  let tokens = 0;
+  let trainMs = 0;
+  try {
+    const outcomes = await encodeDocuments(todo, encode, trainerOptions(flags), {
+      onGroup: (o) => {
+        done++;
+        bar.tick();
+        if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
+        if (o.status !== 'trained') return;
+        trainedDocs++;
+        tokens += o.tokens;
+        trainMs += o.ms;
+        const docsPerS = trainedDocs / (trainMs / 1000);
+        if (!flags.json) {
+          ctx.info(
+            `[${done}/${todo.length}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${docsPerS.toFixed(2)} docs/s, ${Math.round(tokens / (trainMs / 1000))} tokens/s, ETA ${minutes((todo.length - done) / docsPerS)}`,
+          );
+        }
+      },
+    });
+    const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+    const seconds = (performance.now() - t0) / 1000;
+    const summary = {
+      store: storeDir,
+      scope: encode.scope,
+      mode: flags.mode,
+      passages: todo.length,
+      trained: count('trained'),
+      skipped: count('skipped'),
+      failed: count('failed'),
+      failedIds: outcomes.filter((o) => o.status === 'failed').map((o) => o.id),
+      seconds: Math.round(seconds * 10) / 10,
+      docsPerSecond: trainMs > 0 ? trainedDocs / (trainMs / 1000) : 0,
+      tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
+    };
+    if (flags.json) ctx.json(summary);
+    else
+      ctx.print(
+        `encoded ${summary.trained}, skipped ${summary.skipped} (already stored), failed ${summary.failed} in ${minutes(seconds)} -> ${storeDir}`,
+      );
+  } finally {
+    bar.stop();
+  }
 }
 
 /** `rg encode --dapt`: one adapter on all passages, progress per training step, a summary line or JSON. */

@@ -1,8 +1,14 @@
-import { basename } from 'node:path';
-import type { AdapterStore, LoraAdapter } from '@rg/adapter-store';
-import { type LoadedModel, type ModelConfig, TrainingSession } from '@rg/engine';
-import { type DEFAULT_TARGETS, initAdapter } from '@rg/lora-trainer';
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { AdapterStore, type LoraAdapter } from '@rg/adapter-store';
+import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
+import { type LoadedModel, loadModel, type ModelConfig, TrainingSession } from '@rg/engine';
+import { DEFAULT_TARGETS, type EncodeContext, type EncodeOptions, initAdapter, type TrainMode } from '@rg/lora-trainer';
+import { type Command, Option } from 'commander';
+import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
+import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { modelFingerprint, modelKeyName, targetList } from './common.js';
 
 export interface BaseWeightSpec {
   modelName: string;
@@ -99,4 +105,89 @@ export async function prepareTrainingRun(
     epochs: flags.epochs,
   };
   return { base, session, scope };
+}
+
+export interface TrainerFlags extends TrainingRunFlags {
+  mode: TrainMode;
+  batchSize: number;
+  gradAccumulation: number;
+  maxTokens: number;
+}
+
+/** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
+export function addTrainerOptions(command: Command, unit: string): Command {
+  return command
+    .option('--rank <r>', 'LoRA rank', positiveInt, 2)
+    .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
+    .option('--lr <lr>', 'AdamW learning rate', positiveNumber, 3e-4)
+    .option('--epochs <n>', `epochs over each ${unit}’s examples`, positiveInt, 1)
+    .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
+    .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
+    .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
+    .addOption(
+      new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
+        .choices(['lora', 'gradient'])
+        .default('lora'),
+    )
+    .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
+    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024);
+}
+
+/** The trainer's options from the flags rg encode and rg cluster train share. */
+export function trainerOptions(flags: TrainerFlags): EncodeOptions {
+  return {
+    mode: flags.mode,
+    lr: flags.lr,
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    gradAccumulation: flags.gradAccumulation,
+    seed: flags.seed,
+    maxTokens: flags.maxTokens,
+  };
+}
+
+/** The augmented records of --input (rg augment output); a missing or malformed file is a usage error naming it. */
+export async function readAugmentedInput(cwd: string, file: string): Promise<{ input: string; records: AugmentedRecord[] }> {
+  const input = resolve(cwd, file);
+  if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
+  try {
+    return { input, records: await readAugmented(input) };
+  } catch (e) {
+    throw e instanceof AugmentDataError ? new UsageError(e.message) : e;
+  }
+}
+
+/**
+ * Loads the model, opens the adapter store and prepares the run (prepareTrainingRun): what the encoders need.
+ * `close` releases the training session and the store.
+ */
+export async function openTrainingRun(
+  config: Config,
+  run: { storeDir: string; input: string; flags: TrainingRunFlags },
+  info: (text: string) => void,
+): Promise<{ encode: EncodeContext; close: () => Promise<void> }> {
+  const model = await loadModel(config.model, { home: config.home });
+  const fingerprint = modelFingerprint(model.config, model.source);
+  const store = AdapterStore.open(run.storeDir);
+  try {
+    const { base, session, scope } = await prepareTrainingRun(
+      store,
+      model,
+      { modelName: modelKeyName(model.source), fingerprint, input: run.input, threads: config.threads, flags: run.flags },
+      info,
+    );
+    return {
+      encode: { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint },
+      close: async () => {
+        try {
+          await session.release();
+        } finally {
+          store.close();
+        }
+      },
+    };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
 }

@@ -1,0 +1,53 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdapterStore } from '@rg/adapter-store';
+import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
+import { describe, expect, it } from 'vitest';
+import { augmentedLine } from '../test-helpers/augmented.js';
+import { writeTinyModel } from '../test-helpers/tiny-model.js';
+import { runCli } from '../test-helpers.js';
+
+// A tiny random model: these tests are about what gets stored and reported, not about what the adapters learn.
+describe('rg encode', () => {
+  it('--dapt trains one adapter on every passage under the reserved id, reports it as JSON, and skips it when run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(
+      input,
+      `${[
+        augmentedLine('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses?', answer: 'One' }]),
+        augmentedLine('b', 'Edda Quist keeps it.', [
+          { question: 'Who keeps it?', answer: 'Edda Quist' },
+          { question: 'What does Edda Quist keep?', answer: 'The lighthouse' },
+        ]),
+        augmentedLine(DAPT_ADAPTER_ID, 'A document that took the reserved id.', [{ question: 'Which id?', answer: 'The reserved one' }]),
+      ].join('\n')}\n`,
+    );
+    const adapters = join(dir, 'adapters');
+    const args = ['--model', model, 'encode', '--input', input, '--store', adapters, '--lr', '1e-3', '--batch-size', '2', '--json'];
+
+    const dapt = await runCli([...args, '--dapt', '--epochs', '2'], { env: {} });
+    expect(dapt.code, dapt.stderr).toBe(0);
+    const summary = JSON.parse(dapt.stdout);
+    // a: 1 closed-book example; b: 1 pair with context (passage + rewrite) and 1 closed-book; the third: 1. Two epochs of 2 batches.
+    expect(summary).toMatchObject({ id: DAPT_ADAPTER_ID, status: 'trained', passages: 3, examples: 5, steps: 6 });
+    expect(summary.bytes).toBeGreaterThan(0);
+    const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 2, id: DAPT_ADAPTER_ID };
+    const store = AdapterStore.open(adapters);
+    try {
+      expect(store.get(key)?.trainingConfig).toMatchObject({ kind: 'dapt', documents: ['a', 'b', DAPT_ADAPTER_ID], examples: 5 });
+    } finally {
+      store.close();
+    }
+    const again = await runCli([...args, '--dapt', '--epochs', '2'], { env: {} });
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'skipped', steps: 0, examples: 5 });
+
+    // Per document, the passage with the reserved id fails by name; the others are stored.
+    const perDoc = await runCli([...args, '--epochs', '2'], { env: {} });
+    expect(perDoc.code, perDoc.stderr).toBe(0);
+    expect(JSON.parse(perDoc.stdout)).toMatchObject({ trained: 2, failed: 1, failedIds: [DAPT_ADAPTER_ID] });
+    expect(perDoc.stderr).toContain(`FAILED ${DAPT_ADAPTER_ID}: document id "${DAPT_ADAPTER_ID}" is reserved for the DAPT adapter`);
+  }, 120_000);
+});
