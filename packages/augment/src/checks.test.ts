@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkMetaOutput, checkQaOutput, checkRewrite, cleanRewrite } from './checks.js';
-import { isGrounded, normalizeText, numbersIn, splitSentences, tokenOverlap } from './text.js';
+import { checkMetaOutput, checkQaOutput, checkQuestion, checkRewrite, cleanRewrite } from './checks.js';
+import { acronymsIn, isGrounded, normalizeText, numbersIn, splitSentences, tokenOverlap } from './text.js';
 
 const PASSAGE =
   'The Analytical Engine was designed by Charles Babbage in 1837. Ada Lovelace wrote the first program for it in 1843. ' +
@@ -16,6 +16,16 @@ describe('text helpers', () => {
       'Dose was 2.5 mg, e.g. Twice daily.',
       'Smith et al. Reported it.',
       'A second one!',
+    ]);
+  });
+
+  it('finds acronyms and coded names as written', () => {
+    expect(acronymsIn('42 subjects with ESRD (K/DOQI, CD4, IL-6) and the Health Belief Model in the US.')).toEqual([
+      'ESRD',
+      'K/DOQI',
+      'CD4',
+      'IL-6',
+      'US',
     ]);
   });
 
@@ -148,5 +158,52 @@ describe('checkMetaOutput', () => {
       reason: 'missing description',
     });
     expect(checkMetaOutput('no idea', PASSAGE).reason).toBe('no JSON object with description and tags');
+  });
+});
+
+describe('checkRewrite, strict (one sentence)', () => {
+  const SENTENCE = '42 subjects with ESRD were included, 12 (28.6%) of them women.';
+
+  it('accepts a rewording that keeps every number and acronym', () => {
+    const out = 'Of the 42 subjects with ESRD who were included, 12 (28.6%) were women.';
+    expect(checkRewrite(out, SENTENCE, { strict: true })).toEqual({ rewrite: out });
+  });
+
+  it('rejects a dropped number, a changed or added acronym, a long drift', () => {
+    const dropped = 'The 42 subjects with ESRD who were included were 28.6% women.';
+    expect(checkRewrite(dropped, SENTENCE, { strict: true }).reason).toBe('rewrite drops numbers: 12');
+    expect(
+      checkRewrite('42 subjects with End Stage Sickle Cell Disease were included, 12 (28.6%) women.', SENTENCE, { strict: true }).reason,
+    ).toBe('rewrite drops terms: ESRD');
+    expect(checkRewrite('Of 42 ESRD subjects in the WHO study, 12 (28.6%) were women.', SENTENCE, { strict: true }).reason).toBe(
+      'rewrite adds terms: WHO',
+    );
+    const drift = `${SENTENCE.replace('.', ',')} and they were all followed for a long time in the clinic by the same team.`;
+    expect(checkRewrite(drift, SENTENCE, { strict: true }).reason).toMatch(/^rewrite too long/);
+  });
+});
+
+describe('checkQuestion', () => {
+  const SENTENCE = 'Of 44 patients referred between December 2006 and May 2009, diagnosis was delayed in 14 (32%).';
+  const PASSAGE_2 = `Infants with anorectal malformation were reviewed. ${SENTENCE}`;
+
+  it('accepts a question for the answer, stripping the "Question:" label and anything after the first line', () => {
+    expect(
+      checkQuestion('Question: In how many of the 44 referred patients was diagnosis delayed?\nAnswer: 14', '14', SENTENCE, PASSAGE_2),
+    ).toEqual({
+      question: 'In how many of the 44 referred patients was diagnosis delayed?',
+    });
+  });
+
+  it('rejects what is not a usable question', () => {
+    const check = (q: string, answer = '14') => checkQuestion(q, answer, SENTENCE, PASSAGE_2).reason;
+    expect(check('')).toBe('empty question');
+    expect(check('Diagnosis was delayed in many patients.')).toMatch(/^not a question/);
+    expect(check('How many?')).toBe('question of 2 words');
+    expect(check('How many patients, 14 (32%), had a delayed diagnosis?')).toMatch(/^question contains its answer/);
+    expect(check('How many of the 50 patients referred had a delayed diagnosis?')).toBe('question adds numbers: 50');
+    expect(check('What was the first cohort of referred patients?')).toMatch(/^question does not ask for a number/);
+    expect(check('How many students passed the driving exam at school?')).toMatch(/^question off the passage/);
+    expect(check('When were the patients referred?', 'December 2006')).toBeUndefined();
   });
 });

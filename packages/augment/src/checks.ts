@@ -4,7 +4,7 @@
  */
 import { extractJson, type JsonValue } from './json-repair.js';
 import type { QaPair } from './record.js';
-import { isGrounded, normalizeText, numbersIn, STOPWORDS, tokenOverlap, tokens, wordCount } from './text.js';
+import { acronymsIn, isGrounded, normalizeText, numbersIn, STOPWORDS, tokenOverlap, tokens, wordCount } from './text.js';
 
 export interface QaCheckOptions {
   /** Longest accepted answer, in words: answers are meant to be short spans. */
@@ -129,26 +129,85 @@ export function cleanRewrite(output: string): string {
   return t;
 }
 
+export interface RewriteCheckOptions {
+  /**
+   * One sentence (sentence pipeline): every number and acronym kept, none added, length within 60-160%. A small model
+   * rewriting "42 subjects with ESRD" wrote "End Stage Sickle Cell Disease": a changed acronym is a changed fact.
+   */
+  strict?: boolean;
+}
+
 /**
  * A rewrite must say the same thing in other words: non-empty, of comparable length, not a copy, keeping the
- * passage's numbers and adding none of its own (an invented number is an invented fact).
+ * passage's numbers (80% of them; all, and its acronyms too, when `strict`) and adding none of its own (an invented
+ * number is an invented fact).
  */
-export function checkRewrite(output: string, passage: string): RewriteCheck {
+export function checkRewrite(output: string, passage: string, options: RewriteCheckOptions = {}): RewriteCheck {
   const rewrite = cleanRewrite(output);
   if (rewrite === '') return { rewrite: null, reason: 'empty rewrite' };
+  const [minRatio, maxRatio] = options.strict ? [0.6, 1.6] : [0.4, 2.5];
   const ratio = wordCount(rewrite) / Math.max(wordCount(passage), 1);
-  if (ratio < 0.4) return { rewrite: null, reason: `rewrite too short (${Math.round(ratio * 100)}% of the passage)` };
-  if (ratio > 2.5) return { rewrite: null, reason: `rewrite too long (${Math.round(ratio * 100)}% of the passage)` };
+  if (ratio < minRatio) return { rewrite: null, reason: `rewrite too short (${Math.round(ratio * 100)}% of the passage)` };
+  if (ratio > maxRatio) return { rewrite: null, reason: `rewrite too long (${Math.round(ratio * 100)}% of the passage)` };
   if (normalizeText(rewrite) === normalizeText(passage)) return { rewrite: null, reason: 'rewrite is a copy of the passage' };
   const kept = new Set(numbersIn(rewrite));
   const original = new Set(numbersIn(passage));
   const dropped = [...original].filter((n) => !kept.has(n));
-  if (original.size > 0 && dropped.length / original.size > 0.2) {
+  if (original.size > 0 && dropped.length / original.size > (options.strict ? 0 : 0.2)) {
     return { rewrite: null, reason: `rewrite drops numbers: ${dropped.slice(0, 5).join(', ')}` };
   }
   const invented = [...kept].filter((n) => !original.has(n));
   if (invented.length > 0) return { rewrite: null, reason: `rewrite adds numbers: ${invented.slice(0, 5).join(', ')}` };
+  if (options.strict) {
+    const before = new Set(acronymsIn(passage));
+    const after = new Set(acronymsIn(rewrite));
+    const lost = [...before].filter((a) => !after.has(a));
+    if (lost.length > 0) return { rewrite: null, reason: `rewrite drops terms: ${lost.slice(0, 5).join(', ')}` };
+    const added = [...after].filter((a) => !before.has(a));
+    if (added.length > 0) return { rewrite: null, reason: `rewrite adds terms: ${added.slice(0, 5).join(', ')}` };
+  }
   return { rewrite };
+}
+
+export interface QuestionCheck {
+  question: string | null;
+  reason?: string;
+}
+
+/** A question whose answer is a number asks for a quantity, a time or a value (else it asked about something else). */
+const NUMBER_QUESTION =
+  /\b(?:how|when|year|age|percentage|percent|proportion|share|rate|ratio|number|mean|median|average|level|value|score|dose|duration|size|count|total|range|index|coefficient|alpha|odds|risk|time|period)\b/i;
+
+/** Words a question uses to ask, which the passage need not contain. */
+const QUESTION_WORDS = new Set('many much percentage proportion share number amount kind type year name long often'.split(' '));
+
+/**
+ * A question written for a given answer span (the sentence pipeline). The answer is grounded by construction, so
+ * this judges the question: one line ending in '?', 4-30 words, not giving the answer away, no number the passage
+ * lacks, and about the passage (at least 2 of its content words from the sentence, and at most a third of them from
+ * outside the passage: small models drift into invented topics).
+ */
+export function checkQuestion(output: string, answer: string, sentence: string, passage: string): QuestionCheck {
+  const line = output.trim().split('\n')[0] ?? '';
+  const question = line.replace(/^(?:\*\*)?Q(?:uestion)?\s*\d*\s*(?:\*\*)?\s*[:.)-]\s*(?:\*\*)?\s*/i, '').trim();
+  if (question === '') return { question: null, reason: 'empty question' };
+  if (!question.endsWith('?')) return { question: null, reason: `not a question: "${question}"` };
+  const words = wordCount(question);
+  if (words < 4 || words > 30) return { question: null, reason: `question of ${words} words` };
+  if (` ${normalizeText(question)} `.includes(` ${normalizeText(answer)} `))
+    return { question: null, reason: `question contains its answer: "${question}"` };
+  if (/^[\d.,%]+\s*\p{L}*$/u.test(answer.trim()) && !NUMBER_QUESTION.test(question))
+    return { question: null, reason: `question does not ask for a number: "${question}"` };
+  const passageNumbers = new Set(numbersIn(passage));
+  const invented = numbersIn(question).filter((n) => !passageNumbers.has(n));
+  if (invented.length > 0) return { question: null, reason: `question adds numbers: ${invented.join(', ')}` };
+  const content = tokens(question).filter((t) => !STOPWORDS.has(t) && !QUESTION_WORDS.has(t));
+  const inSentence = new Set(tokens(sentence));
+  const inPassage = new Set(tokens(passage));
+  const fromSentence = content.filter((t) => inSentence.has(t)).length;
+  const outside = content.filter((t) => !inPassage.has(t)).length;
+  if (fromSentence < 2 || outside > content.length / 3) return { question: null, reason: `question off the passage: "${question}"` };
+  return { question };
 }
 
 export interface MetaCheck {

@@ -11,6 +11,8 @@ export interface GenerateOptions {
   /** 0 means greedy. */
   temperature?: number;
   maxTokens?: number;
+  /** Stop once the output contains one of these (the text is cut before it): ends a one-item answer early. */
+  stop?: string[];
   signal?: AbortSignal;
 }
 

@@ -1,4 +1,12 @@
-export { checkMetaOutput, checkQaOutput, checkRewrite, type QaCheckOptions, type QaCheckResult } from './checks.js';
+export {
+  checkMetaOutput,
+  checkQaOutput,
+  checkQuestion,
+  checkRewrite,
+  type QaCheckOptions,
+  type QaCheckResult,
+  type RewriteCheckOptions,
+} from './checks.js';
 export { AugmentOutput, type PassageInput, readAugmented, readPassages, writeJsonAtomic } from './files.js';
 export {
   type Augmenter,
@@ -12,9 +20,17 @@ export {
 export { LocalGenerator, type LocalGeneratorOptions } from './generators/local.js';
 export { HttpGeneratorError, OpenAiGenerator, type OpenAiGeneratorOptions } from './generators/openai.js';
 export { type ExtractedJson, type ExtractOptions, extractJson, type JsonValue } from './json-repair.js';
-export { LlmAugmenter, type LlmAugmenterOptions } from './llm-augmenter.js';
+export { type AugmentUnit, LlmAugmenter, type LlmAugmenterOptions } from './llm-augmenter.js';
 export { isPragLayout, type PragItem, passagesFromPrag, pragPassageId, recordsFromPrag, type ToPragOptions, toPragItems } from './prag.js';
-export { metaMessages, PROMPT_VERSION, qaMessages, rewriteMessages } from './prompts.js';
+export {
+  metaMessages,
+  PROMPT_VERSION,
+  qaMessages,
+  questionMessages,
+  rewriteMessages,
+  SENTENCE_PROMPT_VERSION,
+  sentenceRewriteMessages,
+} from './prompts.js';
 export {
   AugmentDataError,
   type AugmentDiagnostics,

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkMetaOutput, checkQaOutput, checkRewrite } from './checks.js';
-import { metaMessages, qaMessages, rewriteMessages } from './prompts.js';
+import { checkMetaOutput, checkQaOutput, checkQuestion, checkRewrite } from './checks.js';
+import {
+  metaMessages,
+  QUESTION_EXAMPLES,
+  qaMessages,
+  questionMessages,
+  rewriteMessages,
+  SENTENCE_REWRITE_EXAMPLES,
+  sentenceRewriteMessages,
+} from './prompts.js';
 
 /** The example passage as the prompt shows it (between the triple quotes of the first user turn). */
 function examplePassage(content: string): string {
@@ -29,5 +37,24 @@ describe('prompts', () => {
     }
     const meta = metaMessages('x');
     expect(checkMetaOutput(meta[2].content, examplePassage(meta[1].content)).reason).toBeUndefined();
+  });
+
+  it('sentence prompts: worked examples as earlier turns, then the real request in the same form', () => {
+    const rw = sentenceRewriteMessages('S1 text.');
+    expect(rw.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+    expect(rw[5].content).toBe('Rewrite: S1 text.');
+    const q = questionMessages('S1 text.', 'S1');
+    expect(q.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user']);
+    expect(q[7].content).toBe('Sentence: S1 text.\nAnswer: S1');
+    expect(q[2].content).toMatch(/^Question: /);
+  });
+
+  it('sentence examples pass the strict checks (every number and term kept; questions for their answer)', () => {
+    for (const e of SENTENCE_REWRITE_EXAMPLES)
+      expect(checkRewrite(e.rewrite, e.sentence, { strict: true })).toEqual({ rewrite: e.rewrite });
+    for (const e of QUESTION_EXAMPLES) {
+      expect(e.sentence).toContain(e.answer);
+      expect(checkQuestion(`Question: ${e.question}`, e.answer, e.sentence, e.sentence)).toEqual({ question: e.question });
+    }
   });
 });

@@ -10,6 +10,17 @@ import type { ChatMessage } from './generator.js';
  */
 export const PROMPT_VERSION = 'rg-augment-v3';
 
+/**
+ * Prompts of the sentence pipeline (`LlmAugmenter` with `unit: 'sentence'`), for small models.
+ *
+ * v4: SmolLM2-135M loses numbers when rewriting a whole abstract and writes long, often invented answers when asked
+ * for QA over it (v3: 0 of 15 PubMedQA abstracts valid). One sentence per call is short enough for it to copy every
+ * number; for QA it is given the answer (a span picked from the sentence) and only writes the question, which it
+ * does well, so every answer is grounded by construction and the checks judge the question. Two or three worked
+ * examples as earlier turns, one line out (the caller stops at the newline).
+ */
+export const SENTENCE_PROMPT_VERSION = 'rg-augment-v4-sentence';
+
 const SYSTEM = 'You turn a passage into study material. Use only what the passage states. Never add facts, opinions or comments.';
 
 /** The worked example: invented, short, with a number, a date and names, in no domain of the evaluation data. */
@@ -61,4 +72,63 @@ export function metaMessages(passage: string, title?: string): ChatMessage[] {
     `${block}\n\nDescribe this passage for a search index. Reply with only a JSON object with "description" (one ` +
     'sentence saying what the passage is about) and "tags" (3 to 8 short tags: the topic and the main names, entities and terms).';
   return withExample(ask, JSON.stringify(EXAMPLE_META), passage, title);
+}
+
+const SENTENCE_REWRITE_SYSTEM =
+  'You rewrite one sentence at a time. Keep every number, name, unit and technical term exactly as written. ' +
+  'Change the word order and the ordinary words. Never add or drop a fact.';
+
+/** Invented sentences, outside the domains of the evaluation data; each keeps all its numbers. */
+export const SENTENCE_REWRITE_EXAMPLES: ReadonlyArray<{ sentence: string; rewrite: string }> = [
+  {
+    sentence: 'The Tamar Bridge opened in 1961 between Plymouth and Saltash.',
+    rewrite: 'Between Plymouth and Saltash, the Tamar Bridge was opened in 1961.',
+  },
+  {
+    sentence: 'Of the 120 students tested, 45 (37.5%) passed the exam at the first attempt.',
+    rewrite: 'At the first attempt, 45 (37.5%) of the 120 tested students passed the exam.',
+  },
+];
+
+export function sentenceRewriteMessages(sentence: string): ChatMessage[] {
+  const messages: ChatMessage[] = [{ role: 'system', content: SENTENCE_REWRITE_SYSTEM }];
+  for (const e of SENTENCE_REWRITE_EXAMPLES) {
+    messages.push({ role: 'user', content: `Rewrite: ${e.sentence}` }, { role: 'assistant', content: e.rewrite });
+  }
+  messages.push({ role: 'user', content: `Rewrite: ${sentence}` });
+  return messages;
+}
+
+const QUESTION_SYSTEM = 'You write one question about a sentence. The given answer must be the answer to your question.';
+
+/** Invented: a date, a count and a name as answers, the three kinds of span the pipeline picks. */
+export const QUESTION_EXAMPLES: ReadonlyArray<{ sentence: string; answer: string; question: string }> = [
+  {
+    sentence: 'The Tamar Bridge opened in 1961 between Plymouth and Saltash.',
+    answer: '1961',
+    question: 'When did the Tamar Bridge open?',
+  },
+  {
+    sentence: 'Of the 120 students tested, 45 (37.5%) passed the exam at the first attempt.',
+    answer: '45',
+    question: 'How many of the 120 tested students passed the exam at the first attempt?',
+  },
+  {
+    sentence: 'The survey was run by the Cornwall Transport Office using roadside cameras.',
+    answer: 'Cornwall Transport Office',
+    question: 'Who ran the survey with roadside cameras?',
+  },
+];
+
+/** Answer-aware question writing: the sentence and the answer span in, `Question: ...` out. */
+export function questionMessages(sentence: string, answer: string): ChatMessage[] {
+  const messages: ChatMessage[] = [{ role: 'system', content: QUESTION_SYSTEM }];
+  for (const e of QUESTION_EXAMPLES) {
+    messages.push(
+      { role: 'user', content: `Sentence: ${e.sentence}\nAnswer: ${e.answer}` },
+      { role: 'assistant', content: `Question: ${e.question}` },
+    );
+  }
+  messages.push({ role: 'user', content: `Sentence: ${sentence}\nAnswer: ${answer}` });
+  return messages;
 }

@@ -149,25 +149,37 @@ export function templateRewrite(passage: string): string {
   return normalizeText(rewrite) === normalizeText(passage) ? `The text states the following. ${rewrite}` : rewrite;
 }
 
-/** Fill-in-the-blank pairs from the most informative sentences, answers taken verbatim from them. */
-export function templateQa(passage: string, count: number): QaPair[] {
+/**
+ * Answer spans to ask about, best first: the most informative sentences (numbers, names) in turn, each giving its
+ * next unused span per round, so the questions cover the passage rather than one sentence.
+ */
+export function answerCandidates(passage: string, rounds = 3): Array<{ sentence: string; span: string }> {
   const sentences = splitSentences(passage)
     .map((s, i) => ({ s, i, score: sentenceScore(s) }))
     .filter((x) => x.score > 0)
     .sort((a, b) => b.score - a.score || a.i - b.i);
-  const pairs: QaPair[] = [];
+  const out: Array<{ sentence: string; span: string }> = [];
   const used = new Set<string>();
-  // Round-robin over sentences so the questions cover the passage rather than one sentence.
-  for (let round = 0; round < 3 && pairs.length < count; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const { s } of sentences) {
-      if (pairs.length >= count) break;
       const span = answerSpans(s).find((a) => wordCount(a) <= 8 && !used.has(a.toLowerCase()));
       if (span === undefined) continue;
       used.add(span.toLowerCase());
-      pairs.push({ question: `Fill in the blank: ${s.replace(span, '_____')}`, answer: span, fullAnswer: s });
+      out.push({ sentence: s, span });
     }
   }
-  return pairs;
+  return out;
+}
+
+/** Fill-in-the-blank pairs from the most informative sentences, answers taken verbatim from them. */
+export function templateQa(passage: string, count: number): QaPair[] {
+  return answerCandidates(passage)
+    .slice(0, count)
+    .map(({ sentence, span }) => ({
+      question: `Fill in the blank: ${sentence.replace(span, '_____')}`,
+      answer: span,
+      fullAnswer: sentence,
+    }));
 }
 
 export class TemplateAugmenter implements Augmenter {

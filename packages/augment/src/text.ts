@@ -26,7 +26,7 @@ export const STOPWORDS = new Set(
     'it its their there here which who whom whose what when where why how than then so such not no yes do does did done ' +
     'has have had having can could may might must shall should will would into onto over under between among about after ' +
     'before during within also both each either more most less least very only other same some any all we our they them he ' +
-    'she his her you your i me my us one two via per while whether if because however although though thus therefore'
+    'she his her you your i me my us one two via per vs while whether if because however although though thus therefore'
   ).split(' '),
 );
 
@@ -53,6 +53,13 @@ export function splitSentences(text: string): string[] {
 /** Numbers as written (12, 3.5, 40%, 1,200): a rewrite must keep every one of them. */
 export function numbersIn(text: string): string[] {
   return [...text.matchAll(/\d+(?:[.,]\d+)*%?/g)].map((m) => m[0]);
+}
+
+/** Acronyms and coded names as written (ESRD, K/DOQI, CD4, IL-6): a one-sentence rewrite must keep every one of them. */
+export function acronymsIn(text: string): string[] {
+  return [...text.matchAll(/(?<![\p{L}\p{N}])[\p{L}\p{N}/-]*\p{Lu}[\p{L}\p{N}/-]*\p{Lu}[\p{L}\p{N}/-]*/gu)].map((m) =>
+    m[0].replace(/[-/]+$/, ''),
+  );
 }
 
 /** Share of the answer's content tokens that occur in the passage (all tokens when the answer has no content token). */

@@ -4,6 +4,7 @@ import {
   AugmentDataError,
   type Augmenter,
   type AugmentRunSummary,
+  type AugmentUnit,
   LlmAugmenter,
   LocalGenerator,
   OpenAiGenerator,
@@ -17,6 +18,7 @@ import {
   writeJsonAtomic,
 } from '@rg/augment';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
+import type { WeightFormat } from '@rg/engine';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
@@ -34,8 +36,10 @@ interface AugmentFlags {
   sample?: number;
   seed: number;
   concurrency?: number;
-  temperature: number;
-  maxAttempts: number;
+  unit?: AugmentUnit;
+  weights: WeightFormat;
+  temperature?: number;
+  maxAttempts?: number;
   llmUrl?: string;
   llmModel?: string;
   llmTimeout: number;
@@ -80,7 +84,9 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
 
 async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
   if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa });
-  const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature };
+  // Sentence-level prompts for the small local model, passage-level ones for a server model that can hold a passage.
+  const unit = flags.unit ?? (flags.generator === 'local' ? 'sentence' : 'passage');
+  const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature, unit };
   if (flags.generator === 'openai') {
     if (!flags.llmUrl || !flags.llmModel) throw new UsageError('--generator openai needs --llm-url and --llm-model');
     if (!/^https?:\/\//.test(flags.llmUrl)) throw new UsageError(`--llm-url: expected an http:// or https:// URL, got ${flags.llmUrl}`);
@@ -94,7 +100,12 @@ async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Confi
     return new LlmAugmenter(generator, llmOptions);
   }
   if (!flags.json) ctx.info(`loading ${config.model} ...`);
-  const generator = await LocalGenerator.load({ model: config.model, home: config.home, threads: config.threads });
+  const generator = await LocalGenerator.load({
+    model: config.model,
+    home: config.home,
+    threads: config.threads,
+    weightFormat: flags.weights,
+  });
   return new LlmAugmenter(generator, llmOptions);
 }
 
@@ -126,8 +137,25 @@ export function registerAugment(program: Command, ctx: CliContext): void {
     .option('--sample <n>', 'only the first n passages (published layout: the first n items)', positiveInt)
     .option('--seed <s>', 'base sampling seed (per passage: seed + hash of its id)', nonNegativeInt, 0)
     .option('--concurrency <c>', 'passages in flight (default: 4 for openai, 1 otherwise)', positiveInt)
-    .option('--temperature <t>', 'sampling temperature; 0 = greedy (retries then sample)', finiteNumber, 0.7)
-    .option('--max-attempts <n>', 'generator calls per task before the passage is recorded as failed', positiveInt, 3)
+    .addOption(
+      new Option('--unit <unit>', 'what one model call works on (default: sentence for local, passage for openai)').choices([
+        'sentence',
+        'passage',
+      ]),
+    )
+    .addOption(
+      new Option('--weights <format>', 'local: projection weights, q4 (4-bit, faster) or f32 (exact)').choices(['q4', 'f32']).default('q4'),
+    )
+    .option(
+      '--temperature <t>',
+      'sampling temperature; 0 = greedy, retries then sample (default: 0 for sentence, 0.7 for passage)',
+      finiteNumber,
+    )
+    .option(
+      '--max-attempts <n>',
+      'generator calls per task (sentence: per sentence) before giving up on it (default: 2 for sentence, 3 for passage)',
+      positiveInt,
+    )
     .option('--llm-url <url>', 'openai: base URL of an OpenAI-compatible API, e.g. http://localhost:8080/v1 (key from env RG_LLM_API_KEY)')
     .option('--llm-model <name>', 'openai: model name sent to the API')
     .option('--llm-timeout <seconds>', 'openai: timeout per request', positiveNumber, 120)
@@ -137,7 +165,7 @@ export function registerAugment(program: Command, ctx: CliContext): void {
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: AugmentFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      if (flags.temperature < 0) throw new UsageError('--temperature: expected a number >= 0');
+      if (flags.temperature !== undefined && flags.temperature < 0) throw new UsageError('--temperature: expected a number >= 0');
       const input = await readInput(flags.input, flags.sample);
       if (input.passages.length === 0) throw new UsageError(`--input ${flags.input}: no passages`);
       const augmenter = await makeAugmenter(flags, ctx, config);

@@ -7,7 +7,7 @@ describe('LocalGenerator on SmolLM2-135M-Instruct', () => {
   let gen: LocalGenerator;
   beforeAll(async () => {
     await ensureModel(); // pulled on first use
-    gen = await LocalGenerator.load({ threads: 2 });
+    gen = await LocalGenerator.load({ threads: 2 }); // q4 weights by default
   });
   afterAll(() => gen?.close());
 
@@ -19,6 +19,23 @@ describe('LocalGenerator on SmolLM2-135M-Instruct', () => {
     expect(text).toMatch(/Paris/);
     expect(text).not.toContain('<|im_end|>');
   });
+
+  it('stops at a stop string, cutting the text before it', async () => {
+    const full = await gen.generate(question, { temperature: 0, maxTokens: 6 });
+    const cut = await gen.generate(question, { temperature: 0, maxTokens: 6, stop: ['Paris'] });
+    expect(cut).toBe(full.slice(0, full.indexOf('Paris')).trim());
+  });
+
+  it('runs the exact f32 weights too, with the same greedy answer', async () => {
+    // q4's 8-bit LM head once failed in onnxruntime ("Only 2b and 4b quantization is supported for unpacked
+    // compute") when its zero points were floats; both formats must load and answer.
+    const f32 = await LocalGenerator.load({ threads: 2, weightFormat: 'f32' });
+    try {
+      expect(await f32.generate(question, { temperature: 0, maxTokens: 6 })).toMatch(/Paris/);
+    } finally {
+      await f32.close();
+    }
+  }, 300_000); // a second session to build: minutes on a loaded machine
 
   it('samples reproducibly: same seed, same text; calls made at once are queued, not interleaved', async () => {
     const story = [{ role: 'user' as const, content: 'Write one sentence about a cat.' }];

@@ -13,7 +13,10 @@ export interface LocalGeneratorOptions {
   /** Pull a known model that is missing (default false). */
   pull?: boolean;
   threads?: number;
-  /** 'f32' (exact, default) or 'q4' (4-bit MatMulNBits). */
+  /**
+   * 'q4' (default: 4-bit MatMulNBits, ~2-3x faster decode; greedy output matched fp32 transformers on the engine's
+   * benchmark) or 'f32' (exact).
+   */
   weightFormat?: WeightFormat;
   /** Top-k when sampling (default 50, as the method's augmentation used). */
   topK?: number;
@@ -45,7 +48,7 @@ export class LocalGenerator implements TextGenerator {
       throw new FatalGeneratorError(`${model.source.path}: the model has no chat template; augmentation needs an instruct model`);
     const lm = await OrtCausalLM.load(model.config, model.weights, {
       threads: options.threads,
-      weightFormat: options.weightFormat ?? 'f32',
+      weightFormat: options.weightFormat ?? 'q4',
     });
     const name = model.source.name ?? model.source.path.split(/[\\/]/).pop() ?? spec;
     return new LocalGenerator(model, lm, options.topK ?? 50, name);
@@ -61,8 +64,10 @@ export class LocalGenerator implements TextGenerator {
         temperature,
         topK: temperature > 0 ? this.topK : undefined,
         seed: options.seed ?? 0,
+        stopStrings: options.stop,
+        decode: (tokens) => this.model.tokenizer.decode(tokens, { skipSpecialTokens: true }),
       });
-      return this.model.tokenizer.decode(out.tokens, { skipSpecialTokens: true }).trim();
+      return (out.text ?? '').trim();
     });
     this.queue = run.catch(() => {});
     return run;
