@@ -229,12 +229,13 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         clusterOutcomes.set(run.k, o);
       }
 
+      // The store's (and the table's) model name: the model's known name, or its file or folder name.
+      const modelName = modelKeyName((await loadModelConfig(config.model, { home: config.home })).source);
       const adapterStore = AdapterStore.open(adapters);
       let columns: Column[];
       try {
-        const { source } = await loadModelConfig(config.model, { home: config.home });
         const entries = adapterStore
-          .list({ model: modelKeyName(source), dataset: dataset.name, rank: flags.rank, alpha: flags.alpha })
+          .list({ model: modelName, dataset: dataset.name, rank: flags.rank, alpha: flags.alpha })
           .filter((e) => 'id' in e.key && e.key.lr === flags.lr && e.key.epochs === flags.epochs);
         const byId = (ids: Iterable<string>) => {
           const wanted = new Set(ids);
@@ -307,7 +308,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         })),
         table: '',
       };
-      figures.table = markdownTable(config.model, columns, {
+      figures.table = markdownTable(modelName, columns, {
         questions: examples.length,
         documents: documentIds.length,
         representatives: flags.representatives,
