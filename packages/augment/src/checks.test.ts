@@ -204,6 +204,10 @@ describe('checkQuestion', () => {
     expect(check('How many of the 50 patients referred had a delayed diagnosis?')).toBe('question adds numbers: 50');
     expect(check('What was the first cohort of referred patients?')).toMatch(/^question does not ask for a number/);
     expect(check('How many students passed the driving exam at school?')).toMatch(/^question off the passage/);
+    expect(check('How many of the 44 referred patients had a delayed diagnosis?', '14 (32%)')).toBeUndefined();
+    expect(check('How many delayed diagnoses were there among the 44 patients?', '44 patients')).toMatch(/^question contains its answer/);
+    expect(check('What was the number of patients referred with delayed diagnosis?', '2006')).toMatch(/^question does not ask for a year/);
+    expect(check('In which year were the 44 patients first referred?', '2006')).toBeUndefined();
     expect(check('When were the patients referred?', 'December 2006')).toBeUndefined();
   });
 });

@@ -183,8 +183,9 @@ const QUESTION_WORDS = new Set('many much percentage proportion share number amo
 
 /**
  * A question written for a given answer span (the sentence pipeline). The answer is grounded by construction, so
- * this judges the question: one line ending in '?', 4-30 words, not giving the answer away, no number the passage
- * lacks, and about the passage (at least 2 of its content words from the sentence, and at most a third of them from
+ * this judges the question: one line ending in '?', 4-30 words, not giving the answer (or a number of it) away,
+ * asking for a year when the answer is one (v4 let "What was the number of procedures...?" take "2007") and for a
+ * quantity when it is a number, no number the passage lacks, and about the passage (at least 2 of its content words from the sentence, and at most a third of them from
  * outside the passage: small models drift into invented topics).
  */
 export function checkQuestion(output: string, answer: string, sentence: string, passage: string): QuestionCheck {
@@ -194,12 +195,15 @@ export function checkQuestion(output: string, answer: string, sentence: string, 
   if (!question.endsWith('?')) return { question: null, reason: `not a question: "${question}"` };
   const words = wordCount(question);
   if (words < 4 || words > 30) return { question: null, reason: `question of ${words} words` };
-  if (` ${normalizeText(question)} `.includes(` ${normalizeText(answer)} `))
+  const asked = numbersIn(question);
+  if (` ${normalizeText(question)} `.includes(` ${normalizeText(answer)} `) || numbersIn(answer).some((n) => asked.includes(n)))
     return { question: null, reason: `question contains its answer: "${question}"` };
+  if (/^(?:1[5-9]|20)\d\d$/.test(answer.trim()) && !/\b(?:when|year|years|date|period)\b/i.test(question))
+    return { question: null, reason: `question does not ask for a year: "${question}"` };
   if (/^[\d.,%]+\s*\p{L}*$/u.test(answer.trim()) && !NUMBER_QUESTION.test(question))
     return { question: null, reason: `question does not ask for a number: "${question}"` };
   const passageNumbers = new Set(numbersIn(passage));
-  const invented = numbersIn(question).filter((n) => !passageNumbers.has(n));
+  const invented = asked.filter((n) => !passageNumbers.has(n));
   if (invented.length > 0) return { question: null, reason: `question adds numbers: ${invented.join(', ')}` };
   const content = tokens(question).filter((t) => !STOPWORDS.has(t) && !QUESTION_WORDS.has(t));
   const inSentence = new Set(tokens(sentence));

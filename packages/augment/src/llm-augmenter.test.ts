@@ -206,6 +206,21 @@ describe('LlmAugmenter, sentence unit', () => {
     expect(failed.failureReason).toMatch(/^rewrite: 0 of 2 sentences reworded \(last: rewrite (drops numbers: 8|too short .*)\); qa: /);
   });
 
+  it('does not take a capitalised word opening a clause after a colon as an answer span', async () => {
+    const asked: string[] = [];
+    const model = new SentenceModel(
+      (s) => s.replace('The study asked', 'Asked in the study was'),
+      (a) => {
+        asked.push(a);
+        return 'Question: What is this about?';
+      },
+    );
+    const text = 'The study asked one question: Compared with walking, is cycling to school more common among pupils?';
+    await new LlmAugmenter(model, { unit: 'sentence', qaCount: 1, maxAttempts: 3 }).augment({ id: 'c', text });
+    expect(asked).not.toContain('Compared');
+    expect(asked.length).toBeGreaterThan(0);
+  });
+
   it('moves on to the next answer span when a question is rejected, within qaCount × maxAttempts calls', async () => {
     const asked: string[] = [];
     const model = new SentenceModel(

@@ -225,8 +225,11 @@ export class LlmAugmenter implements Augmenter {
    */
   private async qaBySpan(passage: Passage, call: Call): Promise<QaResult> {
     const result: QaResult = { qa: [], proposed: 0, grounded: 0, reason: '' };
-    // A lone letter ("N" of "N = 44") or a one-character span makes no answer.
-    const candidates = answerCandidates(passage.text).filter(({ span }) => span.replace(/\W/g, '').length >= 2);
+    // A lone letter ("N" of "N = 44") makes no answer, nor does a capitalised word opening a clause after a colon
+    // ("...the question: Compared to usual care"), which is a sentence start, not a name.
+    const candidates = answerCandidates(passage.text).filter(
+      ({ sentence, span }) => span.replace(/\W/g, '').length >= 2 && !(/^\p{Lu}\p{Ll}+$/u.test(span) && sentence.includes(`: ${span}`)),
+    );
     if (candidates.length === 0) return { ...result, reason: 'no answer span (number, name or term) in the passage' };
     let tries = 0;
     for (const { sentence, span } of candidates) {

@@ -18,8 +18,10 @@ export const PROMPT_VERSION = 'rg-augment-v3';
  * number; for QA it is given the answer (a span picked from the sentence) and only writes the question, which it
  * does well, so every answer is grounded by construction and the checks judge the question. Two or three worked
  * examples as earlier turns, one line out (the caller stops at the newline).
+ * v4.1: same prompts; stricter question checks (a year answer needs a when/year question, no number of the answer in
+ * the question) and no clause-opening word after a colon as an answer span: v4 accepted such pairs on PubMedQA.
  */
-export const SENTENCE_PROMPT_VERSION = 'rg-augment-v4-sentence';
+export const SENTENCE_PROMPT_VERSION = 'rg-augment-v4.1-sentence';
 
 const SYSTEM = 'You turn a passage into study material. Use only what the passage states. Never add facts, opinions or comments.';
 
