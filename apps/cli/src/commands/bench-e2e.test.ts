@@ -6,7 +6,7 @@ import type { Metrics } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
-import { type Column, columnCosts, markdownTable } from './bench-e2e.js';
+import { type Column, clusterKList, columnCosts, markdownTable } from './bench-e2e.js';
 
 const metrics = (score: number, latency: number): Metrics => ({
   n: 4,
@@ -80,6 +80,12 @@ describe('rg bench e2e table', () => {
     expect(note).toContain('3 representatives per cluster of the same documents, answering with the top 1 cluster(s)');
     expect(note).toContain('cluster k=50: n/a because k=50 exceeds the 10 documents to cluster.');
     expect(note).toContain("oracle (gold documents' adapters): 0.750.");
+  });
+
+  it('reads --cluster-k as distinct positive k values, or none', () => {
+    expect(clusterKList('10, 50,100,10')).toEqual([10, 50, 100]);
+    expect(clusterKList('none')).toEqual([]);
+    for (const bad of ['0', '10,', 'x', '']) expect(() => clusterKList(bad)).toThrow('expected comma-separated positive integers');
   });
 
   it('needs a corpus for a jsonl dataset and rejects unknown datasets and bad k lists', async () => {

@@ -62,10 +62,12 @@ export interface Column {
   why?: string;
 }
 
-function kList(value: string): number[] {
+/** `--cluster-k`: distinct positive k values, or `none`. */
+export function clusterKList(value: string): number[] {
+  if (value.trim() === 'none') return [];
   const parts = value.split(',').map((s) => s.trim());
   if (parts.some((p) => !/^\d+$/.test(p) || Number.parseInt(p, 10) < 1)) {
-    throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 10,50,100');
+    throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 10,50,100, or none');
   }
   return [...new Set(parts.map((p) => Number.parseInt(p, 10)))];
 }
@@ -88,7 +90,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
     .option('--lr <lr>', 'learning rate', positiveNumber, 3e-4)
     .option('--epochs <n>', 'epochs', positiveInt, 1)
-    .option('--cluster-k <list>', 'one cluster column per k (comma-separated)', kList, [10])
+    .option('--cluster-k <list>', 'one cluster column per k (comma-separated; none: no cluster column)', clusterKList, [10])
     .option('--representatives <m>', 'documents per cluster its adapter is trained on', positiveInt, 3)
     .option('--cluster-top <c>', 'clusters whose adapters answer a question', positiveInt, 1)
     .option('--out <dir>', 'folder for everything the benchmark writes', 'bench-e2e')
