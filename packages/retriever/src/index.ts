@@ -1,5 +1,6 @@
-export { passageText, SqliteVecRetriever } from './dense/sqlite-vec.js';
+export { passageText, type SqliteVecOptions, SqliteVecRetriever } from './dense/sqlite-vec.js';
 export { type ElasticsearchOptions, ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
+export { FILTER_OVERFETCH, HNSW_DEFAULTS, type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 export { HybridRetriever, reciprocalRankFusion } from './hybrid/rrf.js';
 export {
   BACKENDS,

@@ -5,14 +5,15 @@ import { basename, join, resolve } from 'node:path';
 import { SentenceEncoder } from '@rg/engine';
 import { SqliteVecRetriever } from './dense/sqlite-vec.js';
 import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
+import { type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 import { HybridRetriever } from './hybrid/rrf.js';
 import { QdrantRetriever } from './qdrant/qdrant.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
 import type { Retriever } from './types.js';
 
-export const BACKENDS = ['sqlite', 'dense', 'hybrid', 'elasticsearch', 'qdrant'] as const;
+export const BACKENDS = ['sqlite', 'dense', 'hnsw', 'hybrid', 'elasticsearch', 'qdrant'] as const;
 /** Backends that run inside the process, with their index in the store folder. */
-export const EMBEDDED_BACKENDS = ['sqlite', 'dense', 'hybrid'] as const;
+export const EMBEDDED_BACKENDS = ['sqlite', 'dense', 'hnsw', 'hybrid'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface OpenOptions {
@@ -29,6 +30,8 @@ export interface OpenOptions {
   threads?: number;
   /** Server backends read RG_ES_URL / RG_ES_API_KEY and RG_QDRANT_URL / RG_QDRANT_API_KEY from here. */
   env?: NodeJS.ProcessEnv;
+  /** HNSW parameters (`hnsw` backend): M and efConstruction apply when the graph is built, efSearch to every open. */
+  hnsw?: Partial<HnswParams>;
 }
 
 const BUILDING = '.building';
@@ -41,6 +44,9 @@ export function indexFiles(storeDir: string, backend: BackendName): string[] {
       return [join(dir, 'bm25.sqlite')];
     case 'dense':
       return [join(dir, 'dense.sqlite')];
+    case 'hnsw':
+      // The graph over the dense backend's vectors: building either keeps one set of embeddings.
+      return [...indexFiles(storeDir, 'dense'), join(dir, 'dense.hnsw')];
     case 'hybrid':
       return [...indexFiles(storeDir, 'sqlite'), ...indexFiles(storeDir, 'dense')];
     case 'elasticsearch':
@@ -87,12 +93,16 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
   }
   const encoder = (): Promise<SentenceEncoder> =>
     SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
-  const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), { ownsEmbedder: true });
+  // A build takes the vectors of unchanged documents from the current dense index instead of embedding them again.
+  const vectorOpts = { ownsEmbedder: true, reuseFrom: opts.build ? indexFiles(opts.storeDir, 'dense')[0] : undefined };
+  const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), vectorOpts);
   switch (backend) {
     case 'sqlite':
       return new SqliteBm25Retriever(files[0], { bulk: opts.build });
     case 'dense':
       return dense(files[0]);
+    case 'hnsw':
+      return new HnswRetriever(files[0], files[1], await encoder(), { ...vectorOpts, params: opts.hnsw });
     case 'hybrid':
       return new HybridRetriever([new SqliteBm25Retriever(files[0], { bulk: opts.build }), await dense(files[1])]);
     case 'elasticsearch':

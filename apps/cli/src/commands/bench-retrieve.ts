@@ -3,8 +3,18 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CorpusStore, type Document, ingest, type Question, readQuestions } from '@rg/corpus';
-import { sentenceEncoderDir } from '@rg/engine';
-import { type BackendName, commitBuild, EMBEDDED_BACKENDS, openRetriever, type Retriever, SqliteBm25Retriever } from '@rg/retriever';
+import { SentenceEncoder, sentenceEncoderDir } from '@rg/engine';
+import {
+  type BackendName,
+  commitBuild,
+  EMBEDDED_BACKENDS,
+  HNSW_DEFAULTS,
+  HnswRetriever,
+  indexFiles,
+  openRetriever,
+  type Retriever,
+  SqliteBm25Retriever,
+} from '@rg/retriever';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -15,6 +25,7 @@ interface Flags {
   input?: string;
   backends: string[];
   scale: number;
+  annScale: number;
   peer: boolean;
   json?: boolean;
 }
@@ -33,6 +44,12 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
     .option('--input <file>', 'PubMedQA ori_pqal.json (default ../shared/data/pubmedqa/ori_pqal.json)')
     .option('--backends <list>', `embedded backends to measure (${EMBEDDED_BACKENDS.join(', ')})`, stringList, [...EMBEDDED_BACKENDS])
     .option('--scale <n>', 'also time BM25 with n generated passages added (0 = skip)', nonNegativeInt, 0)
+    .option(
+      '--ann-scale <n>',
+      'also compare the HNSW index with exact sqlite-vec search on the real abstract vectors plus generated ones, up to n (0 = skip)',
+      nonNegativeInt,
+      0,
+    )
     .option('--no-peer', 'skip the Python peer (tools/bench/retrieve_peer.py: bm25s, transformers)')
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
@@ -105,6 +122,10 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
           peer: flags.peer ? runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends) : { skipped: '--no-peer' },
           scaling:
             flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined,
+          annScaling:
+            flags.annScale > 0
+              ? await annScaling(store, questions, flags.annScale, join(dir, 'ann'), config, (s) => ctx.info(s))
+              : undefined,
         };
         store.close();
         if (flags.json) ctx.json(result);
@@ -220,6 +241,117 @@ async function scaling(
   }
   await r.close();
   return rows;
+}
+
+// Exact search at a million vectors takes seconds per query here: 100 questions per size.
+const QUERIES_AT_ANN_SCALE = 100;
+const EF_SEARCH_SWEEP = [16, 32, 64, 100, 200, 400];
+
+/**
+ * HNSW against exact search on the same vectors as the corpus grows. The 1,000 real abstract vectors
+ * (all-MiniLM-L6-v2) come first; each generated vector is a random convex mix of two real abstract
+ * vectors, w·a + (1 − w)·b with w uniform in [0, 1], plus isotropic Gaussian noise of expected norm 0.5,
+ * renormalised (seeded): it lies among the real documents without answering any question. Queries are
+ * real question vectors. recall@10 = share of the exact top 10 that the HNSW top 10 holds; gold@10 =
+ * share of questions whose own abstract is in the top 10.
+ */
+async function annScaling(
+  store: CorpusStore,
+  questions: Question[],
+  total: number,
+  dir: string,
+  config: { home: string; threads: number },
+  log: (s: string) => void,
+): Promise<unknown> {
+  const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads });
+  // The abstracts' vectors come from the store's dense index when this run built one.
+  const r = new HnswRetriever(join(dir, 'dense.sqlite'), join(dir, 'dense.hnsw'), encoder, {
+    reuseFrom: indexFiles(store.dir, 'dense')[0],
+    ownsEmbedder: true,
+  });
+  await r.add([...store.iterate()]);
+  const real = [...r.vectors.rows()].map((row) => row.vector);
+  const asked = questions.slice(0, QUERIES_AT_ANN_SCALE);
+  const queries = await r.vectors.embed(asked.map((q) => q.text));
+  const random = mulberry32(7);
+  const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const dim = real[0].length;
+  const sigma = 0.5 / Math.sqrt(dim);
+  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
+  const rows: unknown[] = [];
+  let generated = 0;
+  let addSeconds = 0;
+  for (const target of steps) {
+    const t0 = performance.now();
+    while (real.length + generated < target) {
+      const docs: Document[] = [];
+      const vectors: Float32Array[] = [];
+      for (let i = 0; i < 10_000 && real.length + generated < target; i++, generated++) {
+        const a = real[Math.floor(random() * real.length)];
+        const b = real[Math.floor(random() * real.length)];
+        const w = random();
+        const v = a.map((x, j) => w * x + (1 - w) * b[j] + sigma * gaussian());
+        const norm = Math.hypot(...v);
+        docs.push({ id: `gen-${generated}`, text: `gen-${generated}` });
+        vectors.push(v.map((x) => x / norm));
+      }
+      r.addVectors(docs, vectors);
+    }
+    addSeconds += (performance.now() - t0) / 1000;
+    log(`bench retrieve ann: ${real.length + generated} vectors indexed, searching`);
+    const exactTimes: number[] = [];
+    const exact: string[][] = [];
+    let exactGold = 0;
+    queries.forEach((q, i) => {
+      const t = performance.now();
+      const ids = r.vectors.searchVector(q, { k: 10 }).map((h) => h.id);
+      exactTimes.push(performance.now() - t);
+      exact.push(ids);
+      if (ids.includes(asked[i].id)) exactGold++;
+    });
+    const ann: Record<string, unknown> = {};
+    for (const ef of EF_SEARCH_SWEEP) {
+      r.setEfSearch(ef);
+      for (const q of queries.slice(0, 10)) r.searchVector(q, { k: 10 });
+      const times: number[] = [];
+      let found = 0;
+      let gold = 0;
+      queries.forEach((q, i) => {
+        const t = performance.now();
+        const ids = r.searchVector(q, { k: 10 }).map((h) => h.id);
+        times.push(performance.now() - t);
+        found += ids.filter((id) => exact[i].includes(id)).length;
+        if (ids.includes(asked[i].id)) gold++;
+      });
+      const lat = latency(times);
+      ann[`efSearch=${ef}`] = {
+        recallAt10VsExact: found / (10 * queries.length),
+        goldAt10: gold / queries.length,
+        latencyMs: lat,
+        p50SpeedupOverExact: latency(exactTimes).p50 / lat.p50,
+      };
+    }
+    r.setEfSearch(HNSW_DEFAULTS.efSearch);
+    log(`bench retrieve ann: ${real.length + generated} vectors: ${JSON.stringify({ exact: latency(exactTimes), hnsw: ann })}`);
+    rows.push({
+      vectors: real.length + generated,
+      realAbstracts: real.length,
+      generated,
+      queries: queries.length,
+      addSecondsCumulative: addSeconds,
+      exact: { goldAt10: exactGold / queries.length, latencyMs: latency(exactTimes) },
+      hnsw: ann,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    });
+  }
+  const t0 = performance.now();
+  await r.close();
+  return {
+    generator: 'normalize(w·a + (1−w)·b + N(0, (0.5²/dim)·I)), a, b random real abstract vectors, w ~ U[0,1], seed 7',
+    params: { M: r.params.M, efConstruction: r.params.efConstruction, efSearchDefault: HNSW_DEFAULTS.efSearch },
+    saveSeconds: (performance.now() - t0) / 1000,
+    rows,
+  };
 }
 
 function unigramSampler(store: CorpusStore): (u: number) => string {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorpusStore, type Document, STORE_FILE } from '@rg/corpus';
-import { BACKENDS, type BackendName, commitBuild, IndexMissingError, openRetriever } from '@rg/retriever';
+import { BACKENDS, type BackendName, commitBuild, HNSW_DEFAULTS, IndexMissingError, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -11,6 +11,8 @@ interface BuildFlags {
   store: string;
   backend: BackendName;
   batch: number;
+  hnswM?: number;
+  hnswEfConstruction?: number;
   json?: boolean;
 }
 
@@ -22,9 +24,13 @@ export function registerIndex(program: Command, ctx: CliContext): void {
     .requiredOption('--store <dir>', 'store folder (from rg corpus ingest)')
     .addOption(new Option('--backend <name>', 'retrieval backend').choices(BACKENDS).default('sqlite'))
     .option('--batch <n>', 'documents per write', positiveInt, 1000)
+    .option('--hnsw-m <n>', `hnsw backend: links per node (default ${HNSW_DEFAULTS.M})`, positiveInt)
+    .option('--hnsw-ef-construction <n>', `hnsw backend: candidates while inserting (default ${HNSW_DEFAULTS.efConstruction})`, positiveInt)
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: BuildFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
+      if ((flags.hnswM !== undefined || flags.hnswEfConstruction !== undefined) && flags.backend !== 'hnsw')
+        throw new UsageError('--hnsw-m and --hnsw-ef-construction apply to --backend hnsw only');
       const store = openStore(flags.store);
       const total = store.count();
       const progress = ctx.progress(`index ${flags.backend}`, Math.max(total, 1), 'docs', flags.json);
@@ -36,6 +42,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           home: config.home,
           threads: config.threads,
           env: ctx.io.env,
+          hnsw: { M: flags.hnswM, efConstruction: flags.hnswEfConstruction },
         }).catch((e: Error) => {
           throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
         });

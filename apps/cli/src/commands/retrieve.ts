@@ -1,5 +1,5 @@
 import { formatFromPath, type Metadata, readQuestions } from '@rg/corpus';
-import { BACKENDS, type BackendName, IndexMissingError, openRetriever } from '@rg/retriever';
+import { BACKENDS, type BackendName, HNSW_DEFAULTS, IndexMissingError, openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -14,6 +14,7 @@ interface RetrieveFlags {
   query?: string;
   queries?: string;
   filter: string[];
+  efSearch?: number;
   json?: boolean;
 }
 
@@ -41,10 +42,12 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
     .option('--query <text>', 'one query')
     .option('--queries <file>', 'JSON Lines of {id, question|query|text} (or a PubMedQA / PopQA file)')
     .option('--filter <key=value>', 'only documents with this metadata (repeatable)', collect, [])
+    .option('--ef-search <n>', `hnsw backend: candidates per search, recall vs speed (default ${HNSW_DEFAULTS.efSearch})`, positiveInt)
     .option('--json', 'JSON lines: {queryId, docIds, scores}')
     .action(async (flags: RetrieveFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       if ((flags.query === undefined) === (flags.queries === undefined)) throw new UsageError('give exactly one of --query or --queries');
+      if (flags.efSearch !== undefined && flags.backend !== 'hnsw') throw new UsageError('--ef-search applies to --backend hnsw only');
       const filter = parseFilter(flags.filter);
       if (flags.queries !== undefined) fileSize(flags.queries, '--queries');
       openStore(flags.store).close();
@@ -53,6 +56,7 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
         home: config.home,
         threads: config.threads,
         env: ctx.io.env,
+        hnsw: { efSearch: flags.efSearch },
       }).catch((e: Error) => {
         throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
       });

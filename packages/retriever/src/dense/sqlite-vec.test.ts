@@ -40,6 +40,40 @@ describe('dense specifics', () => {
     await r.close();
   });
 
+  it('embeds a document again only when its passage text changed; the vector version follows the vectors', async () => {
+    const texts: string[] = [];
+    const counting = {
+      dim: 2,
+      embed: async (t: string[]) => {
+        texts.push(...t);
+        return t.map((x) => Float32Array.of(Math.cos(x.length), Math.sin(x.length)));
+      },
+    };
+    const path = fresh('d.sqlite');
+    const r = new SqliteVecRetriever(path, counting);
+    await r.add([
+      { id: 'a', text: 'one' },
+      { id: 'b', text: 'three', title: 'T' },
+    ]);
+    const v1 = r.info('version');
+    await r.add([{ id: 'a', text: 'one', metadata: { cluster_id: 3 } }]);
+    expect(texts).toEqual(['one', 'T\nthree']);
+    expect(r.info('version')).toBe(v1);
+    expect(await r.search('xxx', { k: 1, filter: { cluster_id: 3 } })).toMatchObject([{ id: 'a' }]);
+    await r.add([{ id: 'a', text: 'eleven' }]);
+    expect(texts).toEqual(['one', 'T\nthree', 'xxx', 'eleven']);
+    expect(r.info('version')).not.toBe(v1);
+    await r.close();
+    // A new index reusing this one copies unchanged vectors.
+    const next = new SqliteVecRetriever(fresh('n.sqlite'), counting, { reuseFrom: path });
+    await next.add([
+      { id: 'a', text: 'eleven' },
+      { id: 'b', text: 'changed', title: 'T' },
+    ]);
+    expect(texts.slice(4)).toEqual(['T\nchanged']);
+    await next.close();
+  });
+
   it('refuses an index built with vectors of another size', async () => {
     const path = fresh('d.sqlite');
     await new SqliteVecRetriever(path, { dim: 3, embed: async (t) => t.map(() => Float32Array.of(1, 0, 0)) }).close();
