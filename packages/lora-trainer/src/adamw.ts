@@ -1,3 +1,9 @@
+export interface AdamWState {
+  t: number;
+  m: Float64Array[];
+  v: Float64Array[];
+}
+
 export interface AdamWOptions {
   lr: number;
   betas?: [number, number];
@@ -36,6 +42,21 @@ export class AdamW {
 
   get stepCount(): number {
     return this.t;
+  }
+
+  /** The moments and step count (copies), to resume an interrupted run with `restore`. */
+  state(): AdamWState {
+    return { t: this.t, m: this.m.map((x) => Float64Array.from(x)), v: this.v.map((x) => Float64Array.from(x)) };
+  }
+
+  restore(state: AdamWState): void {
+    const fits = (xs: Float64Array[]) => xs.length === this.params.length && xs.every((x, i) => x.length === this.params[i].length);
+    if (!fits(state.m) || !fits(state.v)) throw new Error('AdamW: the saved state does not fit these parameters');
+    this.t = state.t;
+    for (let i = 0; i < this.params.length; i++) {
+      this.m[i].set(state.m[i]);
+      this.v[i].set(state.v[i]);
+    }
   }
 
   /** One update with `grads[i]` the gradient of `params[i]`. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
@@ -88,7 +88,7 @@ describe('encodeGroups', () => {
       });
       expect(first[0]).toMatchObject({ id: 'g', status: 'trained', documents: 2, examples: expected });
       // Two epochs of ceil(examples / 2) micro-batches, each reported.
-      expect(starts).toEqual([{ examples: expected, batches: 2 * Math.ceil(expected / 2) }]);
+      expect(starts).toEqual([{ examples: expected, batches: 2 * Math.ceil(expected / 2), resumedBatches: 0 }]);
       expect(losses).toHaveLength(2 * Math.ceil(expected / 2));
       expect(seen).toEqual(['g:trained']);
       const entry = store.get({ ...scope, id: 'g' });
@@ -104,6 +104,59 @@ describe('encodeGroups', () => {
     } finally {
       await session.release();
       store.close();
+    }
+  });
+
+  it('an interrupted group goes on from its checkpoint and ends as the uninterrupted run does', async () => {
+    const session = await TrainingSession.create(config, randomLlamaWeights(config, 2), { targets: DEFAULT_TARGETS });
+    const base = initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS, seed: 1 });
+    const whole = AdapterStore.open(join(dir, 'ckpt-whole'));
+    const broken = AdapterStore.open(join(dir, 'ckpt-broken'));
+    const checkpoints = { dir: join(dir, 'checkpoints'), everySeconds: 0 };
+    const opts: EncodeOptions = { ...options, batchSize: 1, epochs: 3 };
+    try {
+      const ctx = { session, encoder, store: whole, base, scope, modelFingerprint: 'tiny-fp' };
+      expect(await encodeDapt(records, ctx, opts)).toMatchObject({ status: 'trained' });
+
+      let batches = 0;
+      const stopped = await encodeDapt(
+        records,
+        { ...ctx, store: broken },
+        opts,
+        {
+          onBatch: () => {
+            if (++batches === 5) throw new Error('interrupted');
+          },
+        },
+        checkpoints,
+      );
+      expect(stopped).toMatchObject({ status: 'failed', error: 'interrupted' });
+      expect(readdirSync(checkpoints.dir)).toHaveLength(1);
+
+      const starts: Array<{ batches: number; resumedBatches: number }> = [];
+      const resumed = await encodeDapt(
+        records,
+        { ...ctx, store: broken },
+        opts,
+        { onGroupStart: (_g, info) => starts.push(info) },
+        checkpoints,
+      );
+      expect(resumed).toMatchObject({ status: 'trained' });
+      // Four micro-batches were done and saved (a step after each); the fifth threw before its step.
+      expect(starts[0].resumedBatches).toBe(4);
+      const key = { ...scope, id: DAPT_ADAPTER_ID };
+      const a = whole.load(key);
+      const b = broken.load(key);
+      for (const [name, m] of a.modules) {
+        expect(b.modules.get(name)?.a).toEqual(m.a);
+        expect(b.modules.get(name)?.b).toEqual(m.b);
+      }
+      expect(broken.get(key)?.trainingConfig.losses).toEqual(whole.get(key)?.trainingConfig.losses);
+      expect(readdirSync(checkpoints.dir)).toHaveLength(0);
+    } finally {
+      await session.release();
+      whole.close();
+      broken.close();
     }
   });
 

@@ -1,5 +1,6 @@
 import type { AdapterStore, DocAdapterKey, LoraAdapter, LoraPair } from '@rg/adapter-store';
 import type { TrainingSession } from '@rg/engine';
+import { CheckpointFile } from './checkpoint.js';
 import { type ChatEncoder, type RecipeRecord, recipeExamples } from './recipe.js';
 import { type TrainMode, trainAdapter } from './trainer.js';
 
@@ -46,8 +47,8 @@ export type GroupOutcome =
   | { id: string; status: 'failed'; error: string };
 
 export interface GroupHooks {
-  /** A group's training begins: its examples and the micro-batches it will run (every epoch). */
-  onGroupStart?: (group: TrainingGroup, info: { examples: number; batches: number }) => void;
+  /** A group's training begins: its examples, the micro-batches it runs (every epoch), those a checkpoint already did. */
+  onGroupStart?: (group: TrainingGroup, info: { examples: number; batches: number; resumedBatches: number }) => void;
   /** After every micro-batch of the group being trained. */
   onBatch?: (info: { loss: number; tokens: number }) => void;
   /** A group is done (trained, skipped or failed). */
@@ -61,11 +62,21 @@ export interface GroupHooks {
  * skipped; one trained on other documents (a representative changed, a document was deleted and its knowledge must
  * leave the adapter) is trained again. A group that fails is reported with its id and the run goes on.
  */
+/**
+ * Checkpoints for long groups: the run's state is saved in `dir` after an optimizer step at most every
+ * `everySeconds` (default 60), an interrupted group goes on from there, and the file is removed once it is stored.
+ */
+export interface CheckpointOptions {
+  dir: string;
+  everySeconds?: number;
+}
+
 export async function encodeGroups(
   groups: Iterable<TrainingGroup>,
   ctx: EncodeContext,
   options: EncodeOptions,
   hooks: GroupHooks = {},
+  checkpoints?: CheckpointOptions,
 ): Promise<GroupOutcome[]> {
   const outcomes: GroupOutcome[] = [];
   const scale = ctx.base.config.alpha / ctx.base.config.rank;
@@ -98,11 +109,34 @@ export async function encodeGroups(
           );
         }
         const epochs = options.mode === 'gradient' ? 1 : options.epochs;
-        hooks.onGroupStart?.(group, { examples: examples.length, batches: epochs * Math.ceil(examples.length / options.batchSize) });
+        const perEpoch = Math.ceil(examples.length / options.batchSize);
+        const file =
+          checkpoints && options.mode === 'lora'
+            ? new CheckpointFile(
+                checkpoints.dir,
+                CheckpointFile.fingerprintOf({ key, documents, options, model: ctx.modelFingerprint, examples: examples.length }),
+              )
+            : undefined;
+        const resume = file?.load();
+        hooks.onGroupStart?.(group, {
+          examples: examples.length,
+          batches: epochs * perEpoch,
+          resumedBatches: resume ? resume.epoch * perEpoch + resume.batch : 0,
+        });
+        let savedAt = performance.now();
+        const everyMs = (checkpoints?.everySeconds ?? 60) * 1000;
         const result = await trainAdapter(ctx.session, ctx.base.modules, examples, {
           ...options,
           scale,
+          resume,
           onBatch: hooks.onBatch && ((b) => hooks.onBatch?.({ loss: b.loss, tokens: b.tokens })),
+          onCheckpoint:
+            file &&
+            ((c) => {
+              if (performance.now() - savedAt < everyMs) return;
+              file.save(c);
+              savedAt = performance.now();
+            }),
         });
         const modules = new Map<string, LoraPair>();
         for (const [k, t] of result.tensors) {
@@ -132,6 +166,7 @@ export async function encodeGroups(
             },
           },
         );
+        file?.remove();
         outcome = {
           id,
           status: 'trained',
@@ -181,16 +216,18 @@ export async function encodeDocuments(
 /**
  * The continual-pretraining baseline (DAPT): one adapter trained on the recipe examples of every record together,
  * shuffled with the seed each epoch, saved under scope + DAPT_ADAPTER_ID with `kind: 'dapt'` in its trainingConfig.
- * Resumable as encodeGroups: skipped when stored for the same documents.
+ * Resumable as encodeGroups: skipped when stored for the same documents; with `checkpoints`, an interrupted run goes
+ * on from its last checkpoint.
  */
 export async function encodeDapt(
   records: Iterable<RecipeRecord>,
   ctx: EncodeContext,
   options: EncodeOptions,
   hooks: GroupHooks = {},
+  checkpoints?: CheckpointOptions,
 ): Promise<GroupOutcome> {
   const group: TrainingGroup = { adapterId: DAPT_ADAPTER_ID, records: [...records], metadata: { kind: 'dapt' } };
-  const [outcome] = await encodeGroups([group], ctx, options, hooks);
+  const [outcome] = await encodeGroups([group], ctx, options, hooks, checkpoints);
   return outcome;
 }
 

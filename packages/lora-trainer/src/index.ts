@@ -1,6 +1,7 @@
-export { AdamW, type AdamWOptions } from './adamw.js';
+export { AdamW, type AdamWOptions, type AdamWState } from './adamw.js';
 export { collate, scoredTokens, shuffled, type TrainingExample } from './batching.js';
 export {
+  type CheckpointOptions,
   DAPT_ADAPTER_ID,
   type EncodeContext,
   type EncodeOptions,
@@ -23,4 +24,4 @@ export {
   type RecipeResult,
   recipeExamples,
 } from './recipe.js';
-export { type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';
+export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';

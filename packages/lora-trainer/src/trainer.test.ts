@@ -1,7 +1,7 @@
 import { type LoraParams, type LoraTarget, randomLlamaWeights, TrainingSession, targetShape, tinyLlamaConfig } from '@rg/engine';
 import { describe, expect, it } from 'vitest';
 import type { TrainingExample } from './batching.js';
-import { trainAdapter } from './trainer.js';
+import { type TrainCheckpoint, trainAdapter } from './trainer.js';
 
 const config = tinyLlamaConfig();
 const weights = randomLlamaWeights(config, 3);
@@ -33,6 +33,32 @@ describe('trainAdapter', () => {
     expect(r.optimizerSteps).toBe(15);
     expect(r.losses[r.losses.length - 1]).toBeLessThan(r.losses[0] * 0.5);
     expect(r.tokens).toBe(15 * 2 * 6);
+    await session.release();
+  });
+
+  it('a run resumed from a checkpoint ends exactly where the uninterrupted run does', async () => {
+    const session = await TrainingSession.create(config, weights, { targets });
+    const three = [...examples, { inputIds: [1, 6, 7, 3], labels: [-100, -100, 7, 3] }];
+    const opts = { mode: 'lora' as const, scale: 16, lr: 1e-2, epochs: 3, batchSize: 1, gradAccumulation: 2, seed: 4 };
+    const checkpoints: TrainCheckpoint[] = [];
+    const whole = await trainAdapter(session, initAdapter(5), three, { ...opts, onCheckpoint: (c) => checkpoints.push(c) });
+    // Per epoch: a step after two micro-batches and one after the last; the checkpoints say where to go on.
+    expect(checkpoints.map((c) => [c.epoch, c.batch])).toEqual([
+      [0, 2],
+      [1, 0],
+      [1, 2],
+      [2, 0],
+      [2, 2],
+      [3, 0],
+    ]);
+    const resumed = await trainAdapter(session, initAdapter(9), three, { ...opts, resume: checkpoints[2] });
+    expect(resumed.losses).toEqual(whole.losses);
+    expect(resumed.tokens).toBe(whole.tokens);
+    expect(resumed.optimizerSteps).toBe(whole.optimizerSteps);
+    for (const [key, p] of whole.tensors) {
+      expect(resumed.tensors.get(key)?.a).toEqual(p.a);
+      expect(resumed.tensors.get(key)?.b).toEqual(p.b);
+    }
     await session.release();
   });
 

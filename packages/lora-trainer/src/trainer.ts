@@ -1,5 +1,5 @@
 import { type LoraParams, seededRandom, type TrainingSession } from '@rg/engine';
-import { AdamW } from './adamw.js';
+import { AdamW, type AdamWState } from './adamw.js';
 import { collate, shuffled, type TrainingExample } from './batching.js';
 
 /**
@@ -26,6 +26,21 @@ export interface TrainOptions {
   padId?: number;
   /** Called after every micro-batch. */
   onBatch?: (info: { loss: number; tokens: number; ortMs: number }) => void;
+  /** 'lora' mode: called after every optimizer step with the state an interrupted run resumes from. */
+  onCheckpoint?: (checkpoint: TrainCheckpoint) => void;
+  /** Go on from a checkpoint of a run with the same examples and options (the result is the uninterrupted run's). */
+  resume?: TrainCheckpoint;
+}
+
+/** Where a 'lora' run stands after an optimizer step: enough to go on as if it had not stopped. */
+export interface TrainCheckpoint {
+  /** The next micro-batch to run: epoch and index in that epoch's (seeded) order. */
+  epoch: number;
+  batch: number;
+  tensors: Map<string, LoraParams>;
+  optimizer: AdamWState;
+  losses: number[];
+  tokens: number;
 }
 
 export interface TrainResult {
@@ -68,6 +83,18 @@ export async function trainAdapter(
   const accumulation = options.mode === 'gradient' ? Number.POSITIVE_INFINITY : Math.max(1, options.gradAccumulation ?? 1);
   const epochs = options.mode === 'gradient' ? 1 : options.epochs;
   const random = seededRandom(options.seed ?? 0);
+  const resume = options.mode === 'lora' ? options.resume : undefined;
+  if (resume) {
+    for (const key of keys) {
+      const saved = resume.tensors.get(key);
+      const p = params.get(key) as LoraParams;
+      if (!saved || saved.a.length !== p.a.length || saved.b.length !== p.b.length)
+        throw new Error(`trainAdapter: the checkpoint has no module ${key} of this shape`);
+      p.a.set(saved.a);
+      p.b.set(saved.b);
+    }
+    optimizer?.restore(resume.optimizer);
+  }
 
   const sum = new Map<string, { a: Float64Array; b: Float64Array }>();
   let pending = 0;
@@ -78,13 +105,15 @@ export async function trainAdapter(
   const averaged = () => flat(new Map([...sum].map(([k, s]) => [k, { a: s.a.map((v) => v / pending), b: s.b.map((v) => v / pending) }])));
   resetSum();
 
-  const losses: number[] = [];
-  let tokens = 0;
+  const losses: number[] = resume ? [...resume.losses] : [];
+  let tokens = resume?.tokens ?? 0;
   let ortMs = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
+    // Every epoch's order is drawn, also the ones a resumed run skips, so the seeded orders are the same.
     const order = options.mode === 'lora' ? shuffled(examples, random) : [...examples];
+    if (resume && epoch < resume.epoch) continue;
     const batches = Math.ceil(order.length / options.batchSize);
-    for (let i = 0; i < batches; i++) {
+    for (let i = resume && epoch === resume.epoch ? resume.batch : 0; i < batches; i++) {
       const batch = collate(order.slice(i * options.batchSize, (i + 1) * options.batchSize), options.padId);
       const r = await session.step(batch, params, options.scale);
       if (!Number.isFinite(r.loss)) throw new Error(`training: loss is ${r.loss} (an example without answer tokens, or divergence)`);
@@ -102,6 +131,14 @@ export async function trainAdapter(
       if (optimizer && (pending === accumulation || lastOfEpoch)) {
         optimizer.step(averaged());
         resetSum();
+        options.onCheckpoint?.({
+          epoch: lastOfEpoch ? epoch + 1 : epoch,
+          batch: lastOfEpoch ? 0 : i + 1,
+          tensors: new Map([...params].map(([k, p]) => [k, { a: Float32Array.from(p.a), b: Float32Array.from(p.b) }])),
+          optimizer: optimizer.state(),
+          losses: [...losses],
+          tokens,
+        });
       }
     }
   }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DAPT_ADAPTER_ID, type EncodeContext, encodeDapt, encodeDocuments, type GroupOutcome, type RecipeRecord } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
@@ -108,23 +108,33 @@ async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: Rec
 
 /** `rg encode --dapt`: one adapter on all passages, progress per training step, a summary line or JSON. */
 async function encodeDaptRun(ctx: CliContext, flags: EncodeFlags, records: RecipeRecord[], encode: EncodeContext): Promise<void> {
+  // A long run: its state is saved beside the adapters about every minute, so an interrupted run goes on from there.
+  const checkpoints = { dir: join(encode.store.root, '.checkpoints') };
   let bar: Progress = { tick() {}, stop() {} };
   let steps = 0;
   let loss = Number.NaN;
   const t0 = performance.now();
   let outcome: GroupOutcome;
   try {
-    outcome = await encodeDapt(records, encode, trainerOptions(flags), {
-      onGroupStart: (_group, { examples, batches }) => {
-        ctx.info(`DAPT: ${examples} examples from ${records.length} passages, ${batches} steps`);
-        bar = ctx.progress('dapt', batches, 'steps', flags.json);
+    outcome = await encodeDapt(
+      records,
+      encode,
+      trainerOptions(flags),
+      {
+        onGroupStart: (_group, { examples, batches, resumedBatches }) => {
+          ctx.info(`DAPT: ${examples} examples from ${records.length} passages, ${batches} steps`);
+          if (resumedBatches > 0) ctx.info(`DAPT: going on from the checkpoint after step ${resumedBatches} (${checkpoints.dir})`);
+          bar = ctx.progress('dapt', batches, 'steps', flags.json);
+          bar.tick(resumedBatches);
+        },
+        onBatch: (b) => {
+          steps++;
+          loss = b.loss;
+          bar.tick(1, { note: `loss ${b.loss.toFixed(3)}` });
+        },
       },
-      onBatch: (b) => {
-        steps++;
-        loss = b.loss;
-        bar.tick(1, { note: `loss ${b.loss.toFixed(3)}` });
-      },
-    });
+      checkpoints,
+    );
   } finally {
     bar.stop();
   }
