@@ -13,8 +13,11 @@ export interface HnswParams {
   efSearch: number;
 }
 
-/** M and efConstruction as hnswlib recommends; efSearch chosen from `rg bench retrieve --ann-scale` (recall@10 vs latency). */
-export const HNSW_DEFAULTS: HnswParams = { M: 16, efConstruction: 200, efSearch: 100 };
+/**
+ * M and efConstruction as hnswlib recommends. efSearch from `rg bench retrieve --ann-scale`: at 10^5 vectors
+ * 200 gave recall@10 0.98 against exact search (100: 0.96) for ~1 ms per query, far below the ~20 ms of embedding the query.
+ */
+export const HNSW_DEFAULTS: HnswParams = { M: 16, efConstruction: 200, efSearch: 200 };
 
 /** With a filter, the graph is asked for k × this many candidates, which are then filtered. */
 export const FILTER_OVERFETCH = 10;
