@@ -205,6 +205,11 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         };
         const cold = await time('cold', evict);
         const coldSync = await time('coldSync', evict, (keys) => store.fetch(keys, { modelFingerprint: 'bench' }));
+        // The disk's floor: the same evicted files read with nothing else (no manifest, hash or decode),
+        // so the cold figures can be split into what the disk costs and what the store adds.
+        const coldRawRead = await time('coldRawRead', evict, (keys) => {
+          for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+        });
 
         const fetched = store.fetch(requests[1]);
         const catMs = Array.from({ length: 20 }, () => {
@@ -295,6 +300,11 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
               ...percentiles(coldSync),
               cpu: percentiles(cpuMs.coldSync),
               note: 'as cold, through the synchronous fetch (files read one after another)',
+            },
+            coldRawRead: {
+              ...percentiles(coldRawRead),
+              cpu: percentiles(cpuMs.coldRawRead),
+              note: 'the same evicted files read with readFileSync and nothing else: the disk alone, a floor for cold',
             },
           },
           composeCatMs: percentiles(catMs),
