@@ -23,7 +23,8 @@ describe('rg bench store', () => {
     });
     // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
     expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
-    for (const mode of ['warm', 'coldPageCacheWarm', 'cold', 'coldSync', 'coldRawRead']) expect(out.fetch[mode].p99Ms).toBeGreaterThanOrEqual(out.fetch[mode].p50Ms);
+    for (const mode of ['warm', 'coldPageCacheWarm', 'cold', 'coldSync', 'coldRawRead'])
+      expect(out.fetch[mode].p99Ms).toBeGreaterThanOrEqual(out.fetch[mode].p50Ms);
     expect(out.dtypes.fp16.bytesPerAdapter).toBeLessThan(out.dtypes.fp32.bytesPerAdapter * 0.55);
     expect(out.dtypes.int8.bytesPerAdapter).toBeLessThan(out.dtypes.fp16.bytesPerAdapter);
     expect(out.dtypes.int8.maxRelativeError).toBeLessThan(0.01);
