@@ -187,8 +187,19 @@ export async function encodeGroups(
 }
 
 /**
+ * Ids of the adapters that are not a document's, which no document may take (its adapter would overwrite, or be
+ * read as, one of them): DAPT_ADAPTER_ID and the cluster adapters' ids (`cluster-k{k}-{n}`, @rg/clustering's
+ * clusterAdapterId). Returns what the id is reserved for, or null.
+ */
+export function reservedAdapterId(id: string): string | null {
+  if (id === DAPT_ADAPTER_ID) return 'the DAPT adapter (rg encode --dapt)';
+  if (/^cluster-k\d+-\d+$/.test(id)) return 'a cluster adapter (rg cluster train)';
+  return null;
+}
+
+/**
  * One adapter per document, saved under scope + passage id (a group of one record each). A document whose id is
- * the reserved DAPT_ADAPTER_ID fails with a message saying so.
+ * reserved (reservedAdapterId) fails with a message saying so.
  */
 export async function encodeDocuments(
   records: Iterable<RecipeRecord>,
@@ -198,11 +209,12 @@ export async function encodeDocuments(
 ): Promise<GroupOutcome[]> {
   const outcomes: GroupOutcome[] = [];
   for (const record of records) {
-    if (record.passageId === DAPT_ADAPTER_ID) {
+    const reserved = reservedAdapterId(record.passageId);
+    if (reserved) {
       const refused: GroupOutcome = {
         id: record.passageId,
         status: 'failed',
-        error: `document id "${DAPT_ADAPTER_ID}" is reserved for the DAPT adapter (rg encode --dapt) in the same store scope: rename the document`,
+        error: `document id "${record.passageId}" is reserved for ${reserved} in the same store scope: rename the document`,
       };
       outcomes.push(refused);
       hooks.onGroup?.(refused);

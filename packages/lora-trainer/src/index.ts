@@ -3,6 +3,7 @@ export { collate, scoredTokens, shuffled, type TrainingExample } from './batchin
 export {
   type CheckpointOptions,
   DAPT_ADAPTER_ID,
+  reservedAdapterId,
   type EncodeContext,
   type EncodeOptions,
   encodeDapt,

@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
+import { clusterAdapterId } from '@rg/clustering';
+import { reservedAdapterId } from '@rg/lora-trainer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clusterStore } from '../cluster/run.js';
 import { augmentedLine } from '../test-helpers/augmented.js';
@@ -15,6 +17,17 @@ const model = writeTinyModel(join(dir, 'tiny-llama'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('rg cluster train', () => {
+  it('names cluster adapters with ids that rg encode refuses for documents', () => {
+    // Both packages own half of this rule: a document called like a cluster adapter would overwrite it.
+    for (const [k, n] of [
+      [10, 0],
+      [100, 99],
+    ])
+      expect(reservedAdapterId(clusterAdapterId(k, n))).toMatch(/cluster adapter/);
+    expect(reservedAdapterId('cluster-k10-3b')).toBeNull();
+    expect(reservedAdapterId('12345')).toBeNull();
+  });
+
   it('trains one adapter per cluster into the adapter store with the rg encode layout, and resumes', async () => {
     const store = join(dir, 'corpus');
     mkdirSync(store);
