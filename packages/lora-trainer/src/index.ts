@@ -3,7 +3,6 @@ export { collate, scoredTokens, shuffled, type TrainingExample } from './batchin
 export {
   type CheckpointOptions,
   DAPT_ADAPTER_ID,
-  reservedAdapterId,
   type EncodeContext,
   type EncodeOptions,
   encodeDapt,
@@ -11,6 +10,7 @@ export {
   encodeGroups,
   type GroupHooks,
   type GroupOutcome,
+  reservedAdapterId,
   type TrainingGroup,
 } from './encode.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
