@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /** Write a file and flush it to disk before returning. */
@@ -39,5 +41,36 @@ export function mkdirDurable(dir: string): void {
   for (const part of relative(d, dir).split(sep)) {
     d = join(d, part);
     fsyncDir(d);
+  }
+}
+
+/** Bytes per read of `readFileHashed`: large enough to keep the disk busy, small enough to overlap hashing. */
+const HASHED_READ_CHUNK = 256 * 1024;
+
+/**
+ * Read a whole file and its sha256 together: the next chunk's read is in flight (libuv thread pool)
+ * while the current chunk is hashed, so on a cold file the hash costs little more than the read.
+ * The file's size is taken when it is opened; a file that grows meanwhile is read up to that size.
+ */
+export async function readFileHashed(path: string): Promise<{ bytes: Buffer; sha256: string }> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const bytes = Buffer.allocUnsafe(size);
+    const hash = createHash('sha256');
+    const readAt = (off: number) => fh.read(bytes, off, Math.min(HASHED_READ_CHUNK, size - off), off);
+    let off = 0;
+    let pending = size > 0 ? readAt(0) : null;
+    while (pending) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break; // shrank since stat: the length check downstream reports it
+      const start = off;
+      off += bytesRead;
+      pending = off < size ? readAt(off) : null;
+      hash.update(bytes.subarray(start, off));
+    }
+    return { bytes: off === size ? bytes : bytes.subarray(0, off), sha256: hash.digest('hex') };
+  } finally {
+    await fh.close();
   }
 }

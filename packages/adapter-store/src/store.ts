@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AdapterDtype } from './dtype.js';
-import { fsyncDir, mkdirDurable, writeFileDurable, writeFolderDurable } from './fsutil.js';
+import { fsyncDir, mkdirDurable, readFileHashed, writeFileDurable, writeFolderDurable } from './fsutil.js';
 import { type AdapterKey, adapterRelPath, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
 import { ByteLru } from './lru.js';
 import {
@@ -311,7 +310,7 @@ export class AdapterStore {
 
   /**
    * `load` with the files read through libuv's thread pool, so that the k adapters of one request
-   * are read from disk concurrently and each is hashed as soon as it arrives (what inference uses).
+   * are read from disk concurrently and each is hashed while it is read (what inference uses).
    */
   async loadAsync(key: AdapterKey, opts: LoadOptions = {}): Promise<LoraAdapter> {
     const hit = this.lookup(key, opts);
@@ -319,15 +318,17 @@ export class AdapterStore {
     const dir = join(this.root, hit.row.path);
     const files = await Promise.all(
       FILES.map(async (f): Promise<[string, Buffer]> => {
-        let bytes: Buffer | Error;
+        let read: { bytes: Buffer; sha256: string } | Error;
         try {
-          bytes = await readFile(join(dir, f));
+          read = await readFileHashed(join(dir, f));
         } catch (e) {
-          bytes = e as Error;
+          read = e as Error;
         }
-        // Hashed as soon as it arrives, while the request's other files are still being read.
-        // (WebCrypto's digest in the thread pool measured slower: it copies the buffer first.)
-        return [f, this.checkedFile(hit, f, () => bytes)];
+        // Hashed while it is read (chunk n hashed while chunk n+1 is in flight), and the request's
+        // other files are read at the same time. (WebCrypto's digest in the thread pool measured
+        // slower: it copies the buffer first.)
+        if (read instanceof Error) return [f, this.checkedFile(hit, f, () => read)];
+        return [f, this.checkedFile(hit, f, () => read.bytes, read.sha256)];
       }),
     );
     return this.decodeAndCache(hit, Object.fromEntries(files));
@@ -534,7 +535,8 @@ export class AdapterStore {
    * One file of an adapter, checked against the manifest's size and sha256. `read` returns (or throws) the bytes
    * or the read error.
    */
-  private checkedFile(hit: Pick<Lookup, 'row' | 'name'>, f: string, read: () => Buffer | Error): Buffer {
+  /** Read one file of an adapter and check its length and sha256 (`digest` if the reader already hashed it). */
+  private checkedFile(hit: Pick<Lookup, 'row' | 'name'>, f: string, read: () => Buffer | Error, digest?: string): Buffer {
     const { row, name } = hit;
     const dir = join(this.root, row.path);
     const want = (JSON.parse(row.files) as Record<string, FileRecord>)[f];
@@ -554,7 +556,7 @@ export class AdapterStore {
         `${name}: ${f} has ${bytes.byteLength} bytes, the manifest recorded ${want.bytes} (${bytes.byteLength < want.bytes ? 'truncated' : 'modified'}) in ${dir}`,
       );
     }
-    const got = sha256(bytes);
+    const got = digest ?? sha256(bytes);
     if (got !== want.sha256) {
       throw new AdapterStoreError(
         'hash_mismatch',

@@ -97,6 +97,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--json', 'print the figures as one JSON line')
     .action(async (flags: E2eFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
+      // The code that runs is the one checked out now: a run takes hours and HEAD may move meanwhile.
+      const commit = gitCommit(ctx.io.cwd);
+      const started = new Date().toISOString();
       const out = resolve(ctx.io.cwd, flags.out);
       const dataDir = resolve(ctx.io.cwd, flags.dataDir);
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
@@ -274,7 +277,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         questions: examples.length,
         seed: flags.seed,
         model: config.model,
-        commit: gitCommit(ctx.io.cwd),
+        commit,
+        started,
         date: new Date().toISOString(),
         machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads: config.threads },
         settings: {

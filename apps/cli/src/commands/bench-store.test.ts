@@ -33,4 +33,15 @@ describe('rg bench store', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/--k 3 is larger than --count 2/);
   });
+
+  it('stores the adapters in the dtype asked for (--dtype fp16: about half the bytes)', async () => {
+    const r = await runCli(['bench', 'store', '--count', '3', '--requests', '2', '--dtype', 'fp16', '--no-peer', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.shape.dtype).toBe('fp16');
+    expect(out.write.bytesPerAdapter).toBe(out.dtypes.fp16.bytesPerAdapter);
+    const bad = await runCli(['bench', 'store', '--dtype', 'bf16', '--json']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--dtype.*bf16/);
+  });
 });
