@@ -20,6 +20,7 @@ describe('rg bench store', () => {
       k: 3,
       shape: { layers: 30, hidden: 576, intermediate: 1536, rank: 2 },
       peer: { skipped: '--no-peer' },
+      fetchProcess: 'fresh',
     });
     // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
     expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
@@ -32,6 +33,35 @@ describe('rg bench store', () => {
     const again = await runCli(['bench', 'store', '--count', '2', '--k', '3', '--json']);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/--k 3 is larger than --count 2/);
+  });
+
+  it('--keep then --reuse times fetches on the kept store without writing; --in-process times them in the writer', async () => {
+    const dir = join(root, 'kept');
+    const first = await runCli([
+      'bench',
+      'store',
+      '--count',
+      '5',
+      '--requests',
+      '2',
+      '--no-peer',
+      '--dir',
+      dir,
+      '--keep',
+      '--in-process',
+      '--json',
+    ]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).fetchProcess).toBe('writer');
+    const again = await runCli(['bench', 'store', '--reuse', '--count', '5', '--requests', '2', '--no-peer', '--dir', dir, '--json']);
+    expect(again.code).toBe(0);
+    const out = JSON.parse(again.stdout);
+    expect(out.write).toBeNull();
+    expect(out.fetch.cold.p99Ms).toBeGreaterThan(0);
+    expect(existsSync(dir)).toBe(true); // --reuse never deletes the store it was given
+    const missing = await runCli(['bench', 'store', '--reuse', '--json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--reuse needs --dir/);
   });
 
   it('stores the adapters in the dtype asked for (--dtype fp16: about half the bytes)', async () => {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   ADAPTER_DTYPES,
   type AdapterDtype,
@@ -35,6 +36,9 @@ interface Flags {
   dtype: AdapterDtype;
   dir?: string;
   keep?: boolean;
+  reuse?: boolean;
+  inProcess?: boolean;
+  fetchTimes?: boolean;
   peer: boolean;
   json?: boolean;
 }
@@ -119,6 +123,117 @@ function relativeError(a: LoraAdapter, b: LoraAdapter): number {
   return err / max;
 }
 
+/** The wall and CPU milliseconds of each fetch mode, and of composing one request's adapters. */
+interface FetchTimes {
+  warm: number[];
+  coldWarmPages: number[];
+  cold: number[];
+  coldSync: number[];
+  coldRawRead: number[];
+  catMs: number[];
+  cpuMs: Record<string, number[]>;
+  evicted: boolean;
+}
+
+async function timeFetches(
+  store: AdapterStore,
+  requests: DocAdapterKey[][],
+  coldRequests: DocAdapterKey[][][],
+  ctx: CliContext,
+): Promise<FetchTimes> {
+  // Wall time, and this process's CPU time (user + system), which the other jobs on a shared
+  // machine inflate far less than wall time.
+  const cpuMs: Record<string, number[]> = {};
+  // Requests go through fetchAsync, the path inference uses (the k adapters' files are read concurrently);
+  // `coldSync` times the synchronous fetch on cold requests of its own for comparison.
+  const time = async (
+    mode: string,
+    before: (keys: DocAdapterKey[]) => void,
+    read: (keys: DocAdapterKey[]) => unknown = (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' }),
+  ) => {
+    cpuMs[mode] = [];
+    const walls: number[] = [];
+    for (const keys of requests.slice(1)) {
+      before(keys);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await read(keys);
+      walls.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuMs[mode].push((c.user + c.system) / 1000);
+    }
+    return walls;
+  };
+  await store.fetchAsync(requests[0]); // warm-up: code paths, allocator
+
+  ctx.info('bench store: warm fetches');
+  const warm = await time('warm', (keys) => store.fetch(keys));
+  ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
+  const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
+    store.dropCache();
+    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+  });
+  ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
+  let evicted = true;
+  const evict = (keys: DocAdapterKey[]) => {
+    store.dropCache();
+    for (const k of keys) evicted &&= dropPageCache(store.pathOf(k));
+  };
+  // The three cold modes take turns, in a rotating order, so that none of them always comes first and load
+  // changes hit all of them alike; each has its own requests (same distribution). `coldRawRead` is the disk's
+  // floor: evicted files read with nothing else (no manifest, hash or decode), so the cold figures split into
+  // what the disk costs and what the store adds.
+  const coldModes: [string, (keys: DocAdapterKey[]) => unknown][] = [
+    ['cold', (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' })],
+    ['coldSync', (keys) => store.fetch(keys, { modelFingerprint: 'bench' })],
+    [
+      'coldRawRead',
+      (keys) => {
+        for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+      },
+    ],
+  ];
+  const coldWalls: Record<string, number[]> = {};
+  for (const [mode] of coldModes) {
+    coldWalls[mode] = [];
+    cpuMs[mode] = [];
+  }
+  for (let i = 0; i < coldRequests[0].length; i++) {
+    for (let j = 0; j < coldModes.length; j++) {
+      const m = (i + j) % coldModes.length;
+      const [mode, read] = coldModes[m];
+      const keys = coldRequests[m][i];
+      evict(keys);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await read(keys);
+      coldWalls[mode].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuMs[mode].push((c.user + c.system) / 1000);
+    }
+  }
+  const { cold, coldSync, coldRawRead } = coldWalls;
+
+  const fetched = store.fetch(requests[1]);
+  const catMs = Array.from({ length: 20 }, () => {
+    const t0 = performance.now();
+    composeCat(fetched.map((adapter) => ({ adapter })));
+    return performance.now() - t0;
+  });
+
+  return { warm, coldWarmPages, cold, coldSync, coldRawRead, catMs, cpuMs, evicted };
+}
+
+/** `timeFetches` in a new `rg bench store --reuse` process on the same store and requests. */
+function fetchInFreshProcess(dir: string, flags: Flags): FetchTimes {
+  const bin = fileURLToPath(new URL('../../bin/rg.js', import.meta.url));
+  const args = ['bench', 'store', '--reuse', '--fetch-times', '--dir', dir, '--count', String(flags.count), '--k', String(flags.k)];
+  args.push('--requests', String(flags.requests), '--rank', String(flags.rank), '--dtype', flags.dtype, '--no-peer', '--json');
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`bench store: the reader process failed (${bin} ${args.join(' ')}): ${r.stderr.slice(-500)}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as FetchTimes;
+}
+
 export function registerBenchStore(program: Command, ctx: CliContext): void {
   benchCommand(program)
     .command('store')
@@ -132,13 +247,18 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
     .addOption(new Option('--dtype <dtype>', 'storage dtype of the adapters').choices(ADAPTER_DTYPES).default('fp32'))
     .option('--dir <dir>', 'build the store here (must not exist; default: a temp folder)')
     .option('--keep', 'keep the store afterwards')
+    .option('--reuse', 'time fetches on the store in --dir from an earlier --keep run (same --count/--rank/--dtype), writing nothing')
+    .option('--in-process', 'time fetches in the process that wrote the store (default: a fresh reader process, as serving is)')
+    .addOption(new Option('--fetch-times', 'print only the raw fetch timings (what the reader process reports)').hideHelp())
     .option('--no-peer', 'skip the PyTorch + PEFT peer (tools/bench/adapter_store_peer.py)')
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       ctx.config(cmd.optsWithGlobals());
       if (flags.k > flags.count) throw new UsageError(`--k ${flags.k} is larger than --count ${flags.count}`);
       const dir = flags.dir ? resolve(ctx.io.cwd, flags.dir) : join(mkdtempSync(join(tmpdir(), 'rg-bench-store-')), 'store');
-      if (flags.dir && existsSync(dir)) throw new UsageError(`--dir ${dir} exists: the benchmark writes a fresh store`);
+      if (flags.reuse && !(flags.dir && existsSync(dir)))
+        throw new UsageError('--reuse needs --dir with a store from an earlier --keep run');
+      if (!flags.reuse && flags.dir && existsSync(dir)) throw new UsageError(`--dir ${dir} exists: the benchmark writes a fresh store`);
       const make = adapterFactory(flags.rank);
       const key = (i: number): DocAdapterKey => ({
         model: 'smollm2-135m-instruct',
@@ -152,10 +272,10 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
       const store = AdapterStore.open(dir);
       try {
         // Write throughput: every put is a durable, atomic write (fsync files + dirs, manifest commit).
-        const bar = ctx.progress('bench store: write', flags.count, 'adapters', flags.json);
+        const bar = ctx.progress('bench store: write', flags.reuse ? 0 : flags.count, 'adapters', flags.json);
         let bytes = 0;
         const w0 = performance.now();
-        for (let i = 0; i < flags.count; i++) {
+        for (let i = 0; i < (flags.reuse ? 0 : flags.count); i++) {
           bytes += store.put(key(i), make(i), { modelFingerprint: 'bench', dtype: flags.dtype }).bytes;
           bar.tick();
         }
@@ -163,88 +283,26 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         bar.stop();
 
         const pick = rng(7);
-        const requests = Array.from({ length: flags.requests + 1 }, () => {
-          const ids = new Set<number>();
-          while (ids.size < flags.k) ids.add(Math.floor(pick() * flags.count));
-          return [...ids].map(key);
-        });
-        // Wall time, and this process's CPU time (user + system), which the other jobs on a shared
-        // machine inflate far less than wall time.
-        const cpuMs: Record<string, number[]> = {};
-        // Requests go through fetchAsync, the path inference uses (the k adapters' files are read concurrently);
-        // `coldSync` times the synchronous fetch on the same cold requests for comparison.
-        const time = async (
-          mode: string,
-          before: (keys: DocAdapterKey[]) => void,
-          read: (keys: DocAdapterKey[]) => unknown = (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' }),
-        ) => {
-          cpuMs[mode] = [];
-          const walls: number[] = [];
-          for (const keys of requests.slice(1)) {
-            before(keys);
-            const c0 = process.cpuUsage();
-            const t0 = performance.now();
-            await read(keys);
-            walls.push(performance.now() - t0);
-            const c = process.cpuUsage(c0);
-            cpuMs[mode].push((c.user + c.system) / 1000);
-          }
-          return walls;
-        };
-        await store.fetchAsync(requests[0]); // warm-up: code paths, allocator
-
-        ctx.info('bench store: warm fetches');
-        const warm = await time('warm', (keys) => store.fetch(keys));
-        ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
-        const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
-          store.dropCache();
-          for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
-        });
-        ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
-        let evicted = true;
-        const evict = (keys: DocAdapterKey[]) => {
-          store.dropCache();
-          for (const k of keys) evicted &&= dropPageCache(store.pathOf(k));
-        };
-        // The three cold modes take turns on each request, in a rotating order, so that none of them always
-        // comes first (the hypervisor may cache what the guest evicted) and load changes hit all of them alike.
-        // `coldRawRead` is the disk's floor: the same evicted files read with nothing else (no manifest, hash
-        // or decode), so the cold figures split into what the disk costs and what the store adds.
-        const coldModes: [string, (keys: DocAdapterKey[]) => unknown][] = [
-          ['cold', (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' })],
-          ['coldSync', (keys) => store.fetch(keys, { modelFingerprint: 'bench' })],
-          [
-            'coldRawRead',
-            (keys) => {
-              for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
-            },
-          ],
-        ];
-        const coldWalls: Record<string, number[]> = {};
-        for (const [mode] of coldModes) {
-          coldWalls[mode] = [];
-          cpuMs[mode] = [];
+        const draw = (n: number) =>
+          Array.from({ length: n }, () => {
+            const ids = new Set<number>();
+            while (ids.size < flags.k) ids.add(Math.floor(pick() * flags.count));
+            return [...ids].map(key);
+          });
+        const requests = draw(flags.requests + 1);
+        // Each cold mode reads its own random requests: read right after another mode read (and evicted) the
+        // same files, fetches measured slower and noisier than reads of files untouched since they were written.
+        const coldRequests = [draw(flags.requests), draw(flags.requests), draw(flags.requests)];
+        // A serving process opens an existing store: by default the fetches are timed in a fresh process
+        // (`--reuse`), not in this one, whose heap and page cache were just shaped by writing the whole store.
+        // (PEFT's peer runs in its own process too.)
+        const timed =
+          flags.reuse || flags.inProcess ? await timeFetches(store, requests, coldRequests, ctx) : fetchInFreshProcess(dir, flags);
+        if (flags.fetchTimes) {
+          ctx.json(timed);
+          return;
         }
-        for (const [i, keys] of requests.slice(1).entries()) {
-          for (let j = 0; j < coldModes.length; j++) {
-            const [mode, read] = coldModes[(i + j) % coldModes.length];
-            evict(keys);
-            const c0 = process.cpuUsage();
-            const t0 = performance.now();
-            await read(keys);
-            coldWalls[mode].push(performance.now() - t0);
-            const c = process.cpuUsage(c0);
-            cpuMs[mode].push((c.user + c.system) / 1000);
-          }
-        }
-        const { cold, coldSync, coldRawRead } = coldWalls;
-
-        const fetched = store.fetch(requests[1]);
-        const catMs = Array.from({ length: 20 }, () => {
-          const t0 = performance.now();
-          composeCat(fetched.map((adapter) => ({ adapter })));
-          return performance.now() - t0;
-        });
+        const { warm, coldWarmPages, cold, coldSync, coldRawRead, catMs, cpuMs, evicted } = timed;
 
         const sample = make(0);
         const dtypes = Object.fromEntries(
@@ -300,12 +358,16 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
           count: flags.count,
           k: flags.k,
           requests: flags.requests,
-          write: {
-            adaptersPerS: Math.round((flags.count / writeS) * 10) / 10,
-            mbPerS: Math.round((bytes / 1e6 / writeS) * 10) / 10,
-            seconds: Math.round(writeS * 10) / 10,
-            bytesPerAdapter: Math.round(bytes / flags.count),
-          },
+          write: flags.reuse
+            ? null
+            : {
+                adaptersPerS: Math.round((flags.count / writeS) * 10) / 10,
+                mbPerS: Math.round((bytes / 1e6 / writeS) * 10) / 10,
+                seconds: Math.round(writeS * 10) / 10,
+                bytesPerAdapter: Math.round(bytes / flags.count),
+              },
+          // Where the fetches were timed: a fresh reader process (default, or this one under --reuse) or the writer.
+          fetchProcess: flags.inProcess && !flags.reuse ? 'writer' : 'fresh',
           fetch: {
             warm: {
               ...percentiles(warm),
@@ -332,7 +394,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
             coldRawRead: {
               ...percentiles(coldRawRead),
               cpu: percentiles(cpuMs.coldRawRead),
-              note: 'the same evicted files read with readFileSync and nothing else: the disk alone, a floor for cold',
+              note: 'evicted files (requests of its own) read with readFileSync and nothing else: the disk alone, a floor for cold',
             },
           },
           composeCatMs: percentiles(catMs),
@@ -344,7 +406,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         else ctx.print(JSON.stringify(result, null, 2));
       } finally {
         store.close();
-        if (!flags.keep) rmSync(flags.dir ? dir : join(dir, '..'), { recursive: true, force: true });
+        if (!flags.keep && !flags.reuse) rmSync(flags.dir ? dir : join(dir, '..'), { recursive: true, force: true });
       }
     });
 }
