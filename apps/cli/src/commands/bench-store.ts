@@ -146,23 +146,28 @@ async function timeFetches(
   const cpuMs: Record<string, number[]> = {};
   // Requests go through fetchAsync, the path inference uses (the k adapters' files are read concurrently);
   // `coldSync` times the synchronous fetch on cold requests of its own for comparison.
-  const time = async (
-    mode: string,
-    before: (keys: DocAdapterKey[]) => void,
-    read: (keys: DocAdapterKey[]) => unknown = (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' }),
-  ) => {
-    cpuMs[mode] = [];
-    const walls: number[] = [];
+  const walls: Record<string, number[]> = {};
+  const timeOne = async (mode: string, read: (keys: DocAdapterKey[]) => unknown, keys: DocAdapterKey[]) => {
+    walls[mode] ??= [];
+    cpuMs[mode] ??= [];
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await read(keys);
+    walls[mode].push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuMs[mode].push((c.user + c.system) / 1000);
+  };
+  const fetchAsync = (keys: DocAdapterKey[]) => store.fetchAsync(keys, { modelFingerprint: 'bench' });
+  // Every file of the requests' adapters read with nothing else: warms the page cache, or times the disk alone.
+  const readFiles = (keys: DocAdapterKey[]) => {
+    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+  };
+  const time = async (mode: string, before: (keys: DocAdapterKey[]) => void) => {
     for (const keys of requests.slice(1)) {
       before(keys);
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await read(keys);
-      walls.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpuMs[mode].push((c.user + c.system) / 1000);
+      await timeOne(mode, fetchAsync, keys);
     }
-    return walls;
+    return walls[mode];
   };
   await store.fetchAsync(requests[0]); // warm-up: code paths, allocator
 
@@ -171,7 +176,7 @@ async function timeFetches(
   ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
   const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
     store.dropCache();
-    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+    readFiles(keys);
   });
   ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
   let evicted = true;
@@ -184,35 +189,18 @@ async function timeFetches(
   // floor: evicted files read with nothing else (no manifest, hash or decode), so the cold figures split into
   // what the disk costs and what the store adds.
   const coldModes: [string, (keys: DocAdapterKey[]) => unknown][] = [
-    ['cold', (keys) => store.fetchAsync(keys, { modelFingerprint: 'bench' })],
+    ['cold', fetchAsync],
     ['coldSync', (keys) => store.fetch(keys, { modelFingerprint: 'bench' })],
-    [
-      'coldRawRead',
-      (keys) => {
-        for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
-      },
-    ],
+    ['coldRawRead', readFiles],
   ];
-  const coldWalls: Record<string, number[]> = {};
-  for (const [mode] of coldModes) {
-    coldWalls[mode] = [];
-    cpuMs[mode] = [];
-  }
   for (let i = 0; i < coldRequests[0].length; i++) {
     for (let j = 0; j < coldModes.length; j++) {
       const m = (i + j) % coldModes.length;
-      const [mode, read] = coldModes[m];
-      const keys = coldRequests[m][i];
-      evict(keys);
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await read(keys);
-      coldWalls[mode].push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpuMs[mode].push((c.user + c.system) / 1000);
+      evict(coldRequests[m][i]);
+      await timeOne(coldModes[m][0], coldModes[m][1], coldRequests[m][i]);
     }
   }
-  const { cold, coldSync, coldRawRead } = coldWalls;
+  const { cold, coldSync, coldRawRead } = walls;
 
   const fetched = store.fetch(requests[1]);
   const catMs = Array.from({ length: 20 }, () => {
@@ -272,10 +260,11 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
       const store = AdapterStore.open(dir);
       try {
         // Write throughput: every put is a durable, atomic write (fsync files + dirs, manifest commit).
-        const bar = ctx.progress('bench store: write', flags.reuse ? 0 : flags.count, 'adapters', flags.json);
+        const writes = flags.reuse ? 0 : flags.count;
+        const bar = ctx.progress('bench store: write', writes, 'adapters', flags.json);
         let bytes = 0;
         const w0 = performance.now();
-        for (let i = 0; i < (flags.reuse ? 0 : flags.count); i++) {
+        for (let i = 0; i < writes; i++) {
           bytes += store.put(key(i), make(i), { modelFingerprint: 'bench', dtype: flags.dtype }).bytes;
           bar.tick();
         }
