@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
@@ -51,12 +51,16 @@ const HASHED_READ_CHUNK = 256 * 1024;
  * Read a whole file and its sha256 together: the next chunk's read is in flight (libuv thread pool)
  * while the current chunk is hashed, so on a cold file the hash costs little more than the read.
  * The file's size is taken when it is opened; a file that grows meanwhile is read up to that size.
+ * `alloc` gives the buffer to read into (e.g. one from a pool).
  */
-export async function readFileHashed(path: string): Promise<{ bytes: Buffer; sha256: string }> {
+export async function readFileHashed(
+  path: string,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Promise<{ bytes: Buffer; sha256: string }> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    const bytes = Buffer.allocUnsafe(size);
+    const bytes = alloc(size);
     const hash = createHash('sha256');
     const readAt = (off: number) => fh.read(bytes, off, Math.min(HASHED_READ_CHUNK, size - off), off);
     let off = 0;
@@ -72,5 +76,23 @@ export async function readFileHashed(path: string): Promise<{ bytes: Buffer; sha
     return { bytes: off === size ? bytes : bytes.subarray(0, off), sha256: hash.digest('hex') };
   } finally {
     await fh.close();
+  }
+}
+
+/** `readFileSync` into a buffer from `alloc`; a file that shrank meanwhile gives the bytes that were there. */
+export function readFileInto(path: string, alloc: (size: number) => Buffer): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    const bytes = alloc(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, bytes, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? bytes : bytes.subarray(0, off);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -42,6 +42,7 @@ export {
   toFloat32,
 } from './safetensors.js';
 export {
+  type AdapterLease,
   type AdapterMode,
   type AdapterProblem,
   AdapterStore,

@@ -1,9 +1,15 @@
-/** Least-recently-used cache bounded by a byte budget (a Map iterates in insertion order). */
+/**
+ * Least-recently-used cache bounded by a byte budget (a Map iterates in insertion order). `onEvict` hears of
+ * every value that leaves: evicted, deleted, replaced, cleared, or too large to be kept at all.
+ */
 export class ByteLru<V> {
   private readonly items = new Map<string, { value: V; bytes: number }>();
   private used = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(
+    readonly maxBytes: number,
+    private readonly onEvict?: (value: V) => void,
+  ) {}
 
   get(key: string): V | undefined {
     const item = this.items.get(key);
@@ -15,26 +21,25 @@ export class ByteLru<V> {
 
   set(key: string, value: V, bytes: number): void {
     this.delete(key);
-    if (bytes > this.maxBytes) return;
+    if (bytes > this.maxBytes) {
+      this.onEvict?.(value);
+      return;
+    }
     this.items.set(key, { value, bytes });
     this.used += bytes;
     for (const [k, item] of this.items) {
       if (this.used <= this.maxBytes) break;
-      this.items.delete(k);
-      this.used -= item.bytes;
+      this.remove(k, item);
     }
   }
 
   delete(key: string): void {
     const item = this.items.get(key);
-    if (!item) return;
-    this.items.delete(key);
-    this.used -= item.bytes;
+    if (item) this.remove(key, item);
   }
 
   clear(): void {
-    this.items.clear();
-    this.used = 0;
+    for (const [k, item] of this.items) this.remove(k, item);
   }
 
   get bytes(): number {
@@ -43,5 +48,11 @@ export class ByteLru<V> {
 
   get size(): number {
     return this.items.size;
+  }
+
+  private remove(key: string, item: { value: V; bytes: number }): void {
+    this.items.delete(key);
+    this.used -= item.bytes;
+    this.onEvict?.(item.value);
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterRelPath } from './layout.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, type LoraAdapter, readPeftAdapter, writePeftAdapter } from './peft.js';
 import { AdapterStore } from './store.js';
 import { randomAdapter } from './test-helpers/random.js';
 
@@ -213,6 +213,113 @@ describe('AdapterStore', () => {
     expect(() => other.importFrom(peftOne, { key: { model: 'tiny-llama' } })).toThrow(/no model fingerprint given/);
     store.close();
     other.close();
+  });
+});
+
+describe('leases: the request path that reuses file buffers', () => {
+  // Files over the pool's 64 KiB floor (4 layers of 256/512 at rank 2: ~74 KB).
+  const shape = { layers: 4, hidden: 256, intermediate: 512, targets: ['gate_proj', 'up_proj', 'down_proj'] };
+  const ids = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'];
+  function filled(): { root: string; want: (id: string) => LoraAdapter; fileBytes: number; adapterBytes: number } {
+    const root = freshRoot();
+    const store = AdapterStore.open(root);
+    for (const [i, id] of ids.entries()) store.put(key(id), randomAdapter(10 + i, 2, 4, shape), { modelFingerprint: FP });
+    const fileBytes = store.get(key('l0'))!.files[ADAPTER_MODEL_FILE].bytes;
+    store.close();
+    const one = randomAdapter(0, 2, 4, shape);
+    let bytes = 0;
+    for (const p of one.modules.values()) bytes += p.a.byteLength + p.b.byteLength;
+    return { root, want: (id) => randomAdapter(10 + ids.indexOf(id), 2, 4, shape), fileBytes, adapterBytes: bytes };
+  }
+  const expectSame = (got: LoraAdapter, want: LoraAdapter) => {
+    for (const [name, m] of want.modules) {
+      expect(got.modules.get(name)!.a).toEqual(m.a);
+      expect(got.modules.get(name)!.b).toEqual(m.b);
+    }
+  };
+  const buffersOf = (a: LoraAdapter) => new Set([...a.modules.values()].map((p) => p.a.buffer));
+
+  it('a released lease gives its buffers back once its adapters leave the LRU; the next cold lease reads into them', async () => {
+    const { root, want, fileBytes } = filled();
+    const reader = AdapterStore.open(root);
+    const first = await reader.lease(
+      ['l0', 'l1', 'l2'].map((id) => key(id)),
+      { modelFingerprint: FP },
+    );
+    for (const [i, id] of ['l0', 'l1', 'l2'].entries()) expectSame(first.adapters[i], want(id));
+    const old = new Set(first.adapters.flatMap((a) => [...buffersOf(a)]));
+    expect(old.size).toBe(3); // one file buffer per adapter, which its fp32 tensors view
+    first.release();
+    first.release(); // idempotent
+    expect(reader.pooledBytes).toBe(0); // still in the LRU
+    reader.dropCache();
+    expect(reader.pooledBytes).toBe(3 * fileBytes);
+    const second = reader.leaseSync(['l3', 'l4'].map((id) => key(id)));
+    const third = await reader.lease([key('l5')]);
+    expect(reader.pooledBytes).toBe(0);
+    for (const [i, id] of ['l3', 'l4'].entries()) expectSame(second.adapters[i], want(id));
+    expectSame(third.adapters[0], want('l5'));
+    for (const a of [...second.adapters, ...third.adapters]) for (const b of buffersOf(a)) expect(old.has(b)).toBe(true);
+    // Same config and header as the adapters whose buffers they took: their tensor views were reused as well.
+    const oldModules = new Set(first.adapters.map((a) => a.modules));
+    for (const a of [...second.adapters, ...third.adapters]) expect(oldModules.has(a.modules)).toBe(true);
+    second.release();
+    third.release();
+    reader.close();
+  });
+
+  it('a recycled buffer whose next file has another config is decoded afresh', async () => {
+    const { root, want } = filled();
+    const other = { ...key('l0'), alpha: 8 }; // same tensors and file size, another lora_alpha
+    const writer = AdapterStore.open(root);
+    const same = want('l0');
+    writer.put(other, { ...same, config: { ...same.config, alpha: 8 } }, { modelFingerprint: FP });
+    writer.close();
+    const reader = AdapterStore.open(root);
+    const first = await reader.lease([key('l0')]);
+    first.release();
+    reader.dropCache();
+    const second = await reader.lease([other]);
+    expect(second.adapters[0].config.alpha).toBe(8);
+    expect(second.adapters[0].modules).not.toBe(first.adapters[0].modules);
+    expectSame(second.adapters[0], want('l0'));
+    reader.close();
+  });
+
+  it('a held lease, and every adapter a plain load handed out, keep their values while other loads evict and recycle', async () => {
+    const { root, want, adapterBytes } = filled();
+    const reader = AdapterStore.open(root, { cacheBytes: adapterBytes }); // room for one: every load evicts
+    const plain = await reader.loadAsync(key('l0'));
+    const plainSync = reader.load(key('l1'));
+    const held = await reader.lease([key('l2')]);
+    for (let i = 0; i < 6; i++) {
+      const a = await reader.lease([key('l3'), key('l4')]);
+      a.release();
+      const b = reader.leaseSync([key('l5')]);
+      b.release();
+    }
+    expect(reader.pooledBytes).toBeGreaterThan(0); // recycling did happen meanwhile
+    expectSame(plain, want('l0'));
+    expectSame(plainSync, want('l1'));
+    expectSame(held.adapters[0], want('l2'));
+    held.release();
+    reader.close();
+  });
+
+  it('a lease that fails on one key names it and pins none of the others; damage is caught as by load', async () => {
+    const { root, fileBytes } = filled();
+    const reader = AdapterStore.open(root);
+    await expect(reader.lease([key('l0'), key('nope')])).rejects.toThrow(/adapter "nope" .*not in the store/);
+    expect(() => reader.leaseSync([key('l1'), key('nope')])).toThrow(/adapter "nope" .*not in the store/);
+    reader.dropCache();
+    expect(reader.pooledBytes).toBe(2 * fileBytes); // l0 and l1 were unpinned
+    const file = join(reader.pathOf(key('l2')), ADAPTER_MODEL_FILE);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(file, bytes);
+    await expect(reader.lease([key('l2')])).rejects.toThrow(/adapter "l2" .*\(file modified\)/);
+    expect(() => reader.leaseSync([key('l2')])).toThrow(/adapter "l2" .*\(file modified\)/);
+    reader.close();
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AdapterDtype } from './dtype.js';
-import { fsyncDir, mkdirDurable, readFileHashed, writeFileDurable, writeFolderDurable } from './fsutil.js';
+import { fsyncDir, mkdirDurable, readFileHashed, readFileInto, writeFileDurable, writeFolderDurable } from './fsutil.js';
 import { type AdapterKey, adapterRelPath, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
 import { ByteLru } from './lru.js';
 import {
@@ -16,6 +16,7 @@ import {
   type LoraAdapter,
   readPeftAdapter,
 } from './peft.js';
+import { BufferPool } from './pool.js';
 import { SafetensorsError } from './safetensors.js';
 
 /** Trained weights, or the gradient at base_weight (composed as base_weight - gamma * gradient). */
@@ -82,6 +83,18 @@ export interface StoreOptions {
   cacheBytes?: number;
   /** How long a writer waits for another process's manifest lock. Default 30 s. */
   busyTimeoutMs?: number;
+  /** Byte budget of file buffers kept for reuse by cold loads (see `lease`). Default 64 MiB. */
+  poolBytes?: number;
+}
+
+/**
+ * The k adapters of one request, lent by the store until `release()`. After that their memory may be reused by
+ * later loads: whatever is kept (e.g. `composeCat`'s output, a copy) must be made before releasing.
+ */
+export interface AdapterLease {
+  readonly adapters: LoraAdapter[];
+  /** Idempotent. */
+  release(): void;
 }
 
 export type AdapterProblem =
@@ -119,11 +132,26 @@ export interface ListFilter {
   id?: string;
 }
 
-/** A manifest row found for a load, with the LRU's adapter when it is still the row's content. */
+/** A manifest row found for a load, with the LRU's entry when it is still the row's content. */
 interface Lookup {
   row: Row;
   name: string;
-  adapter?: LoraAdapter;
+  cached?: Cached;
+}
+
+/**
+ * An adapter in the LRU. Its file buffer (which its fp32 tensors view) goes back to the pool once it has left
+ * the LRU and no lease holds it, unless a plain load handed the adapter out (`escaped`): that caller may keep it
+ * for as long as it likes, so its memory is left to the garbage collector.
+ */
+interface Cached {
+  adapter: LoraAdapter;
+  contentHash: string;
+  configText: string;
+  buffer?: Buffer;
+  pins: number;
+  escaped: boolean;
+  evicted: boolean;
 }
 
 interface Row {
@@ -180,14 +208,28 @@ export class AdapterStore {
   readonly root: string;
   private readonly db: Database.Database;
   private readonly tmp: string;
-  private readonly cache: ByteLru<{ adapter: LoraAdapter; contentHash: string }>;
+  private readonly cache: ByteLru<Cached>;
+  private readonly pool: BufferPool;
+  private readonly take = (size: number) => this.pool.take(size);
+  /**
+   * What a pooled buffer held when it was given back: its file's config and safetensors header, and the tensor
+   * views of its decoded adapter. A file with the same config and header (every adapter of one model, rank and
+   * dtype) read into that buffer reuses those views instead of parsing the header and making ~200 new arrays:
+   * those objects outlived a few minor collections in the LRU, so each cold load used to add ~18 KB to V8's old
+   * space, and the full collections that cleaned it up were the cold tail.
+   */
+  private readonly layouts = new WeakMap<Buffer, { configText: string; header: Buffer; adapter: LoraAdapter }>();
   private rowStatement: Database.Statement | undefined;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
     this.tmp = join(this.root, TMP_DIR);
     mkdirSync(this.tmp, { recursive: true });
-    this.cache = new ByteLru(opts.cacheBytes ?? 256 * 1024 * 1024);
+    this.pool = new BufferPool(opts.poolBytes ?? 64 * 1024 * 1024);
+    this.cache = new ByteLru<Cached>(opts.cacheBytes ?? 256 * 1024 * 1024, (c) => {
+      c.evicted = true;
+      this.recycle(c);
+    });
     this.db = new Database(join(this.root, MANIFEST_FILE));
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30_000}`);
     this.db.pragma('journal_mode = WAL');
@@ -213,6 +255,8 @@ export class AdapterStore {
 
   close(): void {
     this.db.close();
+    this.cache.clear();
+    this.pool.clear();
   }
 
   pathOf(key: AdapterKey): string {
@@ -299,39 +343,18 @@ export class AdapterStore {
   /**
    * Load and verify an adapter (served from the LRU when the manifest still has the same content
    * hash). The result is shared with the LRU and its fp32 tensors view the file buffer: read-only.
+   * It stays valid for as long as the caller keeps it (see `lease` for the path that recycles memory).
    */
   load(key: AdapterKey, opts: LoadOptions = {}): LoraAdapter {
-    const hit = this.lookup(key, opts);
-    if (hit.adapter) return hit.adapter;
-    const dir = join(this.root, hit.row.path);
-    const data = Object.fromEntries(FILES.map((f) => [f, this.checkedFile(hit, f, () => readFileSync(join(dir, f)))]));
-    return this.decodeAndCache(hit, data);
+    return this.entrySync(key, opts, false).adapter;
   }
 
   /**
    * `load` with the files read through libuv's thread pool, so that the k adapters of one request
-   * are read from disk concurrently and each is hashed while it is read (what inference uses).
+   * are read from disk concurrently and each is hashed while it is read.
    */
   async loadAsync(key: AdapterKey, opts: LoadOptions = {}): Promise<LoraAdapter> {
-    const hit = this.lookup(key, opts);
-    if (hit.adapter) return hit.adapter;
-    const dir = join(this.root, hit.row.path);
-    const files = await Promise.all(
-      FILES.map(async (f): Promise<[string, Buffer]> => {
-        let read: { bytes: Buffer; sha256: string } | Error;
-        try {
-          read = await readFileHashed(join(dir, f));
-        } catch (e) {
-          read = e as Error;
-        }
-        // Hashed while it is read (chunk n hashed while chunk n+1 is in flight), and the request's
-        // other files are read at the same time. (WebCrypto's digest in the thread pool measured
-        // slower: it copies the buffer first.)
-        if (read instanceof Error) return [f, this.checkedFile(hit, f, () => read)];
-        return [f, this.checkedFile(hit, f, () => read.bytes, read.sha256)];
-      }),
-    );
-    return this.decodeAndCache(hit, Object.fromEntries(files));
+    return (await this.entryAsync(key, opts, false)).adapter;
   }
 
   /** The k adapters of one request, in order. */
@@ -342,6 +365,40 @@ export class AdapterStore {
   /** `fetch` with all files of the request read concurrently. */
   fetchAsync(keys: AdapterKey[], opts: LoadOptions = {}): Promise<LoraAdapter[]> {
     return Promise.all(keys.map((k) => this.loadAsync(k, opts)));
+  }
+
+  /**
+   * `fetchAsync` for a request that uses the adapters and lets them go (what inference does: it composes them
+   * into new arrays at once). Cold loads read into buffers that adapters leaving the LRU gave back, so a
+   * server's steady state allocates almost no new memory per request and sets off no full garbage
+   * collections (which were the cold p99). The adapters are valid until `release()`.
+   */
+  async lease(keys: AdapterKey[], opts: LoadOptions = {}): Promise<AdapterLease> {
+    const settled = await Promise.allSettled(keys.map((k) => this.entryAsync(k, opts, true)));
+    const held = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.unpin(held);
+      throw failed.reason;
+    }
+    return this.leaseOf(held);
+  }
+
+  /** `lease` with the files read one after another, synchronously. */
+  leaseSync(keys: AdapterKey[], opts: LoadOptions = {}): AdapterLease {
+    const held: Cached[] = [];
+    try {
+      for (const k of keys) held.push(this.entrySync(k, opts, true));
+    } catch (e) {
+      this.unpin(held);
+      throw e;
+    }
+    return this.leaseOf(held);
+  }
+
+  /** Bytes of file buffers kept for reuse. */
+  get pooledBytes(): number {
+    return this.pool.bytes;
   }
 
   /** Remove an adapter's manifest row and files (how a document is unlearned). False if absent. */
@@ -393,7 +450,7 @@ export class AdapterStore {
     }
   }
 
-  /** Drop the in-memory LRU (the OS page cache is not affected). */
+  /** Drop the in-memory LRU (the OS page cache is not affected); buffers only leases used go to the pool. */
   dropCache(): void {
     this.cache.clear();
   }
@@ -521,7 +578,79 @@ export class AdapterStore {
       );
     }
     const cached = this.cache.get(rel);
-    return { row, name, adapter: cached && cached.contentHash === row.content_hash ? cached.adapter : undefined };
+    return { row, name, cached: cached && cached.contentHash === row.content_hash ? cached : undefined };
+  }
+
+  /** An adapter's LRU entry, read and verified from disk on a miss; pinned for a lease, else marked escaped. */
+  private entrySync(key: AdapterKey, opts: LoadOptions, pin: boolean): Cached {
+    const hit = this.lookup(key, opts);
+    if (hit.cached) return this.hold(hit.cached, pin);
+    const dir = join(this.root, hit.row.path);
+    const data = Object.fromEntries(FILES.map((f) => [f, this.checkedFile(hit, f, () => readFileInto(join(dir, f), this.take))]));
+    return this.decodeAndCache(hit, data, pin);
+  }
+
+  /** `entrySync` with the files read concurrently, each hashed while it is read. */
+  private async entryAsync(key: AdapterKey, opts: LoadOptions, pin: boolean): Promise<Cached> {
+    // Hit or miss, the entry is pinned in the same tick it is found or made: no other load can run in between
+    // and recycle it.
+    const hit = this.lookup(key, opts);
+    if (hit.cached) return this.hold(hit.cached, pin);
+    const dir = join(this.root, hit.row.path);
+    const files = await Promise.all(
+      FILES.map(async (f): Promise<[string, Buffer]> => {
+        let read: { bytes: Buffer; sha256: string } | Error;
+        try {
+          read = await readFileHashed(join(dir, f), this.take);
+        } catch (e) {
+          read = e as Error;
+        }
+        // Hashed while it is read (chunk n hashed while chunk n+1 is in flight), and the request's
+        // other files are read at the same time. (WebCrypto's digest in the thread pool measured
+        // slower: it copies the buffer first.)
+        if (read instanceof Error) return [f, this.checkedFile(hit, f, () => read)];
+        return [f, this.checkedFile(hit, f, () => read.bytes, read.sha256)];
+      }),
+    );
+    return this.decodeAndCache(hit, Object.fromEntries(files), pin);
+  }
+
+  private hold(c: Cached, pin: boolean): Cached {
+    if (pin) c.pins++;
+    else c.escaped = true;
+    return c;
+  }
+
+  private unpin(held: Cached[]): void {
+    for (const c of held) {
+      c.pins--;
+      this.recycle(c);
+    }
+  }
+
+  private leaseOf(held: Cached[]): AdapterLease {
+    let released = false;
+    return {
+      adapters: held.map((c) => c.adapter),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unpin(held);
+      },
+    };
+  }
+
+  /** An entry out of the LRU, held by no lease and never handed out unleased: its buffer can be reused. */
+  private recycle(c: Cached): void {
+    if (!c.evicted || c.pins > 0 || c.escaped || !c.buffer) return;
+    const buf = c.buffer;
+    c.buffer = undefined;
+    if (!this.layouts.has(buf)) {
+      // Its header is still intact: nothing reads into a buffer before it is taken from the pool.
+      const headerEnd = 8 + Number(buf.readBigUInt64LE(0));
+      this.layouts.set(buf, { configText: c.configText, header: Buffer.from(buf.subarray(0, headerEnd)), adapter: c.adapter });
+    }
+    this.pool.give(buf);
   }
 
   private readVerified(row: Row, name: string): LoraAdapter {
@@ -566,10 +695,37 @@ export class AdapterStore {
     return bytes;
   }
 
-  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>): LoraAdapter {
-    const adapter = this.decode(hit, data);
-    this.cache.set(hit.row.path, { adapter, contentHash: hit.row.content_hash }, adapterBytes(adapter));
-    return adapter;
+  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>, pin: boolean): Cached {
+    const file = data[ADAPTER_MODEL_FILE];
+    const configText = data[ADAPTER_CONFIG_FILE].toString('utf8');
+    const known = this.layouts.get(file);
+    let adapter: LoraAdapter;
+    if (
+      known &&
+      known.adapter.config.rank === hit.row.rank &&
+      known.configText === configText &&
+      file.compare(known.header, 0, known.header.length, 0, known.header.length) === 0
+    ) {
+      // Same config, same tensor names, shapes and offsets, verified bytes: the old views see the new tensors.
+      adapter = { config: known.adapter.config, modules: known.adapter.modules };
+    } else {
+      this.layouts.delete(file);
+      adapter = this.decode(hit, data);
+    }
+    // fp32 tensors view the file buffer; fp16 and int8 ones were widened into new arrays, so it is free at once.
+    const viewed = [...adapter.modules.values()].some((p) => p.a.buffer === file.buffer || p.b.buffer === file.buffer);
+    if (!viewed) this.pool.give(file);
+    const cached: Cached = {
+      adapter,
+      contentHash: hit.row.content_hash,
+      configText,
+      buffer: viewed ? file : undefined,
+      pins: pin ? 1 : 0,
+      escaped: !pin,
+      evicted: false,
+    };
+    this.cache.set(hit.row.path, cached, adapterBytes(adapter));
+    return cached;
   }
 
   /** Verified files to an adapter, checking its format and rank against the manifest. */

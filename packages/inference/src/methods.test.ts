@@ -68,6 +68,19 @@ describe('methods', () => {
     expect(p.score).toBe(1);
   });
 
+  it('gives the loaded adapters back to their source once they are composed, and only then', async () => {
+    const d = deps();
+    const events: string[] = [];
+    const compose = d.compose!;
+    d.compose = (ids) => {
+      events.push(`compose ${ids}`);
+      return compose(ids);
+    };
+    d.adapters = { load: d.adapters!.load, release: (ids) => events.push(`release ${ids}`) };
+    const p = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 2 });
+    expect(events).toEqual([`compose ${p.adapters}`, `release ${p.adapters}`]);
+  });
+
   it('icl: passages in the prompt, no adapters; combine: both', async () => {
     const d = deps();
     const icl = await answerQuestion(dataset.examples[1], dataset, d, { ...opts, method: 'icl' });

@@ -120,7 +120,12 @@ export async function answerQuestion<E>(
       loaded.push(lora);
     } else missing.push(id);
   }
-  let adapters: LoraWeights | null = loaded.length > 0 ? deps.compose!(loaded) : null;
+  let adapters: LoraWeights | null = null;
+  try {
+    if (loaded.length > 0) adapters = deps.compose!(loaded);
+  } finally {
+    source?.release?.(loaded); // composed (copied): the source may reuse their memory
+  }
   if (method === 'dapt') {
     adapters = deps.dapt!;
     applied.push('dapt');

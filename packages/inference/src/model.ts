@@ -45,6 +45,11 @@ export interface DocumentSource {
  */
 export interface AdapterSource<E> {
   load(id: string): Promise<E | null>;
+  /**
+   * Called once loaded entries have been composed (composition copies what it needs): the source may then reuse
+   * their memory. Optional; with @rg/adapter-store this lets cold loads read into recycled buffers.
+   */
+  release?(entries: E[]): void;
 }
 
 /** Concatenate adapters along the rank axis (PEFT's "cat"): @rg/adapter-store's composeCat. */

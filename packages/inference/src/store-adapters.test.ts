@@ -31,6 +31,17 @@ describe('storeAdapterSource', () => {
     expect(await source.load('no-such-doc')).toBeNull();
   });
 
+  it('leases what it loads and gives it back on release: the entries stay valid until then', async () => {
+    const source = storeAdapterSource(store, scope, { gamma: 1 });
+    const entries = [(await source.load('doc-a'))!, (await source.load('doc-g'))!];
+    const before = composeCat(entries);
+    store.dropCache(); // out of the LRU: only the lease holds them now
+    expect(composeCat(entries)).toEqual(before);
+    source.release!(entries);
+    source.release!(entries); // twice: no effect
+    expect(Array.from(composeCat([(await source.load('doc-a'))!]).modules.get('0.down_proj')!.a)).toEqual([1, 2]);
+  });
+
   it('turns a gradient entry into base_weight - gamma * gradient, and needs gamma for it', async () => {
     const composed = composeCat([(await storeAdapterSource(store, scope, { gamma: 2 }).load('doc-g'))!]);
     const m = composed.modules.get('0.down_proj')!;

@@ -1,4 +1,4 @@
-import type { AdapterStore, CompositionEntry, DocAdapterKey } from '@rg/adapter-store';
+import type { AdapterLease, AdapterStore, CompositionEntry, DocAdapterKey } from '@rg/adapter-store';
 import type { AdapterSource } from './model.js';
 
 /**
@@ -12,16 +12,29 @@ export function storeAdapterSource(
   options: { gamma?: number; modelFingerprint?: string } = {},
 ): AdapterSource<CompositionEntry> {
   const loadOptions = { modelFingerprint: options.modelFingerprint };
+  // Entries are leased from the store and given back by `release` once composed, so that the store can read
+  // later requests' adapters into the same buffers. An entry never released is simply never recycled.
+  const leases = new WeakMap<CompositionEntry, AdapterLease>();
   return {
     async load(id) {
       const key = { ...scope, id };
       const entry = store.get(key);
       if (!entry) return null;
-      const adapter = await store.loadAsync(key, loadOptions);
-      if (entry.mode !== 'gradient') return { adapter };
+      if (entry.mode !== 'gradient') {
+        const lease = await store.lease([key], loadOptions);
+        const loaded = { adapter: lease.adapters[0] };
+        leases.set(loaded, lease);
+        return loaded;
+      }
       if (options.gamma === undefined) throw new Error(`adapter ${id} stores a gradient (--mode gradient): give gamma to apply it`);
-      const base = await store.loadAsync({ model: scope.model, rank: scope.rank, alpha: scope.alpha }, loadOptions);
-      return { base, gradient: adapter, gamma: options.gamma };
+      const lease = await store.lease([key, { model: scope.model, rank: scope.rank, alpha: scope.alpha }], loadOptions);
+      const [gradient, base] = lease.adapters;
+      const loaded = { base, gradient, gamma: options.gamma };
+      leases.set(loaded, lease);
+      return loaded;
+    },
+    release(entries) {
+      for (const e of entries) leases.get(e)?.release();
     },
   };
 }

@@ -21,6 +21,7 @@ describe('rg bench store', () => {
       shape: { layers: 30, hidden: 576, intermediate: 1536, rank: 2 },
       peer: { skipped: '--no-peer' },
       fetchProcess: 'fresh',
+      fetchPath: 'lease',
     });
     // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
     expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
@@ -35,7 +36,7 @@ describe('rg bench store', () => {
     expect(again.stderr).toMatch(/--k 3 is larger than --count 2/);
   });
 
-  it('--keep then --reuse times fetches on the kept store without writing; --in-process times them in the writer', async () => {
+  it('--keep then --reuse times fetches on the kept store without writing; --in-process times them in the writer; --unleased the plain path', async () => {
     const dir = join(root, 'kept');
     const first = await runCli([
       'bench',
@@ -53,10 +54,24 @@ describe('rg bench store', () => {
     ]);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout).fetchProcess).toBe('writer');
-    const again = await runCli(['bench', 'store', '--reuse', '--count', '5', '--requests', '2', '--no-peer', '--dir', dir, '--json']);
+    const again = await runCli([
+      'bench',
+      'store',
+      '--reuse',
+      '--count',
+      '5',
+      '--requests',
+      '2',
+      '--unleased',
+      '--no-peer',
+      '--dir',
+      dir,
+      '--json',
+    ]);
     expect(again.code).toBe(0);
     const out = JSON.parse(again.stdout);
     expect(out.write).toBeNull();
+    expect(out.fetchPath).toBe('fetchAsync');
     expect(out.fetch.cold.p99Ms).toBeGreaterThan(0);
     expect(existsSync(dir)).toBe(true); // --reuse never deletes the store it was given
     const missing = await runCli(['bench', 'store', '--reuse', '--json']);

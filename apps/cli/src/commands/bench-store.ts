@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ interface Flags {
   reuse?: boolean;
   inProcess?: boolean;
   fetchTimes?: boolean;
+  unleased?: boolean;
   peer: boolean;
   json?: boolean;
 }
@@ -123,6 +124,23 @@ function relativeError(a: LoraAdapter, b: LoraAdapter): number {
   return err / max;
 }
 
+let scratch = Buffer.alloc(0);
+/** Read a whole file into a scratch buffer kept from call to call (the disk's cost, without allocating). */
+function readIntoScratch(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    if (scratch.byteLength < size) scratch = Buffer.allocUnsafeSlow(size);
+    for (let off = 0; off < size; ) {
+      const n = readSync(fd, scratch, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The wall and CPU milliseconds of each fetch mode, and of composing one request's adapters. */
 interface FetchTimes {
   warm: number[];
@@ -139,13 +157,15 @@ async function timeFetches(
   store: AdapterStore,
   requests: DocAdapterKey[][],
   coldRequests: DocAdapterKey[][][],
+  unleased: boolean,
   ctx: CliContext,
 ): Promise<FetchTimes> {
   // Wall time, and this process's CPU time (user + system), which the other jobs on a shared
   // machine inflate far less than wall time.
   const cpuMs: Record<string, number[]> = {};
-  // Requests go through fetchAsync, the path inference uses (the k adapters' files are read concurrently);
-  // `coldSync` times the synchronous fetch on cold requests of its own for comparison.
+  // Requests go through `lease` + `release`, the path inference uses (the k adapters' files are read
+  // concurrently, into buffers recycled from adapters that left the LRU); `coldSync` times `leaseSync` on cold
+  // requests of its own for comparison. `--unleased`: plain fetchAsync / fetch, which allocate per cold load.
   const walls: Record<string, number[]> = {};
   const timeOne = async (mode: string, read: (keys: DocAdapterKey[]) => unknown, keys: DocAdapterKey[]) => {
     walls[mode] ??= [];
@@ -157,10 +177,16 @@ async function timeFetches(
     const c = process.cpuUsage(c0);
     cpuMs[mode].push((c.user + c.system) / 1000);
   };
-  const fetchAsync = (keys: DocAdapterKey[]) => store.fetchAsync(keys, { modelFingerprint: 'bench' });
+  const opts = { modelFingerprint: 'bench' };
+  const fetchAsync = unleased
+    ? (keys: DocAdapterKey[]) => store.fetchAsync(keys, opts)
+    : async (keys: DocAdapterKey[]) => (await store.lease(keys, opts)).release();
+  const fetchSync = unleased
+    ? (keys: DocAdapterKey[]) => store.fetch(keys, opts)
+    : (keys: DocAdapterKey[]) => store.leaseSync(keys, opts).release();
   // Every file of the requests' adapters read with nothing else: warms the page cache, or times the disk alone.
   const readFiles = (keys: DocAdapterKey[]) => {
-    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileSync(join(store.pathOf(k), f));
+    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readIntoScratch(join(store.pathOf(k), f));
   };
   const time = async (mode: string, before: (keys: DocAdapterKey[]) => void) => {
     for (const keys of requests.slice(1)) {
@@ -169,10 +195,10 @@ async function timeFetches(
     }
     return walls[mode];
   };
-  await store.fetchAsync(requests[0]); // warm-up: code paths, allocator
+  await fetchAsync(requests[0]); // warm-up: code paths, allocator
 
   ctx.info('bench store: warm fetches');
-  const warm = await time('warm', (keys) => store.fetch(keys));
+  const warm = await time('warm', fetchSync);
   ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
   const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
     store.dropCache();
@@ -190,7 +216,7 @@ async function timeFetches(
   // what the disk costs and what the store adds.
   const coldModes: [string, (keys: DocAdapterKey[]) => unknown][] = [
     ['cold', fetchAsync],
-    ['coldSync', (keys) => store.fetch(keys, { modelFingerprint: 'bench' })],
+    ['coldSync', fetchSync],
     ['coldRawRead', readFiles],
   ];
   for (let i = 0; i < coldRequests[0].length; i++) {
@@ -217,6 +243,7 @@ function fetchInFreshProcess(dir: string, flags: Flags): FetchTimes {
   const bin = fileURLToPath(new URL('../../bin/rg.js', import.meta.url));
   const args = ['bench', 'store', '--reuse', '--fetch-times', '--dir', dir, '--count', String(flags.count), '--k', String(flags.k)];
   args.push('--requests', String(flags.requests), '--rank', String(flags.rank), '--dtype', flags.dtype, '--no-peer', '--json');
+  if (flags.unleased) args.push('--unleased');
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`bench store: the reader process failed (${bin} ${args.join(' ')}): ${r.stderr.slice(-500)}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as FetchTimes;
@@ -237,6 +264,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
     .option('--keep', 'keep the store afterwards')
     .option('--reuse', 'time fetches on the store in --dir from an earlier --keep run (same --count/--rank/--dtype), writing nothing')
     .option('--in-process', 'time fetches in the process that wrote the store (default: a fresh reader process, as serving is)')
+    .option('--unleased', 'time plain fetchAsync/fetch (a new buffer per cold load) instead of lease/release (recycled buffers)')
     .addOption(new Option('--fetch-times', 'print only the raw fetch timings (what the reader process reports)').hideHelp())
     .option('--no-peer', 'skip the PyTorch + PEFT peer (tools/bench/adapter_store_peer.py)')
     .option('--json', 'print one JSON line')
@@ -286,7 +314,9 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         // (`--reuse`), not in this one, whose heap and page cache were just shaped by writing the whole store.
         // (PEFT's peer runs in its own process too.)
         const timed =
-          flags.reuse || flags.inProcess ? await timeFetches(store, requests, coldRequests, ctx) : fetchInFreshProcess(dir, flags);
+          flags.reuse || flags.inProcess
+            ? await timeFetches(store, requests, coldRequests, flags.unleased ?? false, ctx)
+            : fetchInFreshProcess(dir, flags);
         if (flags.fetchTimes) {
           ctx.json(timed);
           return;
@@ -357,6 +387,8 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
               },
           // Where the fetches were timed: a fresh reader process (default, or this one under --reuse) or the writer.
           fetchProcess: flags.inProcess && !flags.reuse ? 'writer' : 'fresh',
+          // How the fetches were made: lease + release (what inference does) or plain fetchAsync / fetch.
+          fetchPath: flags.unleased ? 'fetchAsync' : 'lease',
           fetch: {
             warm: {
               ...percentiles(warm),
@@ -378,12 +410,12 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
             coldSync: {
               ...percentiles(coldSync),
               cpu: percentiles(cpuMs.coldSync),
-              note: 'as cold, through the synchronous fetch (files read one after another)',
+              note: 'as cold, through leaseSync (fetch with --unleased): files read one after another',
             },
             coldRawRead: {
               ...percentiles(coldRawRead),
               cpu: percentiles(cpuMs.coldRawRead),
-              note: 'evicted files (requests of its own) read with readFileSync and nothing else: the disk alone, a floor for cold',
+              note: 'evicted files (requests of its own) read into one reused buffer with nothing else: the disk alone, a floor for cold',
             },
           },
           composeCatMs: percentiles(catMs),

@@ -120,6 +120,7 @@ export async function runInference(
           );
         const dapt = await deps.adapters.load(DAPT_ADAPTER_ID);
         deps.dapt = composeCat([dapt as CompositionEntry]);
+        deps.adapters.release?.([dapt as CompositionEntry]);
       }
       if (needsClusters) {
         // Questions are routed with the encoder that embedded the documents for k-means (rg cluster).
