@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +16,7 @@ import type { InferSettings, MethodOutcome } from '../infer/pipeline.js';
 import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { modelKeyName } from '../train/common.js';
-import { benchCommand } from './bench.js';
+import { benchCommand, gitCommit } from './bench.js';
 
 interface E2eFlags {
   dataset: string;
@@ -368,16 +367,6 @@ export function columnCosts(entries: ManifestEntry[], documents: number): Column
     documents,
     encodeSecondsPerDocument: trainSeconds !== null && documents > 0 ? trainSeconds / documents : null,
   };
-}
-
-function gitCommit(cwd: string): string | null {
-  try {
-    return existsSync(cwd)
-      ? execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -23,6 +23,7 @@ describe('rg bench store', () => {
       fetchProcess: 'fresh',
       fetchPath: 'lease',
     });
+    expect(out.commit === null || /^[0-9a-f]{7,}(\+dirty)?$/.test(out.commit)).toBe(true);
     // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
     expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
     for (const mode of ['warm', 'coldPageCacheWarm', 'cold', 'coldSync', 'coldRawRead'])

@@ -18,7 +18,7 @@ import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
-import { benchCommand } from './bench.js';
+import { benchCommand, gitCommit } from './bench.js';
 
 /** SmolLM2-135M: 30 layers, hidden 576, intermediate 1536; the MLP targets the paper's setup uses. */
 const SMOLLM2 = { layers: 30, hidden: 576, intermediate: 1536 };
@@ -271,6 +271,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
     .action(async (flags: Flags, cmd: Command) => {
       ctx.config(cmd.optsWithGlobals());
       if (flags.k > flags.count) throw new UsageError(`--k ${flags.k} is larger than --count ${flags.count}`);
+      const commit = gitCommit(ctx.io.cwd); // the code at the start of the run
       const dir = flags.dir ? resolve(ctx.io.cwd, flags.dir) : join(mkdtempSync(join(tmpdir(), 'rg-bench-store-')), 'store');
       if (flags.reuse && !(flags.dir && existsSync(dir)))
         throw new UsageError('--reuse needs --dir with a store from an earlier --keep run');
@@ -372,6 +373,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         const result = {
           bench: 'store',
           date: new Date().toISOString(),
+          commit,
           machine: { cpu: cpus()[0]?.model, threads: cpus().length, node: process.version, loadAverage1m: loadavg()[0] },
           shape: { ...SMOLLM2, rank: flags.rank, targets: TARGETS.map((t) => t[0]), dtype: flags.dtype },
           count: flags.count,
