@@ -1,5 +1,6 @@
 export { applyGradient, type CompositionEntry, CompositionError, composeCat, composeLinear, toLoraWeights } from './compose.js';
 export { ADAPTER_DTYPES, type AdapterDtype, f32ToF16 } from './dtype.js';
+export { readFileInto } from './fsutil.js';
 export {
   type AdapterKey,
   AdapterKeyError,

@@ -6,13 +6,13 @@ describe('BufferPool', () => {
   it('hands back a given buffer of the same size, and keeps no slice, slab buffer or buffer over budget', () => {
     const pool = new BufferPool(300_000, 64 * 1024);
     const a = pool.take(100_000);
-    pool.give(a);
+    expect(pool.give(a)).toBe(true);
     expect(pool.bytes).toBe(100_000);
     expect(pool.take(100_001)).not.toBe(a); // exact sizes only
     expect(pool.take(100_000)).toBe(a);
     expect(pool.bytes).toBe(0);
-    pool.give(a.subarray(0, 80_000)); // a view of a larger buffer
-    pool.give(Buffer.allocUnsafe(1000)); // under the floor (Node's shared slab)
+    expect(pool.give(a.subarray(0, 80_000))).toBe(false); // a view of a larger buffer
+    expect(pool.give(Buffer.allocUnsafe(1000))).toBe(false); // under the floor (Node's shared slab)
     expect(pool.bytes).toBe(0);
     for (let i = 0; i < 4; i++) pool.give(Buffer.allocUnsafeSlow(100_000));
     expect(pool.bytes).toBe(300_000); // the fourth is over budget and left to the garbage collector

@@ -26,16 +26,17 @@ export class BufferPool {
     return size < this.minBytes ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size);
   }
 
-  /** Hand a buffer back. Whoever gives it must hold no view of it any more. */
-  give(buf: Buffer): void {
+  /** Hand a buffer back; false if the pool did not keep it. Whoever gives it must hold no view of it any more. */
+  give(buf: Buffer): boolean {
     const size = buf.byteLength;
     // Only whole, unshared buffers: a slice of a larger buffer or of the slab may not be reused.
-    if (size < this.minBytes || buf.byteOffset !== 0 || buf.buffer.byteLength !== size) return;
-    if (this.held + size > this.maxBytes) return;
+    if (size < this.minBytes || buf.byteOffset !== 0 || buf.buffer.byteLength !== size) return false;
+    if (this.held + size > this.maxBytes) return false;
     const list = this.free.get(size);
     if (list) list.push(buf);
     else this.free.set(size, [buf]);
     this.held += size;
+    return true;
   }
 
   clear(): void {

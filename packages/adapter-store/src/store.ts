@@ -645,12 +645,11 @@ export class AdapterStore {
     if (!c.evicted || c.pins > 0 || c.escaped || !c.buffer) return;
     const buf = c.buffer;
     c.buffer = undefined;
-    if (!this.layouts.has(buf)) {
-      // Its header is still intact: nothing reads into a buffer before it is taken from the pool.
+    if (this.pool.give(buf) && !this.layouts.has(buf)) {
+      // Its header is still intact: nothing reads into a pooled buffer before it is taken out again.
       const headerEnd = 8 + Number(buf.readBigUInt64LE(0));
       this.layouts.set(buf, { configText: c.configText, header: Buffer.from(buf.subarray(0, headerEnd)), adapter: c.adapter });
     }
-    this.pool.give(buf);
   }
 
   private readVerified(row: Row, name: string): LoraAdapter {

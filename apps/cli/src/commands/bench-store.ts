@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import {
   encodePeftAdapter,
   type LoraAdapter,
   type LoraPair,
+  readFileInto,
   roundTripDtype,
 } from '@rg/adapter-store';
 import { type Command, Option } from 'commander';
@@ -125,20 +126,10 @@ function relativeError(a: LoraAdapter, b: LoraAdapter): number {
 }
 
 let scratch = Buffer.alloc(0);
-/** Read a whole file into a scratch buffer kept from call to call (the disk's cost, without allocating). */
-function readIntoScratch(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    const { size } = fstatSync(fd);
-    if (scratch.byteLength < size) scratch = Buffer.allocUnsafeSlow(size);
-    for (let off = 0; off < size; ) {
-      const n = readSync(fd, scratch, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
+/** A buffer kept from call to call, so that timing the disk allocates nothing. */
+function scratchOf(size: number): Buffer {
+  if (scratch.byteLength < size) scratch = Buffer.allocUnsafeSlow(size);
+  return scratch.subarray(0, size);
 }
 
 /** The wall and CPU milliseconds of each fetch mode, and of composing one request's adapters. */
@@ -186,7 +177,7 @@ async function timeFetches(
     : (keys: DocAdapterKey[]) => store.leaseSync(keys, opts).release();
   // Every file of the requests' adapters read with nothing else: warms the page cache, or times the disk alone.
   const readFiles = (keys: DocAdapterKey[]) => {
-    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readIntoScratch(join(store.pathOf(k), f));
+    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileInto(join(store.pathOf(k), f), scratchOf);
   };
   const time = async (mode: string, before: (keys: DocAdapterKey[]) => void) => {
     for (const keys of requests.slice(1)) {
