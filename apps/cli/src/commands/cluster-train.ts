@@ -7,7 +7,14 @@ import { clustersPath } from '../cluster/run.js';
 import { clusterGroups, encodeClusters, type TrainOn } from '../cluster/train.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { addTrainerOptions, openTrainingRun, readAugmentedInput, type TrainerFlags, trainerOptions } from '../train/base-weight.js';
+import {
+  addTrainerOptions,
+  openTrainingRun,
+  readAugmentedInput,
+  type TrainerFlags,
+  trainableRecords,
+  trainerOptions,
+} from '../train/base-weight.js';
 import { defaultAdapterStore } from '../train/common.js';
 
 interface ClusterTrainFlags extends TrainerFlags {
@@ -51,7 +58,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
         throw e instanceof ClusteringInputError ? new UsageError(e.message) : e;
       }
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
-      const usable = new Map(records.filter((r) => r.status === 'ok').map((r) => [r.passageId, r]));
+      const usable = new Map(trainableRecords(records, (text) => ctx.info(text)).map((r) => [r.passageId, r]));
       const groups = clusterGroups(clusters, usable, flags.on);
       const missing = groups.flatMap((g) => g.missing);
       if (missing.length > 0) {

@@ -50,4 +50,39 @@ describe('rg encode', () => {
     expect(JSON.parse(perDoc.stdout)).toMatchObject({ trained: 2, failed: 1, failedIds: [DAPT_ADAPTER_ID] });
     expect(perDoc.stderr).toContain(`FAILED ${DAPT_ADAPTER_ID}: document id "${DAPT_ADAPTER_ID}" is reserved for the DAPT adapter`);
   }, 120_000);
+
+  it('trains a failed record on the QA pairs it kept (no rewrite) and skips one with none, saying which', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    const failed = (id: string, qa: Array<{ question: string; answer: string }>, reason: string) =>
+      JSON.stringify({ ...JSON.parse(augmentedLine(id, `Passage ${id}.`, qa)), rewrite: null, status: 'failed', failureReason: reason });
+    writeFileSync(
+      input,
+      `${[
+        augmentedLine('ok', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses?', answer: 'One' }]),
+        failed('partial', [{ question: 'Who keeps it?', answer: 'Edda Quist' }], 'rewrite: 1 of 3 sentences reworded'),
+        failed('empty', [], 'qa: no grounded answer'),
+      ].join('\n')}\n`,
+    );
+    const adapters = join(dir, 'adapters');
+    const r = await runCli(['--model', model, 'encode', '--input', input, '--store', adapters, '--json'], { env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ trained: 2, failed: 0 });
+    expect(r.stderr).toContain(
+      'partial partial: augmentation failed (rewrite: 1 of 3 sentences reworded); training on its 1 QA pair(s) without a rewrite',
+    );
+    expect(r.stderr).toContain('skip empty: no question/answer pair to train on (augmentation: qa: no grounded answer)');
+    const store = AdapterStore.open(adapters);
+    try {
+      expect(
+        store
+          .list()
+          .map((e) => e.key.id ?? 'base_weight')
+          .sort(),
+      ).toEqual(['base_weight', 'ok', 'partial']);
+    } finally {
+      store.close();
+    }
+  }, 120_000);
 });

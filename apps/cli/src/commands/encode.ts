@@ -4,7 +4,14 @@ import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
-import { addTrainerOptions, openTrainingRun, readAugmentedInput, type TrainerFlags, trainerOptions } from '../train/base-weight.js';
+import {
+  addTrainerOptions,
+  openTrainingRun,
+  readAugmentedInput,
+  type TrainerFlags,
+  trainableRecords,
+  trainerOptions,
+} from '../train/base-weight.js';
 import { defaultAdapterStore } from '../train/common.js';
 
 interface EncodeFlags extends TrainerFlags {
@@ -38,9 +45,7 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     .action(async (flags: EncodeFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
-      const usable = records.filter((r) => r.status === 'ok');
-      for (const r of records)
-        if (r.status !== 'ok') ctx.info(`skip ${r.passageId}: augmentation failed (${r.failureReason ?? 'no reason given'})`);
+      const usable = trainableRecords(records, (text) => ctx.info(text));
       const todo = flags.sample ? usable.slice(0, flags.sample) : usable;
 
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));

@@ -158,6 +158,24 @@ export async function readAugmentedInput(cwd: string, file: string): Promise<{ i
 }
 
 /**
+ * The records training can use: every one with at least one QA pair. A "failed" record keeps the pairs that passed
+ * augment's checks (what failed is mostly the rewrite): the recipe trains on them without the rewrite, so the
+ * document still gets its adapter. With the local generator about half the records fail on the rewrite alone, and
+ * skipping them left those documents with no adapter. Each partial or skipped record gets a line through `info`.
+ */
+export function trainableRecords(records: AugmentedRecord[], info: (text: string) => void): AugmentedRecord[] {
+  return records.filter((r) => {
+    const reason = r.failureReason ?? 'no reason given';
+    if (r.qa.length === 0) info(`skip ${r.passageId}: no question/answer pair to train on (augmentation: ${reason})`);
+    else if (r.status !== 'ok')
+      info(
+        `partial ${r.passageId}: augmentation failed (${reason}); training on its ${r.qa.length} QA pair(s)${r.rewrite ? '' : ' without a rewrite'}`,
+      );
+    return r.qa.length > 0;
+  });
+}
+
+/**
  * Loads the model, opens the adapter store and prepares the run (prepareTrainingRun): what the encoders need.
  * `close` releases the training session and the store.
  */
