@@ -78,7 +78,7 @@ describe('rg encode', () => {
       expect(
         store
           .list()
-          .map((e) => e.key.id ?? 'base_weight')
+          .map((e) => e.relPath.split('/').at(-1))
           .sort(),
       ).toEqual(['base_weight', 'ok', 'partial']);
     } finally {
