@@ -68,8 +68,14 @@ export function quantizeInt8(data: Float32Array, rows: number, cols: number, per
   return { q, scales };
 }
 
-export function dequantizeInt8(q: Int8Array, scales: Float32Array, rows: number, cols: number, perColumn: boolean): Float32Array {
-  const out = new Float32Array(rows * cols);
+export function dequantizeInt8(
+  q: Int8Array,
+  scales: Float32Array,
+  rows: number,
+  cols: number,
+  perColumn: boolean,
+  out: Float32Array = new Float32Array(rows * cols),
+): Float32Array {
   for (let i = 0; i < q.length; i++) out[i] = q[i] * scales[perColumn ? i % cols : Math.floor(i / cols)];
   return out;
 }

@@ -136,8 +136,19 @@ export function parseAdapterConfig(text: string, source: string): LoraAdapterCon
  * Decode an adapter from the bytes of its two files. Checks every tensor name, dtype and shape
  * against the config, so a truncated or foreign file fails here naming the tensor.
  */
-export function decodePeftAdapter(configText: string, model: Uint8Array, source: string): LoraAdapter {
+export function decodePeftAdapter(configText: string, model: Uint8Array, source: string, into?: LoraAdapter): LoraAdapter {
   const config = parseAdapterConfig(configText, `${source}/${ADAPTER_CONFIG_FILE}`);
+  // `into`: an adapter nobody uses any more, whose arrays take the widened (fp16, int8) tensors that fit them, so a
+  // cold load allocates no new arrays; when every tensor fits, its module map is reused as well.
+  const spare = into?.config.rank === config.rank ? into : undefined;
+  let filled = 0;
+  const spareArray = (key: string, which: string, length: number): Float32Array | undefined => {
+    const p = spare?.modules.get(key);
+    const out = which === 'A' ? p?.a : p?.b;
+    if (out?.length !== length) return undefined;
+    filled++;
+    return out;
+  };
   const file = `${source}/${ADAPTER_MODEL_FILE}`;
   const header = parseSafetensorsHeader(model, model.byteLength, file);
   const parts = new Map<string, { a?: Float32Array; b?: Float32Array; inFeatures?: number; outFeatures?: number }>();
@@ -161,6 +172,7 @@ export function decodePeftAdapter(configText: string, model: Uint8Array, source:
       );
     }
     const bytes = model.subarray(header.dataStart + entry.begin, header.dataStart + entry.end);
+    const key = moduleKey(Number(layerText), target);
     let data: Float32Array;
     if (entry.dtype === 'I8') {
       // One scale per rank component: rows of A, columns of B.
@@ -171,14 +183,14 @@ export function decodePeftAdapter(configText: string, model: Uint8Array, source:
         throw new AdapterFormatError(`${file}: int8 tensor "${name}" needs an F32 "${name}_scale" of shape [${groups}]`);
       }
       const scales = toFloat32(model.subarray(header.dataStart + scaleEntry.begin, header.dataStart + scaleEntry.end), 'F32', file);
-      data = dequantizeInt8(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), scales, rows, cols, perColumn);
+      const q = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      data = dequantizeInt8(q, scales, rows, cols, perColumn, spareArray(key, which, rows * cols));
     } else if (entry.dtype === 'F32' && bytes.byteOffset % 4 === 0) {
       // A view, not a copy: fetching k adapters for a request should not copy every byte twice.
       data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     } else {
-      data = toFloat32(bytes, entry.dtype, `${file}: ${name}`);
+      data = toFloat32(bytes, entry.dtype, `${file}: ${name}`, spareArray(key, which, rows * cols));
     }
-    const key = moduleKey(Number(layerText), target);
     const part = parts.get(key) ?? {};
     if (which === 'A') {
       part.a = data;
@@ -207,6 +219,8 @@ export function decodePeftAdapter(configText: string, model: Uint8Array, source:
   } else {
     config.targetModules = [...targets].sort();
   }
+  // Every tensor went into `into`'s arrays and it has no other module: its map already holds exactly these.
+  if (spare && filled === 2 * modules.size && spare.modules.size === modules.size) return { config, modules: spare.modules };
   return { config, modules };
 }
 

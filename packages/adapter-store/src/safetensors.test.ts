@@ -2,11 +2,33 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeSafetensors, f16ToF32, readSafetensors, readSafetensorsHeader, SafetensorsError } from './safetensors.js';
+import { encodeSafetensors, f16ToF32, readSafetensors, readSafetensorsHeader, SafetensorsError, toFloat32 } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rg-st-'));
 
 describe('safetensors', () => {
+  it('toFloat32 widens aligned and unaligned bytes alike, into a given array or a new one never sharing the input', () => {
+    const halves = Uint16Array.of(0x3c00, 0xc000, 0x3800); // 1, -2, 0.5
+    const floats = Float32Array.of(1.5, -3, 0.25);
+    for (const [dtype, src, want] of [
+      ['F16', new Uint8Array(halves.buffer), [1, -2, 0.5]],
+      ['F32', new Uint8Array(floats.buffer), [1.5, -3, 0.25]],
+    ] as const) {
+      for (const offset of [0, 1]) {
+        const bytes = new Uint8Array(src.byteLength + offset).fill(7, 0, offset);
+        bytes.set(src, offset);
+        const view = bytes.subarray(offset);
+        const fresh = toFloat32(view, dtype, 't');
+        expect(Array.from(fresh)).toEqual(want);
+        expect(fresh.buffer).not.toBe(bytes.buffer);
+        const out = new Float32Array(3);
+        expect(toFloat32(view, dtype, 't', out)).toBe(out);
+        expect(Array.from(out)).toEqual(want);
+      }
+    }
+    expect(() => toFloat32(new Uint8Array(halves.buffer), 'F16', 't', new Float32Array(2))).toThrow(/3 values do not fit an output of 2/);
+  });
+
   it('round-trips f32 tensors and metadata', () => {
     const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
     const b = Float32Array.from([-1.5]);

@@ -100,21 +100,36 @@ function fstatSize(fd: number): number {
 }
 
 /** Convert one tensor's raw bytes to fp32 (F16 and BF16 widened exactly). */
-export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, source: string): Float32Array {
+export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, source: string, out?: Float32Array): Float32Array {
   const n = bytes.byteLength / BYTES[dtype];
-  const copy = new Uint8Array(bytes); // an aligned copy (a Buffer's slice() would be a view into its pool)
+  if (out && out.length !== n) throw new RangeError(`${source}: ${n} values do not fit an output of ${out.length}`);
+  // Typed-array views need aligned offsets; otherwise an aligned copy (a Buffer's slice() would be a view into its pool).
+  const aligned = (size: number) => (bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes));
   switch (dtype) {
-    case 'F32':
-      return new Float32Array(copy.buffer, 0, n);
-    case 'F64':
-      return Float32Array.from(new Float64Array(copy.buffer, 0, n));
-    case 'F16':
-      return f16ToF32(new Uint16Array(copy.buffer, 0, n));
+    case 'F32': {
+      const src = aligned(4);
+      const values = new Float32Array(src.buffer, src.byteOffset, n);
+      if (out) out.set(values);
+      return out ?? (src === bytes ? Float32Array.from(values) : values);
+    }
+    case 'F64': {
+      const src = aligned(8);
+      const values = new Float64Array(src.buffer, src.byteOffset, n);
+      if (!out) return Float32Array.from(values);
+      out.set(values);
+      return out;
+    }
+    case 'F16': {
+      const src = aligned(2);
+      return f16ToF32(new Uint16Array(src.buffer, src.byteOffset, n), out);
+    }
     case 'BF16': {
-      const src = new Uint16Array(copy.buffer, 0, n);
-      const out = new Uint32Array(n);
-      for (let i = 0; i < n; i++) out[i] = src[i] << 16;
-      return new Float32Array(out.buffer);
+      const src = aligned(2);
+      const halves = new Uint16Array(src.buffer, src.byteOffset, n);
+      const dst = out ?? new Float32Array(n);
+      const bits = new Uint32Array(dst.buffer, dst.byteOffset, n);
+      for (let i = 0; i < n; i++) bits[i] = halves[i] << 16;
+      return dst;
     }
     default:
       throw new SafetensorsError(`${source}: dtype ${dtype} is not a float type`);
@@ -136,13 +151,12 @@ function halfValue(h: number): number {
 let HALF_TABLE: Float32Array | undefined;
 
 /** IEEE half to single precision, including subnormals, inf and NaN. */
-export function f16ToF32(src: Uint16Array): Float32Array {
+export function f16ToF32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
   if (!HALF_TABLE) {
     HALF_TABLE = new Float32Array(65_536);
     for (let h = 0; h < 65_536; h++) HALF_TABLE[h] = halfValue(h);
   }
   const table = HALF_TABLE;
-  const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
   return out;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterRelPath } from './layout.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, type LoraAdapter, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, type LoraAdapter, readPeftAdapter, roundTripDtype, writePeftAdapter } from './peft.js';
 import { AdapterStore } from './store.js';
 import { randomAdapter } from './test-helpers/random.js';
 
@@ -265,6 +265,32 @@ describe('leases: the request path that reuses file buffers', () => {
     for (const a of [...second.adapters, ...third.adapters]) expect(oldModules.has(a.modules)).toBe(true);
     second.release();
     third.release();
+    reader.close();
+  });
+
+  it('fp16 and int8 leases widen into the arrays of adapters that left use; plain loads keep theirs', async () => {
+    const root = freshRoot();
+    const writer = AdapterStore.open(root);
+    for (const dtype of ['fp16', 'int8'] as const)
+      for (const [i, id] of ids.entries())
+        writer.put(key(`${dtype}-${id}`), randomAdapter(10 + i, 2, 4, shape), { modelFingerprint: FP, dtype });
+    writer.close();
+    const reader = AdapterStore.open(root);
+    for (const dtype of ['fp16', 'int8'] as const) {
+      const want = (i: number) => roundTripDtype(randomAdapter(10 + i, 2, 4, shape), dtype);
+      const plain = await reader.loadAsync(key(`${dtype}-l0`));
+      const first = await reader.lease([key(`${dtype}-l1`), key(`${dtype}-l2`)]);
+      first.release();
+      reader.dropCache();
+      const second = reader.leaseSync([key(`${dtype}-l3`), key(`${dtype}-l4`)]);
+      const reused = new Set(first.adapters.map((a) => a.modules));
+      for (const [j, a] of second.adapters.entries()) {
+        expect(reused.has(a.modules)).toBe(true);
+        expectSame(a, want(3 + j));
+      }
+      expectSame(plain, want(0));
+      second.release();
+    }
     reader.close();
   });
 

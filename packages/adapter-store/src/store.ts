@@ -148,7 +148,10 @@ interface Cached {
   adapter: LoraAdapter;
   contentHash: string;
   configText: string;
+  /** The file buffer its fp32 tensors view. */
   buffer?: Buffer;
+  /** Its tensors were widened (fp16, int8) into arrays of its own, which a later load can widen into again. */
+  widened: boolean;
   pins: number;
   escaped: boolean;
   evicted: boolean;
@@ -219,6 +222,9 @@ export class AdapterStore {
    * space, and the full collections that cleaned it up were the cold tail.
    */
   private readonly layouts = new WeakMap<Buffer, { configText: string; header: Buffer; adapter: LoraAdapter }>();
+  /** Widened adapters out of use, whose arrays the next fp16 or int8 load writes into (bounded by `poolBytes`). */
+  private readonly spares: LoraAdapter[] = [];
+  private spareBytes = 0;
   private rowStatement: Database.Statement | undefined;
 
   private constructor(root: string, opts: StoreOptions) {
@@ -257,6 +263,8 @@ export class AdapterStore {
     this.db.close();
     this.cache.clear();
     this.pool.clear();
+    this.spares.length = 0;
+    this.spareBytes = 0;
   }
 
   pathOf(key: AdapterKey): string {
@@ -642,7 +650,16 @@ export class AdapterStore {
 
   /** An entry out of the LRU, held by no lease and never handed out unleased: its buffer can be reused. */
   private recycle(c: Cached): void {
-    if (!c.evicted || c.pins > 0 || c.escaped || !c.buffer) return;
+    if (!c.evicted || c.pins > 0 || c.escaped) return;
+    if (c.widened) {
+      c.widened = false;
+      const bytes = adapterBytes(c.adapter);
+      if (this.spareBytes + bytes <= this.pool.maxBytes) {
+        this.spares.push(c.adapter);
+        this.spareBytes += bytes;
+      }
+    }
+    if (!c.buffer) return;
     const buf = c.buffer;
     c.buffer = undefined;
     if (this.pool.give(buf) && !this.layouts.has(buf)) {
@@ -709,7 +726,9 @@ export class AdapterStore {
       adapter = { config: known.adapter.config, modules: known.adapter.modules };
     } else {
       this.layouts.delete(file);
-      adapter = this.decode(hit, data);
+      const spare = hit.row.dtype === 'fp32' ? undefined : this.spares.pop();
+      if (spare) this.spareBytes -= adapterBytes(spare);
+      adapter = this.decode(hit, data, spare);
     }
     // fp32 tensors view the file buffer; fp16 and int8 ones were widened into new arrays, so it is free at once.
     const viewed = [...adapter.modules.values()].some((p) => p.a.buffer === file.buffer || p.b.buffer === file.buffer);
@@ -719,6 +738,7 @@ export class AdapterStore {
       contentHash: hit.row.content_hash,
       configText,
       buffer: viewed ? file : undefined,
+      widened: !viewed,
       pins: pin ? 1 : 0,
       escaped: !pin,
       evicted: false,
@@ -728,12 +748,12 @@ export class AdapterStore {
   }
 
   /** Verified files to an adapter, checking its format and rank against the manifest. */
-  private decode(hit: Pick<Lookup, 'row' | 'name'>, data: Record<string, Buffer>): LoraAdapter {
+  private decode(hit: Pick<Lookup, 'row' | 'name'>, data: Record<string, Buffer>, into?: LoraAdapter): LoraAdapter {
     const { row, name } = hit;
     const dir = join(this.root, row.path);
     let adapter: LoraAdapter;
     try {
-      adapter = decodePeftAdapter(data[ADAPTER_CONFIG_FILE].toString('utf8'), data[ADAPTER_MODEL_FILE], dir);
+      adapter = decodePeftAdapter(data[ADAPTER_CONFIG_FILE].toString('utf8'), data[ADAPTER_MODEL_FILE], dir, into);
     } catch (e) {
       if (e instanceof AdapterFormatError || e instanceof SafetensorsError)
         throw new AdapterStoreError('bad_format', `${name}: ${e.message}`);
