@@ -677,10 +677,9 @@ export class AdapterStore {
   }
 
   /**
-   * One file of an adapter, checked against the manifest's size and sha256. `read` returns (or throws) the bytes
-   * or the read error.
+   * One file of an adapter, checked against the manifest's size and sha256 (`digest` if the reader already hashed
+   * it). `read` returns (or throws) the bytes or the read error.
    */
-  /** Read one file of an adapter and check its length and sha256 (`digest` if the reader already hashed it). */
   private checkedFile(hit: Pick<Lookup, 'row' | 'name'>, f: string, read: () => Buffer | Error, digest?: string): Buffer {
     const { row, name } = hit;
     const dir = join(this.root, row.path);

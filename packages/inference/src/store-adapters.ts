@@ -20,16 +20,13 @@ export function storeAdapterSource(
       const key = { ...scope, id };
       const entry = store.get(key);
       if (!entry) return null;
-      if (entry.mode !== 'gradient') {
-        const lease = await store.lease([key], loadOptions);
-        const loaded = { adapter: lease.adapters[0] };
-        leases.set(loaded, lease);
-        return loaded;
-      }
-      if (options.gamma === undefined) throw new Error(`adapter ${id} stores a gradient (--mode gradient): give gamma to apply it`);
-      const lease = await store.lease([key, { model: scope.model, rank: scope.rank, alpha: scope.alpha }], loadOptions);
-      const [gradient, base] = lease.adapters;
-      const loaded = { base, gradient, gamma: options.gamma };
+      const gradientMode = entry.mode === 'gradient';
+      if (gradientMode && options.gamma === undefined)
+        throw new Error(`adapter ${id} stores a gradient (--mode gradient): give gamma to apply it`);
+      const baseKey = { model: scope.model, rank: scope.rank, alpha: scope.alpha };
+      const lease = await store.lease(gradientMode ? [key, baseKey] : [key], loadOptions);
+      const [adapter, base] = lease.adapters;
+      const loaded: CompositionEntry = gradientMode ? { base, gradient: adapter, gamma: options.gamma! } : { adapter };
       leases.set(loaded, lease);
       return loaded;
     },
