@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { randomLlamaWeights, TrainingSession, tinyLlamaConfig } from '@rg/engine';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DAPT_ADAPTER_ID, type EncodeOptions, encodeDapt, encodeDocuments, encodeGroups } from './encode.js';
+import { DAPT_ADAPTER_ID, type EncodeOptions, encodeDapt, encodeDocuments, encodeGroups, RecipeMismatchError } from './encode.js';
 import { DEFAULT_TARGETS, initAdapter } from './init.js';
 import { type ChatEncoder, recipeExamples } from './recipe.js';
 
@@ -184,6 +184,79 @@ describe('encodeGroups', () => {
       expect(refused[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('reserved for the DAPT adapter') });
       // The DAPT adapter is untouched.
       expect(store.get({ ...scope, id: DAPT_ADAPTER_ID })?.trainingConfig.kind).toBe('dapt');
+    } finally {
+      await session.release();
+      store.close();
+    }
+  });
+});
+
+describe('recipes', () => {
+  const scope = { model: 'tiny', rank: 2, alpha: 32, dataset: 'recipes', lr: 1e-3, epochs: 1 };
+  const options: EncodeOptions = { mode: 'lora', lr: 1e-3, epochs: 1, batchSize: 2 };
+  // Plain text onto the same vocabulary, for the passage layout.
+  const textEncoder: ChatEncoder = { ...encoder, encode: (text) => [...text].map((c) => 3 + (c.charCodeAt(0) % 29)) };
+
+  it('records the recipe with each adapter and refuses, before training anything, to reuse one of another recipe', async () => {
+    const store = AdapterStore.open(join(dir, 'recipes'));
+    const session = await TrainingSession.create(config, randomLlamaWeights(config, 2), { targets: DEFAULT_TARGETS });
+    const base = initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS, seed: 1 });
+    const ctx = { session, encoder: textEncoder, store, base, scope, modelFingerprint: 'tiny-fp' };
+    try {
+      expect((await encodeDocuments([records[0]], ctx, options))[0].status).toBe('trained');
+      expect(store.get({ ...scope, id: 'a/1' })?.trainingConfig.recipe).toEqual({ examples: 'qa', loss: 'answer' });
+
+      const prag = { ...options, recipe: { examples: 'prag' as const, loss: 'all' as const } };
+      const attempt = encodeDocuments([records[2], records[0]], ctx, prag);
+      await expect(attempt).rejects.toThrow(RecipeMismatchError);
+      await expect(attempt).rejects.toThrow(
+        /adapter "a\/1" \(model tiny.*dataset recipes.*\) in .* was trained with examples=qa loss=answer, this run asks for examples=prag loss=all/,
+      );
+      // Refused as a whole: the document not stored yet was not trained with the other recipe either.
+      expect(store.get({ ...scope, id: 'b' })).toBeUndefined();
+      await expect(encodeGroups([{ adapterId: 'a/1', records: [records[0]] }], ctx, prag)).rejects.toThrow(RecipeMismatchError);
+      // The same recipe spelled out is the default one: skipped as before.
+      const same = await encodeDocuments([records[0]], ctx, { ...options, recipe: { examples: 'qa', loss: 'answer' } });
+      expect(same[0].status).toBe('skipped');
+
+      // An adapter stored before rg recorded the recipe was trained with the default one.
+      const old = store.get({ ...scope, id: 'a/1' });
+      store.put({ ...scope, id: 'old' }, store.load({ ...scope, id: 'a/1' }), {
+        modelFingerprint: 'tiny-fp',
+        trainingConfig: { ...old?.trainingConfig, recipe: undefined, documents: ['old'] },
+      });
+      const renamed = { ...records[0], passageId: 'old' };
+      expect((await encodeDocuments([renamed], ctx, options))[0].status).toBe('skipped');
+      await expect(encodeDocuments([renamed], ctx, prag)).rejects.toThrow(/was trained with examples=qa loss=answer/);
+    } finally {
+      await session.release();
+      store.close();
+    }
+  });
+
+  it('passage: trains on the passage text alone, also for a document without QA pairs, with loss on every token', async () => {
+    const store = AdapterStore.open(join(dir, 'passage'));
+    const session = await TrainingSession.create(config, randomLlamaWeights(config, 2), { targets: DEFAULT_TARGETS });
+    const base = initAdapter(config, { rank: 2, alpha: 32, targets: DEFAULT_TARGETS, seed: 1 });
+    const ctx = { session, encoder: textEncoder, store, base, scope, modelFingerprint: 'tiny-fp' };
+    try {
+      const out = await encodeDocuments([records[0], records[1]], ctx, { ...options, recipe: { examples: 'passage' } });
+      // Passage and rewrite for the first, the passage alone for the one without a rewrite or QA pairs.
+      expect(out).toMatchObject([
+        { status: 'trained', examples: 2 },
+        { status: 'trained', examples: 1 },
+      ]);
+      expect(store.get({ ...scope, id: 'empty' })?.trainingConfig).toMatchObject({
+        recipe: { examples: 'passage', loss: 'all' },
+        examples: 1,
+        droppedExamples: 0,
+      });
+      const long = await encodeDocuments([{ ...records[2], passageId: 'long' }], ctx, {
+        ...options,
+        maxTokens: 4,
+        recipe: { examples: 'passage' },
+      });
+      expect(long[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('1 examples over the token limit') });
     } finally {
       await session.release();
       store.close();

@@ -1,7 +1,7 @@
-import type { AdapterStore, DocAdapterKey, LoraAdapter, LoraPair } from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter, type LoraPair } from '@rg/adapter-store';
 import type { TrainingSession } from '@rg/engine';
 import { CheckpointFile } from './checkpoint.js';
-import { type ChatEncoder, type RecipeRecord, recipeExamples } from './recipe.js';
+import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
 import { type TrainMode, trainAdapter } from './trainer.js';
 
 /**
@@ -20,6 +20,8 @@ export interface EncodeOptions {
   seed?: number;
   /** Examples longer than this many tokens are left out. */
   maxTokens?: number;
+  /** Example layout and loss (default DEFAULT_RECIPE); recorded as `recipe` in every adapter's trainingConfig. */
+  recipe?: Partial<Recipe>;
 }
 
 export interface EncodeContext {
@@ -78,7 +80,25 @@ export async function encodeGroups(
   hooks: GroupHooks = {},
   checkpoints?: CheckpointOptions,
 ): Promise<GroupOutcome[]> {
+  const list = [...groups];
+  checkStoredRecipes(
+    list.map((g) => g.adapterId),
+    ctx,
+    options,
+  );
+  return trainGroups(list, ctx, options, hooks, checkpoints);
+}
+
+/** encodeGroups without the recipe check, which its callers have made for the whole run. */
+async function trainGroups(
+  groups: readonly TrainingGroup[],
+  ctx: EncodeContext,
+  options: EncodeOptions,
+  hooks: GroupHooks,
+  checkpoints?: CheckpointOptions,
+): Promise<GroupOutcome[]> {
   const outcomes: GroupOutcome[] = [];
+  const recipe = resolveRecipe(options.recipe);
   const scale = ctx.base.config.alpha / ctx.base.config.rank;
   for (const group of groups) {
     const id = group.adapterId;
@@ -98,7 +118,7 @@ export async function encodeGroups(
         let dropped = 0;
         let pairs = 0;
         const examples = group.records.flatMap((record) => {
-          const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens });
+          const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens, recipe });
           dropped += r.dropped;
           pairs += record.qa.length;
           return r.examples;
@@ -157,6 +177,7 @@ export async function encodeGroups(
             trainingConfig: {
               ...options,
               ...group.metadata,
+              recipe,
               documents,
               // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
               trainSeconds: Math.round(performance.now() - t0) / 1000,
@@ -207,8 +228,14 @@ export async function encodeDocuments(
   options: EncodeOptions,
   hooks: GroupHooks = {},
 ): Promise<GroupOutcome[]> {
+  const list = [...records];
+  checkStoredRecipes(
+    list.filter((r) => !reservedAdapterId(r.passageId)).map((r) => r.passageId),
+    ctx,
+    options,
+  );
   const outcomes: GroupOutcome[] = [];
-  for (const record of records) {
+  for (const record of list) {
     const reserved = reservedAdapterId(record.passageId);
     if (reserved) {
       const refused: GroupOutcome = {
@@ -220,7 +247,7 @@ export async function encodeDocuments(
       hooks.onGroup?.(refused);
       continue;
     }
-    outcomes.push(...(await encodeGroups([{ adapterId: record.passageId, records: [record] }], ctx, options, hooks)));
+    outcomes.push(...(await trainGroups([{ adapterId: record.passageId, records: [record] }], ctx, options, hooks)));
   }
   return outcomes;
 }
@@ -250,4 +277,41 @@ function storedDocuments(trainingConfig: Record<string, unknown>, adapterId: str
 
 function sameDocuments(stored: unknown, now: string[]): boolean {
   return Array.isArray(stored) && stored.length === now.length && [...stored].sort().join('\u0000') === [...now].sort().join('\u0000');
+}
+
+/** A run would skip or overwrite stored adapters trained with another recipe (see checkStoredRecipes). */
+export class RecipeMismatchError extends Error {
+  override name = 'RecipeMismatchError';
+}
+
+/**
+ * The recipe a stored adapter was trained with (its trainingConfig's `recipe`); one stored before rg recorded it
+ * was trained with the only recipe there was, DEFAULT_RECIPE.
+ */
+export function storedRecipe(trainingConfig: Record<string, unknown>): Recipe {
+  const r = (trainingConfig.recipe ?? DEFAULT_RECIPE) as Recipe;
+  return { examples: r.examples, loss: r.loss };
+}
+
+/**
+ * The store key has no recipe field, so an adapter trained with another recipe would be skipped as "already
+ * stored" (or one of them overwritten while the rest stay): a run whose adapters are stored with another recipe is
+ * refused as a whole, before anything is trained, naming the first such adapter and both recipes.
+ */
+function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, options: EncodeOptions): void {
+  const recipe = resolveRecipe(options.recipe);
+  const clashes: Array<{ key: DocAdapterKey; was: Recipe }> = [];
+  for (const id of ids) {
+    const key: DocAdapterKey = { ...ctx.scope, id };
+    const entry = ctx.store.get(key);
+    if (!entry) continue;
+    const was = storedRecipe(entry.trainingConfig);
+    if (was.examples !== recipe.examples || was.loss !== recipe.loss) clashes.push({ key, was });
+  }
+  if (clashes.length === 0) return;
+  const [first] = clashes;
+  const more = clashes.length > 1 ? ` (and ${clashes.length - 1} more adapters of this run)` : '';
+  throw new RecipeMismatchError(
+    `adapter ${describeKey(first.key)} in ${ctx.store.root} was trained with ${formatRecipe(first.was)}, this run asks for ${formatRecipe(recipe)}${more}: train into another store or dataset (rg: --store / --dataset) to keep both, or delete the stored adapters`,
+  );
 }

@@ -10,7 +10,9 @@ export {
   encodeGroups,
   type GroupHooks,
   type GroupOutcome,
+  RecipeMismatchError,
   reservedAdapterId,
+  storedRecipe,
   type TrainingGroup,
 } from './encode.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
@@ -20,9 +22,17 @@ export {
   chatExample,
   closedBookPrompt,
   contextPrompt,
+  DEFAULT_RECIPE,
+  EXAMPLE_LAYOUTS,
+  type ExampleLayout,
+  formatRecipe,
+  LOSS_SPANS,
+  type LossSpan,
+  type Recipe,
   type RecipeOptions,
   type RecipeRecord,
   type RecipeResult,
   recipeExamples,
+  resolveRecipe,
 } from './recipe.js';
 export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';

@@ -15,16 +15,54 @@ export interface ChatMessage {
   content: string;
 }
 
-/** What the recipe needs from a tokenizer: the model's chat template, rendered and encoded (engine's Tokenizer fits). */
+/**
+ * What the recipe needs from a tokenizer: the model's chat template, rendered and encoded, and (for the `passage`
+ * layout only) plain text encoded as the tokenizer does by default (engine's Tokenizer fits).
+ */
 export interface ChatEncoder {
   encodeChat(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): number[];
+  encode?(text: string): number[];
+}
+
+/**
+ * How a record becomes training sequences (rg encode --examples):
+ * - qa: rg's layout, see recipeExamples;
+ * - prag: the layout PRAG published (src/encode.py get_train_data): the first ceil(N/2) QA pairs in their order,
+ *   each once with the passage and once with the rewrite in the prompt, the rest with no passage;
+ * - passage: continued pretraining on the passage's tokens (no chat template), and the rewrite's when there is one.
+ */
+export const EXAMPLE_LAYOUTS = ['qa', 'prag', 'passage'] as const;
+export type ExampleLayout = (typeof EXAMPLE_LAYOUTS)[number];
+
+/** Which tokens the loss covers (rg encode --loss): the assistant turn, or every token (PRAG: labels = input_ids). */
+export const LOSS_SPANS = ['answer', 'all'] as const;
+export type LossSpan = (typeof LOSS_SPANS)[number];
+
+export interface Recipe {
+  examples: ExampleLayout;
+  loss: LossSpan;
+}
+
+/** What rg trained with before the recipe could be chosen, so also what an adapter without a recorded recipe had. */
+export const DEFAULT_RECIPE: Readonly<Recipe> = { examples: 'qa', loss: 'answer' };
+
+/** The recipe as it is trained: defaults filled in, and `passage` always with loss on every token (it has no answer). */
+export function resolveRecipe(recipe: Partial<Recipe> = {}): Recipe {
+  const examples = recipe.examples ?? DEFAULT_RECIPE.examples;
+  return { examples, loss: examples === 'passage' ? 'all' : (recipe.loss ?? DEFAULT_RECIPE.loss) };
+}
+
+export function formatRecipe(recipe: Recipe): string {
+  return `examples=${recipe.examples} loss=${recipe.loss}`;
 }
 
 export interface RecipeOptions {
-  /** Which QA pairs go into the with-context half. */
+  /** Which QA pairs go into the with-context half (`qa` layout). */
   seed?: number;
   /** Examples longer than this are left out (and counted). */
   maxTokens?: number;
+  /** Default: DEFAULT_RECIPE. */
+  recipe?: Partial<Recipe>;
 }
 
 export interface RecipeResult {
@@ -44,36 +82,62 @@ export function closedBookPrompt(question: string): string {
 }
 
 /**
- * One document's training examples. The QA pairs are split in two halves (seeded): the first half is
- * asked with the passage in the prompt and, separately, with its rewrite; the second half is asked
- * with no context, which is what makes the adapter carry the facts. With an odd count the closed-book
- * half gets the extra pair. Every example is the model's chat template around (user, assistant); the
- * loss covers the assistant turn only (the answer and the template's end-of-turn tokens).
+ * One document's training examples, in the layout and with the loss of `options.recipe` (default: `qa`, `answer`).
+ * `qa`: the QA pairs are split in two halves (seeded): the first half is asked with the passage in the prompt and,
+ * separately, with its rewrite; the second half is asked with no context, which is what makes the adapter carry the
+ * facts. With an odd count the closed-book half gets the extra pair. `prag`: see EXAMPLE_LAYOUTS. Every chat example
+ * is the model's chat template around (user, assistant); with loss `answer` the loss covers the assistant turn only
+ * (the answer and the template's end-of-turn tokens), with `all` every token. `passage`: see EXAMPLE_LAYOUTS.
  */
 export function recipeExamples(record: RecipeRecord, encoder: ChatEncoder, options: RecipeOptions = {}): RecipeResult {
-  const pairs = shuffled(record.qa, seededRandom(options.seed ?? 0));
-  const withContext = pairs.slice(0, Math.floor(pairs.length / 2));
-  const closedBook = pairs.slice(withContext.length);
-  const turns: Array<{ user: string; answer: string }> = [];
-  for (const p of withContext) {
-    turns.push({ user: contextPrompt(record.passage, p.question), answer: p.answer });
-    if (record.rewrite) turns.push({ user: contextPrompt(record.rewrite, p.question), answer: p.answer });
-  }
-  for (const p of closedBook) turns.push({ user: closedBookPrompt(p.question), answer: p.answer });
-
+  const recipe = resolveRecipe(options.recipe);
+  const all =
+    recipe.examples === 'passage'
+      ? passageExamples(record, encoder)
+      : chatTurns(record, recipe.examples, options.seed ?? 0).map((t) =>
+          chatExample(encoder, t.user, t.answer, record.passageId, recipe.loss),
+        );
   const examples: TrainingExample[] = [];
   let dropped = 0;
-  for (const t of turns) {
-    const example = chatExample(encoder, t.user, t.answer, record.passageId);
+  for (const example of all) {
     if (options.maxTokens !== undefined && example.inputIds.length > options.maxTokens) dropped++;
     else examples.push(example);
   }
   return { examples, dropped };
 }
 
-/** Token ids of (user, assistant) with labels on the assistant turn only. */
-export function chatExample(encoder: ChatEncoder, user: string, answer: string, where = 'example'): TrainingExample {
-  const prompt = encoder.encodeChat([{ role: 'user', content: user }], { addGenerationPrompt: true });
+function chatTurns(record: RecipeRecord, layout: 'qa' | 'prag', seed: number): Array<{ user: string; answer: string }> {
+  // PRAG takes the pairs in their order and gives the with-context half the extra pair; rg's qa layout draws them.
+  const pairs = layout === 'prag' ? record.qa : shuffled(record.qa, seededRandom(seed));
+  const half = layout === 'prag' ? Math.ceil(pairs.length / 2) : Math.floor(pairs.length / 2);
+  const turns: Array<{ user: string; answer: string }> = [];
+  for (const p of pairs.slice(0, half)) {
+    turns.push({ user: contextPrompt(record.passage, p.question), answer: p.answer });
+    if (record.rewrite) turns.push({ user: contextPrompt(record.rewrite, p.question), answer: p.answer });
+  }
+  for (const p of pairs.slice(half)) turns.push({ user: closedBookPrompt(p.question), answer: p.answer });
+  return turns;
+}
+
+/** The passage and the rewrite as plain token sequences, every token labelled; one too short to score is left out. */
+function passageExamples(record: RecipeRecord, encoder: ChatEncoder): TrainingExample[] {
+  const encode = encoder.encode?.bind(encoder);
+  if (!encode) throw new Error(`${record.passageId}: the passage layout needs a tokenizer that encodes plain text`);
+  return [record.passage, record.rewrite]
+    .filter((text): text is string => !!text)
+    .map((text) => encode(text))
+    .filter((ids) => ids.length > 1)
+    .map((ids) => ({ inputIds: ids, labels: [...ids] }));
+}
+
+/** Token ids of (user, assistant), labelled on the assistant turn only (`answer`) or on every token (`all`). */
+export function chatExample(
+  encoder: ChatEncoder,
+  user: string,
+  answer: string,
+  where = 'example',
+  loss: LossSpan = 'answer',
+): TrainingExample {
   const full = encoder.encodeChat(
     [
       { role: 'user', content: user },
@@ -81,6 +145,8 @@ export function chatExample(encoder: ChatEncoder, user: string, answer: string, 
     ],
     { addGenerationPrompt: false },
   );
+  if (loss === 'all') return { inputIds: full, labels: [...full] };
+  const prompt = encoder.encodeChat([{ role: 'user', content: user }], { addGenerationPrompt: true });
   // Token boundaries could in principle merge across the prompt/answer seam: refuse rather than mislabel.
   if (full.length <= prompt.length || prompt.some((id, i) => full[i] !== id)) {
     throw new Error(`${where}: the chat template's prompt tokens are not a prefix of the full conversation's`);

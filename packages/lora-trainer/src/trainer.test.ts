@@ -1,6 +1,7 @@
 import { type LoraParams, type LoraTarget, randomLlamaWeights, TrainingSession, targetShape, tinyLlamaConfig } from '@rg/engine';
 import { describe, expect, it } from 'vitest';
-import type { TrainingExample } from './batching.js';
+import { scoredTokens, type TrainingExample } from './batching.js';
+import { type ChatEncoder, chatExample } from './recipe.js';
 import { type TrainCheckpoint, trainAdapter } from './trainer.js';
 
 const config = tinyLlamaConfig();
@@ -105,6 +106,50 @@ describe('trainAdapter', () => {
       expect(Math.max(...got.a.map(Math.abs))).toBe(0);
     }
     expect(norm).toBeGreaterThan(0);
+    await session.release();
+  });
+});
+
+describe('loss on every token (rg encode --loss all)', () => {
+  // A chat template over the tiny vocabulary: role markers 1 and 2, characters onto 3..31.
+  const chat: ChatEncoder = {
+    encodeChat(messages, options = {}) {
+      const ids = messages.flatMap((m) => [m.role === 'user' ? 1 : 2, ...[...m.content].map((c) => 3 + (c.charCodeAt(0) % 29))]);
+      return options.addGenerationPrompt ? [...ids, 2] : ids;
+    },
+  };
+
+  it('is the token-weighted mean of the answer-only and prompt-only losses, and so is its gradient', async () => {
+    const session = await TrainingSession.create(config, weights, { targets });
+    // B away from zero, so that dL/dA is not trivially zero either.
+    const init = new Map([...initAdapter(6)].map(([k, p]) => [k, { a: p.a, b: p.b.map((_, i) => Math.cos(i) * 0.05) }]));
+    const answer = chatExample(chat, 'Who met Bo?', 'Ada did', 'x', 'answer');
+    const all = chatExample(chat, 'Who met Bo?', 'Ada did', 'x', 'all');
+    const prompt = { inputIds: answer.inputIds, labels: answer.inputIds.map((id, i) => (answer.labels[i] === -100 ? id : -100)) };
+    const opts = { mode: 'gradient' as const, scale: 16, lr: 1, epochs: 1, batchSize: 1 };
+    const ga = await trainAdapter(session, init, [answer], opts);
+    const gp = await trainAdapter(session, init, [prompt], opts);
+    const gall = await trainAdapter(session, init, [all], opts);
+    const [na, np, nall] = [answer, prompt, all].map(scoredTokens);
+    // Every position but the first predicts a token: more than the answer turn covers.
+    expect(nall).toBe(all.inputIds.length - 1);
+    expect(na + np).toBe(nall);
+    expect(na).toBeLessThan(nall / 2);
+    expect(gall.losses[0]).toBeCloseTo((ga.losses[0] * na + gp.losses[0] * np) / nall, 5);
+    let differs = 0;
+    for (const [key, g] of gall.tensors) {
+      for (const f of ['a', 'b'] as const) {
+        const a = ga.tensors.get(key)![f];
+        const p = gp.tensors.get(key)![f];
+        for (let i = 0; i < g[f].length; i++) {
+          const want = (a[i] * na + p[i] * np) / nall;
+          expect(Math.abs(g[f][i] - want)).toBeLessThan(1e-5 + 1e-4 * Math.abs(want));
+          differs = Math.max(differs, Math.abs(g[f][i] - a[i]));
+        }
+      }
+    }
+    // The prompt tokens move the adapter too: the all-token gradient is not the answer-only one.
+    expect(differs).toBeGreaterThan(1e-3);
     await session.release();
   });
 });
