@@ -1,9 +1,11 @@
+export { type ChartRow, escapeXml, type IntervalChartOptions, intervalChartSvg } from './chart.js';
 export { CHEMPROT_LABELS, loadChemProt } from './datasets/chemprot.js';
 export { DatasetError } from './datasets/errors.js';
 export { loadJsonlCorpus, loadJsonlQa } from './datasets/jsonl.js';
 export { loadPopQa } from './datasets/popqa.js';
 export { loadPubMedQa, PUBMEDQA_LABELS } from './datasets/pubmedqa.js';
-export { DATASET_NAMES, loadDataset } from './datasets/registry.js';
+export { DATASET_NAMES, DATASET_SPLITS, loadDataset } from './datasets/registry.js';
+export { POPQA_SPLIT, seededSplit, shuffledIndices } from './datasets/split.js';
 export type { CorpusDocument, Dataset, PrimaryMetric, QaExample } from './datasets/types.js';
 export { type ChatTokenizer, engineAnswerModel } from './engine-model.js';
 export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
@@ -32,4 +34,11 @@ export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './out
 export { buildMessages, PROMPT_VERSION } from './prompts.js';
 export { type RunOptions, type RunResult, runMethod, sampleExamples } from './run.js';
 export { chooseLabel, type LabelChoice } from './scoring.js';
+export {
+  BOOTSTRAP_RESAMPLES,
+  type BootstrapOptions,
+  bootstrapMean,
+  type Interval,
+  pairedBootstrapDifference,
+} from './stats.js';
 export { storeAdapterSource } from './store-adapters.js';

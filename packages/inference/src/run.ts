@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { shuffledIndices } from './datasets/split.js';
 import type { Dataset, QaExample } from './datasets/types.js';
 import { evaluate, formatMetrics, type Metrics } from './evaluate.js';
 import { type AnswerOptions, answerQuestion, checkDeps, type MethodDeps, type Prediction } from './methods.js';
@@ -83,26 +84,8 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
 /** A seeded, reproducible sample of n examples (all of them, in order, when n is absent or too large). */
 export function sampleExamples(examples: QaExample[], n: number | undefined, seed: number): QaExample[] {
   if (n === undefined || n >= examples.length) return examples;
-  const rand = mulberry32(seed);
-  const idx = examples.map((_, i) => i);
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx
+  return shuffledIndices(examples.length, seed)
     .slice(0, n)
     .sort((a, b) => a - b)
     .map((i) => examples[i]);
-}
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same sample on every machine. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

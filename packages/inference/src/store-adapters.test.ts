@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore, composeCat, type LoraAdapter } from '@rg/adapter-store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset } from './datasets/registry.js';
 import { storeAdapterSource } from './store-adapters.js';
 
 const base = { model: 'tiny', rank: 1, alpha: 2 };
@@ -53,16 +52,5 @@ describe('storeAdapterSource', () => {
 
   it('refuses adapters trained for another model fingerprint', async () => {
     await expect(storeAdapterSource(store, scope, { modelFingerprint: 'other' }).load('doc-a')).rejects.toThrow(/fingerprint/);
-  });
-});
-
-describe('loadDataset', () => {
-  it('rejects unknown names and splits with what was expected', () => {
-    expect(() => loadDataset('squad', { dataDir: '.' })).toThrow(
-      /squad: unknown dataset \(expected pubmedqa, popqa, chemprot or jsonl:QUESTIONS\.jsonl\)/,
-    );
-    expect(() => loadDataset('chemprot', { dataDir: '.', split: 'validation' })).toThrow(
-      /unknown split "validation" \(expected train, dev, test\)/,
-    );
   });
 });

@@ -45,5 +45,6 @@ export function loadChemProt(dir: string, split: 'train' | 'dev' | 'test' = 'tes
     instruction:
       'Classify the relation between the two entities marked << >> and [[ ]] in the sentence. Answer with one label: ' +
       `${CHEMPROT_LABELS.join(', ')}.`,
+    split,
   };
 }

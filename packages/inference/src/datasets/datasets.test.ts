@@ -7,6 +7,8 @@ import { DatasetError } from './errors.js';
 import { loadJsonlCorpus, loadJsonlQa } from './jsonl.js';
 import { loadPopQa } from './popqa.js';
 import { loadPubMedQa } from './pubmedqa.js';
+import { DATASET_SPLITS, loadDataset } from './registry.js';
+import { seededSplit, shuffledIndices } from './split.js';
 
 let dir: string;
 beforeAll(() => {
@@ -35,7 +37,10 @@ describe('PubMedQA PQA-L', () => {
     expect(test.examples).toEqual([{ id: '22', question: 'Q two?', answers: ['no'], choices: ['yes', 'no', 'maybe'], goldDocIds: ['22'] }]);
     expect(test.documents).toHaveLength(3);
     expect(test.documents[0]).toEqual({ id: '11', text: 'First part. Second part.' });
-    expect(loadPubMedQa(d, 'train').examples.map((e) => e.id)).toEqual(['11', '33']);
+    expect(test.split).toBe('test');
+    const dev = loadPubMedQa(d, 'dev');
+    expect(dev.examples.map((e) => e.id)).toEqual(['11', '33']);
+    expect(dev.documents).toHaveLength(3);
     expect(loadPubMedQa(d, 'all').examples).toHaveLength(3);
     expect(test.primaryMetric).toBe('accuracy');
   });
@@ -73,6 +78,16 @@ describe('PopQA', () => {
     });
     expect(ds.documents.map((d) => d.id)).toEqual(['George', 'Politician', 'Ann']);
     expect(ds.primaryMetric).toBe('contains');
+  });
+
+  it('splits into fixed seeded dev and test halves; the corpus stays whole', () => {
+    const f = write('popqa-split.json', JSON.stringify(Array.from({ length: 6 }, (_, i) => q(i, '["x"]', [`T${i}`]))));
+    const all = loadPopQa(f);
+    expect(all.split).toBe('all');
+    // Fewer questions than POPQA_SPLIT.dev: every one is in dev (the real file's halves are checked in real-data.test.ts).
+    expect(loadPopQa(f, 'dev').examples).toEqual(all.examples);
+    expect(loadPopQa(f, 'test').examples).toEqual([]);
+    expect(loadPopQa(f, 'test').documents).toEqual(all.documents);
   });
 
   it('names the record and field of bad input', () => {
@@ -149,5 +164,58 @@ describe('generic JSON Lines QA and corpus', () => {
     expect(() => loadJsonlCorpus(g)).toThrow(/corpus-bad\.jsonl \(line 2, field "id"\): duplicate id "d1"/);
     const h = write('corpus-bad2.jsonl', '{"id": "d1", "body": "one"}\n');
     expect(() => loadJsonlCorpus(h)).toThrow(/line 1, field "text"\): expected a "text", "contents" or "abstract"/);
+  });
+});
+
+describe('seeded splits', () => {
+  const examples = Array.from({ length: 10 }, (_, i) => ({ id: `q${i}`, question: `Q${i}?`, answers: ['a'] }));
+
+  it('shuffles indices the same way for a seed on every run', () => {
+    const order = shuffledIndices(10, 2024);
+    expect([...order].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(shuffledIndices(10, 2024)).toEqual(order);
+    expect(shuffledIndices(10, 2025)).not.toEqual(order);
+  });
+
+  it('cuts examples into disjoint dev and test parts that cover them all, each in file order', () => {
+    const { dev, test } = seededSplit(examples, 4, 2024);
+    expect(dev).toHaveLength(4);
+    expect(test).toHaveLength(6);
+    const ids = (xs: { id: string }[]) => xs.map((e) => e.id);
+    expect(new Set([...ids(dev), ...ids(test)]).size).toBe(10);
+    for (const part of [dev, test])
+      expect(part.map((e) => examples.indexOf(e))).toEqual(part.map((e) => examples.indexOf(e)).sort((a, b) => a - b));
+    // The dev part is the first 4 positions of the seeded shuffle.
+    expect(ids(dev)).toEqual(
+      shuffledIndices(10, 2024)
+        .slice(0, 4)
+        .sort((a, b) => a - b)
+        .map((i) => `q${i}`),
+    );
+  });
+});
+
+describe('loadDataset', () => {
+  it('rejects unknown names and splits with what was expected', () => {
+    expect(() => loadDataset('squad', { dataDir: '.' })).toThrow(
+      /squad: unknown dataset \(expected pubmedqa, popqa, chemprot or jsonl:QUESTIONS\.jsonl\)/,
+    );
+    expect(() => loadDataset('chemprot', { dataDir: '.', split: 'validation' })).toThrow(
+      /unknown split "validation" \(expected test, dev, train\)/,
+    );
+    expect(() => loadDataset('pubmedqa', { dataDir: '.', split: 'train' })).toThrow(/unknown split "train" \(expected test, dev, all\)/);
+    const f = write('split.jsonl', '{"question": "q?", "answer": "a"}\n');
+    expect(() => loadDataset(`jsonl:${f}`, { dataDir: '.', split: 'dev' })).toThrow(/unknown split "dev" \(expected all\)/);
+  });
+
+  it('loads each dataset’s default split without --split, and names the split it loaded', () => {
+    const d = pqal({ '11': rec('Q one?', 'yes'), '22': rec('Q two?', 'no') }, { '22': 'no' }, 'reg/pubmedqa');
+    const dataDir = join(d, '..');
+    expect(DATASET_SPLITS.pubmedqa[0]).toBe('test');
+    expect(loadDataset('pubmedqa', { dataDir })).toMatchObject({ split: 'test', examples: [{ id: '22' }] });
+    expect(loadDataset('pubmedqa', { dataDir, split: 'dev' })).toMatchObject({ split: 'dev', examples: [{ id: '11' }] });
+    expect(loadDataset('pubmedqa', { dataDir, split: 'all' }).examples).toHaveLength(2);
+    const f = write('reg2.jsonl', '{"question": "q?", "answer": "a"}\n');
+    expect(loadDataset(`jsonl:${f}`, { dataDir, split: 'all' }).split).toBe('all');
   });
 });

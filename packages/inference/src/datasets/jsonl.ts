@@ -35,7 +35,7 @@ export function loadJsonlQa(file: string, name = basename(file).replace(/\.jsonl
     examples.push(ex);
   }
   if (examples.length === 0) throw new DatasetError(file, 'no questions found');
-  return { name, examples, documents: [], primaryMetric: withChoices === examples.length ? 'accuracy' : 'em' };
+  return { name, examples, documents: [], primaryMetric: withChoices === examples.length ? 'accuracy' : 'em', split: 'all' };
 }
 
 /**

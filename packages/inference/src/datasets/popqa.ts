@@ -1,14 +1,16 @@
 import { DatasetError } from './errors.js';
 import { field, readJson } from './read.js';
+import { POPQA_SPLIT, seededSplit } from './split.js';
 import type { CorpusDocument, Dataset, QaExample } from './types.js';
 
 /**
  * PopQA with supporting Wikipedia paragraphs (a JSON array; `possible_answers` is a JSON-encoded string list).
  * Each distinct paragraph title becomes one document (id = the Wikipedia title, shared by every question that
  * cites it); a question's gold documents are its supporting paragraphs. Scored by "an accepted answer appears
- * in the output".
+ * in the output". `split`: 'dev' or 'test' (rg's fixed seeded halves, see POPQA_SPLIT) or 'all'; the corpus is
+ * always every question's paragraphs.
  */
-export function loadPopQa(file: string): Dataset {
+export function loadPopQa(file: string, split: 'dev' | 'test' | 'all' = 'all'): Dataset {
   const root = readJson(file);
   if (!Array.isArray(root)) throw new DatasetError(file, 'expected a JSON array of questions');
   const documents = new Map<string, CorpusDocument>();
@@ -43,5 +45,6 @@ export function loadPopQa(file: string): Dataset {
     });
     examples.push({ id, question, answers: answers as string[], goldDocIds: gold });
   });
-  return { name: 'popqa', examples, documents: [...documents.values()], primaryMetric: 'contains' };
+  const chosen = split === 'all' ? examples : seededSplit(examples, POPQA_SPLIT.dev, POPQA_SPLIT.seed)[split];
+  return { name: 'popqa', examples: chosen, documents: [...documents.values()], primaryMetric: 'contains', split };
 }

@@ -9,9 +9,10 @@ export const PUBMEDQA_LABELS = ['yes', 'no', 'maybe'];
  * PubMedQA PQA-L from its published files: `ori_pqal.json` (1,000 questions keyed by PMID, each with the
  * abstract's CONTEXTS and a final_decision) and `test_ground_truth.json` (the official 500-question test split).
  * Every abstract becomes one document (id = PMID, its contexts joined); a question's gold document is its own.
- * `split`: 'test' (official), 'train' (the other 500) or 'all'. The corpus is always all 1,000 abstracts.
+ * `split`: 'test' (official), 'dev' (the other 500: where recipes are chosen, since nothing here trains on labels)
+ * or 'all'. The corpus is always all 1,000 abstracts.
  */
-export function loadPubMedQa(dir: string, split: 'test' | 'train' | 'all' = 'test'): Dataset {
+export function loadPubMedQa(dir: string, split: 'test' | 'dev' | 'all' = 'test'): Dataset {
   const mainFile = join(dir, 'ori_pqal.json');
   const testFile = join(dir, 'test_ground_truth.json');
   const root = readJson(mainFile);
@@ -58,5 +59,6 @@ export function loadPubMedQa(dir: string, split: 'test' | 'train' | 'all' = 'tes
     primaryMetric: 'accuracy',
     labels: PUBMEDQA_LABELS,
     instruction: 'Answer the biomedical research question with yes, no or maybe.',
+    split,
   };
 }

@@ -17,7 +17,10 @@ describe.skipIf(!present)('loaders on the real files in ../shared/data', () => {
     expect(ds.examples).toHaveLength(500);
     const count = (l: string) => ds.examples.filter((e) => e.answers[0] === l).length;
     expect([count('yes'), count('no'), count('maybe')]).toEqual([276, 169, 55]);
-    expect(loadPubMedQa(join(DATA, 'pubmedqa'), 'train').examples).toHaveLength(500);
+    const dev = loadPubMedQa(join(DATA, 'pubmedqa'), 'dev').examples;
+    expect(dev).toHaveLength(500);
+    const testIds = new Set(ds.examples.map((e) => e.id));
+    expect(dev.filter((e) => testIds.has(e.id))).toEqual([]);
   });
 
   it('PopQA: 1,000 questions, 2 gold paragraphs each, an accepted answer inside one of them', () => {
@@ -29,6 +32,18 @@ describe.skipIf(!present)('loaders on the real files in ../shared/data', () => {
       const text = ex.goldDocIds!.map((id) => byId.get(id)!.text).join(' ');
       expect(ex.answers.some((a) => text.includes(a))).toBe(true);
     }
+  });
+
+  it('PopQA dev / test: 500 / 500, disjoint, the same questions as when the split was fixed', () => {
+    const file = join(DATA, 'popqa', 'popqa.json');
+    const dev = loadPopQa(file, 'dev').examples.map((e) => e.id);
+    const test = loadPopQa(file, 'test').examples.map((e) => e.id);
+    expect([dev.length, test.length]).toEqual([500, 500]);
+    expect(new Set([...dev, ...test]).size).toBe(1000);
+    // Pinned: a change here would put earlier dev questions into test (see POPQA_SPLIT).
+    expect(dev.slice(0, 8)).toEqual(['0', '1', '3', '5', '6', '9', '13', '16']);
+    expect(test.slice(0, 8)).toEqual(['2', '4', '7', '8', '10', '11', '12', '14']);
+    expect(dev.reduce((s, id) => s + Number(id), 0)).toBe(248612);
   });
 
   it('ChemProt: split sizes 4,169 / 2,427 / 3,469', () => {

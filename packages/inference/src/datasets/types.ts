@@ -32,4 +32,6 @@ export interface Dataset {
   labels?: string[];
   /** A task line put at the top of every prompt (e.g. "Answer with yes, no or maybe."). */
   instruction?: string;
+  /** Which of the dataset's questions `examples` holds: `dev`, `test`, `train` or `all` (see each loader). */
+  split?: string;
 }
