@@ -312,6 +312,6 @@ function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, options:
   const [first] = clashes;
   const more = clashes.length > 1 ? ` (and ${clashes.length - 1} more adapters of this run)` : '';
   throw new RecipeMismatchError(
-    `adapter ${describeKey(first.key)} in ${ctx.store.root} was trained with ${formatRecipe(first.was)}, this run asks for ${formatRecipe(recipe)}${more}: train into another store or dataset (rg: --store / --dataset) to keep both, or delete the stored adapters`,
+    `adapter ${describeKey(first.key)} in ${ctx.store.root} was trained with ${formatRecipe(first.was)}, this run asks for ${formatRecipe(recipe)}${more}: train into another adapter store or dataset to keep both, or delete the stored adapters`,
   );
 }

@@ -11,9 +11,11 @@ import {
   addTrainerOptions,
   openTrainingRun,
   readAugmentedInput,
+  recipeMismatchAsUsage,
   type TrainerFlags,
   trainableRecords,
   trainerOptions,
+  trainerRecipe,
 } from '../train/base-weight.js';
 import { defaultAdapterStore } from '../train/common.js';
 
@@ -58,7 +60,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
         throw e instanceof ClusteringInputError ? new UsageError(e.message) : e;
       }
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
-      const usable = new Map(trainableRecords(records, (text) => ctx.info(text)).map((r) => [r.passageId, r]));
+      const usable = new Map(trainableRecords(records, (text) => ctx.info(text), flags.examples).map((r) => [r.passageId, r]));
       const groups = clusterGroups(clusters, usable, flags.on);
       const missing = groups.flatMap((g) => g.missing);
       if (missing.length > 0) {
@@ -80,12 +82,13 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
               else if (o.status === 'trained' && !flags.json)
                 ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
             },
-          });
+          }).catch(recipeMismatchAsUsage('--adapters DIR or --dataset NAME'));
           const count = (s: string) => outcomes.filter((o) => o.status === s).length;
           const trainedMs = outcomes.reduce((ms, o) => ms + (o.status === 'trained' ? o.ms : 0), 0);
           const summary = {
             adapters: storeDir,
             scope: run.encode.scope,
+            recipe: trainerRecipe(flags),
             k: clusters.k,
             on: flags.on,
             documents: groups.reduce((n, g) => n + g.records.length, 0),

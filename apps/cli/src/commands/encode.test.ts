@@ -85,4 +85,55 @@ describe('rg encode', () => {
       store.close();
     }
   }, 120_000);
+
+  it('--examples / --loss: recorded with each adapter, and a run with another recipe over them is a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(
+      input,
+      `${[
+        augmentedLine('a', 'Varnholm Island has one lighthouse.', [
+          { question: 'How many lighthouses?', answer: 'One' },
+          { question: 'Where is the lighthouse?', answer: 'On Varnholm Island' },
+          { question: 'What is on Varnholm Island?', answer: 'A lighthouse' },
+        ]),
+        JSON.stringify({
+          ...JSON.parse(augmentedLine('no-qa', 'Edda Quist keeps it.', [])),
+          rewrite: null,
+          status: 'failed',
+          failureReason: 'qa: no grounded answer',
+        }),
+      ].join('\n')}\n`,
+    );
+    const adapters = join(dir, 'adapters');
+    const args = ['--model', model, 'encode', '--input', input, '--store', adapters, '--json'];
+
+    const prag = await runCli([...args, '--examples', 'prag', '--loss', 'all'], { env: {} });
+    expect(prag.code, prag.stderr).toBe(0);
+    // Only the record with QA pairs trains with a chat layout.
+    expect(JSON.parse(prag.stdout)).toMatchObject({ recipe: { examples: 'prag', loss: 'all' }, trained: 1 });
+    const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 3e-4, epochs: 1, id: 'a' };
+    const store = AdapterStore.open(adapters);
+    try {
+      // ceil(3/2) = 2 pairs with passage and with rewrite, 1 closed-book.
+      expect(store.get(key)?.trainingConfig).toMatchObject({ recipe: { examples: 'prag', loss: 'all' }, examples: 5, lr: 3e-4 });
+    } finally {
+      store.close();
+    }
+
+    const other = await runCli(args, { env: {} });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('was trained with examples=prag loss=all, this run asks for examples=qa loss=answer');
+    expect(other.stderr).toContain('(--store DIR or --dataset NAME)');
+
+    // The passage layout needs no QA pairs: both records train, into their own dataset.
+    const passage = await runCli([...args, '--examples', 'passage', '--dataset', 'aug-passage'], { env: {} });
+    expect(passage.code, passage.stderr).toBe(0);
+    expect(JSON.parse(passage.stdout)).toMatchObject({ recipe: { examples: 'passage', loss: 'all' }, trained: 2 });
+    expect(passage.stderr).toContain('partial no-qa: augmentation failed (qa: no grounded answer); training on its passage');
+    expect((await runCli(['encode', '--examples', 'pretrain', '--input', input], { env: {} })).stderr).toMatch(
+      /argument 'pretrain' is invalid. Allowed choices are qa, prag, passage/,
+    );
+  }, 120_000);
 });

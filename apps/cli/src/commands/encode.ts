@@ -8,9 +8,11 @@ import {
   addTrainerOptions,
   openTrainingRun,
   readAugmentedInput,
+  recipeMismatchAsUsage,
   type TrainerFlags,
   trainableRecords,
   trainerOptions,
+  trainerRecipe,
 } from '../train/base-weight.js';
 import { defaultAdapterStore } from '../train/common.js';
 
@@ -21,6 +23,8 @@ interface EncodeFlags extends TrainerFlags {
   dapt?: boolean;
   json?: boolean;
 }
+
+const keepBoth = recipeMismatchAsUsage('--store DIR or --dataset NAME');
 
 const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
 
@@ -45,7 +49,7 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     .action(async (flags: EncodeFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
-      const usable = trainableRecords(records, (text) => ctx.info(text));
+      const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
       const todo = flags.sample ? usable.slice(0, flags.sample) : usable;
 
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
@@ -85,13 +89,14 @@ async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: Rec
           );
         }
       },
-    });
+    }).catch(keepBoth);
     const count = (s: string) => outcomes.filter((o) => o.status === s).length;
     const seconds = (performance.now() - t0) / 1000;
     const summary = {
       store: storeDir,
       scope: encode.scope,
       mode: flags.mode,
+      recipe: trainerRecipe(flags),
       passages: todo.length,
       trained: count('trained'),
       skipped: count('skipped'),
@@ -139,7 +144,7 @@ async function encodeDaptRun(ctx: CliContext, flags: EncodeFlags, records: Recip
         },
       },
       checkpoints,
-    );
+    ).catch(keepBoth);
   } finally {
     bar.stop();
   }
@@ -151,6 +156,7 @@ async function encodeDaptRun(ctx: CliContext, flags: EncodeFlags, records: Recip
     scope: encode.scope,
     id: DAPT_ADAPTER_ID,
     mode: flags.mode,
+    recipe: trainerRecipe(flags),
     passages: records.length,
     status: outcome.status,
     examples: outcome.status === 'trained' ? outcome.examples : (entry?.trainingConfig.examples ?? null),

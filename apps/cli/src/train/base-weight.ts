@@ -3,7 +3,21 @@ import { basename, resolve } from 'node:path';
 import { AdapterStore, type LoraAdapter } from '@rg/adapter-store';
 import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
 import { type LoadedModel, loadModel, type ModelConfig, TrainingSession } from '@rg/engine';
-import { DEFAULT_TARGETS, type EncodeContext, type EncodeOptions, initAdapter, type TrainMode } from '@rg/lora-trainer';
+import {
+  DEFAULT_RECIPE,
+  DEFAULT_TARGETS,
+  type EncodeContext,
+  type EncodeOptions,
+  EXAMPLE_LAYOUTS,
+  type ExampleLayout,
+  initAdapter,
+  LOSS_SPANS,
+  type LossSpan,
+  type Recipe,
+  RecipeMismatchError,
+  resolveRecipe,
+  type TrainMode,
+} from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
@@ -112,6 +126,8 @@ export interface TrainerFlags extends TrainingRunFlags {
   batchSize: number;
   gradAccumulation: number;
   maxTokens: number;
+  examples: ExampleLayout;
+  loss: LossSpan;
 }
 
 /** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
@@ -130,7 +146,20 @@ export function addTrainerOptions(command: Command, unit: string): Command {
         .default('lora'),
     )
     .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
-    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024);
+    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
+    .addOption(
+      new Option(
+        '--examples <layout>',
+        'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
+      )
+        .choices(EXAMPLE_LAYOUTS)
+        .default(DEFAULT_RECIPE.examples),
+    )
+    .addOption(
+      new Option('--loss <span>', 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)')
+        .choices(LOSS_SPANS)
+        .default(DEFAULT_RECIPE.loss),
+    );
 }
 
 /** The trainer's options from the flags rg encode and rg cluster train share. */
@@ -143,6 +172,22 @@ export function trainerOptions(flags: TrainerFlags): EncodeOptions {
     gradAccumulation: flags.gradAccumulation,
     seed: flags.seed,
     maxTokens: flags.maxTokens,
+    recipe: { examples: flags.examples, loss: flags.loss },
+  };
+}
+
+/** The recipe the adapters are trained with (as recorded with them): for the run's summary. */
+export function trainerRecipe(flags: TrainerFlags): Recipe {
+  return resolveRecipe({ examples: flags.examples, loss: flags.loss });
+}
+
+/**
+ * Stored adapters of another recipe (RecipeMismatchError) are the user's to sort out: a usage error, with the flags
+ * that keep both (`hint`, e.g. "--store DIR or --dataset NAME").
+ */
+export function recipeMismatchAsUsage(hint: string): (e: unknown) => never {
+  return (e) => {
+    throw e instanceof RecipeMismatchError ? new UsageError(`${e.message} (${hint})`) : e;
   };
 }
 
@@ -158,20 +203,28 @@ export async function readAugmentedInput(cwd: string, file: string): Promise<{ i
 }
 
 /**
- * The records training can use: every one with at least one QA pair. A "failed" record keeps the pairs that passed
- * augment's checks (what failed is mostly the rewrite): the recipe trains on them without the rewrite, so the
- * document still gets its adapter. With the local generator about half the records fail on the rewrite alone, and
- * skipping them left those documents with no adapter. Each partial or skipped record gets a line through `info`.
+ * The records training can use: every one with at least one QA pair, or with `--examples passage` (which trains on
+ * the text alone) every one. A "failed" record keeps the pairs that passed augment's checks (what failed is mostly
+ * the rewrite): the recipe trains on them without the rewrite, so the document still gets its adapter. With the
+ * local generator about half the records fail on the rewrite alone, and skipping them left those documents with no
+ * adapter. Each partial or skipped record gets a line through `info`.
  */
-export function trainableRecords(records: AugmentedRecord[], info: (text: string) => void): AugmentedRecord[] {
+export function trainableRecords(
+  records: AugmentedRecord[],
+  info: (text: string) => void,
+  examples: ExampleLayout = DEFAULT_RECIPE.examples,
+): AugmentedRecord[] {
   return records.filter((r) => {
     const reason = r.failureReason ?? 'no reason given';
-    if (r.qa.length === 0) info(`skip ${r.passageId}: no question/answer pair to train on (augmentation: ${reason})`);
+    const usable = examples === 'passage' || r.qa.length > 0;
+    if (!usable) info(`skip ${r.passageId}: no question/answer pair to train on (augmentation: ${reason})`);
     else if (r.status !== 'ok')
       info(
-        `partial ${r.passageId}: augmentation failed (${reason}); training on its ${r.qa.length} QA pair(s)${r.rewrite ? '' : ' without a rewrite'}`,
+        examples === 'passage'
+          ? `partial ${r.passageId}: augmentation failed (${reason}); training on its passage${r.rewrite ? ' and rewrite' : ''}`
+          : `partial ${r.passageId}: augmentation failed (${reason}); training on its ${r.qa.length} QA pair(s)${r.rewrite ? '' : ' without a rewrite'}`,
       );
-    return r.qa.length > 0;
+    return usable;
   });
 }
 
