@@ -17,8 +17,11 @@ export {
   CorpusStore,
   contentHash,
   type Document,
+  type FileIdentity,
   type Metadata,
   type MetadataValue,
+  type ReplaceRun,
   STORE_FILE,
   type StoredDocument,
+  StoreOpenError,
 } from './store.js';

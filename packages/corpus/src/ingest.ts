@@ -11,6 +11,7 @@ import {
   type InputFormat,
   tsvColumns,
 } from './formats.js';
+import { decideResume, PrefixHash } from './identity.js';
 import { JsonStructureError, type RawRecord, type ReadFrom, readJsonMembers, readLines } from './read.js';
 import type { Checkpoint, CorpusStore, Document } from './store.js';
 
@@ -51,6 +52,17 @@ export interface IngestSummary {
   badRecords: BadRecord[];
   /** Where this run started: > 0 when an interrupted ingest was resumed. */
   resumedFromByte: number;
+  /**
+   * Set when a previous checkpoint of this file could not be used (the file was edited, replaced
+   * or truncated since): the run read the file from the start and says why.
+   */
+  restarted?: string;
+  /** Stored documents whose content was replaced by an edited record of a changed file (same id). */
+  replaced: number;
+  /** Records whose bytes were not valid UTF-8 (bad sequences stored as U+FFFD). */
+  invalidUtf8: number;
+  /** Lines of the first such records (at most MAX_REPORTED). */
+  invalidUtf8Lines: number[];
   documents: number;
   seconds: number;
   docsPerSecond: number;
@@ -64,8 +76,9 @@ const MAX_REPORTED = 100;
 
 /**
  * Stream one input file into the store. Each batch is one transaction that also records how far
- * the file has been read, so an interrupted run resumes where the last batch ended, and a re-run
- * of a finished file adds nothing (content-hash dedupe covers files whose checkpoint was lost).
+ * the file has been read and a hash of the bytes read, so an interrupted run resumes where the
+ * last batch ended, a re-run of a finished file adds nothing (content-hash dedupe covers files
+ * whose checkpoint was lost), and a file changed since starts over instead of resuming mid-record.
  */
 export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<IngestSummary> {
   const input = resolve(opts.input);
@@ -73,9 +86,9 @@ export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<I
   const batchSize = opts.batchSize ?? 2000;
   const source = `${opts.format}:${input}`;
   const previous = store.checkpoint(source);
-  // A checkpoint beyond the end means the file was replaced by a shorter one: start over.
-  let from: ReadFrom =
-    previous && previous.byteOffset <= totalBytes ? { byteOffset: previous.byteOffset, line: previous.line } : { byteOffset: 0, line: 1 };
+  // The checkpoint is tied to the file's bytes: an edited or replaced file starts over (see decideResume).
+  const decision = decideResume(input, previous, { lines: opts.format === 'jsonl' || opts.format === 'tsv' });
+  let from: ReadFrom = decision.resume && previous ? { byteOffset: previous.byteOffset, line: previous.line } : { byteOffset: 0, line: 1 };
   const t0 = performance.now();
   const summary: IngestSummary = {
     input,
@@ -86,6 +99,10 @@ export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<I
     skipped: 0,
     badRecords: [],
     resumedFromByte: from.byteOffset,
+    restarted: decision.restartReason,
+    replaced: 0,
+    invalidUtf8: 0,
+    invalidUtf8Lines: [],
     documents: 0,
     seconds: 0,
     docsPerSecond: 0,
@@ -96,11 +113,16 @@ export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<I
     summary.docsPerSecond = summary.records / Math.max(summary.seconds, 1e-9);
     return summary;
   };
-  if (previous?.done && from.byteOffset === totalBytes) return finish();
-  if (opts.format === 'pubmedqa' || opts.format === 'popqa') {
-    // The JSON document is finished; resuming inside it would find only its closing bracket.
-    if (previous?.done) from = { byteOffset: 0, line: 1 };
+  if (decision.resume && previous?.done && from.byteOffset === totalBytes) return finish();
+  let hasher = decision.hasher;
+  if ((opts.format === 'pubmedqa' || opts.format === 'popqa') && decision.resume && previous?.done) {
+    // The JSON document was finished and has grown since: resuming would find only its closing bracket.
+    from = { byteOffset: 0, line: 1 };
+    summary.resumedFromByte = 0;
+    hasher = new PrefixHash(input);
   }
+  // After a restart, records of the changed file replace what they stored before (same id): idempotent, nothing doubled.
+  const replace = decision.restartReason ? store.startReplacing() : undefined;
 
   const bad = (line: number, message: string): void => {
     if (opts.strict) throw new IngestError(`${input}:${line}: ${message}`);
@@ -110,10 +132,17 @@ export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<I
 
   let batch: Document[] = [];
   let batchLines: number[] = [];
-  let position: Checkpoint = { source, byteOffset: from.byteOffset, line: from.line, records: previous?.records ?? 0, done: false };
+  let position: Checkpoint = {
+    source,
+    byteOffset: from.byteOffset,
+    line: from.line,
+    records: from.byteOffset > 0 ? (previous?.records ?? 0) : 0,
+    done: false,
+  };
   const flush = (): void => {
-    const result = store.add(batch, position);
+    const result = store.add(batch, { ...position, file: hasher.identity(position.byteOffset) }, { replace });
     summary.added += result.added;
+    summary.replaced += result.replaced;
     summary.duplicates += result.duplicates;
     for (const c of result.conflicts) bad(batchLines[c.index], `id "${c.id}" is already stored with different content`);
     batch = [];
@@ -125,6 +154,10 @@ export async function ingest(store: CorpusStore, opts: IngestOptions): Promise<I
   try {
     for await (const rec of parse.records) {
       summary.records++;
+      if (rec.invalidUtf8) {
+        summary.invalidUtf8++;
+        if (summary.invalidUtf8Lines.length < MAX_REPORTED) summary.invalidUtf8Lines.push(rec.line);
+      }
       let docs: Document[];
       try {
         docs = parse.toDocuments(rec);

@@ -8,6 +8,8 @@ export interface RawRecord {
   end: number;
   /** Line of the byte at `end`. */
   endLine: number;
+  /** The bytes were not valid UTF-8: each bad sequence became U+FFFD in `text`. */
+  invalidUtf8?: boolean;
 }
 
 export interface ReadFrom {
@@ -35,14 +37,30 @@ export async function* readLines(path: string, from: ReadFrom = { byteOffset: 0,
       offset += bytes.length + 1;
       pending = [];
       start = i + 1;
-      yield { text: decodeLine(bytes), line, end: offset, endLine: ++line };
+      yield withUtf8Check(bytes, decodeLine(bytes), { line, end: offset, endLine: ++line });
     }
     if (start < chunk.length) pending.push(chunk.subarray(start));
   }
   if (pending.length > 0) {
     const bytes = Buffer.concat(pending);
-    yield { text: decodeLine(bytes), line, end: offset + bytes.length, endLine: line };
+    yield withUtf8Check(bytes, decodeLine(bytes), { line, end: offset + bytes.length, endLine: line });
   }
+}
+
+const REPLACEMENT_BYTES = Buffer.from('\uFFFD', 'utf8');
+
+/** Flag a record whose U+FFFD came from bad bytes rather than from a U+FFFD written in the file. */
+function withUtf8Check(bytes: Buffer, text: string, at: Omit<RawRecord, 'text'>): RawRecord {
+  if (!text.includes('\uFFFD')) return { text, ...at };
+  const written = countOf(bytes, REPLACEMENT_BYTES);
+  const decoded = text.split('\uFFFD').length - 1;
+  return decoded > written ? { text, ...at, invalidUtf8: true } : { text, ...at };
+}
+
+function countOf(haystack: Buffer, needle: Buffer): number {
+  let n = 0;
+  for (let i = haystack.indexOf(needle); i !== -1; i = haystack.indexOf(needle, i + needle.length)) n++;
+  return n;
 }
 
 function decodeLine(bytes: Buffer): string {
@@ -137,11 +155,12 @@ export async function* readJsonMembers(
       else if ((b === 0x7d || b === 0x5d) && depth > 1) depth--;
       else if (depth === 1 && (b === 0x2c || b === close)) {
         pieces.push(chunk.subarray(pieceStart, i));
-        const body = Buffer.concat(pieces).toString('utf8').trim();
+        const bytes = Buffer.concat(pieces);
+        const body = bytes.toString('utf8').trim();
         inMember = false;
         pieces = [];
         if (b === close) finished = true;
-        yield { text: container === 'object' ? `{${body}}` : body, line: memberLine, end: offset + i + 1, endLine: line };
+        yield withUtf8Check(bytes, container === 'object' ? `{${body}}` : body, { line: memberLine, end: offset + i + 1, endLine: line });
       }
     }
     if (inMember) pieces.push(chunk.subarray(pieceStart));

@@ -15,4 +15,5 @@ export {
 } from './open.js';
 export { pointId, type QdrantOptions, QdrantRetriever } from './qdrant/qdrant.js';
 export { FTS5_TOKENIZE, SqliteBm25Retriever } from './sqlite/bm25.js';
+export { type IndexStamp, readIndexStamp, staleIndexReason, writeIndexStamp } from './stamp.js';
 export type { Document, Embedder, Metadata, MetadataValue, Retriever, SearchHit, SearchOptions } from './types.js';

@@ -1,10 +1,12 @@
-import { statSync } from 'node:fs';
-import { CorpusStore, formatFromPath, INPUT_FORMATS, IngestError, type InputFormat, ingest, readQuestions } from '@rg/corpus';
+import { realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { formatFromPath, INPUT_FORMATS, IngestError, type InputFormat, ingest, readQuestions } from '@rg/corpus';
 import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt } from '../parse.js';
+import { openStore } from './index-cmd.js';
 
 interface IngestFlags {
   input: string;
@@ -53,7 +55,7 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
       if (flags.chunkTokens === undefined && flags.chunkOverlap > 0) throw new UsageError('--chunk-overlap needs --chunk-tokens');
       const size = fileSize(flags.input, '--input');
       const format = flags.format ?? formatFromPath(flags.input);
-      const store = CorpusStore.open(flags.store);
+      const store = openStore(flags.store, { create: true });
       const progress = ctx.progress(`ingest ${flags.input}`, Math.max(1, Math.round(size / 1024)), 'KB', flags.json);
       const t0 = performance.now();
       let shownKb = 0;
@@ -72,13 +74,21 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
           },
         });
         progress.stop();
+        if (summary.restarted) ctx.info(`${summary.input}: read from the start: ${summary.restarted} since the last ingest`);
         for (const b of summary.badRecords.slice(0, 10)) ctx.info(`${summary.input}:${b.line}: skipped: ${b.message}`);
         if (summary.skipped > 10) ctx.info(`... ${summary.skipped - 10} more bad records skipped`);
+        if (summary.invalidUtf8 > 0) {
+          const lines = summary.invalidUtf8Lines.slice(0, 10).join(', ');
+          ctx.info(
+            `${summary.input}: warning: ${summary.invalidUtf8} records are not valid UTF-8 (lines ${lines}${summary.invalidUtf8 > 10 ? ', ...' : ''}); bad bytes were stored as U+FFFD`,
+          );
+        }
         if (flags.json) ctx.json(summary);
         else {
           const resumed = summary.resumedFromByte > 0 ? ` (resumed at byte ${summary.resumedFromByte})` : '';
           ctx.print(
-            `${summary.records} records read${resumed}: ${summary.added} added, ${summary.duplicates} duplicates, ${summary.skipped} skipped; ` +
+            `${summary.records} records read${resumed}: ${summary.added} added, ${summary.replaced > 0 ? `${summary.replaced} replaced (edited), ` : ''}` +
+              `${summary.duplicates} duplicates, ${summary.skipped} skipped; ` +
               `${summary.documents} documents in ${flags.store} (${summary.docsPerSecond.toFixed(0)} docs/s)`,
           );
         }
@@ -110,8 +120,11 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
     .action(async (flags: FilterFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       fileSize(flags.questions, '--questions');
-      const source = CorpusStore.open(flags.store);
-      const out = CorpusStore.open(flags.out);
+      // Writing into the source store would add nothing and drop nothing while saying "kept N".
+      if (samePath(flags.store, flags.out))
+        throw new UsageError(`--out ${flags.out} is the source store (--store ${flags.store}): give a new folder for the kept documents`);
+      const source = openStore(flags.store);
+      const out = openStore(flags.out, { create: true, flag: '--out' });
       try {
         const retriever = await openRetriever(flags.backend, {
           storeDir: flags.store,
@@ -142,6 +155,17 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
         out.close();
       }
     });
+}
+
+function samePath(a: string, b: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** Size of an input file; a missing or unreadable one is a usage error naming the flag. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorpusStore, type Document, STORE_FILE } from '@rg/corpus';
-import { BACKENDS, type BackendName, commitBuild, HNSW_DEFAULTS, IndexMissingError, openRetriever } from '@rg/retriever';
+import { CorpusStore, type Document, STORE_FILE, StoreOpenError } from '@rg/corpus';
+import { BACKENDS, type BackendName, commitBuild, HNSW_DEFAULTS, IndexMissingError, openRetriever, writeIndexStamp } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -32,6 +32,8 @@ export function registerIndex(program: Command, ctx: CliContext): void {
       if ((flags.hnswM !== undefined || flags.hnswEfConstruction !== undefined) && flags.backend !== 'hnsw')
         throw new UsageError('--hnsw-m and --hnsw-ef-construction apply to --backend hnsw only');
       const store = openStore(flags.store);
+      // Read before iterating: a concurrent ingest during the build makes the stamp older, never newer, than the index.
+      const generation = store.generation();
       const total = store.count();
       const progress = ctx.progress(`index ${flags.backend}`, Math.max(total, 1), 'docs', flags.json);
       const t0 = performance.now();
@@ -63,6 +65,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           progress.stop();
         }
         commitBuild(flags.store, flags.backend);
+        writeIndexStamp(flags.store, { backend: flags.backend, generation, documents: total });
         const seconds = (performance.now() - t0) / 1000;
         const summary = { backend: flags.backend, documents: total, seconds, docsPerSecond: total / Math.max(seconds, 1e-9) };
         if (flags.json) ctx.json(summary);
@@ -76,9 +79,18 @@ export function registerIndex(program: Command, ctx: CliContext): void {
     });
 }
 
-/** Open an existing store; a missing one is a usage error rather than a new empty store. */
-export function openStore(dir: string): CorpusStore {
-  if (!existsSync(join(dir, STORE_FILE)))
-    throw new UsageError(`--store ${dir}: no document store there (expected ${STORE_FILE}; create it with rg corpus ingest)`);
-  return CorpusStore.open(dir);
+/**
+ * Open a store; a missing one (unless `create`), a path that is a file or a database that is not
+ * one are usage errors naming the path, and a read-only command never leaves a new empty store.
+ */
+export function openStore(dir: string, opts: { create?: boolean; flag?: string } = {}): CorpusStore {
+  const flag = opts.flag ?? '--store';
+  if (!opts.create && !existsSync(join(dir, STORE_FILE)))
+    throw new UsageError(`${flag} ${dir}: no document store there (expected ${STORE_FILE}; create it with rg corpus ingest)`);
+  try {
+    return CorpusStore.open(dir, { create: opts.create ?? false });
+  } catch (e) {
+    if (e instanceof StoreOpenError) throw new UsageError(`${flag} ${e.message}`);
+    throw e;
+  }
 }

@@ -1,6 +1,6 @@
 import { formatFromPath, type Metadata, readQuestions } from '@rg/corpus';
-import { BACKENDS, type BackendName, HNSW_DEFAULTS, IndexMissingError, openRetriever } from '@rg/retriever';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { BACKENDS, type BackendName, HNSW_DEFAULTS, IndexMissingError, openRetriever, staleIndexReason } from '@rg/retriever';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { collect, positiveInt } from '../parse.js';
@@ -24,7 +24,8 @@ function parseFilter(pairs: string[]): Metadata | undefined {
   const filter: Metadata = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq < 1) throw new InvalidArgumentError(`--filter ${pair}: expected key=value`);
+    // A UsageError, not commander's InvalidArgumentError: thrown inside an action, the latter exits 2 without a message.
+    if (eq < 1) throw new UsageError(`--filter ${pair}: expected key=value (e.g. --filter year=2011)`);
     const raw = pair.slice(eq + 1);
     filter[pair.slice(0, eq)] =
       raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
@@ -50,7 +51,10 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
       if (flags.efSearch !== undefined && flags.backend !== 'hnsw') throw new UsageError('--ef-search applies to --backend hnsw only');
       const filter = parseFilter(flags.filter);
       if (flags.queries !== undefined) fileSize(flags.queries, '--queries');
-      openStore(flags.store).close();
+      const store = openStore(flags.store);
+      const stale = staleIndexReason(flags.store, flags.backend, { generation: store.generation(), documents: store.count() });
+      store.close();
+      if (stale) ctx.info(`rg: warning: ${stale}`);
       const retriever = await openRetriever(flags.backend, {
         storeDir: flags.store,
         home: config.home,
