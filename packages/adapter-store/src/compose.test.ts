@@ -36,6 +36,34 @@ describe('composeCat', () => {
     );
   });
 
+  it('weights of 1/k over k copies of one adapter give that adapter’s delta (a mean of deltas)', () => {
+    const ad = randomAdapter(7, 2, 16);
+    const one = toLoraWeights(ad);
+    for (const k of [2, 3, 5]) {
+      const mean = composeCat(
+        Array.from({ length: k }, () => ({ adapter: ad })),
+        Array.from({ length: k }, () => 1 / k),
+      );
+      expect(mean.rank).toBe(2 * k);
+      for (const [key, m] of one.modules) {
+        expect(maxAbsDiff(deltaOf(mean.modules.get(key)!, 2 * k), deltaOf(m, 2))).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('weights multiply the entries’ own weights, and there must be one per entry', () => {
+    const [a, b] = [randomAdapter(1), randomAdapter(2)];
+    const weighted = composeCat([{ adapter: a, weight: 2 }, { adapter: b }], [0.25, 0.75]);
+    const direct = composeCat([
+      { adapter: a, weight: 0.5 },
+      { adapter: b, weight: 0.75 },
+    ]);
+    for (const [key, m] of direct.modules) expect(weighted.modules.get(key)!.b).toEqual(m.b);
+    // Without weights: the sum of the deltas, exactly as before.
+    expect(composeCat([{ adapter: a }, { adapter: b }])).toEqual(composeCat([{ adapter: a }, { adapter: b }], [1, 1]));
+    expect(() => composeCat([{ adapter: a }, { adapter: b }], [1])).toThrow(/1 weights for 2 adapters/);
+  });
+
   it('rsLoRA adapters scale by alpha/sqrt(r)', () => {
     const ad = randomAdapter(4, 4, 8);
     ad.config.useRslora = true;

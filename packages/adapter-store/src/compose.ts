@@ -69,9 +69,15 @@ function targetsOf(keys: Iterable<string>): string[] {
  * PEFT's "cat" combination: A stacked along the rank axis, B side by side with each adapter's
  * scale (alpha / r) times its weight folded in. Rank is the sum of ranks, and B·A equals the sum
  * of the adapters' scaled, weighted deltas exactly. A module an adapter lacks gets zero rows.
+ * `weights` (one per entry, e.g. 1/k each to average the deltas) multiply the entries' own weights:
+ * weighting a delta B·A by w is scaling B by w.
  */
-export function composeCat(entries: CompositionEntry[]): LoraWeights {
-  const parts = entries.map(resolve);
+export function composeCat(entries: CompositionEntry[], weights?: readonly number[]): LoraWeights {
+  if (weights && weights.length !== entries.length) throw new CompositionError(`${weights.length} weights for ${entries.length} adapters`);
+  const parts = entries.map((entry, i) => {
+    const part = resolve(entry);
+    return weights ? { ...part, weight: part.weight * weights[i] } : part;
+  });
   const rank = parts.reduce((s, p) => s + p.adapter.config.rank, 0);
   const shapes = moduleShapes(parts.map((p) => p.adapter));
   const modules = new Map<string, LoraModule>();

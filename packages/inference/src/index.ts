@@ -12,7 +12,11 @@ export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
 export {
   type AnswerOptions,
   answerQuestion,
+  COMPOSE_MODES,
+  COMPOSING_METHODS,
+  type ComposeMode,
   checkDeps,
+  compositionWeights,
   isMethod,
   METHODS,
   type Method,

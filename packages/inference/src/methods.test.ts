@@ -1,7 +1,7 @@
 import type { LoraWeights } from '@rg/adapter-store';
 import { describe, expect, it } from 'vitest';
 import type { CorpusDocument, Dataset } from './datasets/types.js';
-import { answerQuestion, checkDeps, type MethodDeps } from './methods.js';
+import { answerQuestion, checkDeps, compositionWeights, type MethodDeps } from './methods.js';
 import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
 
 const docs: CorpusDocument[] = [
@@ -134,5 +134,54 @@ describe('methods', () => {
     const { model } = deps();
     expect(() => checkDeps('combine', { model })).toThrow('method combine needs retriever, documents, adapters, compose');
     expect(() => checkDeps('wo_param', { model })).not.toThrow();
+  });
+});
+
+describe('compose modes', () => {
+  it('weights: cat none (the sum), mean 1/k, score the scores normalised to sum 1', () => {
+    expect(compositionWeights('cat', 3, [3, 2, 1])).toBeUndefined();
+    const mean = compositionWeights('mean', 3, [3, 2, 1])!;
+    expect(mean).toEqual([1 / 3, 1 / 3, 1 / 3]);
+    const score = compositionWeights('score', 3, [6, 3, 1])!;
+    expect(score).toEqual([0.6, 0.3, 0.1]);
+    for (const w of [mean, score]) expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // Without retrieval scores (oracle, cluster) score falls back to mean.
+    expect(compositionWeights('score', 2)).toEqual([0.5, 0.5]);
+    expect(compositionWeights('mean', 0)).toBeUndefined();
+    expect(() => compositionWeights('score', 2, [0.4, -0.1])).toThrow(/needs positive retrieval scores, got -0.1/);
+  });
+
+  /** deps whose retriever returns fixed scores and whose composition records the weights it was given. */
+  function weighed(storedAdapters?: string[]) {
+    const d = deps({ storedAdapters });
+    const calls: Array<{ ids: string[]; weights?: readonly number[] }> = [];
+    const compose = d.compose!;
+    d.compose = (ids, weights) => {
+      calls.push({ ids, weights });
+      return compose(ids);
+    };
+    const scores: Record<string, number> = { velmora: 6, quorinium: 3, skarball: 1 };
+    d.retriever = { search: async (_q, { k }) => docs.slice(0, k).map((doc) => ({ id: doc.id, score: scores[doc.id] })) };
+    return { d, calls };
+  }
+
+  it('cat composes as it always did: no weights given, none recorded', async () => {
+    const { d, calls } = weighed();
+    const p = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 3, compose: 'cat' });
+    expect(calls).toEqual([{ ids: ['velmora', 'quorinium', 'skarball'], weights: undefined }]);
+    expect(p).not.toHaveProperty('adapterWeights');
+  });
+
+  it('mean and score weight the applied adapters (a missing one takes no share) and record the weights', async () => {
+    const { d, calls } = weighed(['velmora', 'skarball']);
+    const mean = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 3, compose: 'mean' });
+    expect(calls[0]).toEqual({ ids: ['velmora', 'skarball'], weights: [0.5, 0.5] });
+    expect(mean.adapterWeights).toEqual([0.5, 0.5]);
+    const score = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'combine', topk: 3, compose: 'score' });
+    // 6 and 1 of the two applied adapters.
+    expect(calls[1].weights).toEqual([6 / 7, 1 / 7]);
+    expect(score.adapterWeights).toEqual([6 / 7, 1 / 7]);
+    const oracle = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'oracle', compose: 'score' });
+    expect(oracle.adapterWeights).toEqual([1]);
   });
 });

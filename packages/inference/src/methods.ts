@@ -22,6 +22,34 @@ export function isMethod(value: string): value is Method {
   return (METHODS as readonly string[]).includes(value);
 }
 
+/**
+ * How the k adapters of a request are weighted before they are concatenated (PEFT's add_weighted_adapter "cat"):
+ * - cat: weight 1 each, the sum of their deltas (the method as published);
+ * - mean: 1/k each;
+ * - score: the retrieval scores normalised to sum 1 (cat_all_one, combine); a method whose adapters come without
+ *   retrieval scores (oracle, cluster) gets mean's 1/k.
+ */
+export const COMPOSE_MODES = ['cat', 'mean', 'score'] as const;
+export type ComposeMode = (typeof COMPOSE_MODES)[number];
+
+/** The methods that compose adapters, so the ones `compose` changes. */
+export const COMPOSING_METHODS: readonly Method[] = ['cat_all_one', 'combine', 'oracle', 'cluster'];
+
+/**
+ * Per-adapter weights of a composition of `k` adapters (undefined for cat: composition as it always was).
+ * `scores`: the adapters' retrieval scores, in order, where they came from retrieval. Scores must be positive for
+ * their share to mean anything (BM25 and RRF scores are; a dense cosine can fall to zero or below).
+ */
+export function compositionWeights(mode: ComposeMode, k: number, scores?: readonly number[]): number[] | undefined {
+  if (mode === 'cat' || k === 0) return undefined;
+  if (mode === 'mean' || scores === undefined) return Array.from({ length: k }, () => 1 / k);
+  if (scores.length !== k) throw new Error(`compose score: ${scores.length} scores for ${k} adapters`);
+  const bad = scores.find((s) => !(Number.isFinite(s) && s > 0));
+  if (bad !== undefined) throw new Error(`compose score needs positive retrieval scores, got ${bad}: use compose mean or cat`);
+  const sum = scores.reduce((a, b) => a + b, 0);
+  return scores.map((s) => s / sum);
+}
+
 /** What a method needs; each method checks that its parts are present before the first question. */
 export interface MethodDeps<E = unknown> {
   model: AnswerModel;
@@ -40,6 +68,8 @@ export interface AnswerOptions {
   topk: number;
   maxNewTokens: number;
   instruction?: string;
+  /** Weighting of the composed adapters (default cat). */
+  compose?: ComposeMode;
 }
 
 export interface Prediction {
@@ -49,6 +79,8 @@ export interface Prediction {
   /** Adapters actually applied (documents or clusters); ids whose adapter is not stored are in `missingAdapters`. */
   adapters: string[];
   missingAdapters: string[];
+  /** The weight of each applied adapter, when composed with mean or score (cat: 1 each, not written). */
+  adapterWeights?: number[];
   prediction: string;
   gold: string[];
   /** Per-label log-likelihoods when the answer was chosen among labels. */
@@ -87,7 +119,8 @@ export async function answerQuestion<E>(
   const started = performance.now();
   const { method, topk } = options;
   const usesRetrieval = method === 'cat_all_one' || method === 'icl' || method === 'combine';
-  const retrievedIds = usesRetrieval ? (await deps.retriever!.search(example.question, { k: topk })).map((h) => h.id) : [];
+  const hits = usesRetrieval ? await deps.retriever!.search(example.question, { k: topk }) : [];
+  const retrievedIds = hits.map((h) => h.id);
 
   let passages: CorpusDocument[] | undefined;
   if (method === 'icl' || method === 'combine') {
@@ -99,9 +132,13 @@ export async function answerQuestion<E>(
   }
 
   let adapterIds: string[] = [];
+  // Parallel to adapterIds where they come from retrieval (compose score weights by them).
+  let adapterScores: number[] | undefined;
   let source: AdapterSource<E> | undefined = deps.adapters;
-  if (method === 'cat_all_one' || method === 'combine') adapterIds = retrievedIds;
-  else if (method === 'oracle') {
+  if (method === 'cat_all_one' || method === 'combine') {
+    adapterIds = retrievedIds;
+    adapterScores = hits.map((h) => h.score);
+  } else if (method === 'oracle') {
     if (!example.goldDocIds || example.goldDocIds.length === 0) throw new Error(`oracle: question ${example.id} names no gold documents`);
     adapterIds = example.goldDocIds;
   } else if (method === 'cluster') {
@@ -109,6 +146,7 @@ export async function answerQuestion<E>(
     source = deps.clusters!.adapters;
   }
   const applied: string[] = [];
+  const appliedScores: number[] = [];
   const missing: string[] = [];
   const loaded: E[] = [];
   // The k adapters are read concurrently (the store reads files through the thread pool).
@@ -117,12 +155,16 @@ export async function answerQuestion<E>(
     const lora = fetched[i];
     if (lora) {
       applied.push(id);
+      if (adapterScores) appliedScores.push(adapterScores[i]);
       loaded.push(lora);
     } else missing.push(id);
   }
   let adapters: LoraWeights | null = null;
+  let weights: number[] | undefined;
   try {
-    if (loaded.length > 0) adapters = deps.compose!(loaded);
+    // Weighted over the adapters applied: a missing one takes no share.
+    weights = compositionWeights(options.compose ?? 'cat', loaded.length, adapterScores && appliedScores);
+    if (loaded.length > 0) adapters = weights ? deps.compose!(loaded, weights) : deps.compose!(loaded);
   } finally {
     source?.release?.(loaded); // composed (copied): the source may reuse their memory
   }
@@ -153,6 +195,7 @@ export async function answerQuestion<E>(
     retrievedIds,
     adapters: applied,
     missingAdapters: missing,
+    ...(weights ? { adapterWeights: weights } : {}),
     prediction,
     gold: example.answers,
     ...(labelLogLikelihoods ? { labelLogLikelihoods } : {}),

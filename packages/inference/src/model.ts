@@ -52,8 +52,11 @@ export interface AdapterSource<E> {
   release?(entries: E[]): void;
 }
 
-/** Concatenate adapters along the rank axis (PEFT's "cat"): @rg/adapter-store's composeCat. */
-export type ComposeAdapters<E> = (entries: E[]) => LoraWeights;
+/**
+ * Concatenate adapters along the rank axis (PEFT's "cat"): @rg/adapter-store's composeCat. `weights` (one per
+ * entry; absent = 1 each, the sum of the deltas) scale each adapter's delta.
+ */
+export type ComposeAdapters<E> = (entries: E[], weights?: readonly number[]) => LoraWeights;
 
 /** The clusters whose adapters answer a question (nearest centroids of the question's embedding). */
 export interface ClusterRouter {

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { ensureModel, tinyLlamaConfig } from '@rg/engine';
 import { DAPT_ADAPTER_ID, DEFAULT_TARGETS, initAdapter } from '@rg/lora-trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { augmentedLine } from '../test-helpers/augmented.js';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
 
@@ -63,6 +64,45 @@ describe('rg infer', () => {
       store.close();
     }
   }, 60_000);
+
+  it('--compose mean: weights the composed adapters 1/k, records the mode and answers into a folder of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-infer-compose-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const adapters = join(dir, 'adapters');
+    const augmented = join(dir, 'aug.jsonl');
+    const qa = [{ question: 'What is it?', answer: 'A place' }];
+    writeFileSync(augmented, `${['velmora', 'quorinium'].map((id) => augmentedLine(id, `${id} is a place.`, qa)).join('\n')}\n`);
+    const encode = ['--model', model, 'encode', '--input', augmented, '--store', adapters, '--dataset', 'questions'];
+    expect((await runCli(encode, { env: {} })).code).toBe(0);
+    const infer = ['--model', model, 'infer', '--dataset', `jsonl:${join(DEMO, 'questions.jsonl')}`, '--method', 'oracle,wo_param'];
+    const run = async (extra: string[]) => {
+      const r = await runCli([...infer, '--adapters', adapters, '--out', join(dir, 'out'), '--json', ...extra], { env: {} });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { method: string; dir: string });
+    };
+    const folders = join(dir, 'out', 'tiny-llama', 'rank=2_alpha=32', 'questions', 'lr=0.0003_epoch=1');
+    const read = (d: string, f: string) => JSON.parse(readFileSync(join(d, f), 'utf8'));
+
+    const [mean, woParam] = await run(['--compose', 'mean']);
+    expect(mean.dir).toBe(join(folders, 'oracle-mean'));
+    expect(read(mean.dir, 'config.json')).toMatchObject({ method: 'oracle', compose: 'mean' });
+    const applied = (read(mean.dir, 'predict.json') as Array<{ adapters: string[]; adapterWeights?: number[] }>).filter(
+      (p) => p.adapters.length > 0,
+    );
+    expect(applied.length).toBeGreaterThan(0);
+    for (const p of applied) expect(p.adapterWeights).toEqual(p.adapters.map(() => 1 / p.adapters.length));
+    // A method that composes nothing is not changed by the mode.
+    expect(woParam.dir).toBe(join(folders, 'wo_param'));
+    expect(read(woParam.dir, 'config.json')).not.toHaveProperty('compose');
+
+    const [cat] = await run([]);
+    expect(cat.dir).toBe(join(folders, 'oracle'));
+    expect(read(cat.dir, 'config.json')).toMatchObject({ compose: 'cat' });
+    expect(read(cat.dir, 'predict.json')[0]).not.toHaveProperty('adapterWeights');
+  }, 120_000);
 
   it('answers demo questions with wo_param and icl on SmolLM2 and writes the run folders', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-infer-'));

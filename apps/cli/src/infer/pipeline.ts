@@ -5,6 +5,8 @@ import { CentroidRouter, loadClusters } from '@rg/clustering';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import { loadModel, OrtCausalLM, SentenceEncoder } from '@rg/engine';
 import {
+  COMPOSING_METHODS,
+  type ComposeMode,
   type Dataset,
   engineAnswerModel,
   type Method,
@@ -41,6 +43,8 @@ export interface InferSettings {
   /** The dataset segment the adapters were encoded under (default: the dataset's name). */
   adapterDataset?: string;
   gamma?: number;
+  /** Weighting of the composed adapters (default cat: their sum, as published). */
+  compose?: ComposeMode;
   topk: number;
   maxNewTokens: number;
   sample?: number;
@@ -132,8 +136,12 @@ export async function runInference(
     }
 
     const outcomes: MethodOutcome[] = [];
+    const compose = s.compose ?? 'cat';
     for (const method of s.methods) {
-      const dir = runDir(s.out, { ...scope, dataset: s.dataset.name, method });
+      // Recorded for the methods it changes; another mode than cat answers into a folder of its own.
+      const composes = COMPOSING_METHODS.includes(method);
+      const folder = composes && compose !== 'cat' ? `${method}-${compose}` : method;
+      const dir = runDir(s.out, { ...scope, dataset: s.dataset.name, method: folder });
       hooks.onMethodStart?.(method, examples.length);
       const t0 = performance.now();
       const r = await runMethod(s.dataset, examples, deps, {
@@ -141,6 +149,7 @@ export async function runInference(
         topk: s.topk,
         maxNewTokens: s.maxNewTokens,
         instruction: s.dataset.instruction,
+        compose,
         dir,
         config: {
           model: s.model,
@@ -151,6 +160,7 @@ export async function runInference(
           adapterStore: needsAdapters ? adapterRoot : null,
           adapterScope: scope,
           gamma: s.gamma ?? null,
+          ...(composes ? { compose } : {}),
           sample: s.sample ?? null,
           seed: s.seed,
           promptVersion: PROMPT_VERSION,
