@@ -17,6 +17,8 @@ import time
 import torch
 from peft.utils import load_peft_weights
 
+from bench_stats import percentile  # beside this script: python puts its folder on sys.path
+
 
 def drop(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -24,11 +26,6 @@ def drop(path: str) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-
-
-def percentile(values, q):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
 def main() -> None:

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { commandModules } from './commands/index.js';
 import { CliContext, type Io } from './context.js';
@@ -39,6 +40,7 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
     isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
     env: io?.env ?? process.env,
     cwd: io?.cwd ?? process.cwd(),
+    loadavg: io?.loadavg ?? loadavg,
   });
   const program = buildProgram(ctx);
   if (argv.length === 0) {

@@ -46,7 +46,7 @@ export function intervalChartSvg(rows: ChartRow[], options: IntervalChartOptions
     `<title id="chart-title">${escapeXml(options.title)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     '<g font-family="sans-serif" font-size="12" fill="#222">',
-    `<text x="${left}" y="20" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${escapeXml(options.title)}</text>`,
   ];
   for (const t of ticks) {
     parts.push(`<line x1="${x(t)}" y1="${TOP - 6}" x2="${x(t)}" y2="${plotBottom}" stroke="#e3e3e3"/>`);
@@ -64,7 +64,8 @@ export function intervalChartSvg(rows: ChartRow[], options: IntervalChartOptions
     parts.push(`<text x="${left - 10}" y="${y + 4}" text-anchor="end">${escapeXml(row.label)}</text>`);
     const iv = row.interval;
     if (!iv) {
-      parts.push(`<text x="${right + 10}" y="${y + 4}" fill="#777">${escapeXml(row.note ?? 'n/a')}</text>`);
+      // In the plot area, where its whisker would be: a reason can be longer than the value column is wide.
+      parts.push(`<text x="${left + 6}" y="${y + 4}" fill="#777">${escapeXml(row.note ?? 'n/a')}</text>`);
       return;
     }
     const [x1, x2] = [x(iv.low), x(iv.high)];

@@ -34,6 +34,7 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
   const config = {
     ...options.config,
     dataset: dataset.name,
+    split: dataset.split ?? null,
     method: options.method,
     topk: options.topk,
     maxNewTokens: options.maxNewTokens,

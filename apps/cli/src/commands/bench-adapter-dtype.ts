@@ -1,4 +1,3 @@
-import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import {
   ADAPTER_DTYPES,
@@ -13,7 +12,7 @@ import { type CausalLM, type LoraTarget, loadModel, nextTokenLogits, OrtCausalLM
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { positiveInt, positiveNumber } from '../parse.js';
-import { benchCommand } from './bench.js';
+import { benchCommand, benchRun } from './bench.js';
 
 const TARGETS: LoraTarget[] = ['gate_proj', 'up_proj', 'down_proj'];
 const PROMPTS = [
@@ -87,6 +86,8 @@ export function registerBenchAdapterDtype(program: Command, ctx: CliContext): vo
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
+      // Bytes and logit changes do not depend on load: record it, never refuse.
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
       const loaded = await loadModel(config.model, { home: config.home });
       const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: config.threads, loraTargets: TARGETS });
       try {
@@ -114,8 +115,7 @@ export function registerBenchAdapterDtype(program: Command, ctx: CliContext): vo
         }
         const result = {
           bench: 'adapter-dtype',
-          date: new Date().toISOString(),
-          machine: { cpu: cpus()[0]?.model, threads: cpus().length, node: process.version, loadAverage1m: loadavg()[0] },
+          ...run.finish(),
           model: loaded.source.name ?? loaded.source.path,
           adapter: flags.adapter ?? {
             random: true,

@@ -34,6 +34,7 @@ describe('rg bench cluster', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ bench: 'cluster', busy: false, load: { start: [0, 0, 0] }, machine: { threads: expect.any(Number) } });
     expect(out.corpus).toMatchObject({ documents: 4, questions: 4 });
     expect(out.encoder.documentsEmbeddedNow).toBe(4);
     expect(out.results).toHaveLength(1);

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fitClusters, routeQuery, silhouetteScore } from '@rg/clustering';
 import { type Question, readQuestions } from '@rg/corpus';
@@ -9,7 +8,7 @@ import { EmbeddingCache } from '../cluster/embeddings.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt } from '../parse.js';
-import { benchCommand } from './bench.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
 import { openStore } from './index-cmd.js';
 
 interface Flags {
@@ -18,6 +17,7 @@ interface Flags {
   kValues: number[];
   topC: number[];
   seed: number;
+  allowBusy?: boolean;
   json?: boolean;
 }
 
@@ -43,12 +43,13 @@ export function registerBenchCluster(program: Command, ctx: CliContext): void {
     .option('--k-values <list>', 'numbers of clusters', positiveList, [10, 50, 100])
     .option('--top-c <list>', 'clusters routed per question', positiveList, [1, 3])
     .option('--seed <s>', 'k-means seed', nonNegativeInt, 0)
+    .addOption(allowBusyOption())
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const input = resolve(ctx.io.cwd, flags.input ?? '../shared/data/pubmedqa/ori_pqal.json');
       if (!existsSync(input)) throw new UsageError(`--input ${input}: not found (PubMedQA PQA-L ori_pqal.json)`);
-      const loadStart = loadavg()[0];
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
       const store = openStore(flags.store);
       const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads, log: (l) => ctx.info(l) });
       try {
@@ -103,14 +104,7 @@ export function registerBenchCluster(program: Command, ctx: CliContext): void {
         }
         const result = {
           bench: 'cluster',
-          machine: {
-            cpu: cpus()[0]?.model ?? 'unknown',
-            cores: cpus().length,
-            threads: config.threads,
-            node: process.version,
-            loadAverage1mStart: loadStart,
-            loadAverage1mEnd: loadavg()[0],
-          },
+          ...run.finish(),
           corpus: { store: flags.store, documents: items.length, questions: known.length, gold: 'the question’s own abstract' },
           encoder: { model: MINILM.name, documentsEmbeddedNow: embedded, documentEmbedSeconds, questionEmbedSeconds },
           seed: flags.seed,

@@ -1,87 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ManifestEntry } from '@rg/adapter-store';
-import type { Metrics } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
-import { type Column, clusterKList, columnCosts, markdownTable } from './bench-e2e.js';
+import { clusterKList } from './bench-e2e.js';
 
-const metrics = (score: number, latency: number): Metrics => ({
-  n: 4,
-  score,
-  primaryMetric: 'accuracy',
-  em: 0,
-  f1: 0,
-  contains: 0,
-  meanLatencyMs: latency,
-  missingAdapters: 0,
-});
-const costs = (adapters: number, bytes: number, seconds: number | null, documents = 10) =>
-  columnCosts(
-    Array.from({ length: adapters }, () => ({ bytes, trainingConfig: seconds === null ? {} : { trainSeconds: seconds } }) as ManifestEntry),
-    documents,
-  );
-
-describe('rg bench e2e table', () => {
-  it('adds up the adapters of a column, and has no encode time when one adapter did not record it', () => {
-    expect(costs(4, 100, 2.5)).toEqual({
-      adapters: 4,
-      bytesStored: 400,
-      bytesPerAdapter: 100,
-      trainSeconds: 10,
-      documents: 10,
-      encodeSecondsPerDocument: 1,
-    });
-    const mixed = columnCosts(
-      [{ bytes: 10, trainingConfig: { trainSeconds: 1 } } as unknown as ManifestEntry, { bytes: 30, trainingConfig: {} } as ManifestEntry],
-      2,
-    );
-    expect(mixed).toMatchObject({ adapters: 2, bytesPerAdapter: 20, trainSeconds: null, encodeSecondsPerDocument: null });
-    expect(costs(0, 0, 1)).toMatchObject({ adapters: 0, bytesPerAdapter: null, trainSeconds: null });
-  });
-
-  it('lays the scores out as the published table, one cluster column per k, and the costs per column', () => {
-    const rg = costs(10, 1234, 12.345);
-    const columns: Column[] = [
-      { title: 'base', method: 'wo_param', metrics: metrics(0.25, 100) },
-      { title: 'DAPT', method: 'dapt', metrics: metrics(0.5, 110), costs: costs(1, 1234, 30) },
-      { title: 'RAG', method: 'icl', metrics: metrics(0.75, 300) },
-      { title: 'RG', method: 'cat_all_one', metrics: metrics(0.5, 120), costs: rg },
-      { title: 'RG+RAG', method: 'combine', metrics: metrics(1, 320), costs: rg },
-      { title: 'cluster k=2', method: 'cluster', k: 2, metrics: metrics(0.5, 115), costs: costs(2, 1234, 4) },
-      { title: 'cluster k=50', method: 'cluster', k: 50, why: 'k=50 exceeds the 10 documents to cluster' },
-    ];
-    const untimed = markdownTable('m', [{ ...columns[1], costs: costs(1, 1234, null) }], {
-      questions: 4,
-      documents: 10,
-      representatives: 3,
-      clusterTop: 1,
-    });
-    expect(untimed).toContain('| DAPT | 1 | 1234 | 1234 | n/a | 110 |');
-    expect(untimed).toContain('encode s/doc of DAPT: n/a, some adapters were stored before rg recorded training time');
-    const table = markdownTable('smollm2', columns, { questions: 4, documents: 10, representatives: 3, clusterTop: 1, oracle: 0.75 });
-    const lines = table.split('\n');
-    expect(lines[0]).toBe('| model | base | DAPT | RAG | RG | RG+RAG | cluster k=2 | cluster k=50 |');
-    expect(lines[2]).toBe('| smollm2 | 0.250 | 0.500 | 0.750 | 0.500 | 1.000 | 0.500 | n/a |');
-    expect(lines[4]).toBe('| column | adapters | bytes/adapter | bytes stored | encode s/doc | latency ms/question |');
-    expect(lines.slice(6, 13)).toEqual([
-      '| base | - | - | - | - | 100 |',
-      '| DAPT | 1 | 1234 | 1234 | 3.00 | 110 |',
-      '| RAG | - | - | - | - | 300 |',
-      '| RG | 10 | 1234 | 12340 | 12.35 | 120 |',
-      '| RG+RAG | 10 | 1234 | 12340 | 12.35 | 320 |',
-      '| cluster k=2 | 2 | 1234 | 2468 | 0.80 | 115 |',
-      '| cluster k=50 | - | - | - | - | n/a |',
-    ]);
-    const note = lines.at(-1);
-    expect(note).toContain('accuracy on 4 questions.');
-    expect(note).toContain('3 representatives per cluster of the same documents, answering with the top 1 cluster(s)');
-    expect(note).toContain('cluster k=50: n/a because k=50 exceeds the 10 documents to cluster.');
-    expect(note).toContain("oracle (gold documents' adapters): 0.750.");
-  });
-
+describe('rg bench e2e flags', () => {
   it('reads --cluster-k as distinct positive k values, or none', () => {
     expect(clusterKList('10, 50,100,10')).toEqual([10, 50, 100]);
     expect(clusterKList('none')).toEqual([]);
@@ -95,6 +20,17 @@ describe('rg bench e2e table', () => {
     const k = await runCli(['bench', 'e2e', '--dataset', 'popqa', '--sample', '5', '--cluster-k', '10,x'], { env: {} });
     expect(k.code).toBe(2);
     expect(k.stderr).toContain('expected comma-separated positive integers');
+  });
+
+  it('takes --split dev, test or all, and refuses a split the dataset does not have', async () => {
+    const train = await runCli(['bench', 'e2e', '--dataset', 'pubmedqa', '--sample', '5', '--split', 'train'], { env: {} });
+    expect(train.code).toBe(2);
+    expect(train.stderr).toContain('Allowed choices are dev, test, all');
+    const file = join(mkdtempSync(join(tmpdir(), 'rg-e2e-split-')), 'q.jsonl');
+    writeFileSync(file, '{"question": "q?", "answer": "a"}\n');
+    const jsonl = await runCli(['bench', 'e2e', '--dataset', `jsonl:${file}`, '--sample', '1', '--split', 'dev'], { env: {} });
+    expect(jsonl.code).toBe(2);
+    expect(jsonl.stderr).toContain('unknown split "dev" (expected all)');
   });
 });
 
@@ -165,6 +101,23 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
     const table = readFileSync(join(out, 'table.md'), 'utf8');
     expect(table).toContain('| model | base | DAPT | RAG | RG | RG+RAG | cluster k=1 | cluster k=2 | cluster k=9 |');
     expect(table).toContain('| tiny-llama | ');
+    // Intervals from the per-question scores of predict.json, in figures.json, table.md and chart.svg.
+    expect(figures).toMatchObject({ split: 'all', bootstrap: { resamples: 2000, seed: 1, level: 0.95 } });
+    for (const title of ['base', 'DAPT', 'RAG', 'RG', 'RG+RAG', 'cluster k=1', 'cluster k=2']) {
+      const c = column(title);
+      expect(c.interval.low).toBeLessThanOrEqual(c.score);
+      expect(c.interval.high).toBeGreaterThanOrEqual(c.score);
+      expect(c.vsBase === null).toBe(title === 'base');
+      expect(c.vsRag === null).toBe(title === 'RAG');
+    }
+    expect(column('RG').vsBase.estimate).toBeCloseTo(column('RG').score - column('base').score, 12);
+    expect(column('cluster k=9')).toMatchObject({ interval: null, vsBase: null, vsRag: null });
+    expect(figures.methods.wo_param.interval).toEqual(column('base').interval);
+    expect(table).toContain('minus base [95% interval]');
+    expect(table).toContain('accuracy on 2 questions (split: all).');
+    const chart = readFileSync(join(out, 'chart.svg'), 'utf8');
+    expect(chart.match(/<circle /g)).toHaveLength(7);
+    expect(chart).toContain('tiny-llama on questions (2 questions, all split)');
 
     const again = await runCli(args, { env });
     expect(again.code, again.stderr).toBe(0);

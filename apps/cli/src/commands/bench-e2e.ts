@@ -1,14 +1,14 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AdapterStore, type DocAdapterKey, type ManifestEntry } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { clusterAdapterId } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { loadModelConfig } from '@rg/engine';
-import { DatasetError, loadDataset, type Method, type Metrics, sampleExamples, writeFileAtomic } from '@rg/inference';
+import { BOOTSTRAP_RESAMPLES, bootstrapMean, DatasetError, loadDataset, type Method, sampleExamples, writeFileAtomic } from '@rg/inference';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import { openRetriever } from '@rg/retriever';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -17,11 +17,13 @@ import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { modelKeyName } from '../train/common.js';
 import { benchCommand, gitCommit } from './bench.js';
+import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
 
 interface E2eFlags {
   dataset: string;
   corpus?: string;
   dataDir: string;
+  split?: 'dev' | 'test' | 'all';
   sample: number;
   seed: number;
   topk: number;
@@ -36,29 +38,6 @@ interface E2eFlags {
   clusterTop: number;
   out: string;
   json?: boolean;
-}
-
-/** What one column of the table cost: the adapters behind it, read back from the store. */
-export interface ColumnCosts {
-  adapters: number;
-  bytesStored: number;
-  bytesPerAdapter: number | null;
-  /** Training time recorded with the adapters (null when one was trained before rg recorded it). */
-  trainSeconds: number | null;
-  /** Documents whose knowledge the adapters hold (the filtered corpus for DAPT and clusters). */
-  documents: number;
-  encodeSecondsPerDocument: number | null;
-}
-
-export interface Column {
-  title: string;
-  method: Method;
-  /** Cluster columns: k. */
-  k?: number;
-  /** The run's scores; absent when the column could not run (see `why`). */
-  metrics?: Metrics;
-  costs?: ColumnCosts;
-  why?: string;
 }
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
@@ -80,7 +59,13 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .requiredOption('--dataset <name>', 'pubmedqa | popqa | jsonl:QUESTIONS.jsonl')
     .option('--corpus <file>', 'corpus JSON Lines ({id, title?, text}); required with jsonl:, default: the dataset’s own documents')
     .option('--data-dir <dir>', 'folder holding pubmedqa/ and popqa/', '../shared/data')
-    .requiredOption('--sample <n>', 'questions (a seeded sample)', positiveInt)
+    .addOption(
+      new Option(
+        '--split <split>',
+        'questions the sample is drawn from: dev (choose recipes), test (report), all; default: the dataset’s default (PubMedQA test, PopQA all, jsonl all)',
+      ).choices(['dev', 'test', 'all']),
+    )
+    .requiredOption('--sample <n>', 'questions (a seeded sample of the split)', positiveInt)
     .option('--seed <n>', 'seed of the sample, of training and of k-means', nonNegativeInt, 0)
     .option('--topk <k>', 'documents retrieved per question', positiveInt, 3)
     .option('--generator <name>', 'augmentation generator (rg augment --generator)', 'template')
@@ -104,7 +89,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
       let dataset: ReturnType<typeof loadDataset>;
       try {
-        dataset = loadDataset(spec, { dataDir });
+        dataset = loadDataset(spec, { dataDir, split: flags.split });
       } catch (e) {
         throw e instanceof DatasetError ? new UsageError(e.message) : e;
       }
@@ -236,6 +221,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       // The store's (and the table's) model name: the model's known name, or its file or folder name.
       const modelName = modelKeyName((await loadModelConfig(config.model, { home: config.home })).source);
       const adapterStore = AdapterStore.open(adapters);
+      // Every method answered the same sampled questions; their per-question scores (predict.json) give the intervals.
+      const scoresOf = (o: MethodOutcome | undefined) => (o ? questionScores(examples, o.predictions) : undefined);
+      const bootstrap = { resamples: BOOTSTRAP_RESAMPLES, seed: flags.seed };
       let columns: Column[];
       try {
         const entries = adapterStore
@@ -245,34 +233,40 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           const wanted = new Set(ids);
           return entries.filter((e) => wanted.has((e.key as DocAdapterKey).id));
         };
-        const score = new Map(outcomes.map((o) => [o.method, o.metrics]));
+        const outcome = new Map(outcomes.map((o) => [o.method, o]));
+        const answered = (method: Method) => ({ metrics: outcome.get(method)?.metrics, scores: scoresOf(outcome.get(method)) });
         const n = documentIds.length;
         const perDocument = columnCosts(byId(documentIds), n);
-        columns = [
-          { title: 'base', method: 'wo_param', metrics: score.get('wo_param') },
-          { title: 'DAPT', method: 'dapt', metrics: score.get('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) },
-          { title: 'RAG', method: 'icl', metrics: score.get('icl') },
-          { title: 'RG', method: 'cat_all_one', metrics: score.get('cat_all_one'), costs: perDocument },
-          { title: 'RG+RAG', method: 'combine', metrics: score.get('combine'), costs: perDocument },
+        const table: Column[] = [
+          { title: 'base', method: 'wo_param', ...answered('wo_param') },
+          { title: 'DAPT', method: 'dapt', ...answered('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) },
+          { title: 'RAG', method: 'icl', ...answered('icl') },
+          { title: 'RG', method: 'cat_all_one', ...answered('cat_all_one'), costs: perDocument },
+          { title: 'RG+RAG', method: 'combine', ...answered('combine'), costs: perDocument },
           ...clusterRuns.map(
             (r): Column => ({
               title: `cluster k=${r.k}`,
               method: 'cluster',
               k: r.k,
               metrics: clusterOutcomes.get(r.k)?.metrics,
+              scores: scoresOf(clusterOutcomes.get(r.k)),
               costs: r.why ? undefined : columnCosts(byId(Array.from({ length: r.k }, (_, c) => clusterAdapterId(r.k, c))), n),
               why: r.why,
             }),
           ),
         ];
+        columns = withIntervals(table, bootstrap);
       } finally {
         adapterStore.close();
       }
       const rg = columns.find((c) => c.method === 'cat_all_one')?.costs;
-      const oracle = outcomes.find((o) => o.method === 'oracle')?.metrics;
+      const oracleScores = scoresOf(outcomes.find((o) => o.method === 'oracle'));
+      const oracle = oracleScores && bootstrapMean(oracleScores, bootstrap);
+      const split = dataset.split ?? 'all';
       const figures = {
         benchmark: 'e2e',
         dataset: dataset.name,
+        split,
         questions: examples.length,
         seed: flags.seed,
         model: config.model,
@@ -295,17 +289,27 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         documentsEncoded: rg?.adapters ?? 0,
         encodeSecondsPerDocument: rg?.encodeSecondsPerDocument ?? null,
         bytesPerAdapter: rg?.bytesPerAdapter ?? null,
+        bootstrap: {
+          ...bootstrap,
+          level: 0.95,
+          interval: 'percentile',
+          differences: 'paired (the same resampled questions for both methods)',
+        },
         methods: Object.fromEntries(
-          outcomes.map((o) => [
-            o.method,
-            { [o.metrics.primaryMetric]: o.metrics.score, ...o.metrics, latencyMsPerQuestion: o.metrics.meanLatencyMs },
-          ]),
+          outcomes.map((o) => {
+            const { low, high } = bootstrapMean(scoresOf(o)!, bootstrap);
+            const m = o.metrics;
+            return [o.method, { [m.primaryMetric]: m.score, ...m, interval: { low, high }, latencyMsPerQuestion: m.meanLatencyMs }];
+          }),
         ),
         columns: columns.map((c) => ({
           title: c.title,
           method: c.method,
           ...(c.k === undefined ? {} : { k: c.k }),
           score: c.metrics?.score ?? null,
+          interval: c.stats ? { low: c.stats.interval.low, high: c.stats.interval.high } : null,
+          vsBase: c.stats?.vsBase ?? null,
+          vsRag: c.stats?.vsRag ?? null,
           metrics: c.metrics ?? null,
           latencyMsPerQuestion: c.metrics?.meanLatencyMs ?? null,
           costs: c.costs ?? null,
@@ -315,15 +319,19 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       };
       figures.table = markdownTable(modelName, columns, {
         questions: examples.length,
+        split,
         documents: documentIds.length,
         representatives: flags.representatives,
         clusterTop: flags.clusterTop,
-        oracle: oracle?.score,
+        oracle,
+        bootstrap,
       });
       writeFileAtomic(join(out, 'table.md'), `${figures.table}\n`);
+      const chart = join(out, 'chart.svg');
+      writeFileAtomic(chart, columnsChart(columns, { model: modelName, dataset: dataset.name, split, questions: examples.length }));
       writeFileAtomic(join(out, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
       if (flags.json) ctx.json(figures);
-      else ctx.print(`${figures.table}\n\nfigures in ${join(out, 'figures.json')}`);
+      else ctx.print(`${figures.table}\n\nfigures in ${join(out, 'figures.json')}, chart in ${chart}`);
     });
 }
 
@@ -351,60 +359,4 @@ async function neededDocuments(
     await retriever.close();
   }
   return [...ids];
-}
-
-/** Adapters, bytes and the training time recorded with them (rg encode / cluster train write trainSeconds). */
-export function columnCosts(entries: ManifestEntry[], documents: number): ColumnCosts {
-  const bytesStored = entries.reduce((s, e) => s + e.bytes, 0);
-  const times = entries.map((e) => e.trainingConfig.trainSeconds);
-  const trainSeconds =
-    entries.length > 0 && times.every((t) => typeof t === 'number') ? (times as number[]).reduce((s, t) => s + t, 0) : null;
-  return {
-    adapters: entries.length,
-    bytesStored,
-    bytesPerAdapter: entries.length ? Math.round(bytesStored / entries.length) : null,
-    trainSeconds,
-    documents,
-    encodeSecondsPerDocument: trainSeconds !== null && documents > 0 ? trainSeconds / documents : null,
-  };
-}
-
-/**
- * The published table's row (model; base, DAPT, RAG, RG, RG+RAG, one cluster column per k), then one cost row per
- * column: adapters trained, bytes, encode seconds per document of the corpus, latency per question.
- */
-export function markdownTable(
-  model: string,
-  columns: Column[],
-  run: { questions: number; documents: number; representatives: number; clusterTop: number; oracle?: number },
-): string {
-  const fixed = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? 'n/a' : v.toFixed(digits));
-  const metricName = columns.find((c) => c.metrics)?.metrics?.primaryMetric ?? 'score';
-  const lines = [
-    `| model | ${columns.map((c) => c.title).join(' | ')} |`,
-    `| --- | ${columns.map(() => '---').join(' | ')} |`,
-    `| ${model} | ${columns.map((c) => fixed(c.metrics?.score, 3)).join(' | ')} |`,
-    '',
-    '| column | adapters | bytes/adapter | bytes stored | encode s/doc | latency ms/question |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...columns.map((c) => {
-      const k = c.costs;
-      return `| ${c.title} | ${k ? k.adapters : '-'} | ${k?.bytesPerAdapter ?? '-'} | ${k ? k.bytesStored : '-'} | ${k ? fixed(k.encodeSecondsPerDocument, 2) : '-'} | ${fixed(c.metrics?.meanLatencyMs, 0)} |`;
-    }),
-    '',
-  ];
-  const notes = [
-    `${metricName} on ${run.questions} questions.`,
-    `Adapters are trained on the ${run.documents} documents the questions retrieve (and their gold documents): RG has one per document, DAPT one on all of them, each cluster column k adapters on ${run.representatives} representatives per cluster of the same documents, answering with the top ${run.clusterTop} cluster(s).`,
-    'encode s/doc is training time over those documents (model loading, and for clusters embedding + k-means, not included).',
-  ];
-  for (const c of columns) if (!c.metrics) notes.push(`${c.title}: n/a because ${c.why ?? 'the method did not run'}.`);
-  const untimed = columns.filter((c) => c.costs && c.costs.adapters > 0 && c.costs.trainSeconds === null).map((c) => c.title);
-  if (untimed.length > 0)
-    notes.push(
-      `encode s/doc of ${untimed.join(', ')}: n/a, some adapters were stored before rg recorded training time (use a fresh --out).`,
-    );
-  if (run.oracle !== undefined) notes.push(`oracle (gold documents' adapters): ${run.oracle.toFixed(3)}.`);
-  lines.push(notes.join(' '));
-  return lines.join('\n');
 }

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LoraWeights } from '@rg/adapter-store';
+import { median } from '@rg/bench-kit';
 import {
   type AdapterSet,
   concatLora,
@@ -19,7 +20,7 @@ import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
-import { benchCommand } from './bench.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
 
 interface Flags {
   promptTokens: number;
@@ -30,6 +31,7 @@ interface Flags {
   weights: WeightFormat;
   peer: boolean;
   python: string;
+  allowBusy?: boolean;
   json?: boolean;
 }
 
@@ -41,8 +43,6 @@ interface Timing {
   requestSeconds: number;
   generatedIds: number[];
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * One session; for each adapter set (null = none) requests of a prefill then greedy one-token decode
@@ -112,9 +112,11 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
     .addOption(new Option('--weights <format>', 'projection weights').choices(['f32', 'q4']).default('f32'))
     .option('--no-peer', 'skip the transformers peer')
     .option('--python <path>', 'Python with torch and transformers (tools/.venv)', 'tools/.venv/bin/python')
+    .addOption(allowBusyOption())
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
       const model = await loadModel(config.model, { home: config.home, pull: true });
       const random = seededRandom(1);
       // Ordinary (non-special) token ids, so the prompt is a plausible text for both implementations.
@@ -168,9 +170,9 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
             '--runs',
             String(flags.runs),
           ];
-          const run = spawnSync(python, [...args, '--threads', String(config.threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-          if (run.status !== 0) throw new Error(`peer failed (exit ${run.status}): ${run.stderr.slice(-2000)}`);
-          peer = JSON.parse(run.stdout.trim().split('\n').pop() as string);
+          const peerRun = spawnSync(python, [...args, '--threads', String(config.threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+          if (peerRun.status !== 0) throw new Error(`peer failed (exit ${peerRun.status}): ${peerRun.stderr.slice(-2000)}`);
+          peer = JSON.parse(peerRun.stdout.trim().split('\n').pop() as string);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -183,15 +185,12 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
       const strip = <T extends Timing>({ generatedIds: _ids, promptLogits: _logits, ...t }: T) => t;
       const result = {
         bench: 'generate',
+        ...run.finish(),
         model: config.model,
         weights: flags.weights,
         promptTokens: flags.promptTokens,
         newTokens: flags.newTokens,
         runs: flags.runs,
-        threads: config.threads,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores: cpus().length,
-        loadAverage1m: loadavg()[0],
         rg: {
           noLoraGraph: strip(base),
           loraGraphRank0: strip(rank0),

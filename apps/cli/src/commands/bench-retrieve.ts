@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { mean, median, type Summary, summary } from '@rg/bench-kit';
 import { CorpusStore, type Document, ingest, type Question, readQuestions } from '@rg/corpus';
-import { SentenceEncoder, sentenceEncoderDir } from '@rg/engine';
+import { SentenceEncoder, seededRandom, sentenceEncoderDir } from '@rg/engine';
 import {
   type BackendName,
   commitBuild,
@@ -19,7 +20,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, stringList } from '../parse.js';
-import { benchCommand } from './bench.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
 
 interface Flags {
   input?: string;
@@ -27,6 +28,7 @@ interface Flags {
   scale: number;
   annScale: number;
   peer: boolean;
+  allowBusy?: boolean;
   json?: boolean;
 }
 
@@ -51,6 +53,7 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
       0,
     )
     .option('--no-peer', 'skip the Python peer (tools/bench/retrieve_peer.py: bm25s, transformers)')
+    .addOption(allowBusyOption())
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
@@ -60,7 +63,7 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
       for (const b of flags.backends)
         if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b))
           throw new UsageError(`--backends: unknown embedded backend "${b}" (expected ${EMBEDDED_BACKENDS.join(', ')})`);
-      const loadStart = loadavg()[0];
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
       const dir = mkdtempSync(join(tmpdir(), 'rg-bench-retrieve-'));
       try {
         // Ingest rate: median of 3 runs into fresh stores after one warm-up run.
@@ -106,26 +109,20 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
           };
           await r.close();
         }
+        const peer = flags.peer ? runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends) : { skipped: '--no-peer' };
+        const scaled =
+          flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined;
+        const annScaled =
+          flags.annScale > 0 ? await annScaling(store, questions, flags.annScale, join(dir, 'ann'), config, (s) => ctx.info(s)) : undefined;
         const result = {
           bench: 'retrieve',
-          machine: {
-            cpu: cpus()[0]?.model ?? 'unknown',
-            cores: cpus().length,
-            threads: config.threads,
-            node: process.version,
-            loadAverage1mStart: loadStart,
-            loadAverage1mEnd: loadavg()[0],
-          },
+          ...run.finish(),
           corpus: { file: input, documents: store.count(), questions: questions.length, gold: 'the question’s own abstract' },
           ingest: { docsPerSecond: median(runs), runsDocsPerSecond: runs, documents: ing.added },
           backends,
-          peer: flags.peer ? runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends) : { skipped: '--no-peer' },
-          scaling:
-            flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined,
-          annScaling:
-            flags.annScale > 0
-              ? await annScaling(store, questions, flags.annScale, join(dir, 'ann'), config, (s) => ctx.info(s))
-              : undefined,
+          peer,
+          scaling: scaled,
+          annScaling: annScaled,
         };
         store.close();
         if (flags.json) ctx.json(result);
@@ -162,11 +159,7 @@ function runPeer(ctx: CliContext, input: string, modelDir: string, threads: numb
 }
 
 /** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
-async function measure(
-  r: Retriever,
-  questions: Question[],
-  warmup = 20,
-): Promise<{ recall: Record<string, number>; latencyMs: { p50: number; p99: number; mean: number } }> {
+async function measure(r: Retriever, questions: Question[], warmup = 20): Promise<{ recall: Record<string, number>; latencyMs: Summary }> {
   for (const q of questions.slice(0, warmup)) await r.search(q.text, { k: 10 });
   const hits = new Map<number, number>(KS.map((k) => [k, 0]));
   const times: number[] = [];
@@ -179,28 +172,13 @@ async function measure(
   }
   return {
     recall: Object.fromEntries(KS.map((k) => [`@${k}`, (hits.get(k) ?? 0) / questions.length])),
-    latencyMs: latency(times),
+    latencyMs: summary(times),
   };
 }
 
 function cpuSeconds(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1e6;
-}
-
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function latency(times: number[]): { p50: number; p99: number; mean: number } {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  return { p50: at(0.5), p99: at(0.99), mean: times.reduce((a, b) => a + b, 0) / times.length };
 }
 
 /**
@@ -218,7 +196,7 @@ async function scaling(
   const r = new SqliteBm25Retriever(path);
   await r.add([...store.iterate()]);
   const words = unigramSampler(store);
-  const random = mulberry32(42);
+  const random = seededRandom(42);
   const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
   const rows: unknown[] = [];
   let added = 0;
@@ -278,7 +256,7 @@ async function annScaling(
   const real = [...r.vectors.rows()].map((row) => row.vector);
   const asked = questions.slice(0, QUERIES_AT_ANN_SCALE);
   const queries = await r.vectors.embed(asked.map((q) => q.text));
-  const random = mulberry32(7);
+  const random = seededRandom(7);
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const dim = real[0].length;
   const sigma = 0.5 / Math.sqrt(dim);
@@ -319,6 +297,7 @@ async function annScaling(
     });
     // How close the exact top 10 are to each other: with near-ties, a missed id costs little similarity.
     const spread = mean(exactScores.map((sc) => sc[0] - sc[sc.length - 1]));
+    const exactLatency = summary(exactTimes);
     const ann: Record<string, unknown> = {};
     for (const ef of EF_SEARCH_SWEEP) {
       r.setEfSearch(ef);
@@ -336,24 +315,24 @@ async function annScaling(
         if (ids.includes(asked[i].id)) gold++;
         loss.push(mean(exactScores[i].map((sc, j) => sc - (hits[j]?.score ?? 0))));
       });
-      const lat = latency(times);
+      const lat = summary(times);
       ann[`efSearch=${ef}`] = {
         recallAt10VsExact: found / (10 * queries.length),
         goldAt10: gold / queries.length,
         meanCosineLossAt10: mean(loss),
         latencyMs: lat,
-        p50SpeedupOverExact: latency(exactTimes).p50 / lat.p50,
+        p50SpeedupOverExact: exactLatency.p50 / lat.p50,
       };
     }
     r.setEfSearch(HNSW_DEFAULTS.efSearch);
-    log(`bench retrieve ann: ${real.length + generated} vectors: ${JSON.stringify({ exact: latency(exactTimes), hnsw: ann })}`);
+    log(`bench retrieve ann: ${real.length + generated} vectors: ${JSON.stringify({ exact: exactLatency, hnsw: ann })}`);
     rows.push({
       vectors: real.length + generated,
       realAbstracts: real.length,
       generated,
       queries: queries.length,
       addSecondsCumulative: addSeconds,
-      exact: { goldAt10: exactGold / queries.length, meanTop10CosineSpread: spread, latencyMs: latency(exactTimes) },
+      exact: { goldAt10: exactGold / queries.length, meanTop10CosineSpread: spread, latencyMs: exactLatency },
       hnsw: ann,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     });
@@ -388,17 +367,5 @@ function unigramSampler(store: CorpusStore): (u: number) => string {
       else hi = mid;
     }
     return vocab[lo];
-  };
-}
-
-/** A small seeded PRNG, so the generated corpus is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

@@ -24,10 +24,15 @@ describe('rg bench store', () => {
       fetchPath: 'lease',
     });
     expect(out.commit === null || /^[0-9a-f]{7,}(\+dirty)?$/.test(out.commit)).toBe(true);
+    // The run record every benchmark carries (runCli reports a quiet machine).
+    expect(out).toMatchObject({ busy: false, load: { start: [0, 0, 0], end: [0, 0, 0] }, machine: { cores: expect.any(Number) } });
     // 30 layers x (gate, up, down) x (A + B) fp32 at rank 2, plus headers.
     expect(out.write.bytesPerAdapter).toBeGreaterThan(30 * 12_672 * 4);
-    for (const mode of ['warm', 'coldPageCacheWarm', 'cold', 'coldSync', 'coldRawRead'])
-      expect(out.fetch[mode].p99Ms).toBeGreaterThanOrEqual(out.fetch[mode].p50Ms);
+    for (const mode of ['warm', 'coldPageCacheWarm', 'cold', 'coldSync', 'coldRawRead']) {
+      expect(out.fetch[mode].wallMs.n).toBe(3);
+      expect(out.fetch[mode].wallMs.p99).toBeGreaterThanOrEqual(out.fetch[mode].wallMs.p50);
+      expect(out.fetch[mode].cpuMs.p99).toBeGreaterThanOrEqual(out.fetch[mode].cpuMs.p50);
+    }
     expect(out.dtypes.fp16.bytesPerAdapter).toBeLessThan(out.dtypes.fp32.bytesPerAdapter * 0.55);
     expect(out.dtypes.int8.bytesPerAdapter).toBeLessThan(out.dtypes.fp16.bytesPerAdapter);
     expect(out.dtypes.int8.maxRelativeError).toBeLessThan(0.01);
@@ -73,7 +78,7 @@ describe('rg bench store', () => {
     const out = JSON.parse(again.stdout);
     expect(out.write).toBeNull();
     expect(out.fetchPath).toBe('fetchAsync');
-    expect(out.fetch.cold.p99Ms).toBeGreaterThan(0);
+    expect(out.fetch.cold.wallMs.p99).toBeGreaterThan(0);
     expect(existsSync(dir)).toBe(true); // --reuse never deletes the store it was given
     const missing = await runCli(['bench', 'store', '--reuse', '--json']);
     expect(missing.code).toBe(2);

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,11 +15,13 @@ import {
   readFileInto,
   roundTripDtype,
 } from '@rg/adapter-store';
+import { summary } from '@rg/bench-kit';
+import { seededRandom } from '@rg/engine';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
-import { benchCommand, gitCommit } from './bench.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
 
 /** SmolLM2-135M: 30 layers, hidden 576, intermediate 1536; the MLP targets the paper's setup uses. */
 const SMOLLM2 = { layers: 30, hidden: 576, intermediate: 1536 };
@@ -42,17 +44,8 @@ interface Flags {
   fetchTimes?: boolean;
   unleased?: boolean;
   peer: boolean;
+  allowBusy?: boolean;
   json?: boolean;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -60,7 +53,7 @@ function rng(seed: number): () => number {
  * random pool at its own offset.
  */
 function adapterFactory(rank: number): (i: number) => LoraAdapter {
-  const next = rng(42);
+  const next = seededRandom(42);
   const perAdapter = TARGETS.reduce((s, [, inF, outF]) => s + rank * inF + outF * rank, 0) * SMOLLM2.layers;
   const pool = Float32Array.from({ length: perAdapter + 65_536 }, () => (next() - 0.5) * 0.02);
   return (i: number) => {
@@ -87,13 +80,6 @@ function adapterFactory(rank: number): (i: number) => LoraAdapter {
       modules,
     };
   };
-}
-
-function percentiles(ms: number[]): { p50Ms: number; p99Ms: number; meanMs: number } {
-  const s = [...ms].sort((x, y) => x - y);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))];
-  const round = (v: number) => Math.round(v * 1000) / 1000;
-  return { p50Ms: round(at(0.5)), p99Ms: round(at(0.99)), meanMs: round(s.reduce((a, b) => a + b, 0) / s.length) };
 }
 
 /** Evict a folder's files from the OS page cache (GNU dd iflag=nocache: posix_fadvise DONTNEED). */
@@ -234,6 +220,8 @@ function fetchInFreshProcess(dir: string, flags: Flags): FetchTimes {
   const bin = fileURLToPath(new URL('../../bin/rg.js', import.meta.url));
   const args = ['bench', 'store', '--reuse', '--fetch-times', '--dir', dir, '--count', String(flags.count), '--k', String(flags.k)];
   args.push('--requests', String(flags.requests), '--rank', String(flags.rank), '--dtype', flags.dtype, '--no-peer', '--json');
+  // The parent applied the load guard: the reader is part of its run, busy or not.
+  args.push('--allow-busy');
   if (flags.unleased) args.push('--unleased');
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`bench store: the reader process failed (${bin} ${args.join(' ')}): ${r.stderr.slice(-500)}`);
@@ -258,15 +246,16 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
     .option('--unleased', 'time plain fetchAsync/fetch (a new buffer per cold load) instead of lease/release (recycled buffers)')
     .addOption(new Option('--fetch-times', 'print only the raw fetch timings (what the reader process reports)').hideHelp())
     .option('--no-peer', 'skip the PyTorch + PEFT peer (tools/bench/adapter_store_peer.py)')
+    .addOption(allowBusyOption())
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       ctx.config(cmd.optsWithGlobals());
       if (flags.k > flags.count) throw new UsageError(`--k ${flags.k} is larger than --count ${flags.count}`);
-      const commit = gitCommit(ctx.io.cwd); // the code at the start of the run
       const dir = flags.dir ? resolve(ctx.io.cwd, flags.dir) : join(mkdtempSync(join(tmpdir(), 'rg-bench-store-')), 'store');
       if (flags.reuse && !(flags.dir && existsSync(dir)))
         throw new UsageError('--reuse needs --dir with a store from an earlier --keep run');
       if (!flags.reuse && flags.dir && existsSync(dir)) throw new UsageError(`--dir ${dir} exists: the benchmark writes a fresh store`);
+      const run = benchRun(ctx, { allowBusy: flags.allowBusy ?? false });
       const make = adapterFactory(flags.rank);
       const key = (i: number): DocAdapterKey => ({
         model: 'smollm2-135m-instruct',
@@ -291,7 +280,7 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         const writeS = (performance.now() - w0) / 1000;
         bar.stop();
 
-        const pick = rng(7);
+        const pick = seededRandom(7);
         const draw = (n: number) =>
           Array.from({ length: n }, () => {
             const ids = new Set<number>();
@@ -339,33 +328,31 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
         else {
           const specDir = mkdtempSync(join(tmpdir(), 'rg-bench-store-peer-'));
           const spec = join(specDir, 'requests.json');
-          const run = (drop: boolean) => {
+          const runPeer = (drop: boolean) => {
             writeFileSync(spec, JSON.stringify({ drop_page_cache: drop, requests: requests.map((r) => r.map((k) => store.pathOf(k))) }));
             const r = spawnSync(python, [script, spec], { encoding: 'utf8' });
             if (r.status !== 0) throw new Error(`peer failed: ${r.stderr.slice(-500)}`);
             return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
           };
           ctx.info('bench store: peer (PEFT load_peft_weights)');
-          const peerCold = run(true);
-          const peerWarmPages = run(false);
+          const peerCold = runPeer(true);
+          const peerWarmPages = runPeer(false);
           rmSync(specDir, { recursive: true, force: true });
-          const rgCold = percentiles(cold);
-          const rgWarmPages = percentiles(coldWarmPages);
+          const rgCold = summary(cold);
+          const rgWarmPages = summary(coldWarmPages);
           peer = {
             name: peerCold.peer,
             coldPageCacheDropped: { p50Ms: peerCold.p50Ms, p99Ms: peerCold.p99Ms },
             pageCacheWarm: { p50Ms: peerWarmPages.p50Ms, p99Ms: peerWarmPages.p99Ms },
             // > 1: rg is faster. rg also verifies sha256s, PEFT checks nothing.
-            ratioColdP50: Math.round((peerCold.p50Ms / rgCold.p50Ms) * 100) / 100,
-            ratioPageCacheWarmP50: Math.round((peerWarmPages.p50Ms / rgWarmPages.p50Ms) * 100) / 100,
+            ratioColdP50: peerCold.p50Ms / rgCold.p50,
+            ratioPageCacheWarmP50: peerWarmPages.p50Ms / rgWarmPages.p50,
           };
         }
 
         const result = {
           bench: 'store',
-          date: new Date().toISOString(),
-          commit,
-          machine: { cpu: cpus()[0]?.model, threads: cpus().length, node: process.version, loadAverage1m: loadavg()[0] },
+          ...run.finish(),
           shape: { ...SMOLLM2, rank: flags.rank, targets: TARGETS.map((t) => t[0]), dtype: flags.dtype },
           count: flags.count,
           k: flags.k,
@@ -384,34 +371,34 @@ export function registerBenchStore(program: Command, ctx: CliContext): void {
           fetchPath: flags.unleased ? 'fetchAsync' : 'lease',
           fetch: {
             warm: {
-              ...percentiles(warm),
-              cpu: percentiles(cpuMs.warm),
+              wallMs: summary(warm),
+              cpuMs: summary(cpuMs.warm),
               note: 'adapters in the in-memory LRU (manifest lookup + content-hash check only)',
             },
             coldPageCacheWarm: {
-              ...percentiles(coldWarmPages),
-              cpu: percentiles(cpuMs.coldPageCacheWarm),
+              wallMs: summary(coldWarmPages),
+              cpuMs: summary(cpuMs.coldPageCacheWarm),
               note: 'LRU dropped; files in the OS page cache; read + sha256 + decode',
             },
             cold: {
-              ...percentiles(cold),
-              cpu: percentiles(cpuMs.cold),
+              wallMs: summary(cold),
+              cpuMs: summary(cpuMs.cold),
               note: evicted
                 ? 'LRU dropped and each file evicted from the guest page cache (posix_fadvise DONTNEED via dd); a host-side cache may remain'
                 : 'LRU dropped; evicting the page cache FAILED (dd iflag=nocache), so the page cache may be warm',
             },
             coldSync: {
-              ...percentiles(coldSync),
-              cpu: percentiles(cpuMs.coldSync),
+              wallMs: summary(coldSync),
+              cpuMs: summary(cpuMs.coldSync),
               note: 'as cold, through leaseSync (fetch with --unleased): files read one after another',
             },
             coldRawRead: {
-              ...percentiles(coldRawRead),
-              cpu: percentiles(cpuMs.coldRawRead),
+              wallMs: summary(coldRawRead),
+              cpuMs: summary(cpuMs.coldRawRead),
               note: 'evicted files (requests of its own) read into one reused buffer with nothing else: the disk alone, a floor for cold',
             },
           },
-          composeCatMs: percentiles(catMs),
+          composeCatMs: summary(catMs),
           dtypes,
           peer,
           goals: { warmP99Ms: 2, coldP99Ms: 20 },

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { resolve } from 'node:path';
+import { median } from '@rg/bench-kit';
 import { type LoraParams, loadModel, seededRandom, TrainingSession } from '@rg/engine';
 import { AdamW, DEFAULT_TARGETS, initAdapter } from '@rg/lora-trainer';
 import type { Command } from 'commander';
@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { targetList } from '../train/common.js';
-import { benchCommand } from './bench.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
 
 interface Flags {
   seq: number;
@@ -21,10 +21,9 @@ interface Flags {
   warmup: number;
   peer: boolean;
   python: string;
+  allowBusy?: boolean;
   json?: boolean;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export function registerBenchTrain(program: Command, ctx: CliContext): void {
   benchCommand(program)
@@ -41,9 +40,11 @@ export function registerBenchTrain(program: Command, ctx: CliContext): void {
     .option('--warmup <n>', 'untimed steps first', positiveInt, 2)
     .option('--no-peer', 'skip the PyTorch + PEFT peer')
     .option('--python <path>', 'Python with torch, transformers, peft (tools/.venv)', 'tools/.venv/bin/python')
+    .addOption(allowBusyOption())
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
       const model = await loadModel(config.model, { home: config.home });
       const targets = flags.targets as typeof DEFAULT_TARGETS;
       const tCreate = performance.now();
@@ -114,12 +115,13 @@ export function registerBenchTrain(program: Command, ctx: CliContext): void {
         );
         args.push('--threads', String(config.threads));
         if (model.source.kind !== 'gguf') throw new UsageError('the peer loads GGUF files only: use a .gguf model or --no-peer');
-        const run = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-        if (run.status !== 0) throw new Error(`peer failed (exit ${run.status}): ${run.stderr.slice(-2000)}`);
-        peer = JSON.parse(run.stdout.trim().split('\n').pop() as string);
+        const peerRun = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (peerRun.status !== 0) throw new Error(`peer failed (exit ${peerRun.status}): ${peerRun.stderr.slice(-2000)}`);
+        peer = JSON.parse(peerRun.stdout.trim().split('\n').pop() as string);
       }
       const result = {
         bench: 'train',
+        ...run.finish(),
         model: config.model,
         seq: flags.seq,
         batch: flags.batch,
@@ -127,9 +129,6 @@ export function registerBenchTrain(program: Command, ctx: CliContext): void {
         alpha: flags.alpha,
         targets: flags.targets,
         steps: flags.steps,
-        threads: config.threads,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores: cpus().length,
         rg,
         peer,
         speedup: peer ? rg.tokensPerSecond / Number(peer.tokensPerSecond) : null,

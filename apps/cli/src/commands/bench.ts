@@ -1,6 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type BenchRun, BUSY_LOAD_1M, BusyMachineError, startRun } from '@rg/bench-kit';
+import { type Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+
+// bench e2e still imports the commit from here; the kit owns it.
+export { gitCommit } from '@rg/bench-kit';
 
 /**
  * The shared `rg bench` group. Several command modules attach their benchmark to it
@@ -14,16 +18,20 @@ export function benchCommand(program: Command): Command {
   );
 }
 
+/** `--allow-busy`, on every benchmark that times something (those the load guard refuses on a busy machine). */
+export function allowBusyOption(): Option {
+  return new Option('--allow-busy', `run even when the 1-minute load average is above ${BUSY_LOAD_1M} (the JSON says busy: true)`);
+}
+
 /**
- * The commit a benchmark runs (short hash; "+dirty" when tracked files differ from it), so that a recorded figure
- * names its code. Null outside a git checkout.
+ * Starts a benchmark run through the kit's load guard, with the load this CLI's context reads. A busy machine is a
+ * usage error (exit 2): the user can wait, or pass --allow-busy. Benchmarks whose figures do not depend on load
+ * (accuracy, bytes) pass `allowBusy: true`: they never refuse, and still record the load and the busy flag.
  */
-export function gitCommit(cwd: string): string | null {
-  const git = (args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+export function benchRun(ctx: CliContext, opts: { threads?: number; allowBusy: boolean }): BenchRun {
   try {
-    if (!existsSync(cwd)) return null;
-    return `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) ? '+dirty' : ''}`;
-  } catch {
-    return null;
+    return startRun({ cwd: ctx.io.cwd, loadavg: ctx.io.loadavg, ...opts });
+  } catch (e) {
+    throw e instanceof BusyMachineError ? new UsageError(e.message) : e;
   }
 }

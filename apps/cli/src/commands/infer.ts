@@ -44,7 +44,7 @@ export function registerInfer(program: Command, ctx: CliContext): void {
     .description("answer a dataset's questions with one or more methods and write config.json, predict.json and result.txt per method")
     .requiredOption('--dataset <name>', `${DATASET_NAMES.join(' | ')} | jsonl:QUESTIONS.jsonl`)
     .option('--data-dir <dir>', 'folder holding pubmedqa/, popqa/, chemprot/ (see each SOURCE.md)', '../shared/data')
-    .option('--split <split>', 'PubMedQA: test|train|all; ChemProt: train|dev|test (default: test)')
+    .option('--split <split>', 'PubMedQA: test|dev|all; PopQA: all|dev|test; ChemProt: test|dev|train (default: the first)')
     .option('--store <dir>', 'corpus store with a built index (retrieval methods)')
     .addOption(new Option('--backend <name>', 'retrieval backend').choices(BACKENDS).default('sqlite'))
     .option('--adapters <dir>', 'adapter store (default: RG_HOME/adapters, as rg encode)')
