@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
-import { COMPOSE_MODES, type ComposeMode, DATASET_NAMES, DatasetError, isMethod, loadDataset, METHODS, type Method } from '@rg/inference';
+import { type ComposeMode, DATASET_NAMES, DatasetError, isMethod, loadDataset, METHODS, type Method } from '@rg/inference';
 import { BACKENDS, type BackendName } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type InferSettings, runInference } from '../infer/pipeline.js';
+import { composeOption } from '../infer/steps.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 
 interface InferFlags {
@@ -54,14 +55,7 @@ export function registerInfer(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'seed of the sample', nonNegativeInt, 0)
     .option('--max-new-tokens <n>', 'tokens generated for free-text answers', positiveInt, 32)
     .option('--gamma <g>', 'step size for gradient-mode adapters (base_weight - gamma * gradient)', finiteNumber)
-    .addOption(
-      new Option(
-        '--compose <mode>',
-        'weights of the k composed adapters (cat_all_one, combine, oracle, cluster): cat = 1 each (their sum), mean = 1/k, score = retrieval scores normalised to sum 1 (1/k without retrieval: oracle, cluster)',
-      )
-        .choices(COMPOSE_MODES)
-        .default('cat'),
-    )
+    .addOption(composeOption())
     .option('--rank <r>', 'adapter rank (adapter key and output path)', positiveInt, 2)
     .option('--alpha <a>', 'adapter alpha', positiveNumber, 32)
     .option('--lr <lr>', 'learning rate the adapters were encoded with', positiveNumber, 3e-4)

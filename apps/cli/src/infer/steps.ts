@@ -1,3 +1,5 @@
+import { COMPOSE_MODES } from '@rg/inference';
+import { Option } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
 import { type InferSettings, type MethodOutcome, runInference } from './pipeline.js';
@@ -47,4 +49,14 @@ export async function inferWithProgress(ctx: CliContext, settings: InferSettings
 /** The adapter-shape flags rg encode, rg cluster train and rg infer share (their store key and output path). */
 export function adapterShapeArgs(s: { rank: number; alpha: number; lr: number; epochs: number }): string[] {
   return ['--rank', String(s.rank), '--alpha', String(s.alpha), '--lr', String(s.lr), '--epochs', String(s.epochs)];
+}
+
+/** `--compose`: how the composed adapters are weighted (rg infer, and commands that answer through runInference). */
+export function composeOption(): Option {
+  return new Option(
+    '--compose <mode>',
+    'weights of the k composed adapters (cat_all_one, combine, oracle, cluster): cat = 1 each (their sum), mean = 1/k, score = retrieval scores normalised to sum 1 (1/k without retrieval: oracle, cluster)',
+  )
+    .choices(COMPOSE_MODES)
+    .default('cat');
 }

@@ -147,19 +147,30 @@ export function addTrainerOptions(command: Command, unit: string): Command {
     )
     .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
     .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
-    .addOption(
-      new Option(
-        '--examples <layout>',
-        'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
-      )
-        .choices(EXAMPLE_LAYOUTS)
-        .default(DEFAULT_RECIPE.examples),
-    )
-    .addOption(
-      new Option('--loss <span>', 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)')
-        .choices(LOSS_SPANS)
-        .default(DEFAULT_RECIPE.loss),
-    );
+    .addOption(examplesOption())
+    .addOption(lossOption());
+}
+
+/** `--examples`: the recipe's example layout (rg encode, rg cluster train, and rg bench e2e passing it on). */
+export function examplesOption(): Option {
+  return new Option(
+    '--examples <layout>',
+    'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
+  )
+    .choices(EXAMPLE_LAYOUTS)
+    .default(DEFAULT_RECIPE.examples);
+}
+
+/** `--loss`: the tokens the recipe's loss covers. */
+export function lossOption(): Option {
+  return new Option('--loss <span>', 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)')
+    .choices(LOSS_SPANS)
+    .default(DEFAULT_RECIPE.loss);
+}
+
+/** The recipe flags as arguments of rg encode / rg cluster train, for commands that run them as steps. */
+export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan }): string[] {
+  return ['--examples', flags.examples, '--loss', flags.loss];
 }
 
 /** The trainer's options from the flags rg encode and rg cluster train share. */
