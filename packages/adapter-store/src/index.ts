@@ -1,3 +1,4 @@
+export { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims, targetDims } from './check.js';
 export { applyGradient, type CompositionEntry, CompositionError, composeCat, composeLinear, toLoraWeights } from './compose.js';
 export { ADAPTER_DTYPES, type AdapterDtype, f32ToF16 } from './dtype.js';
 export { readFileInto } from './fsutil.js';

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims } from './check.js';
 import type { AdapterDtype } from './dtype.js';
 import { fsyncDir, mkdirDurable, readFileHashed, readFileInto, writeFileDurable, writeFolderDurable } from './fsutil.js';
 import { type AdapterKey, adapterRelPath, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
@@ -60,6 +61,8 @@ export const RG_ADAPTER_FILE = 'rg_adapter.json';
 /** What to fill in or override when importing a folder (rank and alpha default to its config). */
 export interface ImportOptions {
   key?: Partial<DocAdapterKey>;
+  /** The base model's dimensions: an adapter whose modules do not fit them is refused. */
+  model?: ModelDims;
   modelFingerprint?: string;
   trainingConfig?: Record<string, unknown>;
   mode?: AdapterMode;
@@ -71,11 +74,18 @@ export interface PutOptions {
   trainingConfig?: Record<string, unknown>;
   dtype?: AdapterDtype;
   mode?: AdapterMode;
+  /** The base model's dimensions: an adapter whose modules do not fit them is refused. */
+  model?: ModelDims;
 }
 
 export interface LoadOptions {
   /** When given, loading an adapter trained for another fingerprint fails. */
   modelFingerprint?: string;
+  /**
+   * When given, an adapter whose modules do not fit these dimensions fails, naming the adapter
+   * and module (instead of an engine error deep inside inference that names neither).
+   */
+  model?: ModelDims;
 }
 
 export interface StoreOptions {
@@ -85,6 +95,11 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** Byte budget of file buffers kept for reuse by cold loads (see `lease`). Default 64 MiB. */
   poolBytes?: number;
+  /**
+   * Create the store when `root` holds none (default true). Read-only commands pass false, so a
+   * mistyped path fails naming it instead of leaving a new empty store there.
+   */
+  create?: boolean;
 }
 
 /**
@@ -105,7 +120,10 @@ export type AdapterProblem =
   | 'bad_format'
   | 'wrong_model'
   | 'wrong_rank'
-  | 'exists';
+  | 'bad_values'
+  | 'wrong_shape'
+  | 'exists'
+  | 'no_store';
 
 export class AdapterStoreError extends Error {
   override name = 'AdapterStoreError';
@@ -122,6 +140,8 @@ export interface VerifyResult {
   ok: boolean;
   problem?: AdapterProblem;
   message?: string;
+  /** Doubts that do not fail the check (base_model_name_or_path naming another model). */
+  warnings: string[];
 }
 
 export interface ListFilter {
@@ -202,6 +222,37 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Refuse non-finite weights (unless `values` is false) and, given the model's dimensions, modules that do not fit. */
+function checkContents(adapter: LoraAdapter, name: string, model: ModelDims | undefined, values = true): void {
+  const problem = (values ? findNonFinite(adapter) : undefined) ?? (model ? findShapeMismatch(adapter, model) : undefined);
+  if (problem) throw new AdapterStoreError(problem.kind, `${name}: ${problem.message}`);
+}
+
+/** The manifest database; a file that is not one (or cannot be opened) fails naming its path. */
+function openManifest(path: string, busyTimeoutMs: number): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed row survives power loss, as the adapter files it points to do.
+    db.pragma('synchronous = FULL');
+    db.exec(`CREATE TABLE IF NOT EXISTS adapters (
+      path TEXT PRIMARY KEY,
+      model TEXT NOT NULL, rank INTEGER NOT NULL, alpha REAL NOT NULL,
+      dataset TEXT, lr REAL, epochs REAL, adapter_id TEXT,
+      mode TEXT NOT NULL, dtype TEXT NOT NULL, bytes INTEGER NOT NULL,
+      files TEXT NOT NULL, content_hash TEXT NOT NULL, model_fingerprint TEXT NOT NULL,
+      training_config TEXT NOT NULL, created_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS adapters_by_id ON adapters(adapter_id);`);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw new AdapterStoreError('no_store', `${path}: cannot open the adapter manifest (${(e as Error).message})`);
+  }
+}
+
 /**
  * A filesystem store of PEFT LoRA folders with a SQLite manifest. An adapter is visible only
  * through its manifest row, which is written in the same lock as the folder's final rename; every
@@ -230,26 +281,18 @@ export class AdapterStore {
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
     this.tmp = join(this.root, TMP_DIR);
+    const manifest = join(this.root, MANIFEST_FILE);
+    if (existsSync(this.root) && !statSync(this.root).isDirectory())
+      throw new AdapterStoreError('no_store', `${this.root}: is a file, expected an adapter store folder`);
+    if (opts.create === false && !existsSync(manifest))
+      throw new AdapterStoreError('no_store', `${this.root}: no adapter store here (no ${MANIFEST_FILE}); check --store (or RG_HOME)`);
     mkdirSync(this.tmp, { recursive: true });
     this.pool = new BufferPool(opts.poolBytes ?? 64 * 1024 * 1024);
     this.cache = new ByteLru<Cached>(opts.cacheBytes ?? 256 * 1024 * 1024, (c) => {
       c.evicted = true;
       this.recycle(c);
     });
-    this.db = new Database(join(this.root, MANIFEST_FILE));
-    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30_000}`);
-    this.db.pragma('journal_mode = WAL');
-    // FULL: a committed row survives power loss, as the adapter files it points to do.
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS adapters (
-      path TEXT PRIMARY KEY,
-      model TEXT NOT NULL, rank INTEGER NOT NULL, alpha REAL NOT NULL,
-      dataset TEXT, lr REAL, epochs REAL, adapter_id TEXT,
-      mode TEXT NOT NULL, dtype TEXT NOT NULL, bytes INTEGER NOT NULL,
-      files TEXT NOT NULL, content_hash TEXT NOT NULL, model_fingerprint TEXT NOT NULL,
-      training_config TEXT NOT NULL, created_at TEXT NOT NULL
-    ) STRICT;
-    CREATE INDEX IF NOT EXISTS adapters_by_id ON adapters(adapter_id);`);
+    this.db = openManifest(manifest, opts.busyTimeoutMs ?? 30_000);
   }
 
   /** Open (or create) a store; leftovers of writers that died mid-write are rolled back or removed. */
@@ -282,6 +325,8 @@ export class AdapterStore {
       throw new AdapterStoreError('wrong_rank', `adapter ${name}: has alpha ${adapter.config.alpha}, its key says alpha ${key.alpha}`);
     }
     if (!opts.modelFingerprint) throw new AdapterStoreError('wrong_model', `adapter ${name}: a model fingerprint is required`);
+    // Nothing non-finite, or shaped for another model, is ever stored.
+    checkContents(adapter, `adapter ${name}`, opts.model);
     const dtype = opts.dtype ?? 'fp32';
     const encoded = encodePeftAdapter(adapter, dtype);
     const content = { [ADAPTER_CONFIG_FILE]: encoded.config, [ADAPTER_MODEL_FILE]: encoded.model };
@@ -450,11 +495,14 @@ export class AdapterStore {
       if (opts.modelFingerprint !== undefined && entry.modelFingerprint !== opts.modelFingerprint) {
         throw new AdapterStoreError('wrong_model', `adapter ${describeKey(key)}: trained for model fingerprint ${entry.modelFingerprint}`);
       }
-      this.readVerified(this.row(entry.relPath)!, `adapter ${describeKey(key)}`);
-      return { entry, ok: true };
+      const name = `adapter ${describeKey(key)}`;
+      const adapter = this.readVerified(this.row(entry.relPath)!, name);
+      checkContents(adapter, name, opts.model);
+      const warning = baseModelWarning(adapter, key.model, name);
+      return { entry, ok: true, warnings: warning ? [warning] : [] };
     } catch (e) {
       if (!(e instanceof AdapterStoreError)) throw e;
-      return { entry, ok: false, problem: e.problem, message: e.message };
+      return { entry, ok: false, problem: e.problem, message: e.message, warnings: [] };
     }
   }
 
@@ -503,7 +551,7 @@ export class AdapterStore {
    * Put a PEFT LoRA folder into the store. Key, fingerprint and training config come from its
    * rg_adapter.json when it has one (an rg export); `given` fills in or overrides them.
    */
-  importFrom(dir: string, given: ImportOptions = {}): ManifestEntry {
+  importFrom(dir: string, given: ImportOptions = {}): ManifestEntry & { warnings: string[] } {
     const adapter = readPeftAdapter(dir);
     let record: Partial<ExportRecord> = {};
     const sidecar = join(dir, RG_ADAPTER_FILE);
@@ -525,12 +573,16 @@ export class AdapterStore {
     const modelFingerprint = given.modelFingerprint ?? record.modelFingerprint;
     if (!modelFingerprint)
       throw new AdapterStoreError('wrong_model', `${dir}: no model fingerprint given and no ${RG_ADAPTER_FILE} holding one`);
-    return this.put(fullKey, adapter, {
+    const name = `${dir} (adapter ${describeKey(fullKey)})`;
+    checkContents(adapter, name, given.model);
+    const warning = baseModelWarning(adapter, fullKey.model, name);
+    const entry = this.put(fullKey, adapter, {
       modelFingerprint,
       trainingConfig: given.trainingConfig ?? record.trainingConfig,
       mode: given.mode ?? record.mode,
       dtype: given.dtype,
     });
+    return { ...entry, warnings: warning ? [warning] : [] };
   }
 
   /** For a miss: where the same id does exist (another rank, alpha or run), to tell the caller. */
@@ -592,10 +644,10 @@ export class AdapterStore {
   /** An adapter's LRU entry, read and verified from disk on a miss; pinned for a lease, else marked escaped. */
   private entrySync(key: AdapterKey, opts: LoadOptions, pin: boolean): Cached {
     const hit = this.lookup(key, opts);
-    if (hit.cached) return this.hold(hit.cached, pin);
+    if (hit.cached) return this.hold(this.fits(hit, hit.cached, opts), pin);
     const dir = join(this.root, hit.row.path);
     const data = Object.fromEntries(FILES.map((f) => [f, this.checkedFile(hit, f, () => readFileInto(join(dir, f), this.take))]));
-    return this.decodeAndCache(hit, data, pin);
+    return this.decodeAndCache(hit, data, pin, opts);
   }
 
   /** `entrySync` with the files read concurrently, each hashed while it is read. */
@@ -603,7 +655,7 @@ export class AdapterStore {
     // Hit or miss, the entry is pinned in the same tick it is found or made: no other load can run in between
     // and recycle it.
     const hit = this.lookup(key, opts);
-    if (hit.cached) return this.hold(hit.cached, pin);
+    if (hit.cached) return this.hold(this.fits(hit, hit.cached, opts), pin);
     const dir = join(this.root, hit.row.path);
     const files = await Promise.all(
       FILES.map(async (f): Promise<[string, Buffer]> => {
@@ -620,7 +672,13 @@ export class AdapterStore {
         return [f, this.checkedFile(hit, f, () => read.bytes, read.sha256)];
       }),
     );
-    return this.decodeAndCache(hit, Object.fromEntries(files), pin);
+    return this.decodeAndCache(hit, Object.fromEntries(files), pin, opts);
+  }
+
+  /** A cached adapter checked against the requested model's dimensions (cheap: one comparison per module). */
+  private fits(hit: Lookup, c: Cached, opts: LoadOptions): Cached {
+    if (opts.model) checkContents(c.adapter, hit.name, opts.model, false);
+    return c;
   }
 
   private hold(c: Cached, pin: boolean): Cached {
@@ -710,7 +768,7 @@ export class AdapterStore {
     return bytes;
   }
 
-  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>, pin: boolean): Cached {
+  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>, pin: boolean, opts: LoadOptions): Cached {
     const file = data[ADAPTER_MODEL_FILE];
     const configText = data[ADAPTER_CONFIG_FILE].toString('utf8');
     const known = this.layouts.get(file);
@@ -729,6 +787,9 @@ export class AdapterStore {
       if (spare) this.spareBytes -= adapterBytes(spare);
       adapter = this.decode(hit, data, spare);
     }
+    // Checked before it is cached: a NaN-filled or misshapen adapter is never handed out. The hashes
+    // only prove the files are what was stored, and files imported by older versions were never checked.
+    checkContents(adapter, hit.name, opts.model);
     // fp32 tensors view the file buffer; fp16 and int8 ones were widened into new arrays, so it is free at once.
     const viewed = [...adapter.modules.values()].some((p) => p.a.buffer === file.buffer || p.b.buffer === file.buffer);
     if (!viewed) this.pool.give(file);

@@ -1,15 +1,20 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   ADAPTER_DTYPES,
   type AdapterDtype,
   AdapterStore,
+  AdapterStoreError,
   adapterBytes,
   isDocKey,
   type ListFilter,
   loraScale,
   type ManifestEntry,
+  type ModelDims,
   parseModuleKey,
+  RG_ADAPTER_FILE,
 } from '@rg/adapter-store';
+import { loadModelConfig, ModelFileError } from '@rg/engine';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -26,11 +31,37 @@ export function adapterCommand(program: Command): Command {
   );
 }
 
-/** The store folder a command works on: --store, else RG_HOME/adapters. */
-export function openAdapterStore(ctx: CliContext, cmd: Command): AdapterStore {
+/**
+ * The store folder a command works on: --store, else RG_HOME/adapters. Only `create` commands
+ * (import) make a new store: a read-only command on a mistyped path fails naming it.
+ */
+export function openAdapterStore(ctx: CliContext, cmd: Command, create = false): AdapterStore {
   const flags = cmd.optsWithGlobals() as { store?: string };
   const config = ctx.config(cmd.optsWithGlobals());
-  return AdapterStore.open(resolve(ctx.io.cwd, flags.store ?? resolve(config.home, 'adapters')));
+  const root = resolve(ctx.io.cwd, flags.store ?? resolve(config.home, 'adapters'));
+  try {
+    return AdapterStore.open(root, { create });
+  } catch (e) {
+    if (e instanceof AdapterStoreError && e.problem === 'no_store') throw new UsageError(`--store ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The dimensions of the model adapters must fit: `--for-model` (a known name, .gguf file or
+ * folder), else the adapters' own model name when it resolves to a model here. Undefined, with a
+ * note, when there is none to check against: shapes are then checked at inference.
+ */
+async function modelDims(ctx: CliContext, cmd: Command, forModel: string | undefined, name: string): Promise<ModelDims | undefined> {
+  const config = ctx.config(cmd.optsWithGlobals());
+  try {
+    return (await loadModelConfig(forModel ?? name, { home: config.home })).config;
+  } catch (e) {
+    if (!(e instanceof ModelFileError)) throw e;
+    if (forModel !== undefined) throw new UsageError(`--for-model: ${e.message}`);
+    ctx.info(`rg: note: shapes not checked against model "${name}" (${e.message}); give --for-model to check them`);
+    return undefined;
+  }
 }
 
 interface SelectFlags {
@@ -167,23 +198,37 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
       }
     });
 
-  withSelectors(group.command('verify').description('re-read adapters from disk and check sizes, sha256s and format (all by default)'))
+  withSelectors(
+    group
+      .command('verify')
+      .description('re-read adapters from disk and check sizes, sha256s, format, finite weights and shapes (all by default)'),
+  )
     .argument('[id]', 'document or cluster id (default: every adapter the other flags select)')
     .option('--base', 'the base_weight instead of a document adapter')
     .option('--fingerprint <fp>', 'also check the adapters were trained for this model fingerprint')
-    .action((id: string | undefined, flags: SelectFlags & { fingerprint?: string }, cmd: Command) => {
+    .option('--for-model <model>', "check shapes against this model (default: each adapter's model name, when it resolves)")
+    .action(async (id: string | undefined, flags: SelectFlags & { fingerprint?: string; forModel?: string }, cmd: Command) => {
       const store = openAdapterStore(ctx, cmd);
       try {
         const entries = select(store, id, flags, modelFlag(cmd));
         if (entries.length === 0 && id !== undefined) throw new Error(`no adapter with id "${id}" in ${store.root}`);
-        const results = entries.map((e) => store.verify(e.key, { modelFingerprint: flags.fingerprint }));
+        const dims = new Map<string, ModelDims | undefined>();
+        for (const name of new Set(entries.map((e) => e.key.model))) dims.set(name, await modelDims(ctx, cmd, flags.forModel, name));
+        const results = entries.map((e) => store.verify(e.key, { modelFingerprint: flags.fingerprint, model: dims.get(e.key.model) }));
+        for (const r of results) for (const w of r.warnings) ctx.info(`rg: warning: ${w}`);
         const bad = results.filter((r) => !r.ok);
         if (flags.json) {
           ctx.json({
             store: store.root,
             checked: results.length,
             failed: bad.length,
-            results: results.map((r) => ({ path: r.entry.relPath, ok: r.ok, problem: r.problem, message: r.message })),
+            results: results.map((r) => ({
+              path: r.entry.relPath,
+              ok: r.ok,
+              problem: r.problem,
+              message: r.message,
+              warnings: r.warnings,
+            })),
           });
         } else {
           for (const r of bad) ctx.print(`FAIL\t${r.entry.relPath}\t${r.problem}\t${r.message}`);
@@ -223,22 +268,37 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
     .option('--lr <lr>', 'learning rate it was trained with', positiveNumber)
     .option('--epochs <n>', 'epochs it was trained for', finiteNumber)
     .option('--fingerprint <fp>', 'fingerprint of the base model it was trained for')
+    .option('--for-model <model>', "check shapes against this model (default: the adapter's model name, when it resolves)")
     .addOption(new Option('--dtype <dtype>', 'storage dtype in the store').choices(ADAPTER_DTYPES))
     .option('--json', 'print JSON')
     .action(
-      (
+      async (
         dir: string,
-        flags: { id?: string; dataset?: string; lr?: number; epochs?: number; fingerprint?: string; dtype?: AdapterDtype; json?: boolean },
+        flags: {
+          id?: string;
+          dataset?: string;
+          lr?: number;
+          epochs?: number;
+          fingerprint?: string;
+          forModel?: string;
+          dtype?: AdapterDtype;
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
-        const store = openAdapterStore(ctx, cmd);
+        const folder = resolve(ctx.io.cwd, dir);
+        const given = Object.fromEntries(
+          Object.entries({ model: modelFlag(cmd), id: flags.id, dataset: flags.dataset, lr: flags.lr, epochs: flags.epochs }).filter(
+            ([, v]) => v !== undefined,
+          ),
+        );
+        const name = (given.model as string | undefined) ?? sidecarModel(folder);
+        const model =
+          name === undefined && flags.forModel === undefined ? undefined : await modelDims(ctx, cmd, flags.forModel, name ?? '');
+        const store = openAdapterStore(ctx, cmd, true);
         try {
-          const given = Object.fromEntries(
-            Object.entries({ model: modelFlag(cmd), id: flags.id, dataset: flags.dataset, lr: flags.lr, epochs: flags.epochs }).filter(
-              ([, v]) => v !== undefined,
-            ),
-          );
-          const entry = store.importFrom(resolve(ctx.io.cwd, dir), { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype });
+          const entry = store.importFrom(folder, { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype, model });
+          for (const w of entry.warnings) ctx.info(`rg: warning: ${w}`);
           if (flags.json) ctx.json(entry);
           else ctx.print(`imported ${label(entry)} -> ${entry.path}`);
         } finally {
@@ -246,4 +306,14 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         }
       },
     );
+}
+
+/** The model an rg export's rg_adapter.json names (undefined for a bare PEFT folder or an unreadable file). */
+function sidecarModel(dir: string): string | undefined {
+  try {
+    const record = JSON.parse(readFileSync(join(dir, RG_ADAPTER_FILE), 'utf8')) as { key?: { model?: unknown } };
+    return typeof record.key?.model === 'string' ? record.key.model : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -72,7 +72,7 @@ describe('rg generate / rg model logits (SmolLM2-135M, pulled on first use)', ()
     randomAdapter(wrong, 100);
     const bad = await runCli(['generate', '--ids', '1,2', '--adapter', wrong], { env });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/0\.v_proj.*out 100.*out 192/);
+    expect(bad.stderr).toContain(`--adapter ${wrong}: layer 0 v_proj maps 576 -> 100 features, the model's v_proj maps 576 -> 192`);
   });
 
   it('rejects bad input with exit 2: both --prompt and --ids, ids outside the vocabulary, a missing adapter folder', async () => {

@@ -1,5 +1,14 @@
 import { resolve } from 'node:path';
-import { AdapterFormatError, composeCat, type LoraWeights, readPeftAdapter } from '@rg/adapter-store';
+import {
+  AdapterFormatError,
+  baseModelWarning,
+  composeCat,
+  findNonFinite,
+  findShapeMismatch,
+  type LoraAdapter,
+  type LoraWeights,
+  readPeftAdapter,
+} from '@rg/adapter-store';
 import {
   AdapterMismatchError,
   type AdapterSet,
@@ -12,10 +21,10 @@ import {
   OrtCausalLM,
   type WeightFormat,
 } from '@rg/engine';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { collect, intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { collect, finiteNumber, intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { modelCommand } from './model.js';
 
 interface PromptFlags {
@@ -62,15 +71,47 @@ function addPromptOptions(cmd: Command): Command {
     .option('--json', 'one JSON line with the prompt and output token ids');
 }
 
-/** Read `--adapter` folders and concatenate them (PEFT "cat"): scales folded into B. */
-export function readAdapters(dirs: string[], cwd: string): LoraWeights | null {
-  if (dirs.length === 0) return null;
-  try {
-    return composeCat(dirs.map((dir) => ({ adapter: readPeftAdapter(resolve(cwd, dir)), weight: 1 })));
-  } catch (e) {
-    if (e instanceof AdapterFormatError) throw new UsageError(e.message);
-    throw e;
+interface AdapterFolder {
+  dir: string;
+  adapter: LoraAdapter;
+}
+
+/**
+ * Read `--adapter` folders, refusing non-finite weights (they give NaN logits and empty answers
+ * with exit 0 otherwise), each error naming the folder and module.
+ */
+export function readAdapterFolders(dirs: string[], cwd: string): AdapterFolder[] {
+  return dirs.map((d) => {
+    const dir = resolve(cwd, d);
+    let adapter: LoraAdapter;
+    try {
+      adapter = readPeftAdapter(dir);
+    } catch (e) {
+      if (e instanceof AdapterFormatError) throw new UsageError(e.message);
+      throw e;
+    }
+    const bad = findNonFinite(adapter);
+    if (bad) throw new UsageError(`--adapter ${dir}: ${bad.message}`);
+    return { dir, adapter };
+  });
+}
+
+/**
+ * Check each folder against the loaded model before they are concatenated (after which an error
+ * could no longer say which folder is wrong), and warn when PEFT's base model names another model.
+ */
+export function checkAdapterFolders(ctx: CliContext, folders: AdapterFolder[], model: LoadedModel, modelName: string): void {
+  for (const { dir, adapter } of folders) {
+    const misfit = findShapeMismatch(adapter, model.config);
+    if (misfit) throw new UsageError(`--adapter ${dir}: ${misfit.message}`);
+    const warning = baseModelWarning(adapter, model.source.name ?? modelName, `--adapter ${dir}`);
+    if (warning) ctx.info(`rg: warning: ${warning}`);
   }
+}
+
+/** Concatenate adapters (PEFT "cat"): scales folded into B. */
+function concatenate(folders: AdapterFolder[]): LoraWeights | null {
+  return folders.length === 0 ? null : composeCat(folders.map((f) => ({ adapter: f.adapter, weight: 1 })));
 }
 
 /** Load the model (pulling the default one on first use), its session and the request's inputs. */
@@ -78,7 +119,7 @@ export async function prepare(ctx: CliContext, flags: PromptFlags, globals: Glob
   if ((flags.prompt === undefined) === (flags.ids === undefined)) throw new UsageError('give exactly one of --prompt or --ids');
   if (flags.ids && flags.chat) throw new UsageError('--chat applies to --prompt, not to --ids');
   const config = ctx.config(globals);
-  const lora = readAdapters(flags.adapter ?? [], ctx.io.cwd);
+  const folders = readAdapterFolders(flags.adapter ?? [], ctx.io.cwd);
   let model: LoadedModel;
   try {
     model = await loadModel(config.model, { home: config.home, pull: true });
@@ -86,6 +127,8 @@ export async function prepare(ctx: CliContext, flags: PromptFlags, globals: Glob
     if (e instanceof ModelFileError) throw new UsageError(e.message);
     throw e;
   }
+  checkAdapterFolders(ctx, folders, model, config.model);
+  const lora = concatenate(folders);
   let promptIds: number[];
   if (flags.ids) {
     const bad = flags.ids.find((id) => id >= model.config.vocabSize);
@@ -111,10 +154,23 @@ export async function prepare(ctx: CliContext, flags: PromptFlags, globals: Glob
   return { model, lm, adapters, promptIds };
 }
 
+/**
+ * Tokens that still fit the model's context after the prompt: a larger --max-new-tokens is cut
+ * down with a note (positions past the context are outside what the model was trained on, and the
+ * KV cache would grow unbounded); a prompt that already fills the context is an error.
+ */
+export function capToContext(ctx: CliContext, maxNewTokens: number, promptTokens: number, context: number): number {
+  const room = context - promptTokens;
+  if (room <= 0) throw new UsageError(`the prompt has ${promptTokens} tokens, the model's context holds ${context}: shorten it`);
+  if (maxNewTokens <= room) return maxNewTokens;
+  ctx.info(`rg: note: --max-new-tokens ${maxNewTokens} capped at ${room} (context ${context} tokens, prompt ${promptTokens})`);
+  return room;
+}
+
 export function registerGenerate(program: Command, ctx: CliContext): void {
   addPromptOptions(program.command('generate').description('generate text with the model (and LoRA adapters), streaming to stdout'))
-    .option('--max-new-tokens <n>', 'tokens to generate at most', positiveInt, 128)
-    .option('--temperature <t>', 'sampling temperature (absent: greedy)', positiveNumber)
+    .option('--max-new-tokens <n>', "tokens to generate at most (capped at the model's context)", positiveInt, 128)
+    .option('--temperature <t>', 'sampling temperature (absent or 0: greedy, as in OpenAI, llama.cpp and transformers)', nonNegativeNumber)
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1]', positiveNumber)
     .option('--top-k <k>', 'sample from the k most likely tokens', positiveInt)
     .option('--seed <n>', 'seed of the sampler', nonNegativeInt, 0)
@@ -123,11 +179,13 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
       if (flags.topP !== undefined && flags.topP > 1) throw new UsageError('--top-p must be in (0, 1]');
       const { model, lm, adapters, promptIds } = await prepare(ctx, flags, cmd.optsWithGlobals());
       try {
+        const maxNewTokens = capToContext(ctx, flags.maxNewTokens, promptIds.length, model.config.maxPositionEmbeddings);
         const decode = (ids: number[]) => model.tokenizer.decode(ids, { skipSpecialTokens: true });
         const start = performance.now();
         const out = await generate(lm, promptIds, {
-          maxNewTokens: flags.maxNewTokens,
-          temperature: flags.temperature,
+          maxNewTokens,
+          // 0 means greedy (argmax), as every other runtime reads it; the sampler wants it absent.
+          temperature: flags.temperature === 0 ? undefined : flags.temperature,
           topP: flags.topP,
           topK: flags.topK,
           seed: flags.seed,
@@ -171,4 +229,11 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
         await lm.dispose();
       }
     });
+}
+
+/** A number >= 0 (commander value parser). */
+function nonNegativeNumber(value: string): number {
+  const n = finiteNumber(value);
+  if (n < 0) throw new InvalidArgumentError('expected a number >= 0 (0 means greedy)');
+  return n;
 }
