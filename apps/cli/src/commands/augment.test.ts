@@ -121,6 +121,12 @@ describe('rg augment', () => {
         body += c;
       });
       req.on('end', () => {
+        // The start-up probe (GET /v1/models): a server without that route still shows it is there.
+        if (req.method === 'GET') {
+          res.writeHead(404);
+          res.end();
+          return;
+        }
         calls++;
         auth.add(req.headers.authorization);
         if (calls === 1) {

@@ -97,6 +97,8 @@ async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Confi
       concurrency: flags.concurrency ?? 4,
       timeoutMs: flags.llmTimeout * 1000,
     });
+    // One request before any passage: an endpoint that is down fails the run now, not after every passage's tries.
+    await generator.probe();
     return new LlmAugmenter(generator, llmOptions);
   }
   if (!flags.json) ctx.info(`loading ${config.model} ...`);
@@ -212,5 +214,11 @@ export function registerAugment(program: Command, ctx: CliContext): void {
       printSummary(ctx, summary, flags);
       if (summary.interrupted)
         throw new InterruptedError(`stopped after ${summary.processed} passages; run the same command again to resume`);
+      // A run in which every passage failed produced nothing to train on: a failure, whatever was written.
+      if (summary.processed > 0 && summary.ok === 0) {
+        throw new Error(
+          `all ${summary.processed} passages failed (reasons above; records kept in ${flags.output}, --retry-failed tries them again)`,
+        );
+      }
     });
 }

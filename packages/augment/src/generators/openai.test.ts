@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FatalGeneratorError } from '../generator.js';
 import { chatCompletionsUrl, HttpGeneratorError, OpenAiGenerator } from './openai.js';
@@ -150,5 +150,83 @@ describe('OpenAiGenerator', () => {
     const s = await scriptedServer((_req, _body, res) => status(res, 200, '{"choices": []}'));
     const gen = new OpenAiGenerator({ url: s.url, model: 'm' });
     await expect(gen.generate(MESSAGES)).rejects.toThrow(/no choices\[0\]\.message\.content/);
+  });
+});
+
+/** A TCP server on loopback that accepts connections and never answers (a hung backend). */
+async function silentServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const tcp: TcpServer = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(tcp.address() as AddressInfo).port}/v1`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    },
+  };
+}
+
+/** A loopback port nothing listens on (bound, then released): connections to it are refused. */
+async function refusedUrl(): Promise<string> {
+  const tcp = createTcpServer();
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const port = (tcp.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  return `http://127.0.0.1:${port}/v1`;
+}
+
+describe('fault: unreachable LLM endpoint', () => {
+  it('probe fails at once on a refused port, naming the URL and the cause', async () => {
+    const url = await refusedUrl();
+    const started = Date.now();
+    const err = await new OpenAiGenerator({ url, model: 'm' }).probe().catch((e) => e);
+    expect(err).toBeInstanceOf(FatalGeneratorError);
+    expect(err.message).toMatch(new RegExp(`LLM endpoint ${url} is unreachable \\(.*/models: ECONNREFUSED`));
+    expect(err.message).toContain('check --llm-url');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('probe gives up on a server that accepts and never answers within its timeout', async () => {
+    const silent = await silentServer();
+    try {
+      const started = Date.now();
+      const err = await new OpenAiGenerator({ url: silent.url, model: 'm', probeTimeoutMs: 300 }).probe().catch((e) => e);
+      expect(err).toBeInstanceOf(FatalGeneratorError);
+      expect(err.message).toMatch(/is unreachable \(.*no response within 300 ms\)/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('probe accepts any HTTP answer (a server without /models) and refuses a rejected key', async () => {
+    // A plain server (the scripted one parses a JSON body, a GET has none).
+    server = createServer((req, res) => status(res, req.headers.authorization ? 401 : 404, '{}'));
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    await expect(new OpenAiGenerator({ url, model: 'm' }).probe()).resolves.toBeUndefined();
+    await expect(new OpenAiGenerator({ url, model: 'm', apiKey: KEY }).probe()).rejects.toThrow(/HTTP 401: the API key was refused/);
+  });
+
+  it('stops after a bounded number of consecutive connection failures, across calls', async () => {
+    const url = await refusedUrl();
+    const gen = new OpenAiGenerator({ url, model: 'm', maxRetries: 10, backoffMs: 1, maxConsecutiveConnectionFailures: 3 });
+    const err = await gen.generate(MESSAGES).catch((e) => e);
+    expect(err).toBeInstanceOf(FatalGeneratorError);
+    expect(err.message).toMatch(/3 requests in a row got no response .*ECONNREFUSED.*stopping the run/);
+    // Every later call fails at once, without trying the endpoint again.
+    const started = Date.now();
+    await expect(gen.generate(MESSAGES)).rejects.toBe(err);
+    expect(Date.now() - started).toBeLessThan(50);
+  });
+
+  it('an HTTP answer resets the count: a flaky but alive server is not taken for a dead one', async () => {
+    const s = await scriptedServer((_req, _body, res, n) => (n % 2 === 1 ? res.destroy() : reply(res, 'ok')));
+    const gen = new OpenAiGenerator({ url: s.url, model: 'm', backoffMs: 1, maxConsecutiveConnectionFailures: 2 });
+    for (let i = 0; i < 3; i++) expect(await gen.generate(MESSAGES)).toBe('ok');
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, llama.cpp server, Ollama, ...). Bounded concurrency,
  * a timeout per request, retries with exponential backoff on 429, 5xx, timeouts and network errors. The API key is
- * sent in the Authorization header only and scrubbed from every error message.
+ * sent in the Authorization header only and scrubbed from every error message. An endpoint that cannot be reached
+ * fails the run: once at the start (`probe`), and after a bounded number of consecutive connection failures, instead
+ * of costing every passage its full budget of timed-out tries.
  */
 import { type ChatMessage, FatalGeneratorError, type GenerateOptions, type TextGenerator } from '../generator.js';
 
@@ -19,6 +21,13 @@ export interface OpenAiGeneratorOptions {
   maxRetries?: number;
   /** First backoff delay; doubles each retry, with jitter (default 1000 ms). */
   backoffMs?: number;
+  /**
+   * Requests in a row (tries included, across passages) that got no HTTP response at all (refused, reset, DNS,
+   * timeout) before the endpoint is taken to be down and the run stops (default 6). Any HTTP response resets it.
+   */
+  maxConsecutiveConnectionFailures?: number;
+  /** Timeout of the start-up probe (default: the smaller of timeoutMs and 10 s). */
+  probeTimeoutMs?: number;
 }
 
 /** A request that failed; `retryable` says whether trying again may help. */
@@ -29,10 +38,14 @@ export class HttpGeneratorError extends Error {
     readonly retryable: boolean,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    /** No HTTP response came back (refused, reset, DNS, timeout): the endpoint itself may be down. */
+    readonly connection = false,
   ) {
     super(message);
   }
 }
+
+const ENDPOINT_HINT = 'check --llm-url and that the server is running and reachable from here';
 
 export function chatCompletionsUrl(url: string): string {
   const trimmed = url.replace(/\/+$/, '');
@@ -79,6 +92,8 @@ export class OpenAiGenerator implements TextGenerator {
   readonly id: string;
   private readonly endpoint: string;
   private readonly slots: Semaphore;
+  private connectionFailures = 0;
+  private down: FatalGeneratorError | undefined;
 
   constructor(private readonly options: OpenAiGeneratorOptions) {
     if (!/^https?:\/\//.test(options.url)) throw new FatalGeneratorError(`LLM URL must start with http:// or https://: ${options.url}`);
@@ -87,21 +102,53 @@ export class OpenAiGenerator implements TextGenerator {
     this.slots = new Semaphore(options.concurrency ?? 4);
   }
 
+  /**
+   * One cheap request before the run (GET {base}/models): any HTTP answer, even 404 from a server without that
+   * route, shows the endpoint is there; no answer at all fails at once, naming the URL and the cause. A refused key
+   * (401/403) fails here too, before any passage is tried.
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    const url = this.endpoint.replace(/\/chat\/completions$/, '/models');
+    const timeoutMs = this.options.probeTimeoutMs ?? Math.min(this.options.timeoutMs ?? 120_000, 10_000);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const headers: Record<string, string> = {};
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      await response.arrayBuffer();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const cause = timeout.aborted ? `no response within ${timeoutMs} ms` : causeOf(e);
+      throw new FatalGeneratorError(this.scrub(`LLM endpoint ${this.options.url} is unreachable (${url}: ${cause}): ${ENDPOINT_HINT}`));
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw new FatalGeneratorError(
+        `LLM endpoint ${url}: HTTP ${response.status}: the API key was refused (check --llm-url, --llm-model and RG_LLM_API_KEY)`,
+      );
+    }
+  }
+
   async generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<string> {
     const maxRetries = this.options.maxRetries ?? 4;
     const backoffMs = this.options.backoffMs ?? 1000;
     for (let attempt = 0; ; attempt++) {
+      if (this.down) throw this.down;
       await this.slots.acquire();
       let error: HttpGeneratorError;
       try {
-        return await this.request(messages, options);
+        const text = await this.request(messages, options);
+        this.connectionFailures = 0;
+        return text;
       } catch (e) {
         if (options.signal?.aborted) throw options.signal.reason;
         if (!(e instanceof HttpGeneratorError)) throw e;
         error = e;
+        this.noteFailure(e);
       } finally {
         this.slots.release();
       }
+      if (this.down) throw this.down;
       if (!error.retryable || attempt >= maxRetries) {
         throw new HttpGeneratorError(`${error.message}${attempt > 0 ? ` (after ${attempt + 1} tries)` : ''}`, false, error.status);
       }
@@ -131,9 +178,9 @@ export class OpenAiGenerator implements TextGenerator {
       text = await response.text();
     } catch (e) {
       if (options.signal?.aborted) throw options.signal.reason;
-      if (timeout.aborted) throw new HttpGeneratorError(`${this.endpoint}: no response within ${timeoutMs} ms`, true);
-      const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
-      throw new HttpGeneratorError(this.scrub(`${this.endpoint}: request failed: ${cause}`), true);
+      if (timeout.aborted)
+        throw new HttpGeneratorError(`${this.endpoint}: no response within ${timeoutMs} ms`, true, undefined, undefined, true);
+      throw new HttpGeneratorError(this.scrub(`${this.endpoint}: request failed: ${causeOf(e)}`), true, undefined, undefined, true);
     }
     if (!response.ok) {
       const status = response.status;
@@ -156,9 +203,30 @@ export class OpenAiGenerator implements TextGenerator {
     return content;
   }
 
+  /** Count connection failures in a row; past the limit the endpoint is down and every caller stops. */
+  private noteFailure(e: HttpGeneratorError): void {
+    if (!e.connection) {
+      this.connectionFailures = 0;
+      return;
+    }
+    this.connectionFailures++;
+    const limit = this.options.maxConsecutiveConnectionFailures ?? 6;
+    if (this.connectionFailures >= limit && !this.down) {
+      this.down = new FatalGeneratorError(
+        `LLM endpoint ${this.endpoint}: ${this.connectionFailures} requests in a row got no response (last: ${e.message}); stopping the run: ${ENDPOINT_HINT}`,
+      );
+    }
+  }
+
   /** Servers sometimes echo the key back ("Incorrect API key provided: sk-..."): never let it reach a log. */
   private scrub(text: string): string {
     const key = this.options.apiKey;
     return key ? text.split(key).join('[redacted]') : text;
   }
+}
+
+/** fetch's "fetch failed" hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, ...). */
+function causeOf(e: unknown): string {
+  const err = e as Error & { cause?: Error & { code?: string } };
+  return err.cause?.code ? `${err.cause.code}: ${err.cause.message}` : (err.cause?.message ?? err.message);
 }
