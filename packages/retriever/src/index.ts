@@ -14,6 +14,13 @@ export {
   serverIndexName,
 } from './open.js';
 export { pointId, type QdrantOptions, QdrantRetriever } from './qdrant/qdrant.js';
+export {
+  BackendUnavailableError,
+  REMOTE_DEFAULTS,
+  REMOTE_ENV,
+  type RemoteOptions,
+  remoteOptionsFromEnv,
+} from './remote.js';
 export { FTS5_TOKENIZE, SqliteBm25Retriever } from './sqlite/bm25.js';
 export { type IndexStamp, readIndexStamp, staleIndexReason, writeIndexStamp } from './stamp.js';
 export type { Document, Embedder, Metadata, MetadataValue, Retriever, SearchHit, SearchOptions } from './types.js';

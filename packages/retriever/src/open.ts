@@ -8,6 +8,7 @@ import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
 import { type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 import { HybridRetriever } from './hybrid/rrf.js';
 import { QdrantRetriever } from './qdrant/qdrant.js';
+import { probeServer, type RemoteOptions, remoteOptionsFromEnv, resolveRemote } from './remote.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
 import type { Retriever } from './types.js';
 
@@ -32,6 +33,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** HNSW parameters (`hnsw` backend): M and efConstruction apply when the graph is built, efSearch to every open. */
   hnsw?: Partial<HnswParams>;
+  /** Server backends: timeouts and retries (default: REMOTE_DEFAULTS, overridden by RG_REMOTE_* in `env`). */
+  remote?: RemoteOptions;
 }
 
 const BUILDING = '.building';
@@ -112,18 +115,37 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
         index: serverIndexName(opts.storeDir),
         recreate: opts.build,
         createIfMissing: opts.build === true,
+        remote: remoteOf(opts),
       });
-    case 'qdrant':
-      return QdrantRetriever.open({
-        url: serverUrl(opts.env, 'RG_QDRANT_URL', backend),
-        apiKey: opts.env?.RG_QDRANT_API_KEY,
-        collection: serverIndexName(opts.storeDir),
-        embedder: await encoder(),
-        ownsEmbedder: true,
-        recreate: opts.build,
-        createIfMissing: opts.build === true,
-      });
+    case 'qdrant': {
+      const url = serverUrl(opts.env, 'RG_QDRANT_URL', backend);
+      const apiKey = opts.env?.RG_QDRANT_API_KEY;
+      // Probe before loading the encoder: a dead server should fail in seconds, not after a model load.
+      await probeServer({ backend, url }, resolveRemote(remoteOf(opts)), apiKey ? { 'api-key': apiKey } : {});
+      const embedder = await encoder();
+      try {
+        return await QdrantRetriever.open({
+          url,
+          apiKey,
+          collection: serverIndexName(opts.storeDir),
+          embedder,
+          ownsEmbedder: true,
+          recreate: opts.build,
+          createIfMissing: opts.build === true,
+          remote: remoteOf(opts),
+        });
+      } catch (e) {
+        await embedder.close?.();
+        throw e;
+      }
+    }
   }
+}
+
+/** Explicit options win over RG_REMOTE_* in the environment. */
+function remoteOf(opts: OpenOptions): RemoteOptions {
+  const fromEnv = remoteOptionsFromEnv(opts.env);
+  return { ...fromEnv, ...Object.fromEntries(Object.entries(opts.remote ?? {}).filter(([, v]) => v !== undefined)) };
 }
 
 /** Replace the current embedded index with the one just built (after the retriever is closed). */

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,5 +102,36 @@ describe('fault: corpus commands', () => {
     expect(stale.stderr).toContain(`rg index build --store ${s} --backend sqlite`);
     await runCli(['index', 'build', '--store', s]);
     expect((await runCli(['retrieve', '--store', s, '--query', 'aspirin'])).stderr).toBe('');
+  });
+
+  it('server backends: a silent Qdrant and a refused Elasticsearch fail in seconds, naming backend and variable', async () => {
+    const dir = tmp();
+    const s = join(dir, 's');
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, '{"id":"a","text":"ok"}\n');
+    await runCli(['corpus', 'ingest', '--input', input, '--store', s]);
+    const sockets = new Set<Socket>();
+    const silent = createServer((c) => sockets.add(c));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const refused = createServer();
+    await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', resolve));
+    const refusedUrl = `http://127.0.0.1:${(refused.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => refused.close(() => resolve()));
+    try {
+      const env = { RG_QDRANT_URL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, RG_REMOTE_CONNECT_TIMEOUT: '0.5' };
+      let started = Date.now();
+      const qd = await runCli(['retrieve', '--store', s, '--backend', 'qdrant', '--query', 'x'], { env });
+      expect(qd.code).toBe(1);
+      expect(qd.stderr).toMatch(/qdrant at .* \(RG_QDRANT_URL\): no answer to a first request: no answer in time, timeout 0.5 s/);
+      expect(Date.now() - started).toBeLessThan(3000);
+      started = Date.now();
+      const es = await runCli(['index', 'build', '--store', s, '--backend', 'elasticsearch'], { env: { RG_ES_URL: refusedUrl } });
+      expect(es.code).toBe(1);
+      expect(es.stderr).toMatch(/elasticsearch at .* \(RG_ES_URL\): .*ECONNREFUSED.*check that the elasticsearch server is running/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { checkFilterKeys } from '../filter.js';
+import { probeServer, type RemoteOptions, type RemoteTarget, remoteCall, resolveRemote } from '../remote.js';
 import type { Document, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
 
 export interface ElasticsearchOptions {
@@ -18,6 +19,8 @@ export interface ElasticsearchOptions {
   recreate?: boolean;
   /** When false, a missing index is an error instead of being created. Default true. */
   createIfMissing?: boolean;
+  /** Timeouts and retries of every request (see remote.ts). */
+  remote?: RemoteOptions;
 }
 
 /**
@@ -56,24 +59,40 @@ export class ElasticsearchRetriever implements Retriever {
     this.client = client;
   }
 
-  /** Connect and create the index with ES_INDEX_SETTINGS when it does not exist. */
+  /** Probe the server, connect, and create the index with ES_INDEX_SETTINGS when it does not exist. */
   static async open(opts: ElasticsearchOptions): Promise<ElasticsearchRetriever> {
-    // The client itself retries connection errors and 502/503/504 responses.
+    const remote = resolveRemote(opts.remote);
+    const target: RemoteTarget = { backend: 'elasticsearch', url: opts.url };
+    await probeServer(target, remote, opts.apiKey ? { authorization: `ApiKey ${opts.apiKey}` } : {});
+    // Retries are remoteCall's (bounded, short waits); the client's own back off for ~17 s on a refused port.
     const client = new Client({
       node: opts.url,
-      maxRetries: 5,
-      requestTimeout: 60_000,
+      maxRetries: 0,
+      requestTimeout: remote.requestTimeoutMs,
       ...(opts.apiKey ? { auth: { apiKey: opts.apiKey } } : {}),
     });
-    if (opts.recreate) await client.indices.delete({ index: opts.index, ignore_unavailable: true });
-    if (!(await client.indices.exists({ index: opts.index }))) {
-      if (opts.createIfMissing === false) {
-        await client.close();
-        throw new Error(`elasticsearch at ${opts.url}: no index "${opts.index}"`);
+    const retriever = new ElasticsearchRetriever(opts, client);
+    try {
+      if (opts.recreate)
+        await retriever.call('delete the index', () => client.indices.delete({ index: opts.index, ignore_unavailable: true }));
+      if (!(await retriever.call('look up the index', () => client.indices.exists({ index: opts.index })))) {
+        if (opts.createIfMissing === false) throw new Error(`elasticsearch at ${opts.url}: no index "${opts.index}"`);
+        await retriever.call('create the index', () => client.indices.create({ index: opts.index, ...ES_INDEX_SETTINGS }));
       }
-      await client.indices.create({ index: opts.index, ...ES_INDEX_SETTINGS });
+    } catch (e) {
+      await client.close();
+      throw e;
     }
-    return new ElasticsearchRetriever(opts, client);
+    return retriever;
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return remoteCall(
+      { backend: 'elasticsearch', url: this.opts.url },
+      `${what} (index ${this.opts.index})`,
+      resolveRemote(this.opts.remote),
+      fn,
+    );
   }
 
   async add(docs: Document[]): Promise<void> {
@@ -87,12 +106,12 @@ export class ElasticsearchRetriever implements Retriever {
         })),
       );
     }
-    await this.client.indices.refresh({ index: this.opts.index });
+    await this.call('refresh', () => this.client.indices.refresh({ index: this.opts.index }));
   }
 
   async delete(ids: string[]): Promise<void> {
     await this.bulk(ids.map((id) => ({ id, action: { delete: { _index: this.opts.index, _id: id } } })));
-    await this.client.indices.refresh({ index: this.opts.index });
+    await this.call('refresh', () => this.client.indices.refresh({ index: this.opts.index }));
   }
 
   /** Send operations; resend the ones rejected with 429 after a doubling wait; fail on any other error. */
@@ -100,7 +119,8 @@ export class ElasticsearchRetriever implements Retriever {
     let pending = ops;
     let wait = this.opts.backoffMs ?? 200;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const response = await this.client.bulk({ operations: pending.flatMap((o) => (o.source ? [o.action, o.source] : [o.action])) });
+      const operations = pending.flatMap((o) => (o.source ? [o.action, o.source] : [o.action]));
+      const response = await this.call('bulk write', () => this.client.bulk({ operations }));
       const retry: typeof pending = [];
       response.items.forEach((item, i) => {
         const result = Object.values(item)[0];
@@ -130,20 +150,18 @@ export class ElasticsearchRetriever implements Retriever {
   }
 
   async search(query: string, opts: SearchOptions): Promise<SearchHit[]> {
-    const response = await this.client.search({
-      index: this.opts.index,
-      size: opts.k,
-      query: this.query(query, opts.filter),
-      _source: false,
-    });
+    const body = { index: this.opts.index, size: opts.k, query: this.query(query, opts.filter), _source: false };
+    const response = await this.call('search', () => this.client.search(body));
     return response.hits.hits.map((h) => ({ id: h._id as string, score: h._score ?? 0 }));
   }
 
   async searchBatch(queries: string[], opts: SearchOptions): Promise<SearchHit[][]> {
     if (queries.length === 0) return [];
-    const response = await this.client.msearch({
-      searches: queries.flatMap((q) => [{ index: this.opts.index }, { size: opts.k, query: this.query(q, opts.filter), _source: false }]),
-    });
+    const searches = queries.flatMap((q) => [
+      { index: this.opts.index },
+      { size: opts.k, query: this.query(q, opts.filter), _source: false },
+    ]);
+    const response = await this.call('multi-search', () => this.client.msearch({ searches }));
     return response.responses.map((r, i) => {
       if ('error' in r) throw new Error(`elasticsearch ${this.opts.index}: query ${i}: ${r.error.type}: ${r.error.reason ?? ''}`);
       return r.hits.hits.map((h) => ({ id: h._id as string, score: h._score ?? 0 }));
@@ -151,12 +169,12 @@ export class ElasticsearchRetriever implements Retriever {
   }
 
   async count(): Promise<number> {
-    return (await this.client.count({ index: this.opts.index })).count;
+    return (await this.call('count', () => this.client.count({ index: this.opts.index }))).count;
   }
 
   /** Remove the whole index (tests use a fresh one per run). */
   async dropIndex(): Promise<void> {
-    await this.client.indices.delete({ index: this.opts.index, ignore_unavailable: true });
+    await this.call('delete the index', () => this.client.indices.delete({ index: this.opts.index, ignore_unavailable: true }));
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { passageText } from '../dense/sqlite-vec.js';
 import { checkFilterKeys } from '../filter.js';
+import { probeServer, type RemoteOptions, remoteCall, resolveRemote } from '../remote.js';
 import type { Document, Embedder, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
 
 export interface QdrantOptions {
@@ -19,6 +20,8 @@ export interface QdrantOptions {
   createIfMissing?: boolean;
   /** Close the embedder with the retriever (when the retriever's opener created it). */
   ownsEmbedder?: boolean;
+  /** Timeouts and retries of every request (see remote.ts). */
+  remote?: RemoteOptions;
 }
 
 /** Qdrant point ids are unsigned integers or UUIDs: a document id maps to a stable UUID-shaped hash. */
@@ -40,16 +43,36 @@ export class QdrantRetriever implements Retriever {
     private readonly client: QdrantClient,
   ) {}
 
-  /** Connect and create the collection (and a keyword index on doc_id) when it does not exist. */
+  /** Probe the server, connect, and create the collection (and a keyword index on doc_id) when it does not exist. */
   static async open(opts: QdrantOptions): Promise<QdrantRetriever> {
-    const client = new QdrantClient({ url: opts.url, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), checkCompatibility: false });
-    if (opts.recreate && (await client.collectionExists(opts.collection)).exists) await client.deleteCollection(opts.collection);
-    if (!(await client.collectionExists(opts.collection)).exists) {
-      if (opts.createIfMissing === false) throw new Error(`qdrant at ${opts.url}: no collection "${opts.collection}"`);
-      await client.createCollection(opts.collection, { vectors: { size: opts.embedder.dim, distance: 'Cosine' } });
-      await client.createPayloadIndex(opts.collection, { field_name: 'doc_id', field_schema: 'keyword', wait: true });
+    const remote = resolveRemote(opts.remote);
+    await probeServer({ backend: 'qdrant', url: opts.url }, remote, opts.apiKey ? { 'api-key': opts.apiKey } : {});
+    // The client's own default is 300 s per request: a silent server would hang every call that long.
+    const client = new QdrantClient({
+      url: opts.url,
+      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      checkCompatibility: false,
+      timeout: remote.requestTimeoutMs,
+    });
+    const r = new QdrantRetriever(opts, client);
+    const c = opts.collection;
+    if (opts.recreate && (await r.call('look up the collection', () => client.collectionExists(c))).exists)
+      await r.call('delete the collection', () => client.deleteCollection(c));
+    if (!(await r.call('look up the collection', () => client.collectionExists(c))).exists) {
+      if (opts.createIfMissing === false) throw new Error(`qdrant at ${opts.url}: no collection "${c}"`);
+      await r.call('create the collection', () => client.createCollection(c, { vectors: { size: opts.embedder.dim, distance: 'Cosine' } }));
+      await r.call('index doc_id', () => client.createPayloadIndex(c, { field_name: 'doc_id', field_schema: 'keyword', wait: true }));
     }
-    return new QdrantRetriever(opts, client);
+    return r;
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return remoteCall(
+      { backend: 'qdrant', url: this.opts.url },
+      `${what} (collection ${this.opts.collection})`,
+      resolveRemote(this.opts.remote),
+      fn,
+    );
   }
 
   async add(docs: Document[]): Promise<void> {
@@ -57,20 +80,19 @@ export class QdrantRetriever implements Retriever {
     for (let i = 0; i < docs.length; i += size) {
       const batch = docs.slice(i, i + size);
       const vectors = await this.opts.embedder.embed(batch.map(passageText));
-      await this.client.upsert(this.opts.collection, {
-        wait: true,
-        points: batch.map((d, j) => ({
-          id: pointId(d.id),
-          vector: Array.from(vectors[j]),
-          payload: { doc_id: d.id, cluster_id: d.metadata?.cluster_id ?? null, metadata: d.metadata ?? {} },
-        })),
-      });
+      const points = batch.map((d, j) => ({
+        id: pointId(d.id),
+        vector: Array.from(vectors[j]),
+        payload: { doc_id: d.id, cluster_id: d.metadata?.cluster_id ?? null, metadata: d.metadata ?? {} },
+      }));
+      // An upsert by id: a retried one writes the same points again.
+      await this.call('upsert', () => this.client.upsert(this.opts.collection, { wait: true, points }));
     }
   }
 
   async delete(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.client.delete(this.opts.collection, { wait: true, points: ids.map(pointId) });
+    await this.call('delete points', () => this.client.delete(this.opts.collection, { wait: true, points: ids.map(pointId) }));
   }
 
   private filter(filter: Metadata | undefined): object | undefined {
@@ -91,19 +113,23 @@ export class QdrantRetriever implements Retriever {
     if (queries.length === 0) return [];
     const vectors = await this.opts.embedder.embed(queries);
     const filter = this.filter(opts.filter);
-    const results = await this.client.searchBatch(this.opts.collection, {
-      searches: vectors.map((v) => ({ vector: Array.from(v), limit: opts.k, with_payload: ['doc_id'], ...(filter ? { filter } : {}) })),
-    });
+    const searches = vectors.map((v) => ({
+      vector: Array.from(v),
+      limit: opts.k,
+      with_payload: ['doc_id'],
+      ...(filter ? { filter } : {}),
+    }));
+    const results = await this.call('search', () => this.client.searchBatch(this.opts.collection, { searches }));
     return results.map((r) => this.hits(r));
   }
 
   async count(): Promise<number> {
-    return (await this.client.count(this.opts.collection, { exact: true })).count;
+    return (await this.call('count', () => this.client.count(this.opts.collection, { exact: true }))).count;
   }
 
   /** Remove the whole collection (tests use a fresh one per run). */
   async dropCollection(): Promise<void> {
-    await this.client.deleteCollection(this.opts.collection);
+    await this.call('delete the collection', () => this.client.deleteCollection(this.opts.collection));
   }
 
   async close(): Promise<void> {
