@@ -1,22 +1,31 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { clusterAdapterId } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { loadModelConfig } from '@rg/engine';
-import { BOOTSTRAP_RESAMPLES, bootstrapMean, DatasetError, loadDataset, type Method, sampleExamples, writeFileAtomic } from '@rg/inference';
-import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
+import {
+  BOOTSTRAP_RESAMPLES,
+  bootstrapMean,
+  type ComposeMode,
+  DatasetError,
+  loadDataset,
+  type Method,
+  sampleExamples,
+  writeFileAtomic,
+} from '@rg/inference';
+import { DAPT_ADAPTER_ID, type ExampleLayout, type LossSpan } from '@rg/lora-trainer';
 import { openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { InferSettings, MethodOutcome } from '../infer/pipeline.js';
-import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
+import { adapterShapeArgs, composeOption, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { examplesOption, lossOption, recipeArgs } from '../train/base-weight.js';
 import { modelKeyName } from '../train/common.js';
-import { benchCommand, gitCommit } from './bench.js';
+import { benchCommand, benchRun } from './bench.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
 
 interface E2eFlags {
@@ -33,6 +42,11 @@ interface E2eFlags {
   alpha: number;
   lr: number;
   epochs: number;
+  examples: ExampleLayout;
+  loss: LossSpan;
+  compose: ComposeMode;
+  /** false with --no-dapt. */
+  dapt: boolean;
   clusterK: number[];
   representatives: number;
   clusterTop: number;
@@ -74,6 +88,10 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
     .option('--lr <lr>', 'learning rate', positiveNumber, 3e-4)
     .option('--epochs <n>', 'epochs', positiveInt, 1)
+    .addOption(examplesOption())
+    .addOption(lossOption())
+    .addOption(composeOption())
+    .option('--no-dapt', 'leave out the DAPT column (its encode costs as much as every document’s adapter together)')
     .option('--cluster-k <list>', 'one cluster column per k (comma-separated; none: no cluster column)', clusterKList, [10])
     .option('--representatives <m>', 'documents per cluster its adapter is trained on', positiveInt, 3)
     .option('--cluster-top <c>', 'clusters whose adapters answer a question', positiveInt, 1)
@@ -82,8 +100,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .action(async (flags: E2eFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       // The code that runs is the one checked out now: a run takes hours and HEAD may move meanwhile.
-      const commit = gitCommit(ctx.io.cwd);
-      const started = new Date().toISOString();
+      // Accuracy does not depend on the load, so e2e never refuses a busy machine; it records the load, which the
+      // cost columns (timings) do depend on.
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
       const out = resolve(ctx.io.cwd, flags.out);
       const dataDir = resolve(ctx.io.cwd, flags.dataDir);
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
@@ -122,10 +141,13 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const augmentArgs = ['--generator', flags.generator, '--qa', String(flags.qa)];
       await steps.run('augment', ['augment', '--input', docsFile, '--output', augmented, ...augmentArgs]);
       const adapters = join(out, 'adapters');
-      const shape = adapterShapeArgs(flags);
+      // The store key's shape and the recipe, for rg encode and rg cluster train alike.
+      const shape = [...adapterShapeArgs(flags), ...recipeArgs(flags)];
       const encodeArgs = ['--input', augmented, '--store', adapters, '--dataset', dataset.name, '--seed', String(flags.seed), ...shape];
       await steps.run('encode one adapter per document', ['encode', ...encodeArgs]);
-      await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
+      const noDapt = '--no-dapt was given';
+      if (flags.dapt) await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
+      else steps.skip(`encode the DAPT baseline: skipped (${noDapt})`, 1);
 
       // One corpus store per k holding the filtered documents: each keeps its own clusters.json, and the document
       // vectors are computed once (copied from the first k's store).
@@ -183,7 +205,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         clusterRuns.push({ k, store: kStore });
       }
 
-      const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine', 'dapt'];
+      const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine', ...(flags.dapt ? (['dapt'] as const) : [])];
       if (examples.every((e) => e.goldDocIds?.length)) methods.push('oracle');
       steps.announce(`answer ${examples.length} questions with ${methods.join(', ')}`);
       const settings: InferSettings = {
@@ -200,6 +222,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         lr: flags.lr,
         epochs: flags.epochs,
         topk: flags.topk,
+        compose: flags.compose,
         maxNewTokens: 32,
         seed: flags.seed,
         out: join(out, 'output'),
@@ -239,7 +262,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         const perDocument = columnCosts(byId(documentIds), n);
         const table: Column[] = [
           { title: 'base', method: 'wo_param', ...answered('wo_param') },
-          { title: 'DAPT', method: 'dapt', ...answered('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) },
+          flags.dapt
+            ? { title: 'DAPT', method: 'dapt', ...answered('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) }
+            : { title: 'DAPT', method: 'dapt', why: noDapt },
           { title: 'RAG', method: 'icl', ...answered('icl') },
           { title: 'RG', method: 'cat_all_one', ...answered('cat_all_one'), costs: perDocument },
           { title: 'RG+RAG', method: 'combine', ...answered('combine'), costs: perDocument },
@@ -270,10 +295,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         questions: examples.length,
         seed: flags.seed,
         model: config.model,
-        commit,
-        started,
+        ...run.finish(),
         date: new Date().toISOString(),
-        machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads: config.threads },
         settings: {
           topk: flags.topk,
           generator: flags.generator,
@@ -282,6 +305,10 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           alpha: flags.alpha,
           lr: flags.lr,
           epochs: flags.epochs,
+          examples: flags.examples,
+          loss: flags.loss,
+          compose: flags.compose,
+          dapt: flags.dapt,
           clusterK: flags.clusterK,
           representatives: flags.representatives,
           clusterTop: flags.clusterTop,
