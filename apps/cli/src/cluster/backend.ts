@@ -6,6 +6,7 @@ import {
   passageText,
   QdrantRetriever,
   type Retriever,
+  remoteOptionsFromEnv,
   SqliteVecRetriever,
   serverIndexName,
 } from '@rg/retriever';
@@ -75,7 +76,14 @@ export async function writeClusterIds(
     // The collection `rg index build --backend qdrant` uses for this store; created if missing.
     const collection = serverIndexName(storeDir);
     target = `${url} collection ${collection}`;
-    retriever = await QdrantRetriever.open({ url, apiKey: env.RG_QDRANT_API_KEY, collection, embedder, batchSize: opts.batchSize });
+    retriever = await QdrantRetriever.open({
+      url,
+      apiKey: env.RG_QDRANT_API_KEY,
+      collection,
+      embedder,
+      batchSize: opts.batchSize,
+      remote: remoteOptionsFromEnv(env),
+    });
   }
   let documents = 0;
   try {

@@ -29,6 +29,11 @@ export interface ClusterSettings {
   tolerance: number;
   /** Fit again even when the store already has clusters. */
   refit: boolean;
+  /**
+   * Write clusters.json here (default true). `rg cluster` passes false and saves the run's `changed`
+   * model only after the cluster ids reached the vector backend: a failed step leaves the old file.
+   */
+  save?: boolean;
 }
 
 export interface ClusterRun {
@@ -41,6 +46,8 @@ export interface ClusterRun {
   removed: number;
   /** Documents whose cluster changed because their text (so their vector) changed. */
   moved: number;
+  /** The model differs from the saved file (fitted, or documents joined, left or moved). */
+  changed: boolean;
 }
 
 /**
@@ -62,8 +69,15 @@ export async function clusterStore(storeDir: string, vectors: VectorScan, s: Clu
     }
     const change = await reassignDocuments(model, vectors);
     const changed = change.added.length + change.removed.length + change.moved.length;
-    if (changed > 0) saveClusters(file, model);
-    return { model, fitted: false, added: change.added.length, removed: change.removed.length, moved: change.moved.length };
+    if (changed > 0 && s.save !== false) saveClusters(file, model);
+    return {
+      model,
+      fitted: false,
+      added: change.added.length,
+      removed: change.removed.length,
+      moved: change.moved.length,
+      changed: changed > 0,
+    };
   }
   const model = await fitClusters(vectors, {
     k: s.k,
@@ -74,8 +88,8 @@ export async function clusterStore(storeDir: string, vectors: VectorScan, s: Clu
     maxIterations: s.maxIterations,
     tolerance: s.tolerance,
   });
-  saveClusters(file, model);
-  return { model, fitted: true, added: model.assignments.size, removed: 0, moved: 0 };
+  if (s.save !== false) saveClusters(file, model);
+  return { model, fitted: true, added: model.assignments.size, removed: 0, moved: 0, changed: true };
 }
 
 /** What `rg cluster` and `rg cluster show` print with --json. */

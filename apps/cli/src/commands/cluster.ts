@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
+import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick, saveClusters } from '@rg/clustering';
 import { MINILM, SentenceEncoder } from '@rg/engine';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { defaultVectorBackend, VECTOR_BACKENDS, type VectorBackend, type WriteResult, writeClusterIds } from '../cluster/backend.js';
@@ -94,6 +94,8 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           representatives: flags.representatives,
           pick: flags.pick,
           refit: flags.refit ?? false,
+          // Saved below, once the cluster ids are in the vector backend: a failed write keeps the old clusters.json.
+          save: false,
         });
         ctx.info(
           run.fitted
@@ -114,6 +116,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           bar.stop();
           ctx.info(`wrote ${written.documents} document ids + cluster ids to ${written.backend} (${written.target})`);
         }
+        if (run.changed) saveClusters(clustersPath(flags.store), run.model);
         const summary = summarize(run.model, clustersPath(flags.store));
         if (flags.json)
           ctx.json({
