@@ -132,4 +132,39 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
     expect(second.columns.map((c: { costs: unknown }) => c.costs)).toEqual(figures.columns.map((c: { costs: unknown }) => c.costs));
     // Seconds on an idle machine; the long timeout is for a shared one.
   }, 600_000);
+
+  it('passes the recipe and the composition to encode and infer, and leaves DAPT out with --no-dapt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-e2e-recipe-'));
+    const lines = readFileSync(join(DEMO, 'corpus.jsonl'), 'utf8').trim().split('\n').slice(0, 3);
+    const ids = lines.map((l) => JSON.parse(l).id as string);
+    writeFileSync(join(dir, 'corpus.jsonl'), `${lines.join('\n')}\n`);
+    const questions = readFileSync(join(DEMO, 'questions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => ids.includes(JSON.parse(l).gold_doc_ids[0]));
+    writeFileSync(join(dir, 'questions.jsonl'), `${questions.join('\n')}\n`);
+    const out = join(dir, 'out');
+    const args = ['--model', writeTinyModel(join(dir, 'tiny-llama')), 'bench', 'e2e', '--dataset', `jsonl:${join(dir, 'questions.jsonl')}`];
+    args.push('--corpus', join(dir, 'corpus.jsonl'), '--sample', '2', '--topk', '2', '--cluster-k', 'none', '--no-dapt');
+    args.push('--examples', 'passage', '--loss', 'all', '--compose', 'mean', '--out', out, '--json');
+
+    const r = await runCli(args, { env: { RG_THREADS: '2' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('encode the DAPT baseline: skipped (--no-dapt was given)');
+    expect(r.stderr).toContain('--examples passage --loss all');
+    const figures = JSON.parse(r.stdout);
+    expect(figures.settings).toMatchObject({ examples: 'passage', loss: 'all', compose: 'mean', dapt: false });
+    expect(figures.methods.dapt).toBeUndefined();
+    const dapt = figures.columns.find((c: { title: string }) => c.title === 'DAPT');
+    expect(dapt).toMatchObject({ score: null, why: '--no-dapt was given' });
+    // Each question's retrieved adapters are weighted 1/k (the tiny corpus has an adapter for every document).
+    const rg = JSON.parse(
+      readFileSync(
+        join(out, 'output', 'tiny-llama', 'rank=2_alpha=32', 'questions', 'lr=0.0003_epoch=1', 'cat_all_one-mean', 'predict.json'),
+        'utf8',
+      ),
+    );
+    for (const p of rg) expect(p.adapterWeights).toEqual(p.adapters.map(() => 1 / p.adapters.length));
+    expect(figures.load.start).toHaveLength(3);
+  }, 600_000);
 });
