@@ -3,6 +3,7 @@ export { type ElasticsearchOptions, ElasticsearchRetriever } from './elasticsear
 export { FILTER_OVERFETCH, HNSW_DEFAULTS, type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 export { HybridRetriever, reciprocalRankFusion } from './hybrid/rrf.js';
 export {
+  abortBuild,
   BACKENDS,
   type BackendName,
   commitBuild,

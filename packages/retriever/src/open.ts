@@ -156,6 +156,11 @@ export function commitBuild(storeDir: string, backend: BackendName): void {
   }
 }
 
+/** Remove what a failed or interrupted build wrote beside the current index (which stays as it was). */
+export function abortBuild(storeDir: string, backend: BackendName): void {
+  for (const f of indexFiles(storeDir, backend)) removeSqlite(f + BUILDING);
+}
+
 function removeSqlite(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
 }

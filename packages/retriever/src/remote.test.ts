@@ -1,8 +1,11 @@
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
-import { openRetriever } from './open.js';
+import { abortBuild, openRetriever } from './open.js';
 import { QdrantRetriever } from './qdrant/qdrant.js';
 import { BackendUnavailableError, remoteOptionsFromEnv } from './remote.js';
 import type { Embedder } from './types.js';
@@ -123,5 +126,23 @@ describe('fault: remote settings', () => {
     });
     const { error } = await failure(openRetriever('elasticsearch', { storeDir: '/x', env: { RG_ES_URL: 'localhost:9200' } }));
     expect(error.message).toBe('RG_ES_URL="localhost:9200": expected an http:// or https:// URL of the elasticsearch server');
+  });
+});
+
+describe('fault: failed builds', () => {
+  it('abortBuild removes the half-built files of a backend and keeps the current index', () => {
+    const store = mkdtempSync(join(tmpdir(), 'rg-abort-build-'));
+    mkdirSync(join(store, 'index'));
+    for (const f of [
+      'dense.sqlite',
+      'dense.sqlite.building',
+      'dense.sqlite.building-wal',
+      'dense.hnsw',
+      'dense.hnsw.building',
+      'bm25.sqlite',
+    ])
+      writeFileSync(join(store, 'index', f), 'x');
+    abortBuild(store, 'hnsw');
+    expect(readdirSync(join(store, 'index')).sort()).toEqual(['bm25.sqlite', 'dense.hnsw', 'dense.sqlite']);
   });
 });

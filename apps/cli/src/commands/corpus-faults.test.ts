@@ -134,4 +134,16 @@ describe('fault: corpus commands', () => {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
+
+  it('index build --hnsw-m 1 is a usage error before any work, leaving no .building files', async () => {
+    const dir = tmp();
+    const s = join(dir, 's');
+    const input = join(dir, 'in.jsonl');
+    writeFileSync(input, '{"id":"a","text":"ok"}\n');
+    await runCli(['corpus', 'ingest', '--input', input, '--store', s]);
+    const r = await runCli(['index', 'build', '--store', s, '--backend', 'hnsw', '--hnsw-m', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--hnsw-m 1: expected an integer >= 2');
+    expect(existsSync(join(s, 'index')) ? readdirSync(join(s, 'index')).filter((f) => f.includes('.building')) : []).toEqual([]);
+  });
 });

@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorpusStore, type Document, STORE_FILE, StoreOpenError } from '@rg/corpus';
-import { BACKENDS, type BackendName, commitBuild, HNSW_DEFAULTS, IndexMissingError, openRetriever, writeIndexStamp } from '@rg/retriever';
+import {
+  abortBuild,
+  BACKENDS,
+  type BackendName,
+  commitBuild,
+  HNSW_DEFAULTS,
+  IndexMissingError,
+  openRetriever,
+  writeIndexStamp,
+} from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -31,6 +40,9 @@ export function registerIndex(program: Command, ctx: CliContext): void {
       const config = ctx.config(cmd.optsWithGlobals());
       if ((flags.hnswM !== undefined || flags.hnswEfConstruction !== undefined) && flags.backend !== 'hnsw')
         throw new UsageError('--hnsw-m and --hnsw-ef-construction apply to --backend hnsw only');
+      // Checked before the encoder loads; hnswlib itself fails on M = 1 with a misleading "Not enough memory".
+      if (flags.hnswM !== undefined && flags.hnswM < 2)
+        throw new UsageError(`--hnsw-m ${flags.hnswM}: expected an integer >= 2 (links per node; hnswlib spreads levels by 1/ln(M))`);
       const store = openStore(flags.store);
       // Read before iterating: a concurrent ingest during the build makes the stamp older, never newer, than the index.
       const generation = store.generation();
@@ -46,7 +58,9 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           env: ctx.io.env,
           hnsw: { M: flags.hnswM, efConstruction: flags.hnswEfConstruction },
         }).catch((e: Error) => {
-          throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
+          abortBuild(flags.store, flags.backend);
+          // RangeError: a build parameter the backend refuses (e.g. --hnsw-m 1).
+          throw e instanceof IndexMissingError || e instanceof RangeError ? new UsageError(e.message) : e;
         });
         try {
           let batch: Document[] = [];
@@ -60,10 +74,15 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           }
           await retriever.add(batch);
           progress.tick(batch.length);
-        } finally {
-          await retriever.close();
+        } catch (e) {
+          // The current index stays; the half-built one is removed rather than left as *.building files.
           progress.stop();
+          await retriever.close().catch(() => {});
+          abortBuild(flags.store, flags.backend);
+          throw e;
         }
+        progress.stop();
+        await retriever.close();
         commitBuild(flags.store, flags.backend);
         writeIndexStamp(flags.store, { backend: flags.backend, generation, documents: total });
         const seconds = (performance.now() - t0) / 1000;

@@ -60,6 +60,8 @@ export class HnswRetriever implements Retriever {
     for (const [name, value] of Object.entries(this.params)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`HNSW ${name}: expected a positive integer, got ${value}`);
     }
+    // hnswlib spreads levels by 1/ln(M): M = 1 divides by zero and fails as "Not enough memory".
+    if (this.params.M < 2) throw new RangeError(`HNSW M: expected an integer >= 2 (links per node), got ${this.params.M}`);
     this.vectors = new SqliteVecRetriever(dbPath, embedder, opts);
     this.index = new hnswlib.HierarchicalNSW('ip', embedder.dim);
     const version = this.vectors.info('version') ?? '';
