@@ -133,3 +133,45 @@ describe('fault: interrupting a pull', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('fault: a damaged pulled model', () => {
+  it('verifyKnownModelOnce names the file and the repair, and checks again after a failure', async () => {
+    const { verifyKnownModelOnce } = await import('./pull.js');
+    const home = tmp();
+    const path = knownModelPath('smollm2-135m-instruct', home);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, 'not the model');
+    await expect(verifyKnownModelOnce('smollm2-135m-instruct', home)).rejects.toThrow(
+      `${path}: 13 bytes does not match smollm2-135m-instruct (98362432 bytes`,
+    );
+    await expect(verifyKnownModelOnce('smollm2-135m-instruct', home)).rejects.toThrow(/run `rg model pull smollm2-135m-instruct`/);
+  });
+
+  it('a flipped byte (same size) is caught by the hash; a good file passes once and is not read again', async () => {
+    const { verifyKnownModelOnce } = await import('./pull.js');
+    const home = tmp();
+    const data = randomBytes(4096);
+    // A small stand-in entry, so the hash path runs without the 98 MB file.
+    KNOWN_MODELS['fault-test'] = {
+      ...KNOWN_MODELS['smollm2-135m-instruct'],
+      name: 'fault-test',
+      file: 'm.gguf',
+      bytes: data.length,
+      sha256: sha256(data),
+    };
+    try {
+      const path = knownModelPath('fault-test', home);
+      mkdirSync(join(path, '..'), { recursive: true });
+      const flipped = Buffer.from(data);
+      flipped[100] ^= 0x01;
+      writeFileSync(path, flipped);
+      await expect(verifyKnownModelOnce('fault-test', home)).rejects.toThrow(/m\.gguf: sha256 [0-9a-f]{64} does not match fault-test/);
+      writeFileSync(path, data);
+      await expect(verifyKnownModelOnce('fault-test', home)).resolves.toBeUndefined();
+      rmSync(path);
+      await expect(verifyKnownModelOnce('fault-test', home)).resolves.toBeUndefined();
+    } finally {
+      delete KNOWN_MODELS['fault-test'];
+    }
+  });
+});
