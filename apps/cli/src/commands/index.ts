@@ -41,4 +41,30 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerBenchTrain,
   registerInfer,
   registerBenchE2e,
+  // Last: it rewrites how every command registered above checks its required options.
+  unknownOptionsFirst,
 ];
+
+/**
+ * Commander checks required options before unknown ones, so a misspelled `--inptu x` was reported
+ * as a missing `--input`. Required options are checked in a preAction hook instead, which commander
+ * runs after its unknown-option check: the misspelled flag is named, with its suggestion. The
+ * message and exit code of a truly missing one stay as they were. A hook on a command also fires
+ * when one of its subcommands acts, as commander's own check covers ancestors' options.
+ */
+export function unknownOptionsFirst(program: Command): void {
+  const visit = (cmd: Command): void => {
+    const required = cmd.options.filter((o) => o.mandatory);
+    if (required.length > 0) {
+      for (const o of required) o.makeOptionMandatory(false);
+      cmd.hook('preAction', () => {
+        for (const o of required) {
+          if (cmd.getOptionValue(o.attributeName()) === undefined)
+            cmd.error(`error: required option '${o.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+        }
+      });
+    }
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(program);
+}
