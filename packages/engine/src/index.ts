@@ -45,6 +45,7 @@ export {
   readGgufWeights,
 } from './model/gguf.js';
 export { checkWeights, expectedTensors, HF_ARCHITECTURES, hfConfig, readHfConfig, readHfModel } from './model/hf.js';
+export { modelFingerprint, modelKeyName } from './model/identity.js';
 export {
   type LoadedModel,
   loadModel,

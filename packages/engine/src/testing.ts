@@ -1,7 +1,8 @@
+// `@rg/engine/testing`: fixtures for the tests and examples of what is built on the engine, kept out of its main API.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '@rg/adapter-store';
-import { randomLlamaWeights, tinyLlamaConfig } from '@rg/engine';
+import { randomLlamaWeights, tinyLlamaConfig } from './train/tiny-model.js';
 
 /** Role markers of the tiny model's chat template (ChatML, as SmolLM2's), then the 256 byte-level characters. */
 const SPECIALS = ['<|im_start|>', '<|im_end|>', '<|endoftext|>'];
@@ -17,7 +18,7 @@ function byteCharacters(): string[] {
 
 /**
  * Writes a Hugging Face model folder with a tiny random Llama (2 layers, hidden 16) and a byte-level tokenizer with a
- * chat template: `--model DIR` runs every command end to end in seconds. Its answers are noise; tests that use it
+ * chat template: `loadModel(dir)` (or the CLI's `--model DIR`) runs the whole pipeline in seconds. Its answers are noise; tests that use it
  * check wiring, not quality. The folder name is the model's store/output name.
  */
 export function writeTinyModel(dir: string): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluate, formatMetrics } from './evaluate.js';
-import type { Prediction } from './methods.js';
+import type { Prediction } from './predict.js';
 
 const p = (prediction: string, gold: string, latencyMs: number, missing: string[] = []): Prediction => ({
   id: prediction,

@@ -1,6 +1,6 @@
 import type { Dataset } from './datasets/types.js';
-import type { Prediction } from './methods.js';
 import { accuracy, macroF1, mean } from './metrics.js';
+import type { Prediction } from './predict.js';
 
 export interface Metrics {
   n: number;

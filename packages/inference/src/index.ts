@@ -1,3 +1,4 @@
+export { type Answer, type Answerer, createAnswerer, type Question } from './answerer.js';
 export { type ChartRow, escapeXml, type IntervalChartOptions, intervalChartSvg } from './chart.js';
 export { CHEMPROT_LABELS, loadChemProt } from './datasets/chemprot.js';
 export { DatasetError } from './datasets/errors.js';
@@ -11,7 +12,6 @@ export { type ChatTokenizer, engineAnswerModel } from './engine-model.js';
 export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
 export {
   type AnswerOptions,
-  answerQuestion,
   COMPOSE_MODES,
   COMPOSING_METHODS,
   type ComposeMode,
@@ -21,7 +21,6 @@ export {
   METHODS,
   type Method,
   type MethodDeps,
-  type Prediction,
 } from './methods.js';
 export { accuracy, answerInOutput, exactMatch, macroF1, mean, normalizeAnswer, tokenF1 } from './metrics.js';
 export type {
@@ -35,8 +34,17 @@ export type {
   RetrievedHit,
 } from './model.js';
 export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './output.js';
+export { answerQuestion, type Prediction } from './predict.js';
 export { buildMessages, PROMPT_VERSION } from './prompts.js';
-export { type RunOptions, type RunResult, runMethod, sampleExamples } from './run.js';
+export {
+  type MethodOutcome,
+  type MethodsRunOptions,
+  type RunOptions,
+  type RunResult,
+  runMethod,
+  runMethods,
+  sampleExamples,
+} from './run.js';
 export { chooseLabel, type LabelChoice } from './scoring.js';
 export {
   BOOTSTRAP_RESAMPLES,
@@ -45,4 +53,4 @@ export {
   type Interval,
   pairedBootstrapDifference,
 } from './stats.js';
-export { storeAdapterSource } from './store-adapters.js';
+export { loadDaptAdapter, NotDaptAdapterError, storeAdapterSource } from './store-adapters.js';

@@ -1,7 +1,8 @@
 import type { LoraWeights } from '@rg/adapter-store';
 import { describe, expect, it } from 'vitest';
 import type { CorpusDocument, Dataset } from './datasets/types.js';
-import { answerQuestion, checkDeps, compositionWeights, type MethodDeps } from './methods.js';
+import { checkDeps, compositionWeights, type MethodDeps } from './methods.js';
+import { answerQuestion } from './predict.js';
 import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
 
 const docs: CorpusDocument[] = [

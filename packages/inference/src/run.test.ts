@@ -6,7 +6,7 @@ import type { CorpusDocument, Dataset } from './datasets/types.js';
 import type { MethodDeps } from './methods.js';
 import type { AnswerModel } from './model.js';
 import { pathSegment, runDir } from './output.js';
-import { runMethod, sampleExamples } from './run.js';
+import { runMethod, runMethods, sampleExamples } from './run.js';
 import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
 
 const docs: CorpusDocument[] = [
@@ -80,6 +80,37 @@ describe('runMethod', () => {
 
     const third = await runMethod(dataset, dataset.examples, deps(), { ...base, dir, topk: 2 });
     expect(third.resumed).toBe(0);
+  });
+});
+
+describe('runMethods', () => {
+  it('answers with each method in turn; a composing method in another mode than cat gets a folder and a record of it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rg-runs-'));
+    const d: MethodDeps = {
+      ...deps(),
+      adapters: { load: async () => null },
+      compose: () => ({ rank: 0, targets: [], modules: new Map() }),
+    };
+    const coordinates = { model: 'toy-model', rank: 2, alpha: 32, dataset: 'toy', lr: 0.001, epochs: 1 };
+    const started: string[] = [];
+    const outcomes = await runMethods(dataset, dataset.examples, d, {
+      methods: ['icl', 'cat_all_one'],
+      topk: 1,
+      maxNewTokens: 8,
+      compose: 'mean',
+      out,
+      coordinates,
+      config: (compose) => ({ model: 'toy-model', ...(compose ? { compose } : {}), seed: 1 }),
+      onMethodStart: (method, questions) => started.push(`${method} ${questions}`),
+    });
+    expect(started).toEqual(['icl 3', 'cat_all_one 3']);
+    expect(outcomes.map((o) => [o.method, o.dir, o.metrics.accuracy])).toEqual([
+      ['icl', runDir(out, { ...coordinates, method: 'icl' }), 1],
+      ['cat_all_one', runDir(out, { ...coordinates, method: 'cat_all_one-mean' }), expect.any(Number)],
+    ]);
+    const config = (dir: string) => readFileSync(join(dir, 'config.json'), 'utf8');
+    expect(Object.keys(JSON.parse(config(outcomes[1].dir))).slice(0, 3)).toEqual(['model', 'compose', 'seed']);
+    expect(JSON.parse(config(outcomes[0].dir))).not.toHaveProperty('compose');
   });
 });
 

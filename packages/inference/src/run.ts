@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { shuffledIndices } from './datasets/split.js';
 import type { Dataset, QaExample } from './datasets/types.js';
 import { evaluate, formatMetrics, type Metrics } from './evaluate.js';
-import { type AnswerOptions, answerQuestion, checkDeps, type MethodDeps, type Prediction } from './methods.js';
-import { writeFileAtomic } from './output.js';
+import { type AnswerOptions, COMPOSING_METHODS, type ComposeMode, checkDeps, type Method, type MethodDeps } from './methods.js';
+import { type RunCoordinates, runDir, writeFileAtomic } from './output.js';
+import { answerQuestion, type Prediction } from './predict.js';
 
 export interface RunOptions extends AnswerOptions {
   /** The run's folder (see `runDir`). */
@@ -80,6 +81,58 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
   writeFileAtomic(join(dir, 'result.txt'), formatMetrics(options.method, metrics));
   rmSync(partialPath, { force: true });
   return { predictions, metrics, resumed };
+}
+
+export interface MethodsRunOptions extends Omit<AnswerOptions, 'method'> {
+  methods: Method[];
+  /** Output root: each method answers into runDir(out, coordinates + its folder). */
+  out: string;
+  coordinates: Omit<RunCoordinates, 'method'>;
+  /**
+   * Everything else needed to reproduce a method's run, for its config.json. `compose` is passed for the methods
+   * the mode changes (COMPOSING_METHODS) and undefined for the others, so that their records stay as they were.
+   */
+  config: (compose: ComposeMode | undefined) => Record<string, unknown>;
+  onMethodStart?: (method: Method, questions: number) => void;
+  onAnswer?: (method: Method, done: number, last: Prediction) => void;
+}
+
+export interface MethodOutcome extends RunResult {
+  method: Method;
+  /** The folder the method answered into. */
+  dir: string;
+  seconds: number;
+}
+
+/**
+ * Answer the same questions with each method in turn (runMethod). A composing method with another mode than cat
+ * answers into a folder of its own (`{method}-{mode}`), so runs of different modes sit side by side.
+ */
+export async function runMethods<E>(
+  dataset: Dataset,
+  examples: QaExample[],
+  deps: MethodDeps<E>,
+  options: MethodsRunOptions,
+): Promise<MethodOutcome[]> {
+  const { methods, out, coordinates, config, onMethodStart, onAnswer, ...answer } = options;
+  const compose = answer.compose ?? 'cat';
+  const outcomes: MethodOutcome[] = [];
+  for (const method of methods) {
+    const composes = COMPOSING_METHODS.includes(method);
+    const dir = runDir(out, { ...coordinates, method: composes && compose !== 'cat' ? `${method}-${compose}` : method });
+    onMethodStart?.(method, examples.length);
+    const t0 = performance.now();
+    const r = await runMethod(dataset, examples, deps, {
+      ...answer,
+      method,
+      compose,
+      dir,
+      config: config(composes ? compose : undefined),
+      onProgress: (done, _total, p) => onAnswer?.(method, done, p),
+    });
+    outcomes.push({ method, dir, ...r, seconds: (performance.now() - t0) / 1000 });
+  }
+  return outcomes;
 }
 
 /** A seeded, reproducible sample of n examples (all of them, in order, when n is absent or too large). */

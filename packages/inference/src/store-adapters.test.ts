@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore, composeCat, type LoraAdapter } from '@rg/adapter-store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { storeAdapterSource } from './store-adapters.js';
+import { loadDaptAdapter, NotDaptAdapterError, storeAdapterSource } from './store-adapters.js';
 
 const base = { model: 'tiny', rank: 1, alpha: 2 };
 const scope = { ...base, dataset: 'toy', lr: 0.001, epochs: 1 };
@@ -21,6 +21,7 @@ afterAll(() => store.close());
 store.put(base, adapter([1, 1], [0, 0]), { modelFingerprint: 'fp' });
 store.put({ ...scope, id: 'doc-a' }, adapter([1, 2], [3, 4]), { modelFingerprint: 'fp' });
 store.put({ ...scope, id: 'doc-g' }, adapter([0.5, 0.5], [1, -1]), { modelFingerprint: 'fp', mode: 'gradient' });
+store.put({ ...scope, id: '_dapt' }, adapter([2, 0], [1, 1]), { modelFingerprint: 'fp', trainingConfig: { kind: 'dapt' } });
 
 describe('storeAdapterSource', () => {
   it('returns trained adapters as they are and null for documents without one', async () => {
@@ -52,5 +53,17 @@ describe('storeAdapterSource', () => {
 
   it('refuses adapters trained for another model fingerprint', async () => {
     await expect(storeAdapterSource(store, scope, { modelFingerprint: 'other' }).load('doc-a')).rejects.toThrow(/fingerprint/);
+  });
+});
+
+describe('loadDaptAdapter', () => {
+  it('composes the DAPT adapter alone, gives null when none is stored, and refuses a document under its id', async () => {
+    const dapt = await loadDaptAdapter(store, { ...scope, id: '_dapt' }, { modelFingerprint: 'fp' });
+    // B scaled by alpha / rank = 2.
+    expect(Array.from(dapt!.modules.get('0.down_proj')!.b)).toEqual([2, 2]);
+    expect(await loadDaptAdapter(store, { ...scope, dataset: 'other', id: '_dapt' })).toBeNull();
+    const taken = loadDaptAdapter(store, { ...scope, id: 'doc-a' });
+    await expect(taken).rejects.toThrow(NotDaptAdapterError);
+    await expect(taken).rejects.toThrow(/doc-a is not a DAPT adapter \(no kind "dapt" in its training config\)/);
   });
 });

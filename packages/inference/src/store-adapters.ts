@@ -1,4 +1,11 @@
-import type { AdapterLease, AdapterStore, CompositionEntry, DocAdapterKey } from '@rg/adapter-store';
+import {
+  type AdapterLease,
+  type AdapterStore,
+  type CompositionEntry,
+  composeCat,
+  type DocAdapterKey,
+  type LoraWeights,
+} from '@rg/adapter-store';
 import type { AdapterSource } from './model.js';
 
 /**
@@ -34,4 +41,35 @@ export function storeAdapterSource(
       for (const e of entries) leases.get(e)?.release();
     },
   };
+}
+
+/** The adapter stored under the DAPT id is something else (its training config has no kind "dapt"). */
+export class NotDaptAdapterError extends Error {
+  constructor(readonly relPath: string) {
+    super(`${relPath} is not a DAPT adapter (no kind "dapt" in its training config)`);
+    this.name = 'NotDaptAdapterError';
+  }
+}
+
+/**
+ * The one continual-pretraining adapter (method dapt), stored under `key`: the documents' scope with
+ * @rg/lora-trainer's DAPT_ADAPTER_ID. Null when none is stored; NotDaptAdapterError when a document took the id.
+ * It is composed once, for every question.
+ */
+export async function loadDaptAdapter(
+  store: AdapterStore,
+  key: DocAdapterKey,
+  options: { gamma?: number; modelFingerprint?: string } = {},
+): Promise<LoraWeights | null> {
+  const entry = store.get(key);
+  if (!entry) return null;
+  if (entry.trainingConfig.kind !== 'dapt') throw new NotDaptAdapterError(entry.relPath);
+  const { id, ...scope } = key;
+  const source = storeAdapterSource(store, scope, options);
+  const loaded = (await source.load(id))!;
+  try {
+    return composeCat([loaded]);
+  } finally {
+    source.release?.([loaded]);
+  }
 }

@@ -36,3 +36,12 @@ export {
   resolveRecipe,
 } from './recipe.js';
 export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';
+export {
+  BaseWeightMismatchError,
+  type BaseWeightSpec,
+  loadOrInitBaseWeight,
+  NoChatTemplateError,
+  openTrainingRun,
+  type TrainingRun,
+  type TrainingRunOptions,
+} from './training-run.js';

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdapterStore, type LoraPair, readPeftAdapter, writePeftAdapter } from '@rg/adapter-store';
-import { loadModel, loadModelConfig, TrainingSession } from '@rg/engine';
+import { loadModel, loadModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
 import { DEFAULT_TARGETS, initAdapter, trainAdapter } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { defaultAdapterStore, modelFingerprint, modelKeyName, targetList } from '../train/common.js';
+import { defaultAdapterStore, targetList } from '../train/common.js';
 import { adapterCommand } from './adapter.js';
 
 interface InitFlags {

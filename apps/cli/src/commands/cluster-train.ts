@@ -7,6 +7,7 @@ import { clustersPath } from '../cluster/run.js';
 import { clusterGroups, encodeClusters, type TrainOn } from '../cluster/train.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { defaultAdapterStore } from '../train/common.js';
 import {
   addTrainerOptions,
   openTrainingRun,
@@ -16,8 +17,7 @@ import {
   trainableRecords,
   trainerOptions,
   trainerRecipe,
-} from '../train/base-weight.js';
-import { defaultAdapterStore } from '../train/common.js';
+} from '../train/run.js';
 
 interface ClusterTrainFlags extends TrainerFlags {
   store?: string;

@@ -1,9 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dataset, Prediction } from '@rg/inference';
+import type { Dataset, MethodOutcome, Prediction } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
-import type { MethodOutcome } from '../infer/pipeline.js';
 import { runCli } from '../test-helpers.js';
 import { formatReport } from './demo.js';
 

@@ -1,11 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KNOWN_MODELS } from '@rg/engine';
-import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method } from '@rg/inference';
+import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method, type MethodOutcome } from '@rg/inference';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { MethodOutcome } from '../infer/pipeline.js';
 import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
@@ -45,7 +44,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       mkdirSync(out, { recursive: true });
       const { corpusFile, dataset } = writeDemoData(out, flags.docs);
 
-      const steps = await stepRunner(ctx, config, 6);
+      const steps = stepRunner(ctx, config, 6);
       if (config.model in KNOWN_MODELS) await steps.run('pull the model', ['model', 'pull', config.model]);
       else steps.announce(`model ${config.model} (a path: nothing to pull)`);
       const corpus = join(out, 'corpus');

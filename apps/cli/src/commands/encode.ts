@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
+import { defaultAdapterStore } from '../train/common.js';
 import {
   addTrainerOptions,
   openTrainingRun,
@@ -13,8 +14,7 @@ import {
   trainableRecords,
   trainerOptions,
   trainerRecipe,
-} from '../train/base-weight.js';
-import { defaultAdapterStore } from '../train/common.js';
+} from '../train/run.js';
 
 interface EncodeFlags extends TrainerFlags {
   input: string;

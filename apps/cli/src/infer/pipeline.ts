@@ -3,19 +3,19 @@ import { join } from 'node:path';
 import { AdapterStore, type CompositionEntry, composeCat } from '@rg/adapter-store';
 import { CentroidRouter, loadClusters } from '@rg/clustering';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
-import { loadModel, OrtCausalLM, SentenceEncoder } from '@rg/engine';
+import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, SentenceEncoder } from '@rg/engine';
 import {
-  COMPOSING_METHODS,
   type ComposeMode,
   type Dataset,
   engineAnswerModel,
+  loadDaptAdapter,
   type Method,
   type MethodDeps,
-  type Metrics,
+  type MethodOutcome,
+  NotDaptAdapterError,
   PROMPT_VERSION,
   type Prediction,
-  runDir,
-  runMethod,
+  runMethods,
   sampleExamples,
   storeAdapterSource,
 } from '@rg/inference';
@@ -23,7 +23,7 @@ import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
 import { clustersPath } from '../cluster/run.js';
 import { UsageError } from '../errors.js';
-import { defaultAdapterStore, modelFingerprint, modelKeyName } from '../train/common.js';
+import { defaultAdapterStore } from '../train/common.js';
 
 export interface InferSettings {
   model: string;
@@ -50,15 +50,6 @@ export interface InferSettings {
   sample?: number;
   seed: number;
   out: string;
-}
-
-export interface MethodOutcome {
-  method: Method;
-  dir: string;
-  metrics: Metrics;
-  predictions: Prediction[];
-  resumed: number;
-  seconds: number;
 }
 
 const RETRIEVAL: Method[] = ['cat_all_one', 'icl', 'combine'];
@@ -107,24 +98,20 @@ export async function runInference(
     if (needsAdapters) {
       if (!existsSync(adapterRoot)) throw new UsageError(`no adapter store at ${adapterRoot}: run rg encode first (or pass --adapters)`);
       adapterStore = AdapterStore.open(adapterRoot);
-      deps.adapters = storeAdapterSource(adapterStore, scope, {
-        gamma: s.gamma,
-        modelFingerprint: modelFingerprint(loaded.config, loaded.source),
-      });
+      const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source) };
+      deps.adapters = storeAdapterSource(adapterStore, scope, loadOptions);
       if (s.methods.includes('dapt')) {
-        const entry = adapterStore.get({ ...scope, id: DAPT_ADAPTER_ID });
-        if (!entry) {
+        const key = { ...scope, id: DAPT_ADAPTER_ID };
+        const dapt = await loadDaptAdapter(adapterStore, key, loadOptions).catch((e: unknown) => {
+          if (!(e instanceof NotDaptAdapterError)) throw e;
+          throw new UsageError(`method dapt: ${e.relPath} in ${adapterRoot} is not a DAPT adapter (no kind "dapt" in its training config)`);
+        });
+        if (!dapt) {
           throw new UsageError(
             `method dapt: no DAPT adapter in the adapter store ${adapterRoot} under model ${scope.model}, rank ${scope.rank}, alpha ${scope.alpha}, dataset ${scope.dataset}, lr ${scope.lr}, epochs ${scope.epochs}: run rg encode --dapt --input AUGMENTED.jsonl --store ${adapterRoot} --dataset ${scope.dataset} --rank ${scope.rank} --alpha ${scope.alpha} --lr ${scope.lr} --epochs ${scope.epochs}`,
           );
         }
-        if (entry.trainingConfig.kind !== 'dapt')
-          throw new UsageError(
-            `method dapt: ${entry.relPath} in ${adapterRoot} is not a DAPT adapter (no kind "dapt" in its training config)`,
-          );
-        const dapt = await deps.adapters.load(DAPT_ADAPTER_ID);
-        deps.dapt = composeCat([dapt as CompositionEntry]);
-        deps.adapters.release?.([dapt as CompositionEntry]);
+        deps.dapt = dapt;
       }
       if (needsClusters) {
         // Questions are routed with the encoder that embedded the documents for k-means (rg cluster).
@@ -135,41 +122,31 @@ export async function runInference(
       }
     }
 
-    const outcomes: MethodOutcome[] = [];
-    const compose = s.compose ?? 'cat';
-    for (const method of s.methods) {
-      // Recorded for the methods it changes; another mode than cat answers into a folder of its own.
-      const composes = COMPOSING_METHODS.includes(method);
-      const folder = composes && compose !== 'cat' ? `${method}-${compose}` : method;
-      const dir = runDir(s.out, { ...scope, dataset: s.dataset.name, method: folder });
-      hooks.onMethodStart?.(method, examples.length);
-      const t0 = performance.now();
-      const r = await runMethod(s.dataset, examples, deps, {
-        method,
-        topk: s.topk,
-        maxNewTokens: s.maxNewTokens,
-        instruction: s.dataset.instruction,
-        compose,
-        dir,
-        config: {
-          model: s.model,
-          modelName: name,
-          modelPath: loaded.source.path,
-          corpusStore: s.store ?? null,
-          retriever: s.store ? s.backend : null,
-          adapterStore: needsAdapters ? adapterRoot : null,
-          adapterScope: scope,
-          gamma: s.gamma ?? null,
-          ...(composes ? { compose } : {}),
-          sample: s.sample ?? null,
-          seed: s.seed,
-          promptVersion: PROMPT_VERSION,
-        },
-        onProgress: (done, _total, p) => hooks.onAnswer?.(method, done, p),
-      });
-      outcomes.push({ method, dir, ...r, seconds: (performance.now() - t0) / 1000 });
-    }
-    return outcomes;
+    return await runMethods(s.dataset, examples, deps, {
+      methods: s.methods,
+      topk: s.topk,
+      maxNewTokens: s.maxNewTokens,
+      instruction: s.dataset.instruction,
+      compose: s.compose ?? 'cat',
+      out: s.out,
+      coordinates: { ...scope, dataset: s.dataset.name },
+      config: (compose) => ({
+        model: s.model,
+        modelName: name,
+        modelPath: loaded.source.path,
+        corpusStore: s.store ?? null,
+        retriever: s.store ? s.backend : null,
+        adapterStore: needsAdapters ? adapterRoot : null,
+        adapterScope: scope,
+        gamma: s.gamma ?? null,
+        ...(compose ? { compose } : {}),
+        sample: s.sample ?? null,
+        seed: s.seed,
+        promptVersion: PROMPT_VERSION,
+      }),
+      onMethodStart: hooks.onMethodStart,
+      onAnswer: hooks.onAnswer,
+    });
   } finally {
     await retriever?.close();
     corpus?.close();

@@ -1,16 +1,15 @@
-import { COMPOSE_MODES } from '@rg/inference';
+import { COMPOSE_MODES, type MethodOutcome } from '@rg/inference';
 import { Option } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
-import { type InferSettings, type MethodOutcome, runInference } from './pipeline.js';
+import { type InferSettings, runInference } from './pipeline.js';
 
 /**
  * Runs rg subcommands in this process, as a user would type them, numbered "[i/total] label" on stderr. Their
  * stdout goes to stderr too, so the calling command's stdout holds only its own result.
  */
-export async function stepRunner(ctx: CliContext, config: Config, steps: number) {
+export function stepRunner(ctx: CliContext, config: Config, steps: number) {
   let total = steps;
-  const { main } = await import('../main.js');
   const globals = ['--home', config.home, '--model', config.model, '--threads', String(config.threads)];
   let n = 0;
   return {
@@ -28,7 +27,7 @@ export async function stepRunner(ctx: CliContext, config: Config, steps: number)
     async run(label: string, argv: string[]): Promise<void> {
       n++;
       ctx.info(`[${n}/${total}] ${label}: rg ${argv.join(' ')}`);
-      const code = await main([...globals, ...argv], { ...ctx.io, stdout: ctx.io.stderr });
+      const code = await ctx.runCommand([...globals, ...argv], { ...ctx.io, stdout: ctx.io.stderr });
       if (code !== 0) throw new Error(`step "${label}" failed (exit ${code}); fix it and run again: finished steps are reused`);
     },
   };

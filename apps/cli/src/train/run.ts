@@ -1,18 +1,20 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { AdapterStore, type LoraAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
-import { type LoadedModel, loadModel, type ModelConfig, TrainingSession } from '@rg/engine';
+import { type LoraTarget, loadModel } from '@rg/engine';
 import {
+  BaseWeightMismatchError,
   DEFAULT_RECIPE,
   DEFAULT_TARGETS,
   type EncodeContext,
   type EncodeOptions,
   EXAMPLE_LAYOUTS,
   type ExampleLayout,
-  initAdapter,
   LOSS_SPANS,
   type LossSpan,
+  NoChatTemplateError,
+  openTrainingRun as openStoreTrainingRun,
   type Recipe,
   RecipeMismatchError,
   resolveRecipe,
@@ -22,103 +24,16 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { modelFingerprint, modelKeyName, targetList } from './common.js';
-
-export interface BaseWeightSpec {
-  modelName: string;
-  fingerprint: string;
-  rank: number;
-  alpha: number;
-  targets: string[];
-  seed: number;
-}
-
-/**
- * The shared initial adapter (base_weight) every document's or cluster's training starts from:
- * loaded from the store when present (its targets must match), else initialised like PEFT and stored.
- */
-export function loadOrInitBaseWeight(
-  store: AdapterStore,
-  config: ModelConfig,
-  spec: BaseWeightSpec,
-  info: (text: string) => void,
-): LoraAdapter {
-  const baseKey = { model: spec.modelName, rank: spec.rank, alpha: spec.alpha };
-  if (store.get(baseKey)) {
-    const base = store.load(baseKey, { modelFingerprint: spec.fingerprint });
-    const stored = [...base.config.targetModules].sort().join(',');
-    if (stored !== [...spec.targets].sort().join(',')) {
-      throw new UsageError(
-        `--targets ${spec.targets.join(',')}: the stored base_weight targets ${stored} (rg adapter init with other targets, or another --store)`,
-      );
-    }
-    return base;
-  }
-  const base = initAdapter(config, {
-    rank: spec.rank,
-    alpha: spec.alpha,
-    targets: spec.targets as typeof DEFAULT_TARGETS,
-    seed: spec.seed,
-    baseModel: spec.modelName,
-  });
-  store.put(baseKey, base, {
-    modelFingerprint: spec.fingerprint,
-    mode: 'trained',
-    trainingConfig: { init: 'peft-kaiming-uniform', seed: spec.seed },
-  });
-  info(`no base_weight for ${spec.modelName} rank=${spec.rank} alpha=${spec.alpha}: initialised one (seed ${spec.seed})`);
-  return base;
-}
+import { targetList } from './common.js';
 
 export interface TrainingRunFlags {
   rank: number;
   alpha: number;
-  targets: string[];
+  targets: LoraTarget[];
   seed: number;
   lr: number;
   epochs: number;
   dataset?: string;
-}
-
-/**
- * What `rg encode` and `rg cluster train` share before their loops: the base_weight, one training
- * session reused for every document or cluster, and the store scope their adapters are saved under.
- */
-export async function prepareTrainingRun(
-  store: AdapterStore,
-  model: LoadedModel,
-  run: { modelName: string; fingerprint: string; input: string; threads: number; flags: TrainingRunFlags },
-  info: (text: string) => void,
-) {
-  const { flags } = run;
-  const base = loadOrInitBaseWeight(
-    store,
-    model.config,
-    {
-      modelName: run.modelName,
-      fingerprint: run.fingerprint,
-      rank: flags.rank,
-      alpha: flags.alpha,
-      targets: flags.targets,
-      seed: flags.seed,
-    },
-    info,
-  );
-  if (!model.tokenizer.chatTemplate)
-    throw new UsageError(`${model.source.path}: the model has no chat template, which the training recipe needs`);
-  const session = await TrainingSession.create(model.config, model.weights, {
-    targets: flags.targets as typeof DEFAULT_TARGETS,
-    threads: run.threads,
-  });
-  const scope = {
-    model: run.modelName,
-    rank: flags.rank,
-    alpha: flags.alpha,
-    dataset: flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, ''),
-    lr: flags.lr,
-    epochs: flags.epochs,
-  };
-  return { base, session, scope };
 }
 
 export interface TrainerFlags extends TrainingRunFlags {
@@ -240,29 +155,42 @@ export function trainableRecords(
 }
 
 /**
- * Loads the model, opens the adapter store and prepares the run (prepareTrainingRun): what the encoders need.
- * `close` releases the training session and the store.
+ * Loads the model, opens the adapter store and opens the training run there (@rg/lora-trainer's openTrainingRun):
+ * what the encoders need. The dataset segment defaults to the input file's name. `close` releases the training
+ * session and the store.
  */
 export async function openTrainingRun(
   config: Config,
   run: { storeDir: string; input: string; flags: TrainingRunFlags },
   info: (text: string) => void,
 ): Promise<{ encode: EncodeContext; close: () => Promise<void> }> {
+  const { flags } = run;
   const model = await loadModel(config.model, { home: config.home });
-  const fingerprint = modelFingerprint(model.config, model.source);
   const store = AdapterStore.open(run.storeDir);
   try {
-    const { base, session, scope } = await prepareTrainingRun(
-      store,
-      model,
-      { modelName: modelKeyName(model.source), fingerprint, input: run.input, threads: config.threads, flags: run.flags },
-      info,
-    );
+    const training = await openStoreTrainingRun(model, store, {
+      rank: flags.rank,
+      alpha: flags.alpha,
+      targets: flags.targets,
+      seed: flags.seed,
+      dataset: flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, ''),
+      lr: flags.lr,
+      epochs: flags.epochs,
+      threads: config.threads,
+      onInitBaseWeight: (key) =>
+        info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
+    }).catch((e: unknown) => {
+      if (e instanceof BaseWeightMismatchError)
+        throw new UsageError(
+          `--targets ${e.requested.join(',')}: the stored base_weight targets ${e.stored.join(',')} (rg adapter init with other targets, or another --store)`,
+        );
+      throw e instanceof NoChatTemplateError ? new UsageError(e.message) : e;
+    });
     return {
-      encode: { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint },
+      encode: training.context,
       close: async () => {
         try {
-          await session.release();
+          await training.close();
         } finally {
           store.close();
         }
