@@ -1,6 +1,6 @@
 export { type Answer, type Answerer, createAnswerer, type Question } from './answerer.js';
 export { type ChartRow, escapeXml, type IntervalChartOptions, intervalChartSvg } from './chart.js';
-export { CHEMPROT_LABELS, loadChemProt } from './datasets/chemprot.js';
+export { CHEMPROT_LABELS, chemprotCorpus, loadChemProt, removeChemProtMarks } from './datasets/chemprot.js';
 export { DatasetError } from './datasets/errors.js';
 export { loadJsonlCorpus, loadJsonlQa } from './datasets/jsonl.js';
 export { loadPopQa } from './datasets/popqa.js';

@@ -123,6 +123,29 @@ describe('rg bench e2e table', () => {
     expect(plain).not.toContain('95% interval');
     expect(plain).not.toContain('Intervals:');
   });
+  it('puts macro-F1 beside accuracy for a dataset with a closed label set, and says what it averages', () => {
+    const f1 = [0.1, 0.2, 0.3, 0.25, 0.5, 0.125];
+    const columns = withIntervals(
+      sampleColumns().map((c, i) => (c.metrics ? { ...c, metrics: { ...c.metrics, accuracy: c.metrics.score, macroF1: f1[i] } } : c)),
+      { seed: 1 },
+    );
+    const run = { questions: 4, split: 'test', documents: 10, representatives: 3, clusterTop: 1, bootstrap: { resamples: 2000, seed: 1 } };
+    const lines = markdownTable('smollm2', columns, run).split('\n');
+    expect(lines.slice(0, 4)).toEqual([
+      '| model | base | DAPT | RAG | RG | RG+RAG | cluster k=2 | cluster k=50 |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| smollm2 (accuracy) | 0.250 | 0.500 | 0.750 | 0.500 | 1.000 | 0.500 | n/a |',
+      '| smollm2 (macro-F1) | 0.100 | 0.200 | 0.300 | 0.250 | 0.500 | 0.125 | n/a |',
+    ]);
+    expect(lines[5]).toBe('| column | accuracy [95% interval] | macro-F1 | minus base [95% interval] | minus RAG [95% interval] |');
+    expect(lines[6]).toBe('| --- | --- | --- | --- | --- |');
+    expect(lines[7]).toMatch(/^\| base \| 0\.250 \[[^\]]+\] \| 0\.100 \| - \| [-+]0\.500 \[/);
+    expect(lines[10]).toMatch(/^\| RG \| 0\.500 \[[^\]]+\] \| 0\.250 \| [-+]/);
+    expect(lines[13]).toBe('| cluster k=50 | n/a | n/a | n/a | n/a |');
+    expect(lines.at(-1)).toContain('macro-F1: the mean over the labels of each label’s F1');
+    // A dataset without a label set (PopQA, free answers) keeps the one-row table.
+    expect(markdownTable('smollm2', withIntervals(sampleColumns(), { seed: 1 }), run)).not.toContain('macro-F1');
+  });
 });
 
 describe('rg bench e2e intervals and chart', () => {

@@ -110,23 +110,28 @@ const withInterval = (iv: Interval, sign = false) => {
  * The published table's row (model; base, DAPT, RAG, RG, RG+RAG, one cluster column per k); then per column the
  * score with its 95% interval and the paired differences from base and RAG; then one cost row per column: adapters
  * trained, bytes, encode seconds per document of the corpus, latency per question; then the notes.
+ * A dataset with a closed label set (PubMedQA, ChemProt) gets macro-F1 beside accuracy: a second model row and a
+ * column of the interval table, because accuracy alone rewards answering the majority label every time.
  */
 export function markdownTable(model: string, columns: Column[], run: TableRun): string {
   const metricName = columns.find((c) => c.metrics)?.metrics?.primaryMetric ?? 'score';
+  const withF1 = columns.some((c) => c.metrics?.macroF1 !== undefined);
   const lines = [
     `| model | ${columns.map((c) => c.title).join(' | ')} |`,
     `| --- | ${columns.map(() => '---').join(' | ')} |`,
-    `| ${model} | ${columns.map((c) => fixed(c.metrics?.score, 3)).join(' | ')} |`,
+    `| ${withF1 ? `${model} (${metricName})` : model} | ${columns.map((c) => fixed(c.metrics?.score, 3)).join(' | ')} |`,
+    ...(withF1 ? [`| ${model} (macro-F1) | ${columns.map((c) => fixed(c.metrics?.macroF1, 3)).join(' | ')} |`] : []),
     '',
   ];
   if (columns.some((c) => c.stats)) {
     const diff = (c: Column, own: Method, d: Interval | undefined) => (c.method === own ? '-' : d ? withInterval(d, true) : 'n/a');
+    const f1 = (c: Column) => (withF1 ? ` ${fixed(c.metrics?.macroF1, 3)} |` : '');
     lines.push(
-      `| column | ${metricName} [95% interval] | minus base [95% interval] | minus RAG [95% interval] |`,
-      '| --- | --- | --- | --- |',
+      `| column | ${metricName} [95% interval] |${withF1 ? ' macro-F1 |' : ''} minus base [95% interval] | minus RAG [95% interval] |`,
+      `| --- | --- |${withF1 ? ' --- |' : ''} --- | --- |`,
       ...columns.map((c) => {
         const s = c.stats;
-        return `| ${c.title} | ${s ? withInterval(s.interval) : 'n/a'} | ${diff(c, 'wo_param', s?.vsBase)} | ${diff(c, 'icl', s?.vsRag)} |`;
+        return `| ${c.title} | ${s ? withInterval(s.interval) : 'n/a'} |${f1(c)} ${diff(c, 'wo_param', s?.vsBase)} | ${diff(c, 'icl', s?.vsRag)} |`;
       }),
       '',
     );
@@ -145,6 +150,10 @@ export function markdownTable(model: string, columns: Column[], run: TableRun): 
     `Adapters are trained on the ${run.documents} documents the questions retrieve (and their gold documents): RG has one per document, DAPT one on all of them, each cluster column k adapters on ${run.representatives} representatives per cluster of the same documents, answering with the top ${run.clusterTop} cluster(s).`,
     'encode s/doc is training time over those documents (model loading, and for clusters embedding + k-means, not included).',
   ];
+  if (withF1)
+    notes.push(
+      'macro-F1: the mean over the labels of each label’s F1, leaving out labels neither answered nor gold in these questions; it has no interval (it is not a mean of per-question scores).',
+    );
   if (run.bootstrap)
     notes.push(
       `Intervals: percentile bootstrap over the ${run.questions} questions (${run.bootstrap.resamples} resamples, seed ${run.bootstrap.seed}); differences are paired (each resample takes the same questions for both methods), so a difference whose interval excludes 0 is one these questions support.`,

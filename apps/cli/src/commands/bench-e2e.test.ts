@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CHEMPROT_LABELS } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
 import { clusterKList } from './bench-e2e.js';
+import { CHEMPROT_CORPUS_FILE, chemprotCorpusFile } from './bench-e2e-corpus.js';
 
 describe('rg bench e2e flags', () => {
   it('reads --cluster-k as distinct positive k values, or none', () => {
@@ -166,5 +168,109 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
     );
     for (const p of rg) expect(p.adapterWeights).toEqual(p.adapters.map(() => 1 / p.adapters.length));
     expect(figures.load.start).toHaveLength(3);
+  }, 600_000);
+});
+
+const chemprotRow = (text: string, label: string) => `${JSON.stringify({ text, label, metadata: [] })}\n`;
+
+/** A data dir with chemprot/{train,dev}.txt as the release lays them out: each sentence once per marked pair. */
+function chemprotData(dir: string): string {
+  const dataDir = join(dir, 'data');
+  mkdirSync(join(dataDir, 'chemprot'), { recursive: true });
+  const train = [
+    chemprotRow('<< COX-2 >> activity was blocked by [[ celecoxib ]] and rofecoxib.', 'INHIBITOR'),
+    chemprotRow('<< COX-2 >> activity was blocked by celecoxib and [[ rofecoxib ]].', 'INHIBITOR'),
+    chemprotRow('[[ Dopamine ]] activated the << D2 receptor >> in striatal cells.', 'AGONIST'),
+    chemprotRow('<< CYP3A4 >> converts [[ midazolam ]] to 1-hydroxymidazolam.', 'SUBSTRATE'),
+    chemprotRow('<< CYP3A4 >> converts midazolam to [[ 1-hydroxymidazolam ]].', 'PRODUCT-OF'),
+    chemprotRow('Rank order at << EP3 >> was [[ sulprostone ]]>PGE2>>PGE1.', 'AGONIST'),
+  ];
+  writeFileSync(join(dataDir, 'chemprot', 'train.txt'), train.join(''));
+  const dev = [
+    chemprotRow('[[ Celecoxib ]] inhibits << COX-2 >> in platelets.', 'INHIBITOR'),
+    chemprotRow('<< D2 receptor >> agonists such as [[ dopamine ]] lower prolactin.', 'AGONIST'),
+    chemprotRow('<< CYP3A4 >> metabolises [[ midazolam ]] in the liver.', 'SUBSTRATE'),
+  ];
+  writeFileSync(join(dataDir, 'chemprot', 'dev.txt'), dev.join(''));
+  return dataDir;
+}
+
+describe('rg bench e2e --dataset chemprot', () => {
+  it('writes the corpus from train.txt once, and again only when train.txt changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-e2e-chemprot-corpus-'));
+    const chemprot = join(chemprotData(dir), 'chemprot');
+    const out = join(dir, 'out');
+    const file = chemprotCorpusFile(chemprot, out);
+    expect(file).toBe(join(out, CHEMPROT_CORPUS_FILE));
+    const docs = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(docs).toEqual([
+      { id: 'chemprot-train-1', text: 'COX-2 activity was blocked by celecoxib and rofecoxib.' },
+      { id: 'chemprot-train-3', text: 'Dopamine activated the D2 receptor in striatal cells.' },
+      { id: 'chemprot-train-4', text: 'CYP3A4 converts midazolam to 1-hydroxymidazolam.' },
+      { id: 'chemprot-train-6', text: 'Rank order at EP3 was sulprostone>PGE2>>PGE1.' },
+    ]);
+    // Same content: the file is left alone, so ingest's checkpoint (bytes and mtime) still matches on a resumed run.
+    const written = statSync(file).mtimeMs;
+    chemprotCorpusFile(chemprot, out);
+    expect(statSync(file).mtimeMs).toBe(written);
+    writeFileSync(join(chemprot, 'train.txt'), chemprotRow('<< A >> binds [[ B ]].', 'AGONIST'));
+    chemprotCorpusFile(chemprot, out);
+    expect(readFileSync(file, 'utf8')).toBe('{"id":"chemprot-train-1","text":"A binds B."}\n');
+  });
+
+  // The wiring on a tiny random model: its scores are noise, what is checked is what reaches each step.
+  it('answers dev sentences by label likelihood over the 13 labels, with adapters of train sentences, macro-F1 beside accuracy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-e2e-chemprot-'));
+    const dataDir = chemprotData(dir);
+    const out = join(dir, 'out');
+    const args = ['--model', writeTinyModel(join(dir, 'tiny-llama')), 'bench', 'e2e', '--dataset', 'chemprot', '--data-dir', dataDir];
+    args.push('--split', 'dev', '--sample', '3', '--topk', '2', '--qa', '1', '--cluster-k', '1', '--representatives', '1');
+    args.push('--out', out, '--json');
+
+    const r = await runCli(args, { env: { RG_THREADS: '2' } });
+    expect(r.code, r.stderr).toBe(0);
+    const figures = JSON.parse(r.stdout);
+    expect(figures).toMatchObject({ dataset: 'chemprot', split: 'dev', questions: 3 });
+    expect(figures.columns.map((c: { title: string }) => c.title)).toEqual(['base', 'DAPT', 'RAG', 'RG', 'RG+RAG', 'cluster k=1']);
+    // The ingested corpus is the 4 distinct train sentences; adapters are trained on those the questions retrieve.
+    const corpusIds = readFileSync(join(out, CHEMPROT_CORPUS_FILE), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).id);
+    expect(corpusIds).toEqual(['chemprot-train-1', 'chemprot-train-3', 'chemprot-train-4', 'chemprot-train-6']);
+    const encoded = readFileSync(join(out, 'encode-docs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(encoded.length).toBeGreaterThan(0);
+    for (const d of encoded) {
+      expect(corpusIds).toContain(d.id);
+      expect(d.text).not.toMatch(/<< | >>|\[\[ | \]\]/);
+    }
+    expect(figures.columns.find((c: { title: string }) => c.title === 'RG').costs).toMatchObject({ adapters: encoded.length });
+    // No gold documents in ChemProt: no oracle.
+    expect(figures.methods.oracle).toBeUndefined();
+    for (const c of figures.columns) expect(c.metrics.macroF1, c.title).toBeGreaterThanOrEqual(0);
+
+    // Every question is its marked sentence, answered with one of the 13 labels, each scored.
+    const runs = join(out, 'output', 'tiny-llama', 'rank=2_alpha=32', 'chemprot', 'lr=0.0003_epoch=1');
+    for (const method of ['wo_param', 'combine']) {
+      const predictions = JSON.parse(readFileSync(join(runs, method, 'predict.json'), 'utf8'));
+      expect(predictions).toHaveLength(3);
+      for (const p of predictions) {
+        expect(p.question).toMatch(/<< .+ >>/);
+        expect(p.question).toMatch(/\[\[ .+ \]\]/);
+        expect(CHEMPROT_LABELS).toContain(p.prediction);
+        expect(p.labelLogLikelihoods).toHaveLength(13);
+      }
+    }
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table).toContain('| tiny-llama (accuracy) | ');
+    expect(table).toContain('| tiny-llama (macro-F1) | ');
+    expect(table).toContain('| column | accuracy [95% interval] | macro-F1 | minus base [95% interval] |');
+    expect(table).toContain('accuracy on 3 questions (split: dev).');
   }, 600_000);
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadChemProt } from './chemprot.js';
+import { chemprotCorpus, loadChemProt, removeChemProtMarks } from './chemprot.js';
 import { loadPopQa } from './popqa.js';
 import { loadPubMedQa } from './pubmedqa.js';
 
@@ -50,5 +50,23 @@ describe.skipIf(!present)('loaders on the real files in ../shared/data', () => {
     expect(loadChemProt(join(DATA, 'chemprot'), 'train').examples).toHaveLength(4169);
     expect(loadChemProt(join(DATA, 'chemprot'), 'dev').examples).toHaveLength(2427);
     expect(loadChemProt(join(DATA, 'chemprot'), 'test').examples).toHaveLength(3469);
+  });
+
+  it('ChemProt corpus: 1,653 distinct train sentences, no marks left; the splits share one sentence only', () => {
+    const docs = chemprotCorpus(join(DATA, 'chemprot'));
+    expect(docs).toHaveLength(1653);
+    expect(docs[0].id).toBe('chemprot-train-1');
+    expect(docs.filter((d) => /<< | >>|\[\[ | \]\]/.test(d.text))).toEqual([]);
+    expect(new Set(docs.map((d) => d.text)).size).toBe(1653);
+    // The published splits overlap in one sentence (test.txt has it with 4 entity pairs, train.txt too): those test
+    // questions can retrieve their own sentence. A fact of the data, recorded so that a change to it is noticed.
+    const texts = new Set(docs.map((d) => d.text));
+    const inCorpus = (split: 'dev' | 'test') =>
+      loadChemProt(join(DATA, 'chemprot'), split).examples.filter((e) => texts.has(removeChemProtMarks(e.question).trim()));
+    expect(inCorpus('dev')).toEqual([]);
+    expect(new Set(inCorpus('test').map((e) => removeChemProtMarks(e.question)))).toEqual(
+      new Set(['Treatment with carvedilol reversed both protein and mRNA of HIF-1alpha, VEGF, BNP, and NGF-beta to the baseline values.']),
+    );
+    expect(inCorpus('test')).toHaveLength(4);
   });
 });
