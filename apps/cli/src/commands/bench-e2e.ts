@@ -26,6 +26,7 @@ import { adapterShapeArgs, composeOption, inferWithProgress, stepRunner } from '
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { examplesOption, lossOption, recipeArgs } from '../train/run.js';
 import { benchCommand, benchRun } from './bench.js';
+import { corpusInput } from './bench-e2e-corpus.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
 
 interface E2eFlags {
@@ -70,13 +71,16 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .description(
       'ingest -> augment -> encode (per document, DAPT, clusters) -> infer for every method on the same sampled questions; a markdown table plus costs; resumable',
     )
-    .requiredOption('--dataset <name>', 'pubmedqa | popqa | jsonl:QUESTIONS.jsonl')
-    .option('--corpus <file>', 'corpus JSON Lines ({id, title?, text}); required with jsonl:, default: the dataset’s own documents')
-    .option('--data-dir <dir>', 'folder holding pubmedqa/ and popqa/', '../shared/data')
+    .requiredOption('--dataset <name>', 'pubmedqa | popqa | chemprot | jsonl:QUESTIONS.jsonl')
+    .option(
+      '--corpus <file>',
+      'corpus JSON Lines ({id, title?, text}); required with jsonl:, default: the dataset’s own documents (ChemProt: its train sentences, marks removed)',
+    )
+    .option('--data-dir <dir>', 'folder holding pubmedqa/, popqa/ and chemprot/', '../shared/data')
     .addOption(
       new Option(
         '--split <split>',
-        'questions the sample is drawn from: dev (choose recipes), test (report), all; default: the dataset’s default (PubMedQA test, PopQA all, jsonl all)',
+        'questions the sample is drawn from: dev (choose recipes), test (report), all; default: the dataset’s default (PubMedQA test, PopQA all, ChemProt test, jsonl all)',
       ).choices(['dev', 'test', 'all']),
     )
     .requiredOption('--sample <n>', 'questions (a seeded sample of the split)', positiveInt)
@@ -112,7 +116,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       } catch (e) {
         throw e instanceof DatasetError ? new UsageError(e.message) : e;
       }
-      const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd);
+      const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       mkdirSync(out, { recursive: true });
       const steps = await stepRunner(ctx, config, 7 + 4 * flags.clusterK.length);
 
@@ -360,13 +364,6 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       if (flags.json) ctx.json(figures);
       else ctx.print(`${figures.table}\n\nfigures in ${join(out, 'figures.json')}, chart in ${chart}`);
     });
-}
-
-function corpusInput(flags: E2eFlags, name: string, dataDir: string, cwd: string): { file: string; format: string[] } {
-  if (flags.corpus) return { file: resolve(cwd, flags.corpus), format: [] };
-  if (name === 'pubmedqa') return { file: join(dataDir, 'pubmedqa', 'ori_pqal.json'), format: ['--format', 'pubmedqa'] };
-  if (name === 'popqa') return { file: join(dataDir, 'popqa', 'popqa.json'), format: ['--format', 'popqa'] };
-  throw new UsageError(`--dataset ${flags.dataset}: give the corpus with --corpus CORPUS.jsonl`);
 }
 
 /** Retrieved ids of every question plus the gold ids, first-seen order. */
