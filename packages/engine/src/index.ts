@@ -97,6 +97,7 @@ export {
 } from './train/graph.js';
 export type { FloatType } from './train/ops.js';
 export {
+  type AdaptersStepResult,
   type LoraParams,
   type StepResult,
   type TrainingBatch,

@@ -1,8 +1,10 @@
 import { type DTypeName, GraphBuilder } from '../graph/builder.js';
 import { type LoraTarget, type ModelConfig, targetParent, targetShape } from '../model/config.js';
 import { type AttentionContext, attentionBackward, attentionForward, attentionMask } from './attention.js';
+import { adapterCount, type BatchedLinearSaved, batchedLinearBackward, batchedLinearForward } from './batched-lora.js';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
 import { embeddingForward } from './embedding.js';
+import { groupedCrossEntropyBackward, groupedCrossEntropyForward } from './grouped-cross-entropy.js';
 import { type LinearSaved, type LoraBranch, linearBackward, linearForward } from './linear.js';
 import { type FloatType, Ops } from './ops.js';
 import { rmsNormBackward, rmsNormForward } from './rmsnorm.js';
@@ -16,6 +18,12 @@ export interface TrainingGraphOptions {
   layers?: readonly number[];
   /** float32 for training; float64 for gradient checks. */
   dtype?: FloatType;
+  /**
+   * G adapters per batch (batched-lora.ts): LoRA inputs [G, rank, in] / [G, out, rank], the batch's sequences
+   * split into G consecutive equal groups, loss = the sum of the groups' mean losses (also output per group as
+   * adapter_losses [G]), gradients [G, ...]. Default false: one adapter, loss = the batch mean.
+   */
+  batchedAdapters?: boolean;
 }
 
 /** One LoRA module of the graph: its input names and the names of its gradient outputs. */
@@ -24,9 +32,9 @@ export interface TrainingModule {
   target: LoraTarget;
   inFeatures: number;
   outFeatures: number;
-  /** Input [rank, in]. */
+  /** Input [rank, in] ([G, rank, in] with batchedAdapters). */
   a: string;
-  /** Input [out, rank], unscaled (PEFT's lora_B). */
+  /** Input [out, rank], unscaled (PEFT's lora_B); [G, out, rank] with batchedAdapters. */
   b: string;
   gradA: string;
   gradB: string;
@@ -38,6 +46,8 @@ export interface TrainingGraph {
   /** Base weights the graph takes as inputs, by Hugging Face name (frozen: no gradient outputs). */
   weightNames: string[];
   modules: TrainingModule[];
+  /** Built with TrainingGraphOptions.batchedAdapters. */
+  batchedAdapters: boolean;
 }
 
 /** Graph input and output names besides weights and LoRA tensors. */
@@ -48,6 +58,8 @@ export const TRAIN_IO = {
   /** Scalar alpha / rank. */
   loraScale: 'lora_scale',
   loss: 'loss',
+  /** batchedAdapters: [G], each adapter's mean loss over its sequences. */
+  adapterLosses: 'adapter_losses',
 } as const;
 
 export const loraInputName = (layer: number, target: string, m: 'A' | 'B') => `lora.${layer}.${target}.${m}`;
@@ -64,6 +76,8 @@ const ATTN: LoraTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
  */
 export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOptions): TrainingGraph {
   const dtype = options.dtype ?? 'float32';
+  const batched = options.batchedAdapters ?? false;
+  const perAdapter = (dims: (number | string)[]) => (batched ? ['adapters', ...dims] : dims);
   const layers = new Set(options.layers ?? Array.from({ length: config.numLayers }, (_, i) => i));
   if (options.targets.length === 0 || layers.size === 0) throw new Error('training graph: no LoRA targets or layers');
   const g = new GraphBuilder('rg-train');
@@ -107,8 +121,8 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
         target,
         inFeatures,
         outFeatures,
-        a: g.input(loraInputName(l, target, 'A'), dtype, ['rank', inFeatures]),
-        b: g.input(loraInputName(l, target, 'B'), dtype, [outFeatures, 'rank']),
+        a: g.input(loraInputName(l, target, 'A'), dtype, perAdapter(['rank', inFeatures])),
+        b: g.input(loraInputName(l, target, 'B'), dtype, perAdapter([outFeatures, 'rank'])),
         gradA: loraGradName(l, target, 'A'),
         gradB: loraGradName(l, target, 'B'),
       };
@@ -122,7 +136,8 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
         config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
           ? weight(`${p}.self_attn.${target}.bias`, [outFeatures])
           : undefined;
-      return linearForward(o, input, w, bias, lora(target));
+      const branch = lora(target);
+      return batched && branch ? batchedLinearForward(o, input, w, bias, branch) : linearForward(o, input, w, bias, branch);
     };
     const n1 = rmsNormForward(o, x, weight(`${p}.input_layernorm.weight`, [h]), config.rmsNormEps);
     const q = proj('q_proj', n1.y);
@@ -141,8 +156,17 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
   }
   const final = rmsNormForward(o, x, weight('model.norm.weight', [h]), config.rmsNormEps);
   const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight', [config.vocabSize, h]);
-  const ce = crossEntropyForward(o, final.y, labels, head);
-  g.outputAs(ce.loss, TRAIN_IO.loss, dtype, []);
+  let lossBackward: () => string;
+  if (batched) {
+    const ce = groupedCrossEntropyForward(o, final.y, labels, head, adapterCount(o, modules[0].a));
+    g.outputAs(ce.loss, TRAIN_IO.loss, dtype, []);
+    g.outputAs(ce.groupLosses, TRAIN_IO.adapterLosses, dtype, ['adapters']);
+    lossBackward = () => groupedCrossEntropyBackward(o, ce.saved);
+  } else {
+    const ce = crossEntropyForward(o, final.y, labels, head);
+    g.outputAs(ce.loss, TRAIN_IO.loss, dtype, []);
+    lossBackward = () => crossEntropyBackward(o, ce.saved);
+  }
 
   // Backward, top layer first.
   const grads = new Map<string, string>();
@@ -152,13 +176,13 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
       grads.set(loraGradName(l, target, 'B'), d.dB);
     }
   };
-  const back = (l: number, target: LoraTarget, s: LinearSaved, dy: string, needDx: boolean) => {
-    const d = linearBackward(o, s, dy, needDx);
+  const back = (l: number, target: LoraTarget, s: LinearSaved | BatchedLinearSaved, dy: string, needDx: boolean) => {
+    const d = 'xg' in s ? batchedLinearBackward(o, s, dy, needDx) : linearBackward(o, s, dy, needDx);
     record(l, target, d);
     return d.dx;
   };
   const hasLora = (l: number, ts: LoraTarget[]) => layers.has(l) && ts.some((t) => options.targets.includes(t));
-  let dx = rmsNormBackward(o, final.saved, crossEntropyBackward(o, ce.saved));
+  let dx = rmsNormBackward(o, final.saved, lossBackward());
   for (let l = config.numLayers - 1; l >= lowestLoraLayer; l--) {
     const s = saved[l];
     const needInput = l > lowestLoraLayer;
@@ -181,9 +205,8 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
     dx = o.add(dx2, rmsNormBackward(o, s.n1.saved, o.add(o.add(dq, dk), dv)));
   }
   for (const m of modules) {
-    const shapeA: (number | string)[] = ['rank', m.inFeatures];
-    g.outputAs(grads.get(m.gradA) as string, m.gradA, dtype, shapeA);
-    g.outputAs(grads.get(m.gradB) as string, m.gradB, dtype, [m.outFeatures, 'rank']);
+    g.outputAs(grads.get(m.gradA) as string, m.gradA, dtype, perAdapter(['rank', m.inFeatures]));
+    g.outputAs(grads.get(m.gradB) as string, m.gradB, dtype, perAdapter([m.outFeatures, 'rank']));
   }
-  return { bytes: g.toBytes(), dtype, weightNames, modules };
+  return { bytes: g.toBytes(), dtype, weightNames, modules, batchedAdapters: batched };
 }

@@ -28,11 +28,20 @@ export interface StepResult {
   ortMs: number;
 }
 
+/** A step of G adapters in one batch (stepAdapters): each adapter's own loss and gradients, in the adapters' order. */
+export interface AdaptersStepResult {
+  losses: number[];
+  grads: Map<string, LoraParams>[];
+  ortMs: number;
+}
+
 export interface TrainingSessionOptions {
   targets: readonly LoraTarget[];
   layers?: readonly number[];
   dtype?: FloatType;
   threads?: number;
+  /** Build the G-adapters graph (see TrainingGraphOptions): train with stepAdapters instead of step. */
+  batchedAdapters?: boolean;
 }
 
 /**
@@ -77,6 +86,65 @@ export class TrainingSession {
 
   /** Loss and LoRA gradients for one batch at the given parameters (scale = alpha / rank). */
   async step(batch: TrainingBatch, params: Map<string, LoraParams>, scale: number): Promise<StepResult> {
+    if (this.graph.batchedAdapters) throw new Error('training step: this session trains G adapters per batch, use stepAdapters');
+    const feeds = this.batchFeeds(batch, scale);
+    for (const m of this.graph.modules) {
+      const p = moduleParams(params, m);
+      feeds[m.a] = new ort.Tensor(this.graph.dtype, asType(p.a, this.graph.dtype), [p.rank, m.inFeatures]);
+      feeds[m.b] = new ort.Tensor(this.graph.dtype, asType(p.b, this.graph.dtype), [m.outFeatures, p.rank]);
+    }
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    const ortMs = performance.now() - t0;
+    const grads = new Map<string, LoraParams>();
+    for (const m of this.graph.modules) {
+      grads.set(`${m.layer}.${m.target}`, { a: out[m.gradA].data as Float32Array, b: out[m.gradB].data as Float32Array });
+    }
+    return { loss: Number(out[TRAIN_IO.loss].data[0]), grads, ortMs };
+  }
+
+  /**
+   * One step of G = adapters.length adapters of the same rank: the batch's sequences are split into G consecutive
+   * equal groups and group g is run with adapters[g]. Each adapter's loss and gradients are those step() gives for
+   * its group alone (a group with no scored token has loss 0 and zero gradients, where step() would give NaN).
+   */
+  async stepAdapters(batch: TrainingBatch, adapters: readonly Map<string, LoraParams>[], scale: number): Promise<AdaptersStepResult> {
+    if (!this.graph.batchedAdapters) throw new Error('training step: this session trains one adapter, create it with batchedAdapters');
+    const count = adapters.length;
+    if (count === 0 || batch.batch % count !== 0)
+      throw new Error(`training step: ${batch.batch} sequences do not split into ${count} equal adapter groups`);
+    const { dtype } = this.graph;
+    const feeds = this.batchFeeds(batch, scale);
+    for (const m of this.graph.modules) {
+      const parts = adapters.map((params) => moduleParams(params, m));
+      const rank = parts[0].rank;
+      if (parts.some((p) => p.rank !== rank)) throw new Error(`training step: the adapters' ranks differ at ${m.layer}.${m.target}`);
+      const a = dtype === 'float64' ? new Float64Array(count * parts[0].a.length) : new Float32Array(count * parts[0].a.length);
+      const b = dtype === 'float64' ? new Float64Array(count * parts[0].b.length) : new Float32Array(count * parts[0].b.length);
+      parts.forEach((p, g) => {
+        a.set(p.a, g * p.a.length);
+        b.set(p.b, g * p.b.length);
+      });
+      feeds[m.a] = new ort.Tensor(dtype, a, [count, rank, m.inFeatures]);
+      feeds[m.b] = new ort.Tensor(dtype, b, [count, m.outFeatures, rank]);
+    }
+    const t0 = performance.now();
+    const out = await this.session.run(feeds);
+    const ortMs = performance.now() - t0;
+    const grads = adapters.map(() => new Map<string, LoraParams>());
+    for (const m of this.graph.modules) {
+      const ga = out[m.gradA].data as Float32Array | Float64Array;
+      const gb = out[m.gradB].data as Float32Array | Float64Array;
+      const na = ga.length / count;
+      const nb = gb.length / count;
+      grads.forEach((map, g) => {
+        map.set(`${m.layer}.${m.target}`, { a: ga.subarray(g * na, (g + 1) * na), b: gb.subarray(g * nb, (g + 1) * nb) });
+      });
+    }
+    return { losses: Array.from(out[TRAIN_IO.adapterLosses].data as Float32Array, Number), grads, ortMs };
+  }
+
+  private batchFeeds(batch: TrainingBatch, scale: number): Record<string, ort.Tensor> {
     const { dtype } = this.graph;
     const dims = [batch.batch, batch.seq];
     const n = batch.batch * batch.seq;
@@ -91,31 +159,24 @@ export class TrainingSession {
       [TRAIN_IO.labels]: int64(batch.labels),
       [TRAIN_IO.loraScale]: new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.of(scale) : Float32Array.of(scale), []),
     };
-    for (const m of this.graph.modules) {
-      const p = params.get(`${m.layer}.${m.target}`);
-      if (!p) throw new Error(`training step: no LoRA parameters for layer ${m.layer} ${m.target}`);
-      const rank = p.a.length / m.inFeatures;
-      if (!Number.isInteger(rank) || p.b.length !== rank * m.outFeatures) {
-        throw new Error(
-          `training step: LoRA ${m.layer}.${m.target} has A ${p.a.length} / B ${p.b.length} values, not [r, ${m.inFeatures}] / [${m.outFeatures}, r]`,
-        );
-      }
-      feeds[m.a] = new ort.Tensor(dtype, asType(p.a, dtype), [rank, m.inFeatures]);
-      feeds[m.b] = new ort.Tensor(dtype, asType(p.b, dtype), [m.outFeatures, rank]);
-    }
-    const t0 = performance.now();
-    const out = await this.session.run(feeds);
-    const ortMs = performance.now() - t0;
-    const grads = new Map<string, LoraParams>();
-    for (const m of this.graph.modules) {
-      grads.set(`${m.layer}.${m.target}`, { a: out[m.gradA].data as Float32Array, b: out[m.gradB].data as Float32Array });
-    }
-    return { loss: Number(out[TRAIN_IO.loss].data[0]), grads, ortMs };
+    return feeds;
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function moduleParams(params: Map<string, LoraParams>, m: TrainingModule): LoraParams & { rank: number } {
+  const p = params.get(`${m.layer}.${m.target}`);
+  if (!p) throw new Error(`training step: no LoRA parameters for layer ${m.layer} ${m.target}`);
+  const rank = p.a.length / m.inFeatures;
+  if (!Number.isInteger(rank) || p.b.length !== rank * m.outFeatures) {
+    throw new Error(
+      `training step: LoRA ${m.layer}.${m.target} has A ${p.a.length} / B ${p.b.length} values, not [r, ${m.inFeatures}] / [${m.outFeatures}, r]`,
+    );
+  }
+  return { ...p, rank };
 }
 
 function asType(a: Float32Array | Float64Array, dtype: FloatType): Float32Array | Float64Array {
