@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const projects = ['packages', 'apps'].flatMap((dir) => readdirSafe(join(root, dir)).map((name) => join(root, dir, name)));
+const projects = ['packages', 'apps', 'examples'].flatMap((dir) => readdirSafe(join(root, dir)).map((name) => join(root, dir, name)));
 for (const p of projects) rmSync(join(p, '.vitest'), { recursive: true, force: true });
 
 const nx = spawnSync('pnpm', ['exec', 'nx', 'run-many', '-t', 'test', '--output-style=stream', ...process.argv.slice(2)], {
