@@ -136,4 +136,21 @@ describe('rg encode', () => {
       /argument 'pretrain' is invalid. Allowed choices are qa, prag, passage/,
     );
   }, 120_000);
+
+  it('initialises the base_weight once, saying so, and refuses other --targets than the stored one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(input, `${augmentedLine('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many?', answer: 'One' }])}\n`);
+    const args = ['--model', model, 'encode', '--input', input, '--store', join(dir, 'adapters'), '--json'];
+    const first = await runCli([...args, '--seed', '4'], { env: {} });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('no base_weight for tiny-llama rank=2 alpha=32: initialised one (seed 4)');
+    const other = await runCli([...args, '--targets', 'down_proj'], { env: {} });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(
+      'rg: error: --targets down_proj: the stored base_weight targets down_proj,gate_proj,up_proj (rg adapter init with other targets, or another --store)',
+    );
+    expect(other.stderr).not.toContain('initialised one');
+  }, 120_000);
 });
