@@ -16,6 +16,7 @@ export {
   type TrainingGroup,
 } from './encode.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
+export { type DocumentTraining, type TrainManyOptions, type TrainManyResult, trainMany } from './many.js';
 export {
   type ChatEncoder,
   type ChatMessage,
