@@ -1,8 +1,9 @@
 import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter, type LoraPair } from '@rg/adapter-store';
 import type { TrainingSession } from '@rg/engine';
+import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
-import { type TrainMode, trainAdapter } from './trainer.js';
+import { type TrainMode, type TrainResult, trainAdapter } from './trainer.js';
 
 /**
  * Store id of the one continual-pretraining adapter (DAPT: trained on every record of a corpus), kept in the
@@ -106,28 +107,11 @@ async function trainGroups(
     const documents = group.records.map((r) => r.passageId);
     let outcome: GroupOutcome;
     try {
-      const stored = ctx.store.get(key);
-      if (
-        stored &&
-        sameDocuments(storedDocuments(stored.trainingConfig, id), documents) &&
-        ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok
-      ) {
+      if (storedForDocuments(ctx, key, documents)) {
         outcome = { id, status: 'skipped', reason: 'already stored' };
       } else {
         const t0 = performance.now();
-        let dropped = 0;
-        let pairs = 0;
-        const examples = group.records.flatMap((record) => {
-          const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens, recipe });
-          dropped += r.dropped;
-          pairs += record.qa.length;
-          return r.examples;
-        });
-        if (examples.length === 0) {
-          throw new Error(
-            `no training examples (${group.records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
-          );
-        }
+        const { examples, dropped } = groupExamples(group, ctx, options, recipe);
         const epochs = options.mode === 'gradient' ? 1 : options.epochs;
         const perEpoch = Math.ceil(examples.length / options.batchSize);
         const file =
@@ -158,45 +142,8 @@ async function trainGroups(
               savedAt = performance.now();
             }),
         });
-        const modules = new Map<string, LoraPair>();
-        for (const [k, t] of result.tensors) {
-          const base = ctx.base.modules.get(k) as LoraPair;
-          modules.set(k, {
-            inFeatures: base.inFeatures,
-            outFeatures: base.outFeatures,
-            a: Float32Array.from(t.a),
-            b: Float32Array.from(t.b),
-          });
-        }
-        ctx.store.put(
-          key,
-          { config: ctx.base.config, modules },
-          {
-            modelFingerprint: ctx.modelFingerprint,
-            mode: options.mode === 'lora' ? 'trained' : 'gradient',
-            trainingConfig: {
-              ...options,
-              ...group.metadata,
-              recipe,
-              documents,
-              // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
-              trainSeconds: Math.round(performance.now() - t0) / 1000,
-              examples: examples.length,
-              droppedExamples: dropped,
-              losses: result.losses,
-            },
-          },
-        );
+        outcome = storeTrained(ctx, group, options, { result, examples: examples.length, dropped, ms: performance.now() - t0 });
         file?.remove();
-        outcome = {
-          id,
-          status: 'trained',
-          documents: documents.length,
-          examples: examples.length,
-          tokens: result.tokens,
-          finalLoss: result.losses[result.losses.length - 1],
-          ms: performance.now() - t0,
-        };
       }
     } catch (e) {
       outcome = { id, status: 'failed', error: (e as Error).message };
@@ -205,6 +152,92 @@ async function trainGroups(
     hooks.onGroup?.(outcome);
   }
   return outcomes;
+}
+
+/** The group's adapter is stored, verifies, and was trained on these documents: a resumed run skips it. */
+export function storedForDocuments(ctx: EncodeContext, key: DocAdapterKey, documents: string[]): boolean {
+  const stored = ctx.store.get(key);
+  return (
+    !!stored &&
+    sameDocuments(storedDocuments(stored.trainingConfig, key.id), documents) &&
+    ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok
+  );
+}
+
+/** The recipe's examples of every record of the group; none at all is an error saying why. */
+export function groupExamples(
+  group: TrainingGroup,
+  ctx: EncodeContext,
+  options: EncodeOptions,
+  recipe: Recipe,
+): { examples: TrainingExample[]; dropped: number } {
+  let dropped = 0;
+  let pairs = 0;
+  const examples = group.records.flatMap((record) => {
+    const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens, recipe });
+    dropped += r.dropped;
+    pairs += record.qa.length;
+    return r.examples;
+  });
+  if (examples.length === 0) {
+    throw new Error(
+      `no training examples (${group.records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
+    );
+  }
+  return { examples, dropped };
+}
+
+/**
+ * Saves a group's trained adapter under scope + group.adapterId, with the options, recipe, documents and training
+ * figures in its trainingConfig. `ms` is the group's training time (what the benchmarks report as encode cost).
+ */
+export function storeTrained(
+  ctx: EncodeContext,
+  group: TrainingGroup,
+  options: EncodeOptions,
+  trained: { result: TrainResult; examples: number; dropped: number; ms: number },
+): GroupOutcome {
+  const t0 = performance.now();
+  const { result } = trained;
+  const documents = group.records.map((r) => r.passageId);
+  const modules = new Map<string, LoraPair>();
+  for (const [k, t] of result.tensors) {
+    const base = ctx.base.modules.get(k) as LoraPair;
+    modules.set(k, {
+      inFeatures: base.inFeatures,
+      outFeatures: base.outFeatures,
+      a: Float32Array.from(t.a),
+      b: Float32Array.from(t.b),
+    });
+  }
+  ctx.store.put(
+    { ...ctx.scope, id: group.adapterId },
+    { config: ctx.base.config, modules },
+    {
+      modelFingerprint: ctx.modelFingerprint,
+      mode: options.mode === 'lora' ? 'trained' : 'gradient',
+      trainingConfig: {
+        ...options,
+        ...group.metadata,
+        recipe: resolveRecipe(options.recipe),
+        documents,
+        // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
+        trainSeconds: Math.round(trained.ms) / 1000,
+        examples: trained.examples,
+        droppedExamples: trained.dropped,
+        losses: result.losses,
+      },
+    },
+  );
+  return {
+    id: group.adapterId,
+    status: 'trained',
+    documents: documents.length,
+    examples: trained.examples,
+    tokens: result.tokens,
+    finalLoss: result.losses[result.losses.length - 1],
+    ms: trained.ms + performance.now() - t0,
+  };
 }
 
 /**
@@ -216,6 +249,13 @@ export function reservedAdapterId(id: string): string | null {
   if (id === DAPT_ADAPTER_ID) return 'the DAPT adapter (rg encode --dapt)';
   if (/^cluster-k\d+-\d+$/.test(id)) return 'a cluster adapter (rg cluster train)';
   return null;
+}
+
+/** The failed outcome of a document whose id is reserved (reservedAdapterId), or null. */
+export function refusedDocumentId(id: string): GroupOutcome | null {
+  const reserved = reservedAdapterId(id);
+  if (!reserved) return null;
+  return { id, status: 'failed', error: `document id "${id}" is reserved for ${reserved} in the same store scope: rename the document` };
 }
 
 /**
@@ -236,13 +276,8 @@ export async function encodeDocuments(
   );
   const outcomes: GroupOutcome[] = [];
   for (const record of list) {
-    const reserved = reservedAdapterId(record.passageId);
-    if (reserved) {
-      const refused: GroupOutcome = {
-        id: record.passageId,
-        status: 'failed',
-        error: `document id "${record.passageId}" is reserved for ${reserved} in the same store scope: rename the document`,
-      };
+    const refused = refusedDocumentId(record.passageId);
+    if (refused) {
       outcomes.push(refused);
       hooks.onGroup?.(refused);
       continue;
@@ -298,7 +333,7 @@ export function storedRecipe(trainingConfig: Record<string, unknown>): Recipe {
  * stored" (or one of them overwritten while the rest stay): a run whose adapters are stored with another recipe is
  * refused as a whole, before anything is trained, naming the first such adapter and both recipes.
  */
-function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, options: EncodeOptions): void {
+export function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, options: EncodeOptions): void {
   const recipe = resolveRecipe(options.recipe);
   const clashes: Array<{ key: DocAdapterKey; was: Recipe }> = [];
   for (const id of ids) {

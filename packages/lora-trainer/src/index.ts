@@ -15,6 +15,7 @@ export {
   storedRecipe,
   type TrainingGroup,
 } from './encode.js';
+export { encodeDocumentsMany } from './encode-many.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
 export { type DocumentTraining, type TrainManyOptions, type TrainManyResult, trainMany } from './many.js';
 export {

@@ -6,12 +6,13 @@ import type { TrainOptions, TrainResult } from './trainer.js';
 export interface TrainManyOptions extends Omit<TrainOptions, 'onBatch' | 'onCheckpoint' | 'resume'> {
   /** Documents trained together in one pass (G): one adapter per group of `batchSize` sequences. */
   docsPerPass: number;
-  /** After every pass: how many adapters it trained and the input tokens it ran (padding included). */
-  onPass?: (info: { adapters: number; tokens: number; ortMs: number }) => void;
+  /** After every pass: its adapters' losses and the input tokens it ran (padding included). */
+  onPass?: (info: { losses: number[]; tokens: number; ortMs: number }) => void;
   /** When a document's training ends, with its index in the input. */
   onDocument?: (index: number, outcome: DocumentTraining) => void;
 }
 
+/** A trained document's result.ortMs and totalMs are its shares of the passes it ran in (see DocumentRun.absorb). */
 export type DocumentTraining = { status: 'trained'; result: TrainResult } | { status: 'failed'; error: string };
 
 export interface TrainManyResult {
@@ -66,6 +67,7 @@ export async function trainMany(
         else slots[s] = { index, run };
       }
     }
+    const passStart = performance.now();
     const active = slots.flatMap((slot, s) => (slot ? [{ ...slot, s, batch: slot.run.current() }] : []));
     if (active.length === 0) break;
     // Every adapter's group holds as many sequences as the largest micro-batch; empty ones pad the rest.
@@ -77,10 +79,11 @@ export async function trainMany(
       active.map((a) => a.run.params),
       options.scale,
     );
+    const passShare = (performance.now() - passStart) / active.length;
     passes++;
     tokens += batch.batch * batch.seq;
     ortMs += r.ortMs;
-    options.onPass?.({ adapters: active.length, tokens: batch.batch * batch.seq, ortMs: r.ortMs });
+    options.onPass?.({ losses: r.losses, tokens: batch.batch * batch.seq, ortMs: r.ortMs });
     active.forEach((a, g) => {
       // Alone, a micro-batch without scored tokens has loss 0/0; here its group reads 0. Fail it as trainAdapter does.
       const loss = a.batch.some((e) => scoredTokens(e) > 0) ? r.losses[g] : Number.NaN;
@@ -89,7 +92,7 @@ export async function trainMany(
         slots[a.s] = null;
         return;
       }
-      a.run.absorb(loss, r.grads[g], r.ortMs / active.length);
+      a.run.absorb(loss, r.grads[g], r.ortMs / active.length, passShare);
       if (a.run.done) {
         finish(a.index, { status: 'trained', result: a.run.result() });
         slots[a.s] = null;
@@ -129,7 +132,7 @@ class DocumentRun {
   private readonly losses: number[] = [];
   private tokens = 0;
   private ortMs = 0;
-  private readonly t0 = performance.now();
+  private totalMs = 0;
 
   constructor(
     private readonly keys: string[],
@@ -166,7 +169,12 @@ class DocumentRun {
     return this.order.slice(this.batchIndex * size, (this.batchIndex + 1) * size);
   }
 
-  absorb(loss: number, grads: Map<string, LoraParams>, ortMs: number): void {
+  /**
+   * Takes the pass's result for this document. `ortMs` and `passMs` are its shares of the pass (split evenly among
+   * the documents in it), so the documents' ortMs and totalMs add up to the run's.
+   */
+  absorb(loss: number, grads: Map<string, LoraParams>, ortMs: number, passMs: number): void {
+    const t0 = performance.now();
     const alone = collate(this.current(), this.options.padId);
     this.losses.push(loss);
     this.tokens += alone.batch * alone.seq;
@@ -188,6 +196,7 @@ class DocumentRun {
       this.batchIndex = 0;
       if (!this.done) this.order = this.drawOrder();
     }
+    this.totalMs += passMs + performance.now() - t0;
   }
 
   result(): TrainResult {
@@ -203,7 +212,7 @@ class DocumentRun {
       optimizerSteps: this.optimizer?.stepCount ?? 0,
       tokens: this.tokens,
       ortMs: this.ortMs,
-      totalMs: performance.now() - this.t0,
+      totalMs: this.totalMs,
     };
   }
 

@@ -81,6 +81,8 @@ export interface TrainingRunOptions {
   epochs: number;
   /** onnxruntime intra-op threads of the training session. */
   threads?: number;
+  /** A session that trains several adapters per pass, for encodeDocumentsMany (and only for it). */
+  batchedAdapters?: boolean;
   /** No base_weight was stored: one was initialised with `seed` and stored under this key. */
   onInitBaseWeight?: (key: BaseWeightKey) => void;
 }
@@ -107,7 +109,11 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
     options.onInitBaseWeight,
   );
   if (!model.tokenizer.chatTemplate) throw new NoChatTemplateError(model.source.path);
-  const session = await TrainingSession.create(model.config, model.weights, { targets: options.targets, threads: options.threads });
+  const session = await TrainingSession.create(model.config, model.weights, {
+    targets: options.targets,
+    threads: options.threads,
+    batchedAdapters: options.batchedAdapters,
+  });
   const scope = {
     model: modelName,
     rank: options.rank,
