@@ -1,5 +1,14 @@
 import { join, resolve } from 'node:path';
-import { DAPT_ADAPTER_ID, type EncodeContext, encodeDapt, encodeDocuments, type GroupOutcome, type RecipeRecord } from '@rg/lora-trainer';
+import {
+  DAPT_ADAPTER_ID,
+  type EncodeContext,
+  encodeDapt,
+  encodeDocuments,
+  encodeDocumentsMany,
+  type GroupHooks,
+  type GroupOutcome,
+  type RecipeRecord,
+} from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +31,7 @@ interface EncodeFlags extends TrainerFlags {
   sample?: number;
   dapt?: boolean;
   json?: boolean;
+  docsPerPass: number;
 }
 
 const keepBoth = recipeMismatchAsUsage('--store DIR or --dataset NAME');
@@ -46,7 +56,14 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       `the continual-pretraining baseline instead: one adapter on every passage's examples together (id ${DAPT_ADAPTER_ID})`,
     )
     .option('--json', 'print a JSON summary (and no per-passage lines)')
+    .option(
+      '--docs-per-pass <G>',
+      'train G passages’ adapters together in each pass (same adapters as one at a time, up to float rounding)',
+      positiveInt,
+      1,
+    )
     .action(async (flags: EncodeFlags, cmd: Command) => {
+      if (flags.dapt && flags.docsPerPass > 1) throw new UsageError('--docs-per-pass: --dapt trains one adapter, not one per passage');
       const config = ctx.config(cmd.optsWithGlobals());
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
       const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
@@ -73,7 +90,8 @@ async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: Rec
   let tokens = 0;
   let trainMs = 0;
   try {
-    const outcomes = await encodeDocuments(todo, encode, trainerOptions(flags), {
+    const options = trainerOptions(flags);
+    const hooks: GroupHooks = {
       onGroup: (o) => {
         done++;
         bar.tick();
@@ -89,7 +107,11 @@ async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: Rec
           );
         }
       },
-    }).catch(keepBoth);
+    };
+    const outcomes = await (flags.docsPerPass > 1
+      ? encodeDocumentsMany(todo, encode, { ...options, docsPerPass: flags.docsPerPass }, hooks)
+      : encodeDocuments(todo, encode, options, hooks)
+    ).catch(keepBoth);
     const count = (s: string) => outcomes.filter((o) => o.status === s).length;
     const seconds = (performance.now() - t0) / 1000;
     const summary = {

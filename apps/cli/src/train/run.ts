@@ -34,6 +34,8 @@ export interface TrainingRunFlags {
   lr: number;
   epochs: number;
   dataset?: string;
+  /** rg encode --docs-per-pass: above 1, the session trains that many documents' adapters per pass. */
+  docsPerPass?: number;
 }
 
 export interface TrainerFlags extends TrainingRunFlags {
@@ -177,6 +179,7 @@ export async function openTrainingRun(
       lr: flags.lr,
       epochs: flags.epochs,
       threads: config.threads,
+      batchedAdapters: (flags.docsPerPass ?? 1) > 1,
       onInitBaseWeight: (key) =>
         info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
     }).catch((e: unknown) => {
