@@ -104,6 +104,33 @@ describe('rg infer', () => {
     expect(read(cat.dir, 'predict.json')[0]).not.toHaveProperty('adapterWeights');
   }, 120_000);
 
+  it('finds the adapters encode stored under its input file name, and fails naming the store when none match', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-infer-scope-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const adapters = join(dir, 'adapters');
+    const augmented = join(dir, 'demo-aug.jsonl');
+    writeFileSync(augmented, `${augmentedLine('velmora', 'velmora is a place.', [{ question: 'What is it?', answer: 'A place' }])}\n`);
+    // No --dataset: encode names it after the input file ("demo-aug"), infer after the questions ("questions").
+    expect((await runCli(['--model', model, 'encode', '--input', augmented, '--store', adapters], { env: {} })).code).toBe(0);
+    const infer = ['--model', model, 'infer', '--dataset', `jsonl:${join(DEMO, 'questions.jsonl')}`, '--method', 'oracle'];
+    const base = [...infer, '--adapters', adapters, '--out', join(dir, 'out'), '--sample', '2'];
+
+    const found = await runCli(base, { env: {} });
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.stderr).toContain(
+      'using the store\'s only dataset with model tiny-llama, rank 2, alpha 32, lr 0.0003, epochs 1: "demo-aug"',
+    );
+
+    const typo = await runCli([...base, '--adapter-dataset', 'demo-agu'], { env: {} });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain(`no adapters in ${adapters} under dataset "demo-agu"`);
+    expect(typo.stderr).toContain('under dataset(s) "demo-aug": pass --adapter-dataset NAME');
+
+    const shape = await runCli([...base, '--lr', '0.001'], { env: {} });
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toContain(`it holds none with model tiny-llama, rank 2, alpha 32, lr 0.001, epochs 1`);
+  }, 120_000);
+
   it('answers demo questions with wo_param and icl on SmolLM2 and writes the run folders', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-infer-'));
     const store = join(dir, 'store');

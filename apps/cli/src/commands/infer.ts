@@ -92,9 +92,15 @@ export function registerInfer(program: Command, ctx: CliContext): void {
             bar = ctx.progress(`infer ${method}`, total, 'q', flags.json);
           },
           onAnswer: () => bar?.tick(),
+          onNote: (text) => ctx.info(text),
         },
       ).finally(() => bar?.stop());
       for (const o of outcomes) {
+        // A question answered without some of its documents' adapters is a weaker answer than the method promises.
+        if (o.metrics.missingAdapters > 0)
+          ctx.info(
+            `${o.method}: ${o.metrics.missingAdapters} retrieved document(s) had no adapter in the store and were answered without it`,
+          );
         if (flags.json) ctx.json({ method: o.method, dir: o.dir, resumed: o.resumed, seconds: o.seconds, ...o.metrics });
         else ctx.print(`${o.method}\t${o.metrics.primaryMetric}=${o.metrics.score.toFixed(4)}\tn=${o.metrics.n}\t${o.dir}`);
       }

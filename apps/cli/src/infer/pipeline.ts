@@ -61,7 +61,12 @@ const ADAPTERS: Method[] = ['cat_all_one', 'combine', 'oracle', 'dapt', 'cluster
  */
 export async function runInference(
   s: InferSettings,
-  hooks: { onMethodStart?: (method: Method, total: number) => void; onAnswer?: (method: Method, done: number, p: Prediction) => void } = {},
+  hooks: {
+    onMethodStart?: (method: Method, total: number) => void;
+    onAnswer?: (method: Method, done: number, p: Prediction) => void;
+    /** A line for the user (stderr): e.g. which adapter dataset was chosen. */
+    onNote?: (text: string) => void;
+  } = {},
 ): Promise<MethodOutcome[]> {
   const needsRetrieval = s.methods.some((m) => RETRIEVAL.includes(m));
   const needsClusters = s.methods.includes('cluster');
@@ -79,7 +84,14 @@ export async function runInference(
   const adapterRoot = s.adapters ?? defaultAdapterStore(s.home);
   const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: s.threads });
   const examples = sampleExamples(s.dataset.examples, s.sample, s.seed);
-  const scope = { model: name, rank: s.rank, alpha: s.alpha, dataset: s.adapterDataset ?? s.dataset.name, lr: s.lr, epochs: s.epochs };
+  let scope: AdapterScope = {
+    model: name,
+    rank: s.rank,
+    alpha: s.alpha,
+    dataset: s.adapterDataset ?? s.dataset.name,
+    lr: s.lr,
+    epochs: s.epochs,
+  };
 
   let retriever: Retriever | undefined;
   let corpus: CorpusStore | undefined;
@@ -98,6 +110,9 @@ export async function runInference(
     if (needsAdapters) {
       if (!existsSync(adapterRoot)) throw new UsageError(`no adapter store at ${adapterRoot}: run rg encode first (or pass --adapters)`);
       adapterStore = AdapterStore.open(adapterRoot);
+      // dapt's own check below names the command that makes its adapter.
+      if (s.methods.some((m) => m !== 'dapt' && ADAPTERS.includes(m)))
+        scope = adapterScopeInStore(adapterStore, adapterRoot, scope, s.adapterDataset !== undefined, hooks.onNote);
       const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source) };
       deps.adapters = storeAdapterSource(adapterStore, scope, loadOptions);
       if (s.methods.includes('dapt')) {
@@ -154,4 +169,40 @@ export async function runInference(
     await encoder?.close();
     await lm.dispose();
   }
+}
+
+type AdapterScope = { model: string; rank: number; alpha: number; dataset: string; lr: number; epochs: number };
+
+/**
+ * The scope whose adapters the methods apply. Answering with no adapter at all is the base model under another name,
+ * so an empty scope is an error that says what the store does hold. `rg encode` names the dataset after its input
+ * file and `rg infer` after the questions, so when the dataset was not given and the store holds adapters of this
+ * model and shape under exactly one dataset, that one is used (and said).
+ */
+export function adapterScopeInStore(
+  store: AdapterStore,
+  root: string,
+  scope: AdapterScope,
+  datasetGiven: boolean,
+  note: (text: string) => void = () => {},
+): AdapterScope {
+  const datasets = new Set(
+    store
+      .list({ model: scope.model, rank: scope.rank, alpha: scope.alpha })
+      .flatMap((e) => ('id' in e.key && e.key.lr === scope.lr && e.key.epochs === scope.epochs ? [e.key.dataset] : [])),
+  );
+  if (datasets.has(scope.dataset)) return scope;
+  const shape = `model ${scope.model}, rank ${scope.rank}, alpha ${scope.alpha}, lr ${scope.lr}, epochs ${scope.epochs}`;
+  if (!datasetGiven && datasets.size === 1) {
+    const [only] = datasets;
+    note(
+      `no adapters under dataset "${scope.dataset}" in ${root}; using the store's only dataset with ${shape}: "${only}" (--adapter-dataset to choose)`,
+    );
+    return { ...scope, dataset: only };
+  }
+  const have =
+    datasets.size > 0
+      ? `it holds adapters of this shape under dataset(s) ${[...datasets].map((d) => `"${d}"`).join(', ')}: pass --adapter-dataset NAME`
+      : `it holds none with ${shape} (the shape flags must repeat those of rg encode): rg adapter list --store ${root} shows what it holds`;
+  throw new UsageError(`no adapters in ${root} under dataset "${scope.dataset}" with ${shape}; ${have}`);
 }
