@@ -21,6 +21,16 @@ describe('loadModel', () => {
     expect((await loadModelConfig(path)).config).toEqual(m.config);
   });
 
+  it('refuses a damaged copy of a known model at load, naming the file and the repair', async () => {
+    const home = mkdtempSync(join(root, 'home-'));
+    const path = knownModelPath('smollm2-135m-instruct', home);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, 'not the model');
+    await expect(loadModelConfig('smollm2-135m-instruct', { home })).rejects.toThrow(
+      /13 bytes does not match smollm2-135m-instruct .*run `rg model pull smollm2-135m-instruct`/,
+    );
+  });
+
   it('says how to pull a known model that is not there', async () => {
     const home = mkdtempSync(join(root, 'home-'));
     await expect(resolveModel('smollm2-135m-instruct', { home })).rejects.toThrow(

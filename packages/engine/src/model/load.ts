@@ -6,7 +6,7 @@ import type { ModelConfig, ModelWeights } from './config.js';
 import { ModelFileError } from './errors.js';
 import { ggufConfig, readGguf, readGgufWeights } from './gguf.js';
 import { checkWeights, readHfConfig, readHfModel } from './hf.js';
-import { defaultHome, ensureModel, KNOWN_MODELS, knownModelPath, type PullProgress } from './pull.js';
+import { defaultHome, ensureModel, KNOWN_MODELS, knownModelPath, type PullProgress, verifyKnownModelOnce } from './pull.js';
 
 /** What a model spec resolved to. */
 export interface ModelSource {
@@ -41,7 +41,11 @@ export async function resolveModel(spec: string, options: ModelLoadOptions = {})
   const home = options.home ?? defaultHome();
   if (spec in KNOWN_MODELS) {
     const path = knownModelPath(spec, home);
-    if (existsSync(path)) return { kind: 'gguf', path, name: spec };
+    if (existsSync(path)) {
+      // A flipped byte on disk would otherwise load as wrong weights: checked once per process.
+      await verifyKnownModelOnce(spec, home);
+      return { kind: 'gguf', path, name: spec };
+    }
     if (!options.pull) throw new ModelFileError(path, `not pulled yet: run \`rg model pull ${spec}\``);
     return { kind: 'gguf', path: await ensureModel(spec, home, { onProgress: options.onProgress }), name: spec };
   }
