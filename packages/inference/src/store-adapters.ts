@@ -5,6 +5,7 @@ import {
   composeCat,
   type DocAdapterKey,
   type LoraWeights,
+  type ModelDims,
 } from '@rg/adapter-store';
 import type { AdapterSource } from './model.js';
 
@@ -16,9 +17,10 @@ import type { AdapterSource } from './model.js';
 export function storeAdapterSource(
   store: AdapterStore,
   scope: Omit<DocAdapterKey, 'id'>,
-  options: { gamma?: number; modelFingerprint?: string } = {},
+  options: { gamma?: number; modelFingerprint?: string; model?: ModelDims } = {},
 ): AdapterSource<CompositionEntry> {
-  const loadOptions = { modelFingerprint: options.modelFingerprint };
+  // With the model's dimensions, a cold load names an adapter shaped for another model.
+  const loadOptions = { modelFingerprint: options.modelFingerprint, model: options.model };
   // Entries are leased from the store and given back by `release` once composed, so that the store can read
   // later requests' adapters into the same buffers. An entry never released is simply never recycled.
   const leases = new WeakMap<CompositionEntry, AdapterLease>();

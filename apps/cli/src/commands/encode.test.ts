@@ -137,6 +137,23 @@ describe('rg encode', () => {
     );
   }, 120_000);
 
+  it('exits 1 when every document it tried failed (all examples over --max-tokens), naming the first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-fail-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    const qa = [{ question: 'Who keeps the lighthouse on Varnholm Island?', answer: 'Edda Quist' }];
+    writeFileSync(
+      input,
+      `${['a', 'b'].map((id) => augmentedLine(id, 'Edda Quist keeps the lighthouse on Varnholm Island.', qa)).join('\n')}\n`,
+    );
+    const r = await runCli(['--model', model, 'encode', '--input', input, '--store', join(dir, 'adapters'), '--max-tokens', '4'], {
+      env: {},
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('encoded 0, skipped 0 (already stored), failed 2');
+    expect(r.stderr).toContain('all 2 documents to train failed (first: a: ');
+  }, 60_000);
+
   it('initialises the base_weight once, saying so, and refuses other --targets than the stored one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
     const model = writeTinyModel(join(dir, 'tiny-llama'));

@@ -133,6 +133,12 @@ async function encodeEachDocument(ctx: CliContext, flags: EncodeFlags, todo: Rec
       ctx.print(
         `encoded ${summary.trained}, skipped ${summary.skipped} (already stored), failed ${summary.failed} in ${minutes(seconds)} -> ${storeDir}`,
       );
+    // A run in which every document it tried failed produced nothing: a failure, whatever the summary says.
+    if (summary.failed > 0 && summary.trained === 0) {
+      const first = outcomes.find((o) => o.status === 'failed');
+      const why = first?.status === 'failed' ? `${first.id}: ${first.error}` : 'reasons above';
+      throw new Error(`all ${summary.failed} documents to train failed (first: ${why})`);
+    }
   } finally {
     bar.stop();
   }

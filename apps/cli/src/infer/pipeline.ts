@@ -113,7 +113,8 @@ export async function runInference(
       // dapt's own check below names the command that makes its adapter.
       if (s.methods.some((m) => m !== 'dapt' && ADAPTERS.includes(m)))
         scope = adapterScopeInStore(adapterStore, adapterRoot, scope, s.adapterDataset !== undefined, hooks.onNote);
-      const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source) };
+      // The model's dimensions let a load name an adapter shaped for another model (rather than fail inside the graph).
+      const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source), model: loaded.config };
       deps.adapters = storeAdapterSource(adapterStore, scope, loadOptions);
       if (s.methods.includes('dapt')) {
         const key = { ...scope, id: DAPT_ADAPTER_ID };
