@@ -98,7 +98,7 @@ describe('recipe options', () => {
     );
   });
 
-  it('passage: the passage and the rewrite as plain sequences, every token labelled, long ones dropped and counted', () => {
+  it('passage: the passage and the rewrite as plain sequences, every token labelled, long ones cut into windows', () => {
     const { examples, dropped } = recipeExamples(record, textEncoder, { recipe: { examples: 'passage' } });
     expect(dropped).toBe(0);
     expect(examples.map((e) => decode(e.inputIds.slice(1)))).toEqual([record.passage, record.rewrite]);
@@ -107,10 +107,13 @@ describe('recipe options', () => {
       expect(e.labels).toEqual(e.inputIds);
     }
     expect(recipeExamples({ ...record, rewrite: null, qa: [] }, textEncoder, { recipe: { examples: 'passage' } }).examples).toHaveLength(1);
-    // The passage has 37 tokens with its BOS, the rewrite 47.
+    // The passage has 37 tokens with its BOS, the rewrite 47: the rewrite becomes windows of 40 and 7 tokens, and
+    // every token of both is still trained on, in order.
     const short = recipeExamples(record, textEncoder, { recipe: { examples: 'passage' }, maxTokens: 40 });
-    expect(short.examples.map((e) => e.inputIds.length)).toEqual([record.passage.length + 1]);
-    expect(short.dropped).toBe(1);
+    expect(short.examples.map((e) => e.inputIds.length)).toEqual([37, 40, 7]);
+    expect(short.dropped).toBe(0);
+    expect(decode(short.examples.slice(1).flatMap((e) => e.inputIds).slice(1))).toBe(record.rewrite);
+    for (const e of short.examples) expect(e.labels).toEqual(e.inputIds);
     expect(() => recipeExamples(record, encoder, { recipe: { examples: 'passage' } })).toThrow(/doc-1: the passage layout needs/);
   });
 

@@ -93,7 +93,7 @@ export function recipeExamples(record: RecipeRecord, encoder: ChatEncoder, optio
   const recipe = resolveRecipe(options.recipe);
   const all =
     recipe.examples === 'passage'
-      ? passageExamples(record, encoder)
+      ? passageExamples(record, encoder, options.maxTokens)
       : chatTurns(record, recipe.examples, options.seed ?? 0).map((t) =>
           chatExample(encoder, t.user, t.answer, record.passageId, recipe.loss),
         );
@@ -119,15 +119,21 @@ function chatTurns(record: RecipeRecord, layout: 'qa' | 'prag', seed: number): A
   return turns;
 }
 
-/** The passage and the rewrite as plain token sequences, every token labelled; one too short to score is left out. */
-function passageExamples(record: RecipeRecord, encoder: ChatEncoder): TrainingExample[] {
+/**
+ * The passage and the rewrite as plain token sequences, every token labelled; one too short to score is left out.
+ * A text longer than `maxTokens` is cut into consecutive windows of at most that many tokens: continued pretraining
+ * reads plain text in pieces, and leaving a long document out whole would leave it with no adapter at all.
+ */
+function passageExamples(record: RecipeRecord, encoder: ChatEncoder, maxTokens = Number.POSITIVE_INFINITY): TrainingExample[] {
   const encode = encoder.encode?.bind(encoder);
   if (!encode) throw new Error(`${record.passageId}: the passage layout needs a tokenizer that encodes plain text`);
-  return [record.passage, record.rewrite]
-    .filter((text): text is string => !!text)
-    .map((text) => encode(text))
-    .filter((ids) => ids.length > 1)
-    .map((ids) => ({ inputIds: ids, labels: [...ids] }));
+  const windows: number[][] = [];
+  for (const text of [record.passage, record.rewrite]) {
+    if (!text) continue;
+    const ids = encode(text);
+    for (let at = 0; at < ids.length; at += maxTokens) windows.push(ids.slice(at, at + maxTokens));
+  }
+  return windows.filter((ids) => ids.length > 1).map((ids) => ({ inputIds: ids, labels: [...ids] }));
 }
 
 /** Token ids of (user, assistant), labelled on the assistant turn only (`answer`) or on every token (`all`). */
