@@ -112,7 +112,14 @@ describe('recipe options', () => {
     const short = recipeExamples(record, textEncoder, { recipe: { examples: 'passage' }, maxTokens: 40 });
     expect(short.examples.map((e) => e.inputIds.length)).toEqual([37, 40, 7]);
     expect(short.dropped).toBe(0);
-    expect(decode(short.examples.slice(1).flatMap((e) => e.inputIds).slice(1))).toBe(record.rewrite);
+    expect(
+      decode(
+        short.examples
+          .slice(1)
+          .flatMap((e) => e.inputIds)
+          .slice(1),
+      ),
+    ).toBe(record.rewrite);
     for (const e of short.examples) expect(e.labels).toEqual(e.inputIds);
     expect(() => recipeExamples(record, encoder, { recipe: { examples: 'passage' } })).toThrow(/doc-1: the passage layout needs/);
   });
