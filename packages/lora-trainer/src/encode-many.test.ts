@@ -61,13 +61,17 @@ describe('encodeDocumentsMany', () => {
       for (const id of ['a', 'b', 'c', 'd']) {
         const want = store.load({ ...alone.scope, id });
         const have = store.load({ ...together.scope, id });
-        const wantEntry = store.get({ ...alone.scope, id });
-        const haveEntry = store.get({ ...together.scope, id });
-        expect(haveEntry?.trainingConfig).toMatchObject({ docsPerPass: 3, documents: [id], examples: wantEntry?.trainingConfig.examples });
-        expect((haveEntry?.trainingConfig.losses as number[]).length).toBe((wantEntry?.trainingConfig.losses as number[]).length);
+        const wantEntry = store.get({ ...alone.scope, id })!;
+        const haveEntry = store.get({ ...together.scope, id })!;
+        expect(haveEntry.trainingConfig).toMatchObject({ docsPerPass: 3, documents: [id], examples: wantEntry.trainingConfig.examples });
+        expect((haveEntry.trainingConfig.losses as number[]).length).toBe((wantEntry.trainingConfig.losses as number[]).length);
         for (const [key, p] of want.modules) {
           const q = have.modules.get(key);
-          for (const f of ['a', 'b'] as const) p[f].forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (q?.[f][i] ?? Number.NaN)))));
+          for (const f of ['a', 'b'] as const) {
+            p[f].forEach((v, i) => {
+              worst = Math.max(worst, Math.abs(v - (q?.[f][i] ?? Number.NaN)));
+            });
+          }
         }
       }
       expect(worst).toBeLessThan(1e-5);
