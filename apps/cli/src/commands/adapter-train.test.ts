@@ -114,9 +114,10 @@ describe('rg encode', () => {
     const again = await runCli(args, { env });
     expect(JSON.parse(again.stdout)).toMatchObject({ trained: 0, skipped: 2 });
 
-    // A limit no example fits under: the passage fails, is named, and the run still ends normally.
+    // A limit no example fits under: the passage fails and is named; a run in which every document failed exits 1.
     const tight = await runCli([...args.slice(0, -3), '--dataset', 'tight', '--max-tokens', '10', '--sample', '1', '--json'], { env });
-    expect(tight.code).toBe(0);
+    expect(tight.code).toBe(1);
+    expect(tight.stderr).toContain('all 1 documents to train failed (first: doc/1: no training examples');
     expect(JSON.parse(tight.stdout)).toMatchObject({ failed: 1, failedIds: ['doc/1'] });
     expect(tight.stderr).toMatch(/FAILED doc\/1: no training examples/);
     // Three model loads and two passages of training: ~1 minute idle, much more on shared cores.

@@ -27,8 +27,11 @@ describe('fault: rg model pull interrupted', () => {
     const listeners = process.listenerCount('SIGINT');
     const pulling = runCli(['--home', home, 'model', 'pull']);
     const started = Date.now();
-    while (!existsSync(pidFile) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
-    const pid = Number(readFileSync(pidFile, 'utf8'));
+    // The shell creates the file before it writes the pid: wait for the number (an empty read is pid 0, the whole group).
+    const readPid = () => (existsSync(pidFile) ? Number.parseInt(readFileSync(pidFile, 'utf8'), 10) : Number.NaN);
+    while (!(readPid() > 0) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const pid = readPid();
+    expect(pid).toBeGreaterThan(0);
     process.emit('SIGINT');
     const r = await pulling;
     expect(r.code).toBe(130);
