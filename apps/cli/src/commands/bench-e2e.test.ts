@@ -38,18 +38,24 @@ describe('rg bench e2e flags', () => {
 
 const DEMO = resolve(import.meta.dirname, '../../demo');
 
+/** A fresh folder with the first `n` demo documents (corpus.jsonl) and the demo questions about them (questions.jsonl). */
+function demoSubset(prefix: string, n: number): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const lines = readFileSync(join(DEMO, 'corpus.jsonl'), 'utf8').trim().split('\n').slice(0, n);
+  const ids = lines.map((l) => JSON.parse(l).id as string);
+  writeFileSync(join(dir, 'corpus.jsonl'), `${lines.join('\n')}\n`);
+  const questions = readFileSync(join(DEMO, 'questions.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => ids.includes(JSON.parse(l).gold_doc_ids[0]));
+  writeFileSync(join(dir, 'questions.jsonl'), `${questions.join('\n')}\n`);
+  return dir;
+}
+
 // The wiring of every step, on a tiny random model (its scores are noise) and the real sentence encoder for k-means.
 describe('rg bench e2e on a tiny model (two questions, a few demo documents)', () => {
   it('fills every column (DAPT, clusters per k, n/a where k exceeds the documents) and skips finished work when run again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rg-e2e-'));
-    const lines = readFileSync(join(DEMO, 'corpus.jsonl'), 'utf8').trim().split('\n').slice(0, 4);
-    const ids = lines.map((l) => JSON.parse(l).id as string);
-    writeFileSync(join(dir, 'corpus.jsonl'), `${lines.join('\n')}\n`);
-    const questions = readFileSync(join(DEMO, 'questions.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .filter((l) => ids.includes(JSON.parse(l).gold_doc_ids[0]));
-    writeFileSync(join(dir, 'questions.jsonl'), `${questions.join('\n')}\n`);
+    const dir = demoSubset('rg-e2e-', 4);
     const out = join(dir, 'out');
     const model = writeTinyModel(join(dir, 'tiny-llama'));
     const args = [
@@ -136,15 +142,7 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
   }, 600_000);
 
   it('passes the recipe and the composition to encode and infer, and leaves DAPT out with --no-dapt', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rg-e2e-recipe-'));
-    const lines = readFileSync(join(DEMO, 'corpus.jsonl'), 'utf8').trim().split('\n').slice(0, 3);
-    const ids = lines.map((l) => JSON.parse(l).id as string);
-    writeFileSync(join(dir, 'corpus.jsonl'), `${lines.join('\n')}\n`);
-    const questions = readFileSync(join(DEMO, 'questions.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .filter((l) => ids.includes(JSON.parse(l).gold_doc_ids[0]));
-    writeFileSync(join(dir, 'questions.jsonl'), `${questions.join('\n')}\n`);
+    const dir = demoSubset('rg-e2e-recipe-', 3);
     const out = join(dir, 'out');
     const args = ['--model', writeTinyModel(join(dir, 'tiny-llama')), 'bench', 'e2e', '--dataset', `jsonl:${join(dir, 'questions.jsonl')}`];
     args.push('--corpus', join(dir, 'corpus.jsonl'), '--sample', '2', '--topk', '2', '--cluster-k', 'none', '--no-dapt');
