@@ -103,9 +103,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--json', 'print the figures as one JSON line')
     .action(async (flags: E2eFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      // The code that runs is the one checked out now: a run takes hours and HEAD may move meanwhile.
-      // Accuracy does not depend on the load, so e2e never refuses a busy machine; it records the load, which the
-      // cost columns (timings) do depend on.
+      // The commit is recorded at start (a run takes hours and HEAD may move meanwhile). Accuracy does not depend on
+      // the load, so e2e never refuses a busy machine; it records the load, which the cost columns (timings) depend on.
       const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
       const out = resolve(ctx.io.cwd, flags.out);
       const dataDir = resolve(ctx.io.cwd, flags.dataDir);
@@ -118,7 +117,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       mkdirSync(out, { recursive: true });
-      const steps = await stepRunner(ctx, config, 7 + 4 * flags.clusterK.length);
+      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length);
 
       const corpus = join(out, 'corpus');
       await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
