@@ -1,0 +1,171 @@
+/**
+ * The contract of @rg/pipeline: what an app (the rg CLI, the HTTP server) or a user of the library sees.
+ * A *runtime* is the loaded model (one per process, shared); a *collection* is a folder holding a corpus store, its
+ * retrieval index and an adapter store for one training recipe. A collection answers questions with any method of
+ * the paper and takes documents in and out live: an added document is ingested, indexed, augmented and encoded by a
+ * durable background job (it survives kill -9 and resumes when the collection is opened again).
+ */
+import type { ExampleLayout, LossSpan } from '@rg/lora-trainer';
+import type { ComposeMode, Method } from '@rg/inference';
+
+/** A chat turn (the OpenAI shape, text only). */
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** How a collection trains its documents' adapters; fixed when the collection is created (it is part of the adapters' store key). */
+export interface CollectionRecipe {
+  rank: number;
+  alpha: number;
+  lr: number;
+  epochs: number;
+  examples: ExampleLayout;
+  loss: LossSpan;
+  /** QA pairs per document the augmenter makes (template generator). */
+  qa: number;
+  /** Examples longer than this many tokens are cut into windows (passage layout) or left out. */
+  maxTokens: number;
+  seed: number;
+}
+
+/** The defaults a request may override. */
+export interface AnswerDefaults {
+  method: Method;
+  /** Documents retrieved (and adapters composed) per question. */
+  k: number;
+  compose: ComposeMode;
+  maxNewTokens: number;
+}
+
+/** collection.json: written when a collection is created, read when it is opened. */
+export interface CollectionSettings {
+  name: string;
+  /** Retrieval backend of the collection's index (the embedded default: bm25). */
+  backend: string;
+  /** Folders, relative to the collection's folder unless absolute (defaults "corpus" and "adapters"). */
+  corpusDir: string;
+  adapterDir: string;
+  /** The dataset segment of the adapters' store key (default: the collection's name). */
+  adapterDataset: string;
+  recipe: CollectionRecipe;
+  answer: AnswerDefaults;
+}
+
+export interface AnswerRequest {
+  /** What is retrieved for, and asked when `messages` is absent. */
+  question: string;
+  /** The whole chat (the last user turn is normally `question`); passages go into the system turn as the methods do. */
+  messages?: ChatTurn[];
+  /** Plain completion: `question` is a raw prompt continued without the chat template. */
+  raw?: boolean;
+  method?: Method;
+  k?: number;
+  compose?: ComposeMode;
+  /** Explicit adapters (ids of documents in this collection) with weights (default 1): no retrieval for adapters. */
+  adapters?: Array<{ id: string; weight?: number }>;
+  maxNewTokens?: number;
+  /** 0 or absent: greedy. */
+  temperature?: number;
+  seed?: number;
+  /** Text as it is generated (streaming). */
+  onDelta?: (text: string) => void;
+  /** Aborts the generation between tokens (client gone, timeout): the result then has finishReason "abort". */
+  signal?: AbortSignal;
+}
+
+export interface AnswerTimings {
+  retrieve_ms: number;
+  fetch_ms: number;
+  compose_ms: number;
+  prefill_ms: number;
+  decode_ms: number;
+}
+
+export interface AnswerResult {
+  text: string;
+  finishReason: 'stop' | 'length' | 'abort';
+  promptTokens: number;
+  completionTokens: number;
+  method: Method;
+  /** Retrieved documents, best first. */
+  documents: Array<{ id: string; score: number }>;
+  /** Adapters applied, with the weight each got. */
+  adapters: Array<{ id: string; weight: number }>;
+  /** Adapter ids that were asked for (retrieved or explicit) but have no adapter yet (e.g. still encoding). */
+  missingAdapters: string[];
+  timings: AnswerTimings;
+}
+
+export interface NewDocument {
+  /** Default: a content hash (the same text added twice is the same document). */
+  id?: string;
+  title?: string;
+  text: string;
+  metadata?: Record<string, string | number | boolean>;
+}
+
+export const JOB_STEPS = ['ingest', 'index', 'augment', 'encode'] as const;
+export type JobStep = (typeof JOB_STEPS)[number];
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobStatus {
+  id: string;
+  kind: 'add';
+  documentId: string;
+  state: JobState;
+  /** The step running now, or the last one done. */
+  step: JobStep | null;
+  error?: string;
+  /** ISO 8601. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DocumentInfo {
+  id: string;
+  title?: string;
+  text: string;
+  metadata: Record<string, string | number | boolean>;
+  /** Has an adapter in the collection's adapter store (under its recipe). */
+  hasAdapter: boolean;
+}
+
+export interface Collection {
+  readonly name: string;
+  readonly dir: string;
+  readonly settings: CollectionSettings;
+  answer(request: AnswerRequest): Promise<AnswerResult>;
+  /** Records the document and a job for it (durably) and returns at once; the job runs in the background. */
+  addDocument(doc: NewDocument): { jobId: string; documentId: string };
+  job(id: string): JobStatus | undefined;
+  /** Jobs not yet done or failed, oldest first. */
+  pendingJobs(): JobStatus[];
+  document(id: string): DocumentInfo | undefined;
+  documentCount(): number;
+  /** Removes the document, its index entries and its adapter; a queued or running add job for it is cancelled. False if unknown. */
+  deleteDocument(id: string): Promise<boolean>;
+  /** Resolves when no job is queued or running. */
+  whenIdle(): Promise<void>;
+  /** Stops taking jobs, lets the running step finish (or checkpoint), closes the stores. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Model name (e.g. smollm2-135m-instruct, pulled on first use), .gguf path or Hugging Face folder. */
+  model: string;
+  /** Where models and caches live (RG_HOME). */
+  home: string;
+  /** onnxruntime intra-op threads. */
+  threads: number;
+}
+
+export interface OpenCollectionOptions {
+  /** Create the collection with these settings (the rest defaulted) when the folder holds no collection.json. */
+  create?: Partial<Omit<CollectionSettings, 'recipe' | 'answer'>> & {
+    recipe?: Partial<CollectionRecipe>;
+    answer?: Partial<AnswerDefaults>;
+  };
+  /** Run added documents' jobs in this process (default true; false: only serve answers). */
+  runJobs?: boolean;
+}
