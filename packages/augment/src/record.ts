@@ -29,6 +29,8 @@ export interface AugmentedRecord {
   passage: string;
   /** Same facts, entities and numbers, different wording; null when no valid rewrite was produced. */
   rewrite: string | null;
+  /** More wordings of the same facts, beyond `rewrite` (template generator with phrasings > 1); absent: none. */
+  rewrites?: string[];
   qa: QaPair[];
   /** Topic and entity tags the retriever can index as an extra field. */
   tags: string[];
@@ -73,6 +75,9 @@ export function validateAugmentedRecord(value: unknown, where = 'record'): Augme
   const passage = str(value, 'passage', where);
   if (value.title !== undefined && typeof value.title !== 'string') fail(where, 'title', 'a string when present');
   if (value.rewrite !== null && typeof value.rewrite !== 'string') fail(where, 'rewrite', 'a string or null');
+  if (value.rewrites !== undefined && (!Array.isArray(value.rewrites) || value.rewrites.some((r) => typeof r !== 'string' || r === ''))) {
+    fail(where, 'rewrites', 'an array of non-empty strings when present');
+  }
   if (!Array.isArray(value.qa)) fail(where, 'qa', 'an array of {question, answer}');
   const qa = value.qa.map((item, i): QaPair => {
     if (!isObject(item)) fail(where, `qa[${i}]`, 'an object {question, answer}');
@@ -103,6 +108,7 @@ export function validateAugmentedRecord(value: unknown, where = 'record'): Augme
     status: value.status,
   };
   if (value.title !== undefined) record.title = value.title as string;
+  if (value.rewrites !== undefined) record.rewrites = value.rewrites as string[];
   if (value.failureReason !== undefined) record.failureReason = String(value.failureReason);
   if (value.diagnostics !== undefined) {
     const d = value.diagnostics;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkRewrite } from './checks.js';
 import { validateAugmentedRecord } from './record.js';
-import { TemplateAugmenter, templateQa, templateRewrite, templateTags } from './template.js';
+import { phrasedQa, TemplateAugmenter, templateQa, templateRewrite, templateTags } from './template.js';
 import { isGrounded, numbersIn } from './text.js';
 
 const PASSAGE =
@@ -82,5 +82,74 @@ describe('template augmenter', () => {
         expect(p.question).toContain('_____');
       }
     }
+  });
+});
+
+describe('template augmenter, several phrasings', () => {
+  const BIO =
+    'Eleanor Davis (born 1983) is an American cartoonist. She won the Eisner Award in 2009. ' +
+    'Her first book was published by Fantagraphics. She lives in Athens, Georgia.';
+
+  it('keeps one phrasing exactly as before (default), so existing augment runs resume unchanged', async () => {
+    const one = await new TemplateAugmenter({ qaCount: 3 }).augment({ id: 'a', text: PASSAGE });
+    const explicit = await new TemplateAugmenter({ qaCount: 3, phrasings: 1 }).augment({ id: 'a', text: PASSAGE });
+    expect(explicit).toEqual(one);
+    expect(one.rewrites).toBeUndefined();
+    expect(one.qa).toEqual(templateQa(PASSAGE, 3));
+  });
+
+  it('adds distinct rewrites that keep every number and name, one stating the fact next to the title', async () => {
+    const aug = new TemplateAugmenter({ qaCount: 2, phrasings: 3 });
+    const r = await aug.augment({ id: 'ed', title: 'Eleanor Davis (cartoonist)', text: BIO });
+    expect(aug.promptVersion).not.toBe(new TemplateAugmenter().promptVersion);
+    expect(r.rewrites).toHaveLength(2);
+    const all = [BIO, r.rewrite ?? '', ...(r.rewrites ?? [])].map((t) => t.toLowerCase().replace(/\W+/g, ' '));
+    expect(new Set(all).size).toBe(4);
+    for (const text of r.rewrites ?? []) {
+      expect(numbersIn(text)).toEqual(expect.arrayContaining(numbersIn(BIO)));
+      for (const name of ['Eisner Award', 'Fantagraphics', 'Athens, Georgia']) expect(text).toContain(name);
+    }
+    // "She won the Eisner Award" is also said as "Eleanor Davis won ...", the title's qualifier dropped.
+    expect((r.rewrites ?? []).join(' ')).toContain('Eleanor Davis won the Eisner Award in 2009.');
+    expect(validateAugmentedRecord(JSON.parse(JSON.stringify(r)), 'x').rewrites).toEqual(r.rewrites);
+  });
+
+  it('asks each fact in several forms, the answer verbatim from its sentence', () => {
+    const qa = templateQa(BIO, 2);
+    const phrased = phrasedQa(BIO, 2, 3, 'Eleanor Davis');
+    expect(phrased).toHaveLength(6);
+    for (const [i, pair] of phrased.entries()) {
+      const fact = qa[Math.floor(i / 3)];
+      expect(pair.answer).toBe(fact.answer);
+      expect(pair.fullAnswer).toBe(fact.fullAnswer);
+      expect(isGrounded(pair.answer, BIO)).toBe(true);
+    }
+    expect(new Set(phrased.map((p) => p.question)).size).toBe(6);
+    expect(phrased[1].question).toMatch(/^About Eleanor Davis, fill in the blank: /);
+  });
+
+  it('refuses a phrasing count that is not a positive integer, naming it', () => {
+    expect(() => new TemplateAugmenter({ phrasings: 0 })).toThrow(/phrasings: expected a positive integer, got 0/);
+  });
+
+  it('rejects a record whose rewrites is not an array of strings, naming the field', () => {
+    const bad = {
+      ...JSON.parse(
+        JSON.stringify({
+          passageId: 'p',
+          passage: 'x',
+          rewrite: null,
+          qa: [],
+          tags: [],
+          description: '',
+          generator: 'g',
+          promptVersion: 'v',
+          status: 'failed',
+          failureReason: 'r',
+        }),
+      ),
+      rewrites: [3],
+    };
+    expect(() => validateAugmentedRecord(bad, 'f.jsonl line 2')).toThrow(/f.jsonl line 2: field "rewrites"/);
   });
 });

@@ -11,6 +11,13 @@ export const TEMPLATE_VERSION = 'rg-template-v1';
 
 export interface TemplateAugmenterOptions {
   qaCount?: number;
+  /**
+   * Phrasings of the passage in all (default 1: the passage and one rewrite, as always). With P > 1 the record also
+   * carries P - 1 `rewrites` (other sentence orders, subject pronouns replaced by the title), and the QA pairs ask
+   * each fact in several forms: a fact seen in one wording is memorised but not extractable (Physics of Language
+   * Models 3.1), so the same fact is stated and asked several ways.
+   */
+  phrasings?: number;
 }
 
 /** Synonym swaps that keep meaning in general and scientific prose; applied in one pass, so pairs swap both ways. */
@@ -182,16 +189,84 @@ export function templateQa(passage: string, count: number): QaPair[] {
     }));
 }
 
+/**
+ * Other wordings of the passage, beyond templateRewrite's: other sentence orders (the sentences after the first
+ * rotated, then the whole passage reversed), each also with word swaps; with a title, a leading subject pronoun (He,
+ * She, It, They) is replaced by the title, so a fact is also stated next to the name a question will use. A short
+ * passage has few orders: then the same orders come again under a framing phrase. Only wordings that differ from the
+ * passage, its rewrite and each other are kept.
+ */
+export function templateRewrites(passage: string, count: number, title?: string): string[] {
+  const sentences = splitSentences(passage);
+  const named = title ? sentences.map((x) => nameSubject(x, title)) : sentences;
+  const [first, ...rest] = named;
+  const orders: string[][] = [];
+  for (let shift = 1; shift < rest.length; shift++) orders.push([first, ...rest.slice(shift), ...rest.slice(0, shift)]);
+  orders.push([...named].reverse(), named);
+  const candidates = orders.flatMap((order) => [order.join(' '), order.map(swapWords).join(' ')]);
+  const framed = FRAMINGS.flatMap((frame) => candidates.map((c) => `${frame} ${c}`));
+  const seen = new Set([normalizeText(passage), normalizeText(templateRewrite(passage))]);
+  const out: string[] = [];
+  for (const text of [...candidates, ...framed]) {
+    if (out.length === count) break;
+    const key = normalizeText(text);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(text);
+  }
+  return out;
+}
+
+/** Lead-ins for a passage too short to reorder into enough wordings. */
+const FRAMINGS = ['In other words:', 'To restate the facts:', 'Put differently,'];
+
+/** "She won ..." -> "Eleanor Davis won ..." for the title's subject; other sentences as they are. */
+function nameSubject(sentence: string, title: string): string {
+  // A title's parenthesised qualifier ("Paris (actor)") is not part of the name a sentence would use.
+  const name = title.replace(/\s*\([^)]*\)\s*$/, '').trim();
+  if (name === '') return sentence;
+  return sentence.replace(/^(He|She|It|They)\b/, name);
+}
+
+/**
+ * QA pairs that ask each fact in `forms` ways (at most 3): the cloze, the cloze prefixed with the title ("About X:
+ * ..."), and a question that names what is missing ("In the sentence '... _____ ...', what fills the blank?"); the
+ * facts are answerCandidates' in order, so `count` facts give up to count × forms pairs.
+ */
+export function phrasedQa(passage: string, count: number, forms: number, title?: string): QaPair[] {
+  const out: QaPair[] = [];
+  for (const { sentence, span } of answerCandidates(passage).slice(0, count)) {
+    const blank = sentence.replace(span, '_____');
+    const variants = [
+      `Fill in the blank: ${blank}`,
+      title ? `About ${title}, fill in the blank: ${nameSubject(blank, title)}` : `Complete the statement: ${blank}`,
+      `In the statement "${blank}", what fills the blank?`,
+    ];
+    for (const question of variants.slice(0, Math.min(forms, variants.length))) out.push({ question, answer: span, fullAnswer: sentence });
+  }
+  return out;
+}
+
 export class TemplateAugmenter implements Augmenter {
   readonly generator = 'template';
-  readonly promptVersion = TEMPLATE_VERSION;
+  readonly promptVersion: string;
+  private readonly phrasings: number;
 
-  constructor(private readonly options: TemplateAugmenterOptions = {}) {}
+  constructor(private readonly options: TemplateAugmenterOptions = {}) {
+    this.phrasings = options.phrasings ?? 1;
+    if (!Number.isInteger(this.phrasings) || this.phrasings < 1) {
+      throw new RangeError(`phrasings: expected a positive integer, got ${options.phrasings}`);
+    }
+    // More phrasings are other training data: a resumed augment run must not mix them with one-phrasing records.
+    this.promptVersion = this.phrasings === 1 ? TEMPLATE_VERSION : `${TEMPLATE_VERSION}+phrasings${this.phrasings}`;
+  }
 
   /** The seed is not used: the template is deterministic. */
   async augment(passage: Passage, _options?: AugmentOptions): Promise<AugmentedRecord> {
-    const qa = templateQa(passage.text, this.options.qaCount ?? 3);
+    const qaCount = this.options.qaCount ?? 3;
+    const qa = this.phrasings === 1 ? templateQa(passage.text, qaCount) : phrasedQa(passage.text, qaCount, this.phrasings, passage.title);
     const rewrite = templateRewrite(passage.text);
+    const rewrites = this.phrasings === 1 ? [] : templateRewrites(passage.text, this.phrasings - 1, passage.title);
     const first = splitSentences(passage.text)[0] ?? '';
     const words = first.split(/\s+/);
     const description = words.length > 30 ? `${words.slice(0, 30).join(' ')} ...` : first;
@@ -200,6 +275,7 @@ export class TemplateAugmenter implements Augmenter {
       ...(passage.title !== undefined ? { title: passage.title } : {}),
       passage: passage.text,
       rewrite,
+      ...(rewrites.length > 0 ? { rewrites } : {}),
       qa,
       tags: templateTags(passage.text),
       description,

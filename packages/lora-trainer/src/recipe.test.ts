@@ -124,6 +124,15 @@ describe('recipe options', () => {
     expect(() => recipeExamples(record, encoder, { recipe: { examples: 'passage' } })).toThrow(/doc-1: the passage layout needs/);
   });
 
+  it('passage: further rewrites (several phrasings) are trained on too, after the passage and the rewrite', () => {
+    const more = ['The Varnholm light is kept by Edda Quist.', 'Edda Quist is the keeper of the light at Varnholm.'];
+    const { examples } = recipeExamples({ ...record, rewrites: more }, textEncoder, { recipe: { examples: 'passage' } });
+    expect(examples.map((e) => decode(e.inputIds.slice(1)))).toEqual([record.passage, record.rewrite, ...more]);
+    // The QA layouts read only the pairs, the passage and the one rewrite: their sequences do not change.
+    const qa = recipeExamples(record, encoder, { recipe: { examples: 'prag' } }).examples;
+    expect(recipeExamples({ ...record, rewrites: more }, encoder, { recipe: { examples: 'prag' } }).examples).toEqual(qa);
+  });
+
   it('passage always trains on every token; defaults are qa and answer', () => {
     expect(resolveRecipe({ examples: 'passage', loss: 'answer' })).toEqual({ examples: 'passage', loss: 'all' });
     expect(resolveRecipe()).toEqual({ examples: 'qa', loss: 'answer' });

@@ -7,6 +7,8 @@ export interface RecipeRecord {
   passage: string;
   /** Same facts in other words; null when augmentation produced none. */
   rewrite: string | null;
+  /** More wordings beyond `rewrite` (the template augmenter's phrasings > 1): the passage layout trains on them too. */
+  rewrites?: readonly string[];
   qa: Array<{ question: string; answer: string }>;
 }
 
@@ -120,7 +122,7 @@ function chatTurns(record: RecipeRecord, layout: 'qa' | 'prag', seed: number): A
 }
 
 /**
- * The passage and the rewrite as plain token sequences, every token labelled; one too short to score is left out.
+ * The passage, the rewrite and any further rewrites as plain token sequences, every token labelled; one too short to score is left out.
  * A text longer than `maxTokens` is cut into consecutive windows of at most that many tokens: continued pretraining
  * reads plain text in pieces, and leaving a long document out whole would leave it with no adapter at all.
  */
@@ -128,7 +130,7 @@ function passageExamples(record: RecipeRecord, encoder: ChatEncoder, maxTokens =
   const encode = encoder.encode?.bind(encoder);
   if (!encode) throw new Error(`${record.passageId}: the passage layout needs a tokenizer that encodes plain text`);
   const windows: number[][] = [];
-  for (const text of [record.passage, record.rewrite]) {
+  for (const text of [record.passage, record.rewrite, ...(record.rewrites ?? [])]) {
     if (!text) continue;
     const ids = encode(text);
     for (let at = 0; at < ids.length; at += maxTokens) windows.push(ids.slice(at, at + maxTokens));

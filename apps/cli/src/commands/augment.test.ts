@@ -52,6 +52,33 @@ describe('rg augment', () => {
     expect(outputLines(output)).toHaveLength(3);
   });
 
+  it('--phrasings: the template generator writes more rewrites and asks each fact several ways', async () => {
+    const { dir, input } = await corpusFile();
+    const output = join(dir, 'out.jsonl');
+    const r = await runCli(['augment', '--input', input, '--output', output, '--generator', 'template', '--qa', '2', '--phrasings', '3']);
+    expect(r.code).toBe(0);
+    for (const record of outputLines(output)) {
+      expect(record.rewrites).toHaveLength(2);
+      expect(record.promptVersion).toMatch(/\+phrasings3$/);
+      const qa = record.qa as Array<{ answer: string }>;
+      expect(qa.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(qa.map((p) => p.answer)).size).toBeLessThan(qa.length);
+    }
+    const model = await runCli([
+      'augment',
+      '--input',
+      input,
+      '--output',
+      join(dir, 'o2.jsonl'),
+      '--generator',
+      'openai',
+      '--phrasings',
+      '2',
+    ]);
+    expect(model.code).toBe(2);
+    expect(model.stderr).toContain('--phrasings is an option of --generator template');
+  });
+
   it('reads a corpus store and writes the published layout with --prag', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rg-cli-augment-'));
     const store = CorpusStore.open(join(dir, 'store'));

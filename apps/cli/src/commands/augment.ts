@@ -33,6 +33,7 @@ interface AugmentFlags {
   output: string;
   generator: GeneratorName;
   qa: number;
+  phrasings?: number;
   sample?: number;
   seed: number;
   concurrency?: number;
@@ -83,7 +84,9 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
 }
 
 async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
-  if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa });
+  if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa, phrasings: flags.phrasings });
+  if (flags.phrasings !== undefined)
+    throw new UsageError('--phrasings is an option of --generator template (a model writes its own wordings)');
   // Sentence-level prompts for the small local model, passage-level ones for a server model that can hold a passage.
   const unit = flags.unit ?? (flags.generator === 'local' ? 'sentence' : 'passage');
   const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature, unit };
@@ -136,6 +139,11 @@ export function registerAugment(program: Command, ctx: CliContext): void {
     .requiredOption('--output <file>', 'JSON Lines output; appended to, passages already in it are skipped')
     .addOption(new Option('--generator <name>', 'what writes the data').choices(GENERATORS).default('local'))
     .option('--qa <n>', 'question/answer pairs per passage', positiveInt, 3)
+    .option(
+      '--phrasings <p>',
+      'template generator: p wordings of each passage (p - 1 more rewrites; each QA fact asked up to p ways)',
+      positiveInt,
+    )
     .option('--sample <n>', 'only the first n passages (published layout: the first n items)', positiveInt)
     .option('--seed <s>', 'base sampling seed (per passage: seed + hash of its id)', nonNegativeInt, 0)
     .option('--concurrency <c>', 'passages in flight (default: 4 for openai, 1 otherwise)', positiveInt)

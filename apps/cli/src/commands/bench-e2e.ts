@@ -39,6 +39,7 @@ interface E2eFlags {
   topk: number;
   generator: string;
   qa: number;
+  phrasings?: number;
   rank: number;
   alpha: number;
   lr: number;
@@ -88,6 +89,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--topk <k>', 'documents retrieved per question', positiveInt, 3)
     .option('--generator <name>', 'augmentation generator (rg augment --generator)', 'template')
     .option('--qa <n>', 'QA pairs per document', positiveInt, 3)
+    .option('--phrasings <p>', 'template generator: wordings per passage (rg augment --phrasings)', positiveInt)
     .option('--rank <r>', 'LoRA rank', positiveInt, 2)
     .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
     .option('--lr <lr>', 'learning rate', positiveNumber, 3e-4)
@@ -141,7 +143,13 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
 
       const augmented = join(out, 'augmented.jsonl');
-      const augmentArgs = ['--generator', flags.generator, '--qa', String(flags.qa)];
+      const augmentArgs = [
+        '--generator',
+        flags.generator,
+        '--qa',
+        String(flags.qa),
+        ...(flags.phrasings !== undefined ? ['--phrasings', String(flags.phrasings)] : []),
+      ];
       await steps.run('augment', ['augment', '--input', docsFile, '--output', augmented, ...augmentArgs]);
       const adapters = join(out, 'adapters');
       // The store key's shape and the recipe, for rg encode and rg cluster train alike.
@@ -304,6 +312,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           topk: flags.topk,
           generator: flags.generator,
           qa: flags.qa,
+          phrasings: flags.phrasings ?? 1,
           rank: flags.rank,
           alpha: flags.alpha,
           lr: flags.lr,
