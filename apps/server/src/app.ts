@@ -1,0 +1,84 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { bearerCheck, OPEN_ROUTES } from './auth.js';
+import type { ServedCollections, ServerOptions } from './deps.js';
+import { HttpError } from './errors.js';
+import { GenerationQueue } from './queue.js';
+import { ServerMetrics } from './metrics.js';
+import { completionRoutes } from './routes/completions.js';
+import { documentRoutes } from './routes/documents.js';
+import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/models.js';
+import { type SchemaIssue, schemaError } from './validation-error.js';
+
+export interface BuildAppOptions extends ServerOptions {
+  /** Where log lines go (default stderr); tests read them. */
+  logStream?: { write(line: string): void };
+}
+
+export interface RgApp {
+  app: FastifyInstance;
+  queue: GenerationQueue;
+  metrics: ServerMetrics;
+}
+
+/** The HTTP layer over open collections: routes, schemas, auth, queue and metrics; listening is the caller's. */
+export function buildApp(served: ServedCollections, options: BuildAppOptions): RgApp {
+  if (!served.collections.has(served.defaultCollection)) {
+    throw new Error(`default collection "${served.defaultCollection}" is not among the served ones (${[...served.collections.keys()].join(', ')})`);
+  }
+  const app = Fastify({
+    logger:
+      options.logLevel === 'silent'
+        ? false
+        : { level: options.logLevel, ...(options.logStream ? { stream: options.logStream } : { stream: process.stderr }) },
+    // One line per request only when asked for (debug); the default is quiet.
+    disableRequestLogging: options.logLevel !== 'debug',
+    ajv: {
+      // Reject what does not match instead of quietly dropping or converting it: a typo in `rg` must be an error.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
+  });
+  const queue = new GenerationQueue(options.concurrency, options.maxQueue);
+  const metrics = new ServerMetrics(queue, served.collections);
+
+  if (options.apiKey) {
+    const check = bearerCheck(options.apiKey);
+    app.addHook('onRequest', async (request) => {
+      if (!OPEN_ROUTES.has(request.routeOptions.url ?? '')) check(request.headers.authorization);
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template, not the URL: ids in paths would make one series per document.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+    let http: HttpError;
+    if (error instanceof HttpError) http = error;
+    else if ((error as FastifyError).validation) {
+      http = schemaError((error as FastifyError).validation as SchemaIssue[], (error as FastifyError).validationContext ?? 'body');
+    } else if ((error as FastifyError).statusCode && (error as FastifyError).statusCode! < 500) {
+      // Fastify's own refusals (malformed JSON, wrong content type, body too large) keep their status and message.
+      http = new HttpError((error as FastifyError).statusCode!, error.message, null, (error as FastifyError).code ?? null);
+    } else {
+      request.log.error({ err: error }, 'request failed');
+      http = new HttpError(500, error.message, null, 'internal_error');
+    }
+    return reply.code(http.statusCode).headers(http.headers).send(http.body());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const http = new HttpError(404, `no route ${request.method} ${request.url.split('?')[0]}`, null, 'not_found');
+    return reply.code(404).send(http.body());
+  });
+
+  const ctx = { queue, metrics, options };
+  modelRoutes(app, served, Math.floor(Date.now() / 1000));
+  completionRoutes(app, served, ctx);
+  documentRoutes(app, served, metrics);
+  healthRoutes(app, served, metrics);
+  return { app, queue, metrics };
+}
