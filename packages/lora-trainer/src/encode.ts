@@ -4,6 +4,7 @@ import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
 import { type TrainMode, type TrainResult, trainAdapter } from './trainer.js';
+import { storedWarmup, WARMUP_ADAPTER_ID, type WarmupIdentity, WarmupMismatchError } from './warmup.js';
 
 /**
  * Store id of the one continual-pretraining adapter (DAPT: trained on every record of a corpus), kept in the
@@ -34,6 +35,11 @@ export interface EncodeContext {
   /** Store key without the adapter id: model, rank, alpha, dataset, lr, epochs. */
   scope: Omit<DocAdapterKey, 'id'>;
   modelFingerprint: string;
+  /**
+   * The frozen warm-up adapter the session's base weights include (openTrainingRun's `warmup`): every adapter
+   * trained in this context sits on top of it, and records it in its trainingConfig (`warmup`).
+   */
+  warmup?: WarmupIdentity;
 }
 
 /** The records one adapter is trained on: one document, a cluster's representatives, or a whole corpus (DAPT). */
@@ -219,6 +225,7 @@ export function storeTrained(
       trainingConfig: {
         ...options,
         ...group.metadata,
+        ...(ctx.warmup ? { warmup: ctx.warmup } : {}),
         recipe: resolveRecipe(options.recipe),
         documents,
         // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
@@ -247,6 +254,7 @@ export function storeTrained(
  */
 export function reservedAdapterId(id: string): string | null {
   if (id === DAPT_ADAPTER_ID) return 'the DAPT adapter (rg encode --dapt)';
+  if (id === WARMUP_ADAPTER_ID) return 'the warm-up adapter (rg adapter warmup)';
   if (/^cluster-k\d+-\d+$/.test(id)) return 'a cluster adapter (rg cluster train)';
   return null;
 }
@@ -342,6 +350,12 @@ export function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, o
     if (!entry) continue;
     const was = storedRecipe(entry.trainingConfig);
     if (was.examples !== recipe.examples || was.loss !== recipe.loss) clashes.push({ key, was });
+    // Same reason as the recipe: an adapter on top of another warm-up (or none) would be skipped as "already stored".
+    const warmup = storedWarmup(entry.trainingConfig)?.sha256 ?? null;
+    if (warmup !== (ctx.warmup?.sha256 ?? null))
+      throw new WarmupMismatchError(
+        `adapter ${describeKey(key)} in ${ctx.store.root} was trained ${warmup ? `on top of the warm-up with sha256 ${warmup}` : 'without a warm-up'}, this run ${ctx.warmup ? `stacks ${describeKey(ctx.warmup.key)} (sha256 ${ctx.warmup.sha256})` : 'has none'}: train into another adapter store or dataset to keep both, or delete the stored adapters`,
+      );
   }
   if (clashes.length === 0) return;
   const [first] = clashes;

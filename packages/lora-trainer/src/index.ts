@@ -47,3 +47,20 @@ export {
   type TrainingRun,
   type TrainingRunOptions,
 } from './training-run.js';
+export {
+  checkWarmupOfAdapters,
+  findWarmup,
+  loadWarmup,
+  mergeIntoWeights,
+  stackWarmup,
+  storedWarmup,
+  trainWarmup,
+  WARMUP_ADAPTER_ID,
+  type WarmupAdapter,
+  type WarmupIdentity,
+  WarmupMismatchError,
+  WarmupNotFoundError,
+  type WarmupOptions,
+  type WarmupOutcome,
+  type WarmupPair,
+} from './warmup.js';

@@ -2,6 +2,7 @@ import type { AdapterStore, BaseWeightKey, LoraAdapter } from '@rg/adapter-store
 import { type LoadedModel, type LoraTarget, type ModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
 import type { EncodeContext } from './encode.js';
 import { initAdapter } from './init.js';
+import { mergeIntoWeights, type WarmupAdapter } from './warmup.js';
 
 /** What the shared base_weight is filed under and, when none is stored yet, initialised with. */
 export interface BaseWeightSpec {
@@ -83,6 +84,11 @@ export interface TrainingRunOptions {
   threads?: number;
   /** A session that trains several adapters per pass, for encodeDocumentsMany (and only for it). */
   batchedAdapters?: boolean;
+  /**
+   * A frozen warm-up adapter (loadWarmup) every adapter of the run is trained on top of: merged into the session's
+   * base weights, so it is in every forward and gets no update; recorded with each adapter (EncodeContext.warmup).
+   */
+  warmup?: WarmupAdapter;
   /** No base_weight was stored: one was initialised with `seed` and stored under this key. */
   onInitBaseWeight?: (key: BaseWeightKey) => void;
 }
@@ -109,7 +115,8 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
     options.onInitBaseWeight,
   );
   if (!model.tokenizer.chatTemplate) throw new NoChatTemplateError(model.source.path);
-  const session = await TrainingSession.create(model.config, model.weights, {
+  const weights = options.warmup ? mergeIntoWeights(model.weights, options.warmup.weights) : model.weights;
+  const session = await TrainingSession.create(model.config, weights, {
     targets: options.targets,
     threads: options.threads,
     batchedAdapters: options.batchedAdapters,
@@ -123,7 +130,15 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
     epochs: options.epochs,
   };
   return {
-    context: { session, encoder: model.tokenizer, store, base, scope, modelFingerprint: fingerprint },
+    context: {
+      session,
+      encoder: model.tokenizer,
+      store,
+      base,
+      scope,
+      modelFingerprint: fingerprint,
+      ...(options.warmup ? { warmup: options.warmup.identity } : {}),
+    },
     close: () => session.release(),
   };
 }
