@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims } from './check.js';
 import type { AdapterDtype } from './dtype.js';
-import { fsyncDir, mkdirDurable, readFileHashed, readFileInto, writeFileDurable, writeFolderDurable } from './fsutil.js';
+import { fsyncDir, mkdirDurable, readFileHashed, readFileInto, writeFolderDurable } from './fsutil.js';
 import { type AdapterKey, adapterRelPath, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
 import { ByteLru } from './lru.js';
+import { contentHashOf, FILES, MANIFEST_FILE, openManifest, type Row, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_MODEL_FILE,
@@ -19,138 +20,24 @@ import {
 } from './peft.js';
 import { BufferPool } from './pool.js';
 import { SafetensorsError } from './safetensors.js';
+import {
+  type AdapterLease,
+  AdapterStoreError,
+  type ExportRecord,
+  type FileRecord,
+  type ImportOptions,
+  type ListFilter,
+  type LoadOptions,
+  type ManifestEntry,
+  type PutOptions,
+  RG_ADAPTER_FILE,
+  type StoreOptions,
+  type VerifyResult,
+} from './store-types.js';
+import { FolderSwap } from './swap.js';
 
-/** Trained weights, or the gradient at base_weight (composed as base_weight - gamma * gradient). */
-export type AdapterMode = 'trained' | 'gradient';
-
-export interface FileRecord {
-  bytes: number;
-  sha256: string;
-}
-
-export interface ManifestEntry {
-  key: AdapterKey;
-  /** Absolute path of the adapter folder (a PEFT LoRA folder). */
-  path: string;
-  /** Folder relative to the store root. */
-  relPath: string;
-  mode: AdapterMode;
-  dtype: AdapterDtype;
-  /** Bytes on disk (both files). */
-  bytes: number;
-  files: Record<string, FileRecord>;
-  /** sha256 over the files' names and sha256s. */
-  contentHash: string;
-  /** The caller's fingerprint of the base model the adapter was trained for. */
-  modelFingerprint: string;
-  trainingConfig: Record<string, unknown>;
-  createdAt: string;
-}
-
-/** What rg_adapter.json of an exported folder holds. */
-export interface ExportRecord {
-  key: AdapterKey;
-  modelFingerprint: string;
-  mode: AdapterMode;
-  trainingConfig: Record<string, unknown>;
-  createdAt: string;
-}
-
-export const RG_ADAPTER_FILE = 'rg_adapter.json';
-
-/** What to fill in or override when importing a folder (rank and alpha default to its config). */
-export interface ImportOptions {
-  key?: Partial<DocAdapterKey>;
-  /** The base model's dimensions: an adapter whose modules do not fit them is refused. */
-  model?: ModelDims;
-  modelFingerprint?: string;
-  trainingConfig?: Record<string, unknown>;
-  mode?: AdapterMode;
-  dtype?: AdapterDtype;
-}
-
-export interface PutOptions {
-  modelFingerprint: string;
-  trainingConfig?: Record<string, unknown>;
-  dtype?: AdapterDtype;
-  mode?: AdapterMode;
-  /** The base model's dimensions: an adapter whose modules do not fit them is refused. */
-  model?: ModelDims;
-}
-
-export interface LoadOptions {
-  /** When given, loading an adapter trained for another fingerprint fails. */
-  modelFingerprint?: string;
-  /**
-   * When given, an adapter whose modules do not fit these dimensions fails, naming the adapter
-   * and module (instead of an engine error deep inside inference that names neither).
-   */
-  model?: ModelDims;
-}
-
-export interface StoreOptions {
-  /** Byte budget of the in-memory LRU of decoded adapters (fp32). Default 256 MiB. */
-  cacheBytes?: number;
-  /** How long a writer waits for another process's manifest lock. Default 30 s. */
-  busyTimeoutMs?: number;
-  /** Byte budget of file buffers kept for reuse by cold loads (see `lease`). Default 64 MiB. */
-  poolBytes?: number;
-  /**
-   * Create the store when `root` holds none (default true). Read-only commands pass false, so a
-   * mistyped path fails naming it instead of leaving a new empty store there.
-   */
-  create?: boolean;
-}
-
-/**
- * The k adapters of one request, lent by the store until `release()`. After that their memory may be reused by
- * later loads: whatever is kept (e.g. `composeCat`'s output, a copy) must be made before releasing.
- */
-export interface AdapterLease {
-  readonly adapters: LoraAdapter[];
-  /** Idempotent. */
-  release(): void;
-}
-
-export type AdapterProblem =
-  | 'not_found'
-  | 'missing_file'
-  | 'truncated'
-  | 'hash_mismatch'
-  | 'bad_format'
-  | 'wrong_model'
-  | 'wrong_rank'
-  | 'bad_values'
-  | 'wrong_shape'
-  | 'exists'
-  | 'no_store';
-
-export class AdapterStoreError extends Error {
-  override name = 'AdapterStoreError';
-  constructor(
-    readonly problem: AdapterProblem,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface VerifyResult {
-  entry: ManifestEntry;
-  ok: boolean;
-  problem?: AdapterProblem;
-  message?: string;
-  /** Doubts that do not fail the check (base_model_name_or_path naming another model). */
-  warnings: string[];
-}
-
-export interface ListFilter {
-  model?: string;
-  rank?: number;
-  alpha?: number;
-  dataset?: string;
-  id?: string;
-}
+// The public types live in store-types.ts; importers of './store.js' keep finding them here.
+export * from './store-types.js';
 
 /** A manifest row found for a load, with the LRU's entry when it is still the row's content. */
 interface Lookup {
@@ -177,80 +64,10 @@ interface Cached {
   evicted: boolean;
 }
 
-interface Row {
-  path: string;
-  model: string;
-  rank: number;
-  alpha: number;
-  dataset: string | null;
-  lr: number | null;
-  epochs: number | null;
-  adapter_id: string | null;
-  mode: AdapterMode;
-  dtype: AdapterDtype;
-  bytes: number;
-  files: string;
-  content_hash: string;
-  model_fingerprint: string;
-  training_config: string;
-  created_at: string;
-}
-
-const TMP_DIR = '.tmp';
-const MANIFEST_FILE = '.rg-manifest.sqlite';
-const FILES = [ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE] as const;
-
-function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function contentHashOf(files: Record<string, FileRecord>): string {
-  return sha256(
-    Object.keys(files)
-      .sort()
-      .map((name) => `${name}:${files[name].sha256}\n`)
-      .join(''),
-  );
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Refuse non-finite weights (unless `values` is false) and, given the model's dimensions, modules that do not fit. */
 function checkContents(adapter: LoraAdapter, name: string, model: ModelDims | undefined, values = true): void {
   const problem = (values ? findNonFinite(adapter) : undefined) ?? (model ? findShapeMismatch(adapter, model) : undefined);
   if (problem) throw new AdapterStoreError(problem.kind, `${name}: ${problem.message}`);
-}
-
-/** The manifest database; a file that is not one (or cannot be opened) fails naming its path. */
-function openManifest(path: string, busyTimeoutMs: number): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path);
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    db.pragma('journal_mode = WAL');
-    // FULL: a committed row survives power loss, as the adapter files it points to do.
-    db.pragma('synchronous = FULL');
-    db.exec(`CREATE TABLE IF NOT EXISTS adapters (
-      path TEXT PRIMARY KEY,
-      model TEXT NOT NULL, rank INTEGER NOT NULL, alpha REAL NOT NULL,
-      dataset TEXT, lr REAL, epochs REAL, adapter_id TEXT,
-      mode TEXT NOT NULL, dtype TEXT NOT NULL, bytes INTEGER NOT NULL,
-      files TEXT NOT NULL, content_hash TEXT NOT NULL, model_fingerprint TEXT NOT NULL,
-      training_config TEXT NOT NULL, created_at TEXT NOT NULL
-    ) STRICT;
-    CREATE INDEX IF NOT EXISTS adapters_by_id ON adapters(adapter_id);`);
-    return db;
-  } catch (e) {
-    db?.close();
-    throw new AdapterStoreError('no_store', `${path}: cannot open the adapter manifest (${(e as Error).message})`);
-  }
 }
 
 /**
@@ -261,7 +78,7 @@ function openManifest(path: string, busyTimeoutMs: number): Database.Database {
 export class AdapterStore {
   readonly root: string;
   private readonly db: Database.Database;
-  private readonly tmp: string;
+  private readonly swap: FolderSwap;
   private readonly cache: ByteLru<Cached>;
   private readonly pool: BufferPool;
   private readonly take = (size: number) => this.pool.take(size);
@@ -280,13 +97,13 @@ export class AdapterStore {
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
-    this.tmp = join(this.root, TMP_DIR);
+    this.swap = new FolderSwap(this.root);
     const manifest = join(this.root, MANIFEST_FILE);
     if (existsSync(this.root) && !statSync(this.root).isDirectory())
       throw new AdapterStoreError('no_store', `${this.root}: is a file, expected an adapter store folder`);
     if (opts.create === false && !existsSync(manifest))
       throw new AdapterStoreError('no_store', `${this.root}: no adapter store here (no ${MANIFEST_FILE}); check --store (or RG_HOME)`);
-    mkdirSync(this.tmp, { recursive: true });
+    mkdirSync(this.swap.tmp, { recursive: true });
     this.pool = new BufferPool(opts.poolBytes ?? 64 * 1024 * 1024);
     this.cache = new ByteLru<Cached>(opts.cacheBytes ?? 256 * 1024 * 1024, (c) => {
       c.evicted = true;
@@ -298,7 +115,7 @@ export class AdapterStore {
   /** Open (or create) a store; leftovers of writers that died mid-write are rolled back or removed. */
   static open(root: string, opts: StoreOptions = {}): AdapterStore {
     const store = new AdapterStore(root, opts);
-    store.recover();
+    store.swap.recover(store.db, (rel) => store.row(rel));
     return store;
   }
 
@@ -352,7 +169,7 @@ export class AdapterStore {
     };
 
     // The slow part (writing and flushing the files) happens outside the manifest lock.
-    const staging = this.tmpName('new');
+    const staging = this.swap.tmpName('new');
     const final = join(this.root, rel);
     try {
       writeFolderDurable(staging, content);
@@ -366,31 +183,26 @@ export class AdapterStore {
     try {
       aside = this.db
         .transaction(() => {
-          if (existsSync(final)) asideHolder.path = this.moveAside(rel);
+          if (existsSync(final)) asideHolder.path = this.swap.moveAside(rel);
           renameSync(staging, final);
           fsyncDir(dirname(final));
-          this.db
-            .prepare(
-              `INSERT OR REPLACE INTO adapters VALUES (@path, @model, @rank, @alpha, @dataset, @lr, @epochs, @adapter_id,
-               @mode, @dtype, @bytes, @files, @content_hash, @model_fingerprint, @training_config, @created_at)`,
-            )
-            .run(row);
+          this.db.prepare(UPSERT_ROW).run(row);
           return asideHolder.path;
         })
         .immediate();
     } catch (e) {
-      this.undo(staging, final, asideHolder.path);
+      this.swap.undo(staging, final, asideHolder.path);
       throw e;
     }
-    if (aside) this.dropAside(aside);
+    if (aside) this.swap.dropAside(aside);
     this.cache.delete(rel);
-    return this.toEntry(row);
+    return rowToEntry(row, this.root);
   }
 
   /** The manifest entry of a key, or undefined. */
   get(key: AdapterKey): ManifestEntry | undefined {
     const row = this.row(adapterRelPath(key));
-    return row && this.toEntry(row);
+    return row && rowToEntry(row, this.root);
   }
 
   /**
@@ -460,12 +272,12 @@ export class AdapterStore {
     const result = this.db
       .transaction((): { removed: boolean; aside: string | null } => {
         if (!this.row(rel)) return { removed: false, aside: null };
-        const aside = existsSync(join(this.root, rel)) ? this.moveAside(rel) : null;
+        const aside = existsSync(join(this.root, rel)) ? this.swap.moveAside(rel) : null;
         this.db.prepare('DELETE FROM adapters WHERE path = ?').run(rel);
         return { removed: true, aside };
       })
       .immediate();
-    if (result.aside) this.dropAside(result.aside);
+    if (result.aside) this.swap.dropAside(result.aside);
     this.cache.delete(rel);
     return result.removed;
   }
@@ -484,7 +296,7 @@ export class AdapterStore {
     add('dataset', 'dataset');
     add('adapter_id', 'id');
     const sql = `SELECT * FROM adapters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY path`;
-    return (this.db.prepare(sql).all(params) as Row[]).map((r) => this.toEntry(r));
+    return (this.db.prepare(sql).all(params) as Row[]).map((r) => rowToEntry(r, this.root));
   }
 
   /** Re-read an adapter from disk (bypassing the LRU) and check its files and format. */
@@ -595,34 +407,6 @@ export class AdapterStore {
   private row(rel: string): Row | undefined {
     this.rowStatement ??= this.db.prepare('SELECT * FROM adapters WHERE path = ?');
     return this.rowStatement.get(rel) as Row | undefined;
-  }
-
-  private toEntry(row: Row): ManifestEntry {
-    const key: AdapterKey =
-      row.adapter_id === null
-        ? { model: row.model, rank: row.rank, alpha: row.alpha }
-        : {
-            model: row.model,
-            rank: row.rank,
-            alpha: row.alpha,
-            dataset: row.dataset!,
-            lr: row.lr!,
-            epochs: row.epochs!,
-            id: row.adapter_id,
-          };
-    return {
-      key,
-      path: join(this.root, row.path),
-      relPath: row.path,
-      mode: row.mode,
-      dtype: row.dtype,
-      bytes: row.bytes,
-      files: JSON.parse(row.files),
-      contentHash: row.content_hash,
-      modelFingerprint: row.model_fingerprint,
-      trainingConfig: JSON.parse(row.training_config),
-      createdAt: row.created_at,
-    };
   }
 
   /** The manifest row of a key (checked against the requested model), and the LRU's copy if still current. */
@@ -823,80 +607,5 @@ export class AdapterStore {
       throw new AdapterStoreError('wrong_rank', `${name}: its files hold rank ${adapter.config.rank}, the manifest says rank ${row.rank}`);
     }
     return adapter;
-  }
-
-  private tmpName(kind: 'new' | 'old'): string {
-    return join(this.tmp, `${kind}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  }
-
-  /** Move a live folder into .tmp, leaving a durable note of where it came from for recovery. */
-  private moveAside(rel: string): string {
-    const aside = this.tmpName('old');
-    writeFileDurable(`${aside}.target`, new TextEncoder().encode(rel));
-    fsyncDir(this.tmp);
-    renameSync(join(this.root, rel), aside);
-    return aside;
-  }
-
-  private dropAside(aside: string): void {
-    rmSync(aside, { recursive: true, force: true });
-    rmSync(`${aside}.target`, { force: true });
-  }
-
-  /** After a failed put: put the folders back as they were before it. */
-  private undo(staging: string, final: string, aside: string | null): void {
-    if (!existsSync(staging) && existsSync(final)) renameSync(final, staging);
-    if (aside && existsSync(aside) && !existsSync(final)) renameSync(aside, final);
-    rmSync(staging, { recursive: true, force: true });
-    if (aside) rmSync(`${aside}.target`, { force: true });
-  }
-
-  /**
-   * Roll back what dead writers left in .tmp (holding the manifest lock, so no live writer is
-   * mid-swap): staging folders are dropped; a folder moved aside goes back if the manifest still
-   * points at its content, and is dropped otherwise.
-   */
-  private recover(): void {
-    this.db
-      .transaction(() => {
-        for (const name of readdirSync(this.tmp)) {
-          const m = /^(new|old)\.(\d+)\.[0-9a-f]+(\.target)?$/.exec(name);
-          if (m && (Number(m[2]) === process.pid || pidAlive(Number(m[2])))) continue;
-          const path = join(this.tmp, name);
-          if (!m || m[1] === 'new') {
-            rmSync(path, { recursive: true, force: true });
-            continue;
-          }
-          if (m[3]) {
-            if (!existsSync(path.slice(0, -'.target'.length))) rmSync(path, { force: true });
-            continue;
-          }
-          this.recoverAside(path);
-        }
-      })
-      .immediate();
-  }
-
-  private recoverAside(aside: string): void {
-    let rel: string;
-    try {
-      rel = readFileSync(`${aside}.target`, 'utf8');
-    } catch {
-      rmSync(aside, { recursive: true, force: true });
-      return;
-    }
-    const row = this.row(rel);
-    const final = join(this.root, rel);
-    const matches = (dir: string) => {
-      if (!row || !existsSync(dir)) return false;
-      const files = JSON.parse(row.files) as Record<string, FileRecord>;
-      return FILES.every((f) => existsSync(join(dir, f)) && sha256(readFileSync(join(dir, f))) === files[f].sha256);
-    };
-    if (!matches(final) && matches(aside)) {
-      rmSync(final, { recursive: true, force: true });
-      renameSync(aside, final);
-      fsyncDir(dirname(final));
-    }
-    this.dropAside(aside);
   }
 }

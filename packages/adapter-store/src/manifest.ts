@@ -1,0 +1,105 @@
+/**
+ * The manifest: one SQLite row per adapter (key, files and their sha256s, model fingerprint, training config). An
+ * adapter is visible only through its row, written in the same transaction as its folder's final rename.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AdapterDtype } from './dtype.js';
+import type { AdapterKey } from './layout.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE } from './peft.js';
+import { type AdapterMode, AdapterStoreError, type FileRecord, type ManifestEntry } from './store-types.js';
+
+export const MANIFEST_FILE = '.rg-manifest.sqlite';
+export const FILES = [ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE] as const;
+
+/** A manifest row as SQLite returns it. */
+export interface Row {
+  path: string;
+  model: string;
+  rank: number;
+  alpha: number;
+  dataset: string | null;
+  lr: number | null;
+  epochs: number | null;
+  adapter_id: string | null;
+  mode: AdapterMode;
+  dtype: AdapterDtype;
+  bytes: number;
+  files: string;
+  content_hash: string;
+  model_fingerprint: string;
+  training_config: string;
+  created_at: string;
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function contentHashOf(files: Record<string, FileRecord>): string {
+  return sha256(
+    Object.keys(files)
+      .sort()
+      .map((name) => `${name}:${files[name].sha256}\n`)
+      .join(''),
+  );
+}
+
+/** The manifest database; a file that is not one (or cannot be opened) fails naming its path. */
+export function openManifest(path: string, busyTimeoutMs: number): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed row survives power loss, as the adapter files it points to do.
+    db.pragma('synchronous = FULL');
+    db.exec(`CREATE TABLE IF NOT EXISTS adapters (
+      path TEXT PRIMARY KEY,
+      model TEXT NOT NULL, rank INTEGER NOT NULL, alpha REAL NOT NULL,
+      dataset TEXT, lr REAL, epochs REAL, adapter_id TEXT,
+      mode TEXT NOT NULL, dtype TEXT NOT NULL, bytes INTEGER NOT NULL,
+      files TEXT NOT NULL, content_hash TEXT NOT NULL, model_fingerprint TEXT NOT NULL,
+      training_config TEXT NOT NULL, created_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS adapters_by_id ON adapters(adapter_id);`);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw new AdapterStoreError('no_store', `${path}: cannot open the adapter manifest (${(e as Error).message})`);
+  }
+}
+
+/** Replace (or add) a row. */
+export const UPSERT_ROW = `INSERT OR REPLACE INTO adapters VALUES (@path, @model, @rank, @alpha, @dataset, @lr, @epochs, @adapter_id,
+               @mode, @dtype, @bytes, @files, @content_hash, @model_fingerprint, @training_config, @created_at)`;
+
+/** The public entry of a row, its folder resolved under the store's root. */
+export function rowToEntry(row: Row, root: string): ManifestEntry {
+  const key: AdapterKey =
+    row.adapter_id === null
+      ? { model: row.model, rank: row.rank, alpha: row.alpha }
+      : {
+          model: row.model,
+          rank: row.rank,
+          alpha: row.alpha,
+          dataset: row.dataset!,
+          lr: row.lr!,
+          epochs: row.epochs!,
+          id: row.adapter_id,
+        };
+  return {
+    key,
+    path: join(root, row.path),
+    relPath: row.path,
+    mode: row.mode,
+    dtype: row.dtype,
+    bytes: row.bytes,
+    files: JSON.parse(row.files),
+    contentHash: row.content_hash,
+    modelFingerprint: row.model_fingerprint,
+    trainingConfig: JSON.parse(row.training_config),
+    createdAt: row.created_at,
+  };
+}
