@@ -1,5 +1,13 @@
 export { passageText, type SqliteVecOptions, SqliteVecRetriever } from './dense/sqlite-vec.js';
 export { type ElasticsearchOptions, ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
+export {
+  DEFAULT_FIELD_WEIGHTS,
+  FIELD_NAMES,
+  type FieldName,
+  type FieldWeights,
+  parseFieldWeights,
+  resolveFieldWeights,
+} from './fields.js';
 export { FILTER_OVERFETCH, HNSW_DEFAULTS, type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 export { HybridRetriever, reciprocalRankFusion } from './hybrid/rrf.js';
 export {

@@ -1,6 +1,18 @@
-import type { Document, Metadata, MetadataValue } from '@rg/corpus';
+import type { Document as CorpusDocument, Metadata, MetadataValue } from '@rg/corpus';
 
-export type { Document, Metadata, MetadataValue };
+export type { Metadata, MetadataValue };
+
+/**
+ * A corpus document as a retriever indexes it: the stored passage plus optional retrieval-only fields. Lexical
+ * backends (sqlite, elasticsearch) index `tags` and `description` as fields of their own with their own weights;
+ * the vector backends embed title and text only. Neither field changes the passage a prompt is given.
+ */
+export interface Document extends CorpusDocument {
+  /** Topic and entity tags, e.g. an augmenter's (`AugmentedRecord.tags`). */
+  tags?: string[];
+  /** A sentence or two saying what the passage is about (`AugmentedRecord.description`). */
+  description?: string;
+}
 
 export interface SearchOptions {
   /** How many hits to return at most. */

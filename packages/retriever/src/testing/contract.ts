@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FieldWeights } from '../fields.js';
 import type { Document, Retriever } from '../types.js';
 
 /** The same small corpus for every backend: distinct topics, so the right answer is not in doubt. */
@@ -134,6 +135,78 @@ export function retrieverContract(name: string, open: (() => Promise<Retriever>)
       expect(await r.count()).toBe(CONTRACT_DOCS.length - 1);
       const hits = await r.search('hormone from the pancreas regulating blood glucose', { k: 10 });
       expect(hits.map((h) => h.id)).not.toContain('insulin');
+    });
+  });
+}
+
+/** The contract documents, some with tags and a description whose words appear nowhere in any passage. */
+export const TAGGED_DOCS: Document[] = CONTRACT_DOCS.map((d) => {
+  if (d.id === 'aspirin') return { ...d, tags: ['NSAID', 'salicylate'], description: 'An analgesic from willow bark.' };
+  if (d.id === 'volcano') return { ...d, tags: ['geophysics', 'Vesuvius'] };
+  return d;
+});
+
+/**
+ * What a backend that indexes tags and descriptions (sqlite, elasticsearch) does with them. `open` returns a fresh,
+ * empty retriever searching with the given field weights (defaults when undefined), or `{ skip }`.
+ */
+export function fieldsContract(
+  name: string,
+  open: ((fieldWeights?: Partial<FieldWeights>) => Promise<Retriever>) | { skip: string },
+): void {
+  if ('skip' in open) {
+    describe.skip(`${name} tags and description fields (skipped: ${open.skip})`, () => {
+      it('needs a live backend', () => {});
+    });
+    return;
+  }
+  describe(`${name} tags and description fields`, () => {
+    it('finds a document by a word only its tags hold, and by one only its description holds', async () => {
+      const r = await open();
+      try {
+        await r.add(TAGGED_DOCS);
+        expect((await r.search('salicylate', { k: 3 })).map((h) => h.id)).toEqual(['aspirin']);
+        expect((await r.search('Vesuvius', { k: 3 })).map((h) => h.id)).toEqual(['volcano']);
+        expect((await r.search('willow bark', { k: 3 })).map((h) => h.id)).toEqual(['aspirin']);
+        // The passage still ranks as before for its own words.
+        expect((await r.search('magma rising through the crust', { k: 1 }))[0]?.id).toBe('volcano');
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('forgets the tags of a document added again without them', async () => {
+      const r = await open();
+      try {
+        await r.add(TAGGED_DOCS);
+        await r.add(CONTRACT_DOCS.filter((d) => d.id === 'aspirin'));
+        expect(await r.search('salicylate', { k: 3 })).toEqual([]);
+        expect(await r.count()).toBe(CONTRACT_DOCS.length);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('a higher tags weight ranks a tag match above a passage mention, a lower one below it', async () => {
+      const docs: Document[] = [
+        ...CONTRACT_DOCS,
+        { id: 'tagged', text: 'A laboratory model organism used in genetics.', tags: ['zebrafish'] },
+        {
+          id: 'mention',
+          text: 'Among the many species kept in the aquarium of the institute, one zebrafish was studied for a week in spring.',
+        },
+      ];
+      const order = async (tags: number): Promise<string[]> => {
+        const r = await open({ tags });
+        try {
+          await r.add(docs);
+          return (await r.search('zebrafish', { k: 2 })).map((h) => h.id);
+        } finally {
+          await r.close();
+        }
+      };
+      expect(await order(4)).toEqual(['tagged', 'mention']);
+      expect(await order(0.25)).toEqual(['mention', 'tagged']);
     });
   });
 }
