@@ -86,6 +86,7 @@ export { createSession, type SessionOptions } from './runtime/session.js';
 export { blocksQ4, blocksQ8, type WeightFormat } from './runtime/weights.js';
 export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from './tokenizer/chat-template.js';
 export { type DecodeOptions, type EncodeOptions, Tokenizer, tokenizerFromFolder, tokenizerFromGguf } from './tokenizer/tokenizer.js';
+export { DISTILL_IO } from './train/distill-loss.js';
 export {
   buildTrainingGraph,
   loraGradName,
@@ -100,6 +101,7 @@ export {
   type AdaptersStepResult,
   type LoraParams,
   type StepResult,
+  type TeacherBatch,
   type TrainingBatch,
   TrainingSession,
   type TrainingSessionOptions,

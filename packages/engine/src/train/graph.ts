@@ -3,6 +3,7 @@ import { type LoraTarget, type ModelConfig, targetParent, targetShape } from '..
 import { type AttentionContext, attentionBackward, attentionForward, attentionMask } from './attention.js';
 import { adapterCount, type BatchedLinearSaved, batchedLinearBackward, batchedLinearForward } from './batched-lora.js';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
+import { DISTILL_IO, distillLossBackward, distillLossForward } from './distill-loss.js';
 import { embeddingForward } from './embedding.js';
 import { groupedCrossEntropyBackward, groupedCrossEntropyForward } from './grouped-cross-entropy.js';
 import { type LinearSaved, type LoraBranch, linearBackward, linearForward } from './linear.js';
@@ -24,6 +25,11 @@ export interface TrainingGraphOptions {
    * adapter_losses [G]), gradients [G, ...]. Default false: one adapter, loss = the batch mean.
    */
   batchedAdapters?: boolean;
+  /**
+   * Soft targets as well (distill-loss.ts): inputs teacher_ids, teacher_probs, teacher_mask and distill_weight λ,
+   * loss = CE over the labels + λ·KL(teacher ‖ student) over the masked positions, output distill_kl. One adapter only.
+   */
+  distill?: boolean;
 }
 
 /** One LoRA module of the graph: its input names and the names of its gradient outputs. */
@@ -48,6 +54,8 @@ export interface TrainingGraph {
   modules: TrainingModule[];
   /** Built with TrainingGraphOptions.batchedAdapters. */
   batchedAdapters: boolean;
+  /** Built with TrainingGraphOptions.distill. */
+  distill: boolean;
 }
 
 /** Graph input and output names besides weights and LoRA tensors. */
@@ -80,6 +88,8 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
   const perAdapter = (dims: (number | string)[]) => (batched ? ['adapters', ...dims] : dims);
   const layers = new Set(options.layers ?? Array.from({ length: config.numLayers }, (_, i) => i));
   if (options.targets.length === 0 || layers.size === 0) throw new Error('training graph: no LoRA targets or layers');
+  const distill = options.distill ?? false;
+  if (distill && batched) throw new Error('training graph: distill is built for one adapter, not with batchedAdapters');
   const g = new GraphBuilder('rg-train');
   const o = new Ops(g, dtype);
   const weightNames: string[] = [];
@@ -157,7 +167,21 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
   const final = rmsNormForward(o, x, weight('model.norm.weight', [h]), config.rmsNormEps);
   const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight', [config.vocabSize, h]);
   let lossBackward: () => string;
-  if (batched) {
+  if (distill) {
+    const d = distillLossForward(
+      o,
+      final.y,
+      labels,
+      g.input(DISTILL_IO.teacherIds, 'int64', ['batch', 'seq', 'topk']),
+      g.input(DISTILL_IO.teacherProbs, dtype, ['batch', 'seq', 'topk']),
+      g.input(DISTILL_IO.teacherMask, 'int64', ['batch', 'seq']),
+      head,
+      g.input(DISTILL_IO.distillWeight, dtype, []),
+    );
+    g.outputAs(d.loss, TRAIN_IO.loss, dtype, []);
+    g.outputAs(d.kl, DISTILL_IO.distillKl, dtype, []);
+    lossBackward = () => distillLossBackward(o, d.saved);
+  } else if (batched) {
     const ce = groupedCrossEntropyForward(o, final.y, labels, head, adapterCount(o, modules[0].a));
     g.outputAs(ce.loss, TRAIN_IO.loss, dtype, []);
     g.outputAs(ce.groupLosses, TRAIN_IO.adapterLosses, dtype, ['adapters']);
@@ -208,5 +232,5 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
     g.outputAs(grads.get(m.gradA) as string, m.gradA, dtype, perAdapter(['rank', m.inFeatures]));
     g.outputAs(grads.get(m.gradB) as string, m.gradB, dtype, perAdapter([m.outFeatures, 'rank']));
   }
-  return { bytes: g.toBytes(), dtype, weightNames, modules, batchedAdapters: batched };
+  return { bytes: g.toBytes(), dtype, weightNames, modules, batchedAdapters: batched, distill };
 }

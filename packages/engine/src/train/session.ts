@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { LoraTarget, ModelConfig, ModelWeights } from '../model/config.js';
+import { DISTILL_IO } from './distill-loss.js';
 import { buildTrainingGraph, TRAIN_IO, type TrainingGraph, type TrainingModule } from './graph.js';
 import type { FloatType } from './ops.js';
 
@@ -12,6 +13,21 @@ export interface TrainingBatch {
   attentionMask: ArrayLike<number>;
   /** Token id to predict at each position (as transformers' labels: shifted inside), -100 = ignored. */
   labels: ArrayLike<number>;
+  /** Soft targets, for a session created with `distill` (see DISTILL_IO: entry t is about the token at position t). */
+  teacher?: TeacherBatch;
+}
+
+/** The teacher's top-k per position of a TrainingBatch, row-major like its other arrays. */
+export interface TeacherBatch {
+  k: number;
+  /** [batch · seq · k] token ids. */
+  ids: ArrayLike<number>;
+  /** [batch · seq · k] the teacher's probabilities of those ids (not renormalised: the rest is its tail mass). */
+  probs: ArrayLike<number>;
+  /** [batch · seq]: 1 = distil this position. */
+  mask: ArrayLike<number>;
+  /** λ in loss = CE + λ·KL. */
+  weight: number;
 }
 
 /** PEFT parameters of one module: A [rank, in], B [out, rank] (B unscaled). */
@@ -26,6 +42,8 @@ export interface StepResult {
   grads: Map<string, LoraParams>;
   /** Wall time inside session.run. */
   ortMs: number;
+  /** Sessions created with `distill`: the batch's KL(teacher ‖ student), unweighted. */
+  distillKl?: number;
 }
 
 /** A step of G adapters in one batch (stepAdapters): each adapter's own loss and gradients, in the adapters' order. */
@@ -42,6 +60,8 @@ export interface TrainingSessionOptions {
   threads?: number;
   /** Build the G-adapters graph (see TrainingGraphOptions): train with stepAdapters instead of step. */
   batchedAdapters?: boolean;
+  /** Build the graph with soft targets (TrainingGraphOptions.distill): every batch then needs `teacher`. */
+  distill?: boolean;
 }
 
 /**
@@ -100,7 +120,8 @@ export class TrainingSession {
     for (const m of this.graph.modules) {
       grads.set(`${m.layer}.${m.target}`, { a: out[m.gradA].data as Float32Array, b: out[m.gradB].data as Float32Array });
     }
-    return { loss: Number(out[TRAIN_IO.loss].data[0]), grads, ortMs };
+    const distillKl = this.graph.distill ? Number(out[DISTILL_IO.distillKl].data[0]) : undefined;
+    return { loss: Number(out[TRAIN_IO.loss].data[0]), grads, ortMs, distillKl };
   }
 
   /**
@@ -159,12 +180,35 @@ export class TrainingSession {
       [TRAIN_IO.labels]: int64(batch.labels),
       [TRAIN_IO.loraScale]: new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.of(scale) : Float32Array.of(scale), []),
     };
+    if (this.graph.distill) Object.assign(feeds, teacherFeeds(batch, dtype));
     return feeds;
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function teacherFeeds(batch: TrainingBatch, dtype: FloatType): Record<string, ort.Tensor> {
+  const t = batch.teacher;
+  if (!t) throw new Error('training batch: this session distils, the batch has no teacher targets');
+  const n = batch.batch * batch.seq;
+  if (!Number.isInteger(t.k) || t.k < 1) throw new Error(`training batch: teacher.k is ${t.k}, expected a positive integer`);
+  for (const [field, arr, want] of [
+    ['ids', t.ids, n * t.k],
+    ['probs', t.probs, n * t.k],
+    ['mask', t.mask, n],
+  ] as const) {
+    if (arr.length !== want) throw new Error(`training batch: teacher.${field} has ${arr.length} values, expected ${want}`);
+  }
+  const dims = [batch.batch, batch.seq, t.k];
+  const float = (v: number) => new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.of(v) : Float32Array.of(v), []);
+  return {
+    [DISTILL_IO.teacherIds]: new ort.Tensor('int64', BigInt64Array.from(Array.from(t.ids), BigInt), dims),
+    [DISTILL_IO.teacherProbs]: new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.from(t.probs) : Float32Array.from(t.probs), dims),
+    [DISTILL_IO.teacherMask]: new ort.Tensor('int64', BigInt64Array.from(Array.from(t.mask), BigInt), [batch.batch, batch.seq]),
+    [DISTILL_IO.distillWeight]: float(t.weight),
+  };
 }
 
 function moduleParams(params: Map<string, LoraParams>, m: TrainingModule): LoraParams & { rank: number } {
