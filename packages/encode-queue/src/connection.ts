@@ -1,0 +1,58 @@
+import type { RedisOptions } from 'ioredis';
+
+/** Where the queue lives: a Redis server and database, and the queue's name in it. */
+export interface QueueTarget {
+  /** ioredis options (host, port, db, credentials). */
+  redis: RedisOptions;
+  /** BullMQ queue name (default `rg-encode`). */
+  name: string;
+  /** BullMQ key prefix (default `rg`): every key of the queue starts with `{prefix}:{name}:`. */
+  prefix: string;
+  /** The URL without its password, for messages and summaries. */
+  display: string;
+}
+
+export const DEFAULT_QUEUE_NAME = 'rg-encode';
+export const DEFAULT_QUEUE_PREFIX = 'rg';
+
+export class QueueUrlError extends Error {
+  override name = 'QueueUrlError';
+}
+
+/**
+ * `redis://[user:password@]HOST:PORT/N[?queue=NAME]` (or `rediss://` for TLS): N is the Redis database (default 0),
+ * NAME the queue (default rg-encode). Anything else is refused naming what was expected, before any connection is
+ * tried, so a typo fails at once instead of as a connection retry loop.
+ */
+export function parseQueueUrl(url: string): QueueTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new QueueUrlError(`--queue ${url}: not a URL (expected redis://HOST:PORT/N)`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new QueueUrlError(`--queue ${url}: scheme ${u.protocol} (expected redis:// or rediss://)`);
+  if (!u.hostname) throw new QueueUrlError(`--queue ${url}: no host (expected redis://HOST:PORT/N)`);
+  const port = u.port ? Number(u.port) : 6379;
+  const dbText = u.pathname.replace(/^\//, '');
+  if (dbText !== '' && !/^\d+$/.test(dbText)) throw new QueueUrlError(`--queue ${url}: database "${dbText}" (expected a number, e.g. /0)`);
+  const db = dbText === '' ? 0 : Number(dbText);
+  const name = u.searchParams.get('queue') ?? DEFAULT_QUEUE_NAME;
+  // BullMQ joins its keys with ':'; a name holding one would read another queue's keys.
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
+    throw new QueueUrlError(`--queue ${url}: queue name "${name}" (expected 1-64 of A-Z a-z 0-9 _ . -)`);
+  const redis: RedisOptions = {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    db,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+    // BullMQ's blocking commands must not give up after a few retries (it refuses connections set otherwise).
+    maxRetriesPerRequest: null,
+  };
+  const shown = new URL(u.href);
+  if (shown.password) shown.password = '***';
+  return { redis, name, prefix: DEFAULT_QUEUE_PREFIX, display: shown.href };
+}

@@ -1,0 +1,19 @@
+export { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, parseQueueUrl, type QueueTarget, QueueUrlError } from './connection.js';
+export {
+  type CoordinatorOptions,
+  type CoordinatorSummary,
+  documentGroups,
+  type QueueOutcome,
+  type QueueProgress,
+  runCoordinator,
+} from './coordinator.js';
+export { type BaseWeightRef, type EncodeJobData, type EncodeJobResult, JOB_FORMAT, jobIdOf } from './job.js';
+export {
+  DEFAULT_LOCK_SETTINGS,
+  type EncodeWorker,
+  type EncodeWorkerOptions,
+  JobMismatchError,
+  type LockSettings,
+  startEncodeWorker,
+  type WorkerHooks,
+} from './worker.js';
