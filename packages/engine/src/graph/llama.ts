@@ -7,6 +7,7 @@ import {
   type LinearWeight,
   type LoraValues,
   linear,
+  paddedCausalMask,
   rmsNorm,
   rotary,
   rotaryTables,
@@ -24,6 +25,10 @@ export const io = {
   pastValue: (layer: number) => `past_value.${layer}`,
   presentKey: (layer: number) => `present_key.${layer}`,
   presentValue: (layer: number) => `present_value.${layer}`,
+  /** Per-row graph only: int64 `[batch, seq]`, each row's positions (its own past length onward). */
+  positionIds: 'position_ids',
+  /** Per-row graph only: int64 `[batch, past + seq]`, 1 where the column holds a token of the row, 0 for padding. */
+  attentionMask: 'attention_mask',
   loraA: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`,
   loraB: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`,
 };
@@ -36,6 +41,12 @@ export interface LlamaGraphOptions {
    * 'lm_head.weight') enters the graph. Default (or when it returns undefined): a dense fp32 graph input.
    */
   linearWeight?: (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number) => LinearWeight | undefined;
+  /**
+   * Rows of the batch are separate requests: each has its own LoRA pair (`lora.*.A` `[batch, r, in]`, `.B`
+   * `[batch, out, r]`, zeros past a row's own rank), positions (`position_ids`) and columns (`attention_mask`), so
+   * caches of different lengths share one left-padded cache tensor. Default false: batch rows share positions and adapters.
+   */
+  perRow?: boolean;
 }
 
 export interface LlamaGraph {
@@ -70,9 +81,14 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
     axis: 0,
   });
 
-  const positions = g.op('Cast', [g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen])], { to: 1 });
+  const perRow = options.perRow ?? false;
+  const positions = perRow
+    ? g.op('Cast', [g.input(io.positionIds, 'int64', ['batch', 'seq'])], { to: 1 })
+    : g.op('Cast', [g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen])], { to: 1 });
   const { cos, sin } = rotaryTables(g, positions, ropeInverseFrequencies(config));
-  const mask = causalMask(g, seqLen, pastLen);
+  const mask = perRow
+    ? paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, pastLen)
+    : causalMask(g, seqLen, pastLen);
   const headsShape = (heads: number) => g.op('Concat', [batchSeq, g.ints([heads, headDim])], { axis: 0 });
 
   const embedName = 'model.embed_tokens.weight';
@@ -84,6 +100,13 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
       if (!loraTargets.includes(target)) return undefined;
       const { inFeatures, outFeatures } = targetShape(config, target);
       const rank = `rank.${layer}.${target}`;
+      if (perRow) {
+        return {
+          a: g.input(io.loraA(layer, target), 'float32', ['batch', rank, inFeatures]),
+          b: g.input(io.loraB(layer, target), 'float32', ['batch', outFeatures, rank]),
+          perRow,
+        };
+      }
       return {
         a: g.input(io.loraA(layer, target), 'float32', [rank, inFeatures]),
         b: g.input(io.loraB(layer, target), 'float32', [outFeatures, rank]),

@@ -1,3 +1,5 @@
+import { batchedLoraDelta } from '../train/batched-lora.js';
+import { Ops } from '../train/ops.js';
 import type { GraphBuilder } from './builder.js';
 
 /**
@@ -41,15 +43,24 @@ export type LinearWeight =
       blockMins?: string;
     };
 
-/** LoRA factors as values: A `[r, in]`, B `[out, r]` with the scale folded into B; r may be 0. */
+/**
+ * LoRA factors as values: A `[r, in]`, B `[out, r]` with the scale folded into B; r may be 0.
+ * `perRow`: one pair per row of the batch, A `[batch, r, in]`, B `[batch, out, r]`, and x's `[batch·seq]` token rows
+ * are batch-major, so row b's tokens go through row b's pair (the training graph's G-adapters branch).
+ */
 export interface LoraValues {
   a: string;
   b: string;
+  perRow?: boolean;
 }
 
 /** x `[n, in]` → x·Wᵀ (+ bias) (+ (x·Aᵀ)·Bᵀ). */
 export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: string, lora?: LoraValues): string {
-  const delta = lora ? g.op('Gemm', [g.op('Gemm', [x, lora.a], { transB: 1 }), lora.b], { transB: 1 }) : undefined;
+  const delta = !lora
+    ? undefined
+    : lora.perRow
+      ? batchedLoraDelta(new Ops(g, 'float32'), x, lora.a, lora.b)
+      : g.op('Gemm', [g.op('Gemm', [x, lora.a], { transB: 1 }), lora.b], { transB: 1 });
   if (w.kind === 'dense') {
     // Gemm's C input folds one addend in for free; a second one needs an Add.
     const addend = delta && bias ? g.op('Add', [delta, bias]) : (delta ?? bias);
@@ -88,13 +99,13 @@ export function embed(g: GraphBuilder, table: string, ids: string): string {
 }
 
 /**
- * Rotary tables for absolute positions `[s]` (float): cos and sin `[s, 1, d/2]`, ready to broadcast
- * over `[b, s, heads, d/2]`. `invFreq` already carries any rope scaling.
+ * Rotary tables for absolute positions `[s]` or `[b, s]` (float): cos and sin `[s, 1, d/2]` or `[b, s, 1, d/2]`,
+ * ready to broadcast over `[b, s, heads, d/2]`. `invFreq` already carries any rope scaling.
  */
 export function rotaryTables(g: GraphBuilder, positions: string, invFreq: Float32Array): { cos: string; sin: string } {
   const freqs = g.initializer(g.fresh('inv_freq'), { dtype: 'float32', dims: [invFreq.length], data: invFreq });
-  const angles = g.op('Mul', [g.op('Unsqueeze', [positions, g.ints([1])]), freqs]);
-  const table = (op: string) => g.op('Unsqueeze', [g.op(op, [angles]), g.ints([1])]);
+  const angles = g.op('Mul', [g.op('Unsqueeze', [positions, g.ints([-1])]), freqs]);
+  const table = (op: string) => g.op('Unsqueeze', [g.op(op, [angles]), g.ints([-2])]);
   return { cos: table('Cos'), sin: table('Sin') };
 }
 
@@ -114,10 +125,28 @@ export function rotary(g: GraphBuilder, x: string, cos: string, sin: string): st
  * at or before the query, -inf after it.
  */
 export function causalMask(g: GraphBuilder, seqLen: string, pastLen: string): string {
+  return g.op('Where', [futureKeys(g, seqLen, pastLen), g.scalar(Number.NEGATIVE_INFINITY), g.scalar(0)]);
+}
+
+/** Boolean `[s, past + s]`: true where the key comes after the query. */
+function futureKeys(g: GraphBuilder, seqLen: string, pastLen: string): string {
   const queryPos = g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen]);
   const keyPos = g.op('Range', [g.int(0), g.op('Add', [seqLen, pastLen]), g.int(1)]);
-  const future = g.op('Greater', [keyPos, g.op('Unsqueeze', [queryPos, g.ints([1])])]);
-  return g.op('Where', [future, g.scalar(Number.NEGATIVE_INFINITY), g.scalar(0)]);
+  return g.op('Greater', [keyPos, g.op('Unsqueeze', [queryPos, g.ints([1])])]);
+}
+
+/**
+ * Additive mask `[b, 1, 1, s, past + s]` for rows of different lengths in one batch: a key is seen when it is not after
+ * the query (columns are shared by all rows) and `attentionMask` `[b, past + s]` (int64, 1 = real token) marks it.
+ * Masked scores get float32's lowest value rather than -inf: a padding query (a shorter row's left padding) then
+ * sees uniform weights instead of NaN, and its finite states never poison the later steps that mask them out. A real
+ * query always sees itself, so exp(lowest - max) = 0 leaves its softmax equal to the unpadded one.
+ */
+export function paddedCausalMask(g: GraphBuilder, attentionMask: string, seqLen: string, pastLen: string): string {
+  const padded = g.op('Equal', [attentionMask, g.int(0)]);
+  const hidden = g.op('Or', [futureKeys(g, seqLen, pastLen), g.op('Unsqueeze', [padded, g.ints([1])])]);
+  const additive = g.op('Where', [hidden, g.scalar(-3.4028234663852886e38), g.scalar(0)]);
+  return g.op('Unsqueeze', [additive, g.ints([1, 2])]);
 }
 
 export interface AttentionShape {
@@ -128,7 +157,7 @@ export interface AttentionShape {
 
 /**
  * Scaled dot-product attention with grouped KV heads. q `[b, s, H, d]` (rotated), k and v
- * `[b, Hkv, T, d]` (the whole cache), mask `[s, T]`. The query heads sharing a KV head are grouped
+ * `[b, Hkv, T, d]` (the whole cache), mask `[s, T]` or `[b, 1, 1, s, T]`. The query heads sharing a KV head are grouped
  * (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv) so K and V are never copied.
  * Returns `[b, s, H·d]`.
  */

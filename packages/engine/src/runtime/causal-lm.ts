@@ -42,6 +42,48 @@ export interface CausalLM {
   dispose(): Promise<void>;
 }
 
+/**
+ * The KV caches of a batch's rows in one tensor per layer, `[rows, kvHeads, width, headDim]`: row b's tokens are its
+ * last `lengths[b]` columns (left padding), so every row appends at the same column. A handle, valid until `release`d.
+ */
+export interface BatchKvCache {
+  readonly lengths: readonly number[];
+}
+
+/** The adapter sets of a batch's rows stacked for the per-row graph (a row without adapters gets zeros). */
+export interface BatchAdapterSet {
+  readonly rows: number;
+}
+
+export interface BatchForwardRequest {
+  /** New token ids per row: the same count in every row when `cache` is given; any counts (left-padded) without. */
+  ids: number[][];
+  cache?: BatchKvCache | null;
+  /** From `batchAdapters`, one set per row; none = no row has adapters. */
+  adapters?: BatchAdapterSet | null;
+  /** Logits for the last `numLogits` positions of each row (default 1). */
+  numLogits?: number;
+}
+
+export interface BatchForwardResult {
+  /** `[rows, numLogits, vocabSize]`, row-major. */
+  logits: Float32Array;
+  cache: BatchKvCache;
+}
+
+/** A causal LM that also runs rows of separate requests together, each with its own cache length and adapters. */
+export interface BatchedCausalLM extends CausalLM {
+  forwardBatch(request: BatchForwardRequest): Promise<BatchForwardResult>;
+  /**
+   * A batch cache whose rows, in order, are single-sequence caches or rows of batch caches (rows left out are
+   * dropped, padding no row needs any more is trimmed). The parts stay valid: release them when done.
+   */
+  batchCaches(rows: Array<KvCache | { cache: BatchKvCache; row: number }>): Promise<BatchKvCache>;
+  /** Stack one adapter set (or null) per row for `forwardBatch`. */
+  batchAdapters(sets: Array<AdapterSet | null>): Promise<BatchAdapterSet>;
+  release(handle: KvCache | AdapterSet | BatchKvCache | BatchAdapterSet): void;
+}
+
 export interface LoadOptions extends SessionOptions {
   /** Modules that accept LoRA inputs (default: all seven). */
   loraTargets?: readonly LoraTarget[];
@@ -57,15 +99,32 @@ interface HostedCache extends KvCache {
 interface HostedAdapters extends AdapterSet {
   id: number;
 }
+interface HostedBatchCache extends BatchKvCache {
+  id: number;
+  /** Columns of the cache tensor (≥ every length). */
+  width: number;
+}
+interface HostedBatchAdapters extends BatchAdapterSet {
+  id: number;
+}
 
-/** The Llama-family graph on an ORT session, in this thread or in a worker (`LoadOptions.worker`). */
-export class OrtCausalLM implements CausalLM {
+const PER_ROW_SESSION = 'per-row';
+
+/**
+ * The Llama-family graph on an ORT session, in this thread or in a worker (`LoadOptions.worker`). Batched forwards
+ * run the per-row graph (`buildLlamaGraph` `perRow`) as a second session of the same host, created on first use, so
+ * single-sequence caches and adapter sets can be joined into batches where they live.
+ */
+export class OrtCausalLM implements BatchedCausalLM {
+  private perRowSession: Promise<void> | null = null;
+
   private constructor(
     readonly config: ModelConfig,
     private readonly host: SessionHost,
     readonly loraTargets: readonly LoraTarget[],
     private readonly emptyCache: HostedCache,
     private readonly noAdapters: HostedAdapters,
+    private readonly createPerRowSession: () => Promise<void>,
   ) {}
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
@@ -88,7 +147,11 @@ export class OrtCausalLM implements CausalLM {
     }
     const emptyCache = { length: 0, id: await host.store(empty) };
     const noAdapters = { rank: 0, id: await host.store(adapterFeeds(config, graph.loraTargets, null)) };
-    return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters);
+    const createPerRowSession = async () => {
+      const perRow = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: nbits?.linearWeight, perRow: true });
+      await host.addSession(PER_ROW_SESSION, perRow.model, spec.sessionOptions);
+    };
+    return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters, createPerRowSession);
   }
 
   async prepareAdapters(lora: LoraWeights | null): Promise<AdapterSet> {
@@ -126,7 +189,117 @@ export class OrtCausalLM implements CausalLM {
     return { logits: outputs[io.logits].data as Float32Array, cache: next };
   }
 
-  release(handle: KvCache | AdapterSet): void {
+  async forwardBatch(request: BatchForwardRequest): Promise<BatchForwardResult> {
+    const { ids } = request;
+    const cache = request.cache as HostedBatchCache | null | undefined;
+    const rows = ids.length;
+    const numLogits = request.numLogits ?? 1;
+    if (rows === 0) throw new Error('forwardBatch: no rows');
+    if (cache && cache.lengths.length !== rows) throw new Error(`forwardBatch: ${rows} rows of ids for a cache of ${cache.lengths.length}`);
+    const adapters = request.adapters as HostedBatchAdapters | null | undefined;
+    if (adapters && adapters.rows !== rows) throw new Error(`forwardBatch: ${rows} rows of ids for adapters of ${adapters.rows}`);
+    const seq = Math.max(...ids.map((r) => r.length));
+    // A cache keeps each row's tokens in its last columns: new tokens must fill the same new columns in every row.
+    if (cache && ids.some((r) => r.length !== seq)) throw new Error('forwardBatch: with a cache, every row needs the same number of ids');
+    for (const row of ids) {
+      if (row.length === 0) throw new Error('forwardBatch: a row without token ids');
+      if (numLogits < 1 || numLogits > row.length) throw new Error(`forwardBatch: numLogits ${numLogits} must be in 1..${row.length}`);
+      for (const id of row) {
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
+          throw new Error(`forwardBatch: token id ${id} outside the vocabulary 0..${this.config.vocabSize - 1}`);
+      }
+    }
+    await this.ensurePerRowSession();
+    const past = cache?.width ?? 0;
+    const lengths = cache?.lengths ?? ids.map(() => 0);
+    const inputIds = new BigInt64Array(rows * seq);
+    const positionIds = new BigInt64Array(rows * seq);
+    const mask = new BigInt64Array(rows * (past + seq));
+    ids.forEach((row, b) => {
+      const pad = seq - row.length;
+      row.forEach((id, t) => {
+        inputIds[b * seq + pad + t] = BigInt(id);
+        positionIds[b * seq + pad + t] = BigInt(lengths[b] + t);
+      });
+      mask.fill(1n, b * (past + seq) + past - lengths[b], b * (past + seq) + past);
+      mask.fill(1n, b * (past + seq) + past + pad, (b + 1) * (past + seq));
+    });
+    const feeds: Record<string, TensorData> = {
+      [io.inputIds]: { type: 'int64', data: inputIds, dims: [rows, seq] },
+      [io.positionIds]: { type: 'int64', data: positionIds, dims: [rows, seq] },
+      [io.attentionMask]: { type: 'int64', data: mask, dims: [rows, past + seq] },
+      [io.numLogits]: { type: 'int64', data: BigInt64Array.of(BigInt(numLogits)), dims: [1] },
+    };
+    if (!cache) Object.assign(feeds, this.cacheFeeds(rows));
+    const stacked = (adapters ?? (await this.batchAdapters(ids.map(() => null)))) as HostedBatchAdapters;
+    const use = [...(cache ? [cache.id] : []), stacked.id];
+    const keep: Record<string, string> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      keep[io.presentKey(layer)] = io.pastKey(layer);
+      keep[io.presentValue(layer)] = io.pastValue(layer);
+    }
+    try {
+      const { outputs, kept } = await this.host.run({ session: PER_ROW_SESSION, feeds, use, keep, outputs: [io.logits] });
+      const next: HostedBatchCache = { lengths: ids.map((r, b) => lengths[b] + r.length), width: past + seq, id: kept as number };
+      return { logits: outputs[io.logits].data as Float32Array, cache: next };
+    } finally {
+      if (!adapters) this.host.release(stacked.id);
+    }
+  }
+
+  async batchCaches(rows: Array<KvCache | { cache: BatchKvCache; row: number }>): Promise<BatchKvCache> {
+    if (rows.length === 0) throw new Error('batchCaches: no rows');
+    const parts = rows.map((r) => {
+      if ('row' in r) {
+        const c = r.cache as HostedBatchCache;
+        if (!Number.isInteger(r.row) || r.row < 0 || r.row >= c.lengths.length)
+          throw new Error(`batchCaches: row ${r.row} outside a batch cache of ${c.lengths.length}`);
+        return { id: c.id, row: r.row, length: c.lengths[r.row] };
+      }
+      const c = r as HostedCache;
+      return { id: c.id, row: 0, length: c.length };
+    });
+    const axes: Record<string, number> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      axes[io.pastKey(layer)] = 1;
+      axes[io.pastValue(layer)] = 1;
+    }
+    const id = await this.host.stack({ rows: parts, axes, align: 'end' });
+    const lengths = parts.map((p) => p.length);
+    return { lengths, width: Math.max(...lengths), id } as HostedBatchCache;
+  }
+
+  async batchAdapters(sets: Array<AdapterSet | null>): Promise<BatchAdapterSet> {
+    if (sets.length === 0) throw new Error('batchAdapters: no rows');
+    const rows = sets.map((s) => ({ id: ((s as HostedAdapters | null) ?? this.noAdapters).id }));
+    const axes: Record<string, number> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      for (const target of this.loraTargets) {
+        axes[io.loraA(layer, target)] = 0;
+        axes[io.loraB(layer, target)] = 1;
+      }
+    }
+    // Rank at least 1 (zeros) even where no row adapts a module: ORT's batched MatMul over an inner dimension of 0 leaves
+    // its output uninitialized instead of zero (the 2-D Gemm of the single-row graph handles rank 0).
+    return { rows: sets.length, id: await this.host.stack({ rows, axes, align: 'start', minLength: 1 }) } as HostedBatchAdapters;
+  }
+
+  private ensurePerRowSession(): Promise<void> {
+    this.perRowSession ??= this.createPerRowSession();
+    return this.perRowSession;
+  }
+
+  /** An empty cache for `rows` rows. */
+  private cacheFeeds(rows: number): Record<string, TensorData> {
+    const feeds: Record<string, TensorData> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      for (const name of [io.pastKey(layer), io.pastValue(layer)])
+        feeds[name] = { type: 'float32', data: new Float32Array(0), dims: [rows, this.config.numKvHeads, 0, this.config.headDim] };
+    }
+    return feeds;
+  }
+
+  release(handle: KvCache | AdapterSet | BatchKvCache | BatchAdapterSet): void {
     const { id } = handle as HostedCache;
     if (id !== this.emptyCache.id && id !== this.noAdapters.id) this.host.release(id);
   }

@@ -11,6 +11,8 @@ export interface TensorData {
 }
 
 export interface RunRequest {
+  /** Which session (`addSession`'s name); absent: the one the host was created with. */
+  session?: string;
   feeds: Record<string, TensorData>;
   /** Stored feed sets (caches, adapters) to add to the feeds. */
   use: number[];
@@ -24,8 +26,25 @@ export interface RunRequest {
  * One ORT session with constant feeds (weights) and stored feed sets by id. Tensors that live across
  * steps (KV cache, adapters) stay where the session is, in-process or in a worker thread.
  */
+/**
+ * Stack rows of stored float32 tensors into a new stored set, each zero-padded along its ragged axis (implemented in
+ * worker/ort-host.cjs). A row is a batch row of a stored tensor (`row`) or a whole stored tensor; `length` is how much
+ * of the ragged axis is the row's own (default all), taken and placed at the end (`align: 'end'`, left padding) or the start.
+ */
+export interface StackRequest {
+  rows: Array<{ id: number; row?: number; length?: number }>;
+  /** Tensor name -> its ragged axis within a row. */
+  axes: Record<string, number>;
+  align: 'start' | 'end';
+  /** Pad every row to at least this length along the ragged axis (default 0). */
+  minLength?: number;
+}
+
 export interface SessionHost {
   store(feeds: Record<string, TensorData>): Promise<number>;
+  /** Another session over the same constants and stored sets (a second graph of the same model). */
+  addSession(name: string, model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<void>;
+  stack(request: StackRequest): Promise<number>;
   run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
   release(id: number): void;
   dispose(): Promise<void>;
@@ -40,6 +59,8 @@ export interface HostSpec {
 interface HostImpl {
   create(model: Uint8Array, options: ort.InferenceSession.SessionOptions, feeds: Record<string, TensorData>): Promise<void>;
   store(feeds: Record<string, TensorData>): number;
+  addSession(name: string, model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<void>;
+  stack(request: StackRequest): number;
   run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
   release(id: number): void;
   dispose(): Promise<void>;
@@ -56,6 +77,8 @@ export async function localHost(spec: HostSpec): Promise<SessionHost> {
   await host.create(spec.model, spec.sessionOptions, spec.constants);
   return {
     store: async (feeds) => host.store(feeds),
+    addSession: (name, model, options) => host.addSession(name, model, options),
+    stack: async (request) => host.stack(request),
     run: (request) => host.run(request),
     release: (id) => host.release(id),
     dispose: () => host.dispose(),
@@ -100,6 +123,8 @@ export async function workerHost(spec: HostSpec): Promise<SessionHost> {
   await call('create', spec.model, spec.sessionOptions, spec.constants);
   return {
     store: (feeds) => call<number>('store', feeds),
+    addSession: (name, model, options) => call<void>('addSession', name, model, options),
+    stack: (request) => call<number>('stack', request),
     run: (request) => call('run', request),
     release: (id) => {
       if (!failure) worker.postMessage({ id: 0, method: 'release', args: [id] });

@@ -37,6 +37,16 @@ function swapLast(o: Ops, x: string): string {
   return o.transpose(x, [0, 2, 1]);
 }
 
+/**
+ * The inference graph's per-row adapters: (x_g·A_gᵀ)·B_gᵀ for each group g, as [N, out]. A [G, rank, in], B [G, out,
+ * rank] with the scale already folded into B (as the inference LoRA inputs carry it). Rank at least 1: for an inner
+ * dimension of 0, ORT's batched MatMul leaves its output uninitialized (pad with a zero rank instead).
+ */
+export function batchedLoraDelta(o: Ops, x: string, a: string, b: string): string {
+  const t = o.matmul(o.matmul(grouped(o, x, adapterCount(o, a)), swapLast(o, a)), swapLast(o, b));
+  return o.reshape(t, o.concat([o.g.ints([-1]), o.g.op('Shape', [b], { start: 1, end: 2 })], 0));
+}
+
 /** y = x·Wᵀ (+ bias) + scale·(x_g·A_gᵀ)·B_gᵀ for each group g; x [N, in], W [out, in] frozen. */
 export function batchedLinearForward(
   o: Ops,
