@@ -1,6 +1,6 @@
 import type { LoraWeights } from '@rg/adapter-store';
-import { type CausalLM, generate, logProbability } from '@rg/engine';
-import type { AnswerModel, ChatMessage } from './model.js';
+import { type CausalLM, generate, type KvCache, logProbability } from '@rg/engine';
+import type { AnswerModel, ChatMessage, Completion, CompletionRequest } from './model.js';
 
 /** The part of the engine's Tokenizer that answering needs. */
 export interface ChatTokenizer {
@@ -11,10 +11,25 @@ export interface ChatTokenizer {
 }
 
 /**
+ * How tokens are generated: the engine's `generate` by default. An app may put another function of the same shape in
+ * its place (e.g. a batcher that runs many requests' decode steps together); it must call `onToken` once per new
+ * token, and let an exception thrown by `onToken` end that one request (that is how an abort stops it).
+ */
+export type GenerateFn = typeof generate;
+
+export interface EngineAnswerModelOptions {
+  generate?: GenerateFn;
+}
+
+/** Thrown from onToken to stop a generation whose signal fired; never escapes `complete`. */
+class Aborted extends Error {}
+
+/**
  * An AnswerModel on the engine: the prompt is the model's own chat template with the assistant turn opened,
  * the adapters are prepared once per request and released after it (the base model is never changed).
  */
-export function engineAnswerModel(lm: CausalLM, tokenizer: ChatTokenizer): AnswerModel {
+export function engineAnswerModel(lm: CausalLM, tokenizer: ChatTokenizer, options: EngineAnswerModelOptions = {}): AnswerModel {
+  const generateTokens = options.generate ?? generate;
   async function withAdapters<T>(
     lora: LoraWeights | null,
     run: (set: Awaited<ReturnType<CausalLM['prepareAdapters']>>) => Promise<T>,
@@ -37,6 +52,55 @@ export function engineAnswerModel(lm: CausalLM, tokenizer: ChatTokenizer): Answe
         });
         return out.text ?? '';
       });
+    },
+    async complete(request: CompletionRequest): Promise<Completion> {
+      const promptIds = 'raw' in request.prompt ? tokenizer.encode(request.prompt.raw) : tokenizer.encodeChat(request.prompt.messages);
+      const t0 = performance.now();
+      const set = await lm.prepareAdapters(request.adapters);
+      const adaptersMs = performance.now() - t0;
+      const tracked = trackCaches(lm);
+      const start = performance.now();
+      let firstTokenAt: number | undefined;
+      let tokens = 0;
+      let text = '';
+      let finishReason: Completion['finishReason'];
+      try {
+        if (request.signal?.aborted) throw new Aborted();
+        const out = await generateTokens(tracked.lm, promptIds, {
+          maxNewTokens: request.maxNewTokens,
+          temperature: request.temperature,
+          seed: request.seed,
+          adapters: set,
+          decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
+          onToken: (_token, delta) => {
+            firstTokenAt ??= performance.now();
+            tokens++;
+            text += delta;
+            if (delta) request.onDelta?.(delta);
+            if (request.signal?.aborted) throw new Aborted();
+          },
+        });
+        tokens = out.tokens.length;
+        text = out.text ?? text;
+        finishReason = out.finishReason === 'length' ? 'length' : 'stop';
+      } catch (e) {
+        if (!(e instanceof Aborted)) throw e;
+        finishReason = 'abort';
+      } finally {
+        // A generation stopped by an exception leaves its last KV cache with the host: give it back here.
+        tracked.releaseAll();
+        lm.release(set);
+      }
+      const end = performance.now();
+      return {
+        text,
+        finishReason,
+        promptTokens: promptIds.length,
+        completionTokens: tokens,
+        adaptersMs,
+        prefillMs: (firstTokenAt ?? end) - start,
+        decodeMs: firstTokenAt === undefined ? 0 : end - firstTokenAt,
+      };
     },
     // The prompt is run once and its KV cache shared by every continuation: with passages in the prompt, that
     // is most of the work of scoring k labels.
@@ -63,6 +127,32 @@ export function engineAnswerModel(lm: CausalLM, tokenizer: ChatTokenizer): Answe
           lm.release(prompt.cache);
         }
       });
+    },
+  };
+}
+
+/** The model as seen by one generation, keeping the KV caches it holds so that they can be released if it is cut short. */
+function trackCaches(lm: CausalLM): { lm: CausalLM; releaseAll: () => void } {
+  const held = new Set<KvCache>();
+  const view: CausalLM = {
+    config: lm.config,
+    prepareAdapters: (lora) => lm.prepareAdapters(lora),
+    async forward(request) {
+      const result = await lm.forward(request);
+      held.add(result.cache);
+      return result;
+    },
+    release(handle) {
+      held.delete(handle as KvCache);
+      lm.release(handle);
+    },
+    dispose: () => lm.dispose(),
+  };
+  return {
+    lm: view,
+    releaseAll() {
+      for (const cache of held) lm.release(cache);
+      held.clear();
     },
   };
 }

@@ -1,4 +1,4 @@
-export { type Answer, type Answerer, createAnswerer, type Question } from './answerer.js';
+export { type Answer, type AnswerCall, type Answerer, type AnswerStepTimings, createAnswerer, type Question } from './answerer.js';
 export { type ChartRow, escapeXml, type IntervalChartOptions, intervalChartSvg } from './chart.js';
 export { CHEMPROT_LABELS, chemprotCorpus, loadChemProt, removeChemProtMarks } from './datasets/chemprot.js';
 export { DatasetError } from './datasets/errors.js';
@@ -8,7 +8,7 @@ export { loadPubMedQa, PUBMEDQA_LABELS } from './datasets/pubmedqa.js';
 export { DATASET_NAMES, DATASET_SPLITS, loadDataset } from './datasets/registry.js';
 export { POPQA_SPLIT, seededSplit, shuffledIndices } from './datasets/split.js';
 export type { CorpusDocument, Dataset, PrimaryMetric, QaExample } from './datasets/types.js';
-export { type ChatTokenizer, engineAnswerModel } from './engine-model.js';
+export { type ChatTokenizer, type EngineAnswerModelOptions, engineAnswerModel, type GenerateFn } from './engine-model.js';
 export { evaluate, formatMetrics, type Metrics } from './evaluate.js';
 export {
   type AnswerOptions,
@@ -28,6 +28,8 @@ export type {
   AnswerModel,
   ChatMessage,
   ClusterRouter,
+  Completion,
+  CompletionRequest,
   ComposeAdapters,
   DocumentSource,
   PassageRetriever,
@@ -35,7 +37,7 @@ export type {
 } from './model.js';
 export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './output.js';
 export { answerQuestion, type Prediction } from './predict.js';
-export { buildMessages, PROMPT_VERSION } from './prompts.js';
+export { buildMessages, PROMPT_VERSION, passagesInstruction } from './prompts.js';
 export {
   type MethodOutcome,
   type MethodsRunOptions,

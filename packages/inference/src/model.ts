@@ -6,6 +6,37 @@ export interface ChatMessage {
   content: string;
 }
 
+/** One generation as an app serves it (streamed, abortable, counted and timed): what `AnswerModel.complete` takes. */
+export interface CompletionRequest {
+  /** A conversation rendered with the chat template (assistant turn opened), or a raw prompt continued as it is. */
+  prompt: { messages: ChatMessage[] } | { raw: string };
+  adapters: LoraWeights | null;
+  maxNewTokens: number;
+  /** 0 or absent: greedy. */
+  temperature?: number;
+  /** Seed of the sampling (default 0). */
+  seed?: number;
+  /** The text each new token adds, as it is generated; the deltas concatenate to `Completion.text`. */
+  onDelta?: (text: string) => void;
+  /** Checked between tokens: once aborted, generation ends with finishReason "abort" and what was generated. */
+  signal?: AbortSignal;
+}
+
+export interface Completion {
+  /** The generated text as decoded (not trimmed). */
+  text: string;
+  /** stop: an end-of-sequence token or a stop string; length: maxNewTokens reached; abort: the signal fired. */
+  finishReason: 'stop' | 'length' | 'abort';
+  promptTokens: number;
+  completionTokens: number;
+  /** Preparing the adapters' inputs for the model (part of composing them for the request). */
+  adaptersMs: number;
+  /** The prompt's forward pass and the first token. */
+  prefillMs: number;
+  /** Every later token. */
+  decodeMs: number;
+}
+
 /**
  * What inference needs from a language model: the engine implements it (chat template, tokenizer, KV cache);
  * `adapters` is the LoRA set applied for this one request (null = the base model).
@@ -13,6 +44,11 @@ export interface ChatMessage {
 export interface AnswerModel {
   /** The assistant's reply to `messages`, greedy, at most `maxNewTokens` tokens. */
   generate(messages: ChatMessage[], options: { adapters: LoraWeights | null; maxNewTokens: number }): Promise<string>;
+  /**
+   * Optional: a generation with streaming, abort, sampling, raw prompts, token counts and timings. The answerer uses
+   * it when present (engineAnswerModel has it); a model without it serves only what `generate` can.
+   */
+  complete?(request: CompletionRequest): Promise<Completion>;
   /**
    * For each continuation, the sum of the log-probabilities of its tokens when it follows `messages` rendered
    * with the chat template and the assistant turn opened.

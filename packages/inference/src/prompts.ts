@@ -14,11 +14,13 @@ export function buildMessages(question: string, options: { instruction?: string;
   const parts: string[] = [];
   if (options.instruction) parts.push(options.instruction);
   const passages = options.passages ?? [];
-  if (passages.length === 1) {
-    parts.push('Read the passage, then answer the question.', `Passage: ${passages[0].text}`);
-  } else if (passages.length > 1) {
-    parts.push('Read the passages, then answer the question.', `Passages:\n${passages.map((p, i) => `[${i + 1}] ${p.text}`).join('\n')}`);
-  }
+  if (passages.length > 0) parts.push(passagesInstruction(passages));
   parts.push(`Question: ${question}`);
   return [{ role: 'user', content: parts.join('\n\n') }];
+}
+
+/** "Read the passage(s), then answer the question." and the passages, as buildMessages words them (at least one passage). */
+export function passagesInstruction(passages: CorpusDocument[]): string {
+  if (passages.length === 1) return `Read the passage, then answer the question.\n\nPassage: ${passages[0].text}`;
+  return `Read the passages, then answer the question.\n\nPassages:\n${passages.map((p, i) => `[${i + 1}] ${p.text}`).join('\n')}`;
 }

@@ -1,3 +1,6 @@
+export { openCollection } from './collection.js';
+export { loadRuntime } from './runtime.js';
+export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';
 export type {
   AnswerDefaults,
   AnswerRequest,
@@ -11,6 +14,7 @@ export type {
   JobState,
   JobStatus,
   JobStep,
+  ModelRuntime,
   NewDocument,
   OpenCollectionOptions,
   RuntimeOptions,

@@ -5,8 +5,9 @@
  * the paper and takes documents in and out live: an added document is ingested, indexed, augmented and encoded by a
  * durable background job (it survives kill -9 and resumes when the collection is opened again).
  */
+import type { LoraTarget, ModelConfig, Tokenizer, TrainingSession } from '@rg/engine';
+import type { AnswerModel, ComposeMode, GenerateFn, Method } from '@rg/inference';
 import type { ExampleLayout, LossSpan } from '@rg/lora-trainer';
-import type { ComposeMode, Method } from '@rg/inference';
 
 /** A chat turn (the OpenAI shape, text only). */
 export interface ChatTurn {
@@ -158,6 +159,36 @@ export interface RuntimeOptions {
   home: string;
   /** onnxruntime intra-op threads. */
   threads: number;
+  /** Pull a known model that is not in `home` yet (default true). */
+  pull?: boolean;
+  /**
+   * Replaces how tokens are generated (default: the engine's `generate`), e.g. by a batcher that decodes many requests
+   * together. It must call `onToken` for every new token and let an exception thrown there end only that request
+   * (that is how an abort stops a generation).
+   */
+  generate?: GenerateFn;
+}
+
+/** The loaded model, shared by every collection of a process. */
+export interface ModelRuntime {
+  /** The model as given in RuntimeOptions (a known name or a path). */
+  readonly model: string;
+  /** The model's segment in adapter store keys (`modelKeyName`): the known name or the file/folder name. */
+  readonly modelName: string;
+  /** `modelFingerprint`: adapters stored for another model under the same name are refused on load. */
+  readonly fingerprint: string;
+  readonly config: ModelConfig;
+  /** The model's tokenizer (chat template included): what training encodes examples with. */
+  readonly tokenizer: Tokenizer;
+  readonly threads: number;
+  /** RuntimeOptions.home: where models and caches live (a dense index's encoder too). */
+  readonly home: string;
+  /** Generation and scoring on the model (chat template, adapters per request). */
+  readonly answerModel: AnswerModel;
+  /** The session that trains adapters on `targets`, created on first use and then shared. */
+  trainingSession(targets: readonly LoraTarget[]): Promise<TrainingSession>;
+  /** Releases the sessions; collections opened on the runtime must be closed first. */
+  dispose(): Promise<void>;
 }
 
 export interface OpenCollectionOptions {

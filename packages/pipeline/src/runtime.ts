@@ -1,0 +1,45 @@
+import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, TrainingSession } from '@rg/engine';
+import { engineAnswerModel } from '@rg/inference';
+import type { ModelRuntime, RuntimeOptions } from './types.js';
+
+/**
+ * Loads the model once for a process: weights, tokenizer, the inference session, and the model's identity in adapter
+ * stores. A known model name is pulled into `home` on first use (unless `pull: false`). The training session is made
+ * only when a collection first encodes a document: a process that only answers never pays for it.
+ */
+export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime> {
+  const loaded = await loadModel(options.model, { home: options.home, pull: options.pull ?? true });
+  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads });
+  // One session per set of target modules (a collection adopted from another store may target others).
+  const sessions = new Map<string, Promise<TrainingSession>>();
+  let disposed = false;
+  return {
+    model: options.model,
+    modelName: modelKeyName(loaded.source),
+    fingerprint: modelFingerprint(loaded.config, loaded.source),
+    config: loaded.config,
+    tokenizer: loaded.tokenizer,
+    threads: options.threads,
+    home: options.home,
+    answerModel: engineAnswerModel(lm, loaded.tokenizer, { generate: options.generate }),
+    trainingSession(targets) {
+      if (disposed) return Promise.reject(new Error('trainingSession: the runtime was disposed'));
+      const key = [...targets].sort().join(',');
+      let session = sessions.get(key);
+      if (!session) {
+        session = TrainingSession.create(loaded.config, loaded.weights, { targets, threads: options.threads });
+        // A failed creation is not cached: the next document tries again.
+        session.catch(() => sessions.delete(key));
+        sessions.set(key, session);
+      }
+      return session;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      const made = await Promise.allSettled(sessions.values());
+      for (const s of made) if (s.status === 'fulfilled') await s.value.release();
+      await lm.dispose();
+    },
+  };
+}
