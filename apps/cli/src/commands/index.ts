@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAdapter } from './adapter.js';
 import { registerAdapterTrain } from './adapter-train.js';
+import { registerAdapterWarmup } from './adapter-warmup.js';
 import { registerAugment } from './augment.js';
 import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
 import { registerBenchCluster } from './bench-cluster.js';
@@ -19,6 +20,7 @@ import { registerIndex } from './index-cmd.js';
 import { registerInfer } from './infer.js';
 import { registerModel } from './model.js';
 import { registerRetrieve } from './retrieve.js';
+import { registerWorker } from './worker.js';
 
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
 export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
@@ -37,7 +39,9 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerAugment,
   registerBenchRetrieve,
   registerAdapterTrain,
+  registerAdapterWarmup,
   registerEncode,
+  registerWorker,
   registerBenchTrain,
   registerInfer,
   registerBenchE2e,

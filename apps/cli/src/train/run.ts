@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
-import { type LoraTarget, loadModel } from '@rg/engine';
+import { type LoraTarget, loadModel, modelFingerprint, modelKeyName } from '@rg/engine';
 import {
   BaseWeightMismatchError,
   DEFAULT_RECIPE,
@@ -11,14 +11,18 @@ import {
   type EncodeOptions,
   EXAMPLE_LAYOUTS,
   type ExampleLayout,
+  findWarmup,
   LOSS_SPANS,
   type LossSpan,
+  loadWarmup,
   NoChatTemplateError,
   openTrainingRun as openStoreTrainingRun,
   type Recipe,
   RecipeMismatchError,
   resolveRecipe,
   type TrainMode,
+  WarmupMismatchError,
+  WarmupNotFoundError,
 } from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
@@ -36,6 +40,8 @@ export interface TrainingRunFlags {
   dataset?: string;
   /** rg encode --docs-per-pass: above 1, the session trains that many documents' adapters per pass. */
   docsPerPass?: number;
+  /** rg encode --warmup: train on top of the stored warm-up adapter of the model and dataset segment. */
+  warmup?: boolean;
 }
 
 export interface TrainerFlags extends TrainingRunFlags {
@@ -115,7 +121,7 @@ export function trainerRecipe(flags: TrainerFlags): Recipe {
  */
 export function recipeMismatchAsUsage(hint: string): (e: unknown) => never {
   return (e) => {
-    throw e instanceof RecipeMismatchError ? new UsageError(`${e.message} (${hint})`) : e;
+    throw e instanceof RecipeMismatchError || e instanceof WarmupMismatchError ? new UsageError(`${e.message} (${hint})`) : e;
   };
 }
 
@@ -170,16 +176,28 @@ export async function openTrainingRun(
   const model = await loadModel(config.model, { home: config.home });
   const store = AdapterStore.open(run.storeDir);
   try {
+    const dataset = flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, '');
+    let warmup: ReturnType<typeof loadWarmup> | undefined;
+    if (flags.warmup) {
+      try {
+        const entry = findWarmup(store, { model: modelKeyName(model.source), dataset }, { rank: flags.rank, alpha: flags.alpha });
+        warmup = loadWarmup(store, entry, { modelFingerprint: modelFingerprint(model.config, model.source), model: model.config });
+      } catch (e) {
+        throw e instanceof WarmupNotFoundError ? new UsageError(`--warmup: ${e.message}`) : e;
+      }
+      info(`training on top of the warm-up adapter ${warmup.identity.key.id} (sha256 ${warmup.identity.sha256.slice(0, 12)})`);
+    }
     const training = await openStoreTrainingRun(model, store, {
       rank: flags.rank,
       alpha: flags.alpha,
       targets: flags.targets,
       seed: flags.seed,
-      dataset: flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, ''),
+      dataset,
       lr: flags.lr,
       epochs: flags.epochs,
       threads: config.threads,
       batchedAdapters: (flags.docsPerPass ?? 1) > 1,
+      warmup,
       onInitBaseWeight: (key) =>
         info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
     }).catch((e: unknown) => {
