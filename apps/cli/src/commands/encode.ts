@@ -55,6 +55,10 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       '--dapt',
       `the continual-pretraining baseline instead: one adapter on every passage's examples together (id ${DAPT_ADAPTER_ID})`,
     )
+    .option(
+      '--warmup',
+      'train every adapter on top of the stored warm-up adapter (rg adapter warmup) of the model and --dataset: frozen, its sha256 recorded with each adapter; apply them with rg infer --warmup',
+    )
     .option('--json', 'print a JSON summary (and no per-passage lines)')
     .option(
       '--docs-per-pass <G>',
@@ -64,6 +68,8 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     )
     .action(async (flags: EncodeFlags, cmd: Command) => {
       if (flags.dapt && flags.docsPerPass > 1) throw new UsageError('--docs-per-pass: --dapt trains one adapter, not one per passage');
+      if (flags.warmup && (flags as { queue?: string }).queue)
+        throw new UsageError('--warmup: the queue workers train on the base model alone; encode without --queue to stack the warm-up');
       const config = ctx.config(cmd.optsWithGlobals());
       const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
       const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
