@@ -2,11 +2,18 @@ export { BERT_IO, type BertConfig, bertConfigFromJson, buildBertEncoderGraph } f
 export { SentenceEncoder, type SentenceEncoderOptions } from './encoder/encoder.js';
 export { ensureSentenceEncoder, MINILM, sentenceEncoderDir } from './encoder/pull.js';
 export {
+  type BatchGenerateOptions,
+  DecodeBatcher,
+  type DecodeBatcherOptions,
+  type DecodeBatcherStats,
+} from './generate/batcher.js';
+export {
   continuationLogLikelihood,
   type GenerateOptions,
   type GenerateResult,
   generate,
   nextTokenLogits,
+  SequenceDecoder,
   samplingProcessors,
 } from './generate/generate.js';
 export {
@@ -74,6 +81,11 @@ export { concatLora } from './runtime/adapters.js';
 export {
   AdapterMismatchError,
   type AdapterSet,
+  type BatchAdapterSet,
+  type BatchedCausalLM,
+  type BatchForwardRequest,
+  type BatchForwardResult,
+  type BatchKvCache,
   type CausalLM,
   checkAdapters,
   type ForwardRequest,

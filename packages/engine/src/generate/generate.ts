@@ -45,50 +45,83 @@ export function samplingProcessors(options: Pick<GenerateOptions, 'temperature' 
   return out;
 }
 
+/**
+ * One sequence's decoding policy: picks each token from the logits after it, streams it and decides when the sequence
+ * ends. `generate` and the `DecodeBatcher` share it, so a request gets the same tokens either way.
+ */
+export class SequenceDecoder {
+  readonly tokens: number[] = [];
+  private text = '';
+  private finishReason: GenerateResult['finishReason'] | null = null;
+  private readonly maxNewTokens: number;
+  private readonly eos: Set<number>;
+  private readonly greedy: boolean;
+  private readonly processors: LogitsProcessor[];
+  private readonly random: () => number;
+  private readonly stops: string[];
+
+  constructor(
+    defaultEosTokenIds: readonly number[],
+    private readonly options: GenerateOptions,
+  ) {
+    this.maxNewTokens = options.maxNewTokens ?? 128;
+    this.eos = new Set(options.eosTokenIds ?? defaultEosTokenIds);
+    this.greedy = !options.temperature;
+    this.processors = this.greedy ? [] : samplingProcessors(options);
+    this.random = seededRandom(options.seed ?? 0);
+    this.stops = options.stopStrings ?? [];
+    if (this.stops.length > 0 && !options.decode) throw new Error('generate: stopStrings need a decode function');
+  }
+
+  get done(): boolean {
+    return this.finishReason !== null || this.tokens.length >= this.maxNewTokens;
+  }
+
+  /** The token to feed next. */
+  get lastToken(): number {
+    return this.tokens[this.tokens.length - 1];
+  }
+
+  /** Pick the next token from `logits` (processed in place). */
+  push(logits: Float32Array): void {
+    for (const p of this.processors) p(logits);
+    const token = this.greedy ? argmax(logits) : sampleIndex(logits, this.random());
+    this.tokens.push(token);
+    let delta = '';
+    if (this.options.decode) {
+      const full = this.options.decode(this.tokens);
+      delta = full.slice(this.text.length);
+      this.text = full;
+    }
+    const stopAt = this.stops.map((s) => this.text.indexOf(s)).filter((i) => i >= 0);
+    if (stopAt.length > 0) {
+      this.text = this.text.slice(0, Math.min(...stopAt));
+      this.finishReason = 'stop';
+      return;
+    }
+    this.options.onToken?.(token, delta);
+    if (this.eos.has(token)) this.finishReason = 'eos';
+  }
+
+  result(): GenerateResult {
+    return { tokens: this.tokens, ...(this.options.decode ? { text: this.text } : {}), finishReason: this.finishReason ?? 'length' };
+  }
+}
+
 /** Autoregressive generation: one prefill, then one-token decode steps over the KV cache. */
 export async function generate(lm: CausalLM, promptIds: number[], options: GenerateOptions = {}): Promise<GenerateResult> {
-  const maxNewTokens = options.maxNewTokens ?? 128;
-  const eos = new Set(options.eosTokenIds ?? lm.config.eosTokenIds);
-  const greedy = !options.temperature;
-  const processors = greedy ? [] : samplingProcessors(options);
-  const random = seededRandom(options.seed ?? 0);
-  const stops = options.stopStrings ?? [];
-  if (stops.length > 0 && !options.decode) throw new Error('generate: stopStrings need a decode function');
-
-  const tokens: number[] = [];
-  let text = '';
+  const sequence = new SequenceDecoder(lm.config.eosTokenIds, options);
   let cache: KvCache | null = null;
   let input = promptIds;
-  let finishReason: GenerateResult['finishReason'] = 'length';
-  while (tokens.length < maxNewTokens) {
+  while (!sequence.done) {
     const step = await lm.forward({ ids: input, cache, adapters: options.adapters });
     if (cache) lm.release(cache);
     cache = step.cache;
-    const logits = step.logits;
-    for (const p of processors) p(logits);
-    const token = greedy ? argmax(logits) : sampleIndex(logits, random());
-    tokens.push(token);
-    let delta = '';
-    if (options.decode) {
-      const full = options.decode(tokens);
-      delta = full.slice(text.length);
-      text = full;
-    }
-    const stopAt = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0);
-    if (stopAt.length > 0) {
-      text = text.slice(0, Math.min(...stopAt));
-      finishReason = 'stop';
-      break;
-    }
-    options.onToken?.(token, delta);
-    if (eos.has(token)) {
-      finishReason = 'eos';
-      break;
-    }
-    input = [token];
+    sequence.push(step.logits);
+    input = [sequence.lastToken];
   }
   if (cache) lm.release(cache);
-  return { tokens, ...(options.decode ? { text } : {}), finishReason };
+  return sequence.result();
 }
 
 /** Logits for the token after `ids` (`[vocabSize]`). */
