@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { bearerCheck, OPEN_ROUTES } from './auth.js';
 import type { ServedCollections, ServerOptions } from './deps.js';
 import { HttpError } from './errors.js';
@@ -19,6 +19,13 @@ export interface RgApp {
   app: FastifyInstance;
   queue: GenerationQueue;
   metrics: ServerMetrics;
+  /** Requests received and not yet ended (answered, or their client gone). */
+  activeRequests(): number;
+  /**
+   * Stops accepting, lets every request in flight end (each is bounded by the request timeout), then closes the
+   * connections left: Fastify's close alone waits on keep-alive sockets that never sent a request.
+   */
+  drain(): Promise<void>;
 }
 
 /** The HTTP layer over open collections: routes, schemas, auth, queue and metrics; listening is the caller's. */
@@ -32,14 +39,32 @@ export function buildApp(served: ServedCollections, options: BuildAppOptions): R
         ? false
         : { level: options.logLevel, ...(options.logStream ? { stream: options.logStream } : { stream: process.stderr }) },
     // One line per request only when asked for (debug); the default is quiet.
-    disableRequestLogging: options.logLevel !== 'debug',
+    logController: new LogController({ disableRequestLogging: options.logLevel !== 'debug' }),
     ajv: {
       // Reject what does not match instead of quietly dropping or converting it: a typo in `rg` must be an error.
-      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+      // allowUnionTypes: fields such as `content` are a string or an array, as in OpenAI's API.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true },
     },
   });
   const queue = new GenerationQueue(options.concurrency, options.maxQueue);
   const metrics = new ServerMetrics(queue, served.collections);
+
+  let active = 0;
+  let onIdle: (() => void) | undefined;
+  // The raw response's 'close' comes once per request whichever way it ends, where Fastify's hooks do not.
+  app.addHook('onRequest', async (_request, reply) => {
+    active++;
+    reply.raw.once('close', () => {
+      active--;
+      if (active === 0) onIdle?.();
+    });
+  });
+  const drain = async () => {
+    const closed = app.close();
+    if (active > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+    app.server.closeAllConnections();
+    await closed;
+  };
 
   if (options.apiKey) {
     const check = bearerCheck(options.apiKey);
@@ -80,5 +105,5 @@ export function buildApp(served: ServedCollections, options: BuildAppOptions): R
   completionRoutes(app, served, ctx);
   documentRoutes(app, served, metrics);
   healthRoutes(app, served, metrics);
-  return { app, queue, metrics };
+  return { app, queue, metrics, activeRequests: () => active, drain };
 }

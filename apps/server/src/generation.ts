@@ -45,7 +45,7 @@ export async function runGeneration(ctx: GenerationContext, reply: FastifyReply,
     if (control.timedOut) {
       throw new HttpError(504, `no generation slot became free within the request timeout (${ctx.options.requestTimeoutMs} ms)`, null, 'timeout');
     }
-    if (control.clientGone) return reply.hijack();
+    if (control.clientGone) return clientGone(reply);
     throw e;
   }
   const header = new ResponseHeader(target.endpoint, target.model);
@@ -54,7 +54,7 @@ export async function runGeneration(ctx: GenerationContext, reply: FastifyReply,
     const result = await target.collection.answer({ ...target.ask, signal: control.signal });
     if (control.clientGone) {
       ctx.metrics.recordAnswer(target.collectionName, result, 'abort');
-      return reply.hijack();
+      return clientGone(reply);
     }
     const finish = finishReason(result);
     ctx.metrics.recordAnswer(target.collectionName, result, control.timedOut ? 'timeout' : finish);
@@ -63,6 +63,14 @@ export async function runGeneration(ctx: GenerationContext, reply: FastifyReply,
     release();
     control.dispose();
   }
+}
+
+/**
+ * Nobody reads this answer; it still ends through Fastify (as nginx's 499, "client closed request") so the socket is
+ * released and the request is counted in the metrics like any other.
+ */
+function clientGone(reply: FastifyReply): FastifyReply {
+  return reply.code(499).send({ error: { message: 'client disconnected', type: 'client_error', param: null, code: 'client_closed' } });
 }
 
 /** An answer the request timeout aborted ends as "length" (see runGeneration). */
