@@ -16,6 +16,7 @@ export {
   type BackendName,
   commitBuild,
   EMBEDDED_BACKENDS,
+  FIELD_BACKENDS,
   IndexMissingError,
   indexFiles,
   type OpenOptions,

@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { SentenceEncoder } from '@rg/engine';
 import { SqliteVecRetriever } from './dense/sqlite-vec.js';
 import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
+import type { FieldWeights } from './fields.js';
 import { type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 import { HybridRetriever } from './hybrid/rrf.js';
 import { QdrantRetriever } from './qdrant/qdrant.js';
@@ -35,7 +36,15 @@ export interface OpenOptions {
   hnsw?: Partial<HnswParams>;
   /** Server backends: timeouts and retries (default: REMOTE_DEFAULTS, overridden by RG_REMOTE_* in `env`). */
   remote?: RemoteOptions;
+  /**
+   * Weights of the lexical fields (text, title, tags, description) for the backends that index them: `sqlite`,
+   * `hybrid` (its BM25 part) and `elasticsearch`; stored in an index a build creates. Other backends refuse them.
+   */
+  fieldWeights?: Partial<FieldWeights>;
 }
+
+/** Backends that index tags and descriptions as weighted fields (the others embed title and text only). */
+export const FIELD_BACKENDS = ['sqlite', 'hybrid', 'elasticsearch'] as const;
 
 const BUILDING = '.building';
 
@@ -86,6 +95,10 @@ export class IndexMissingError extends Error {
 
 /** Open a backend by name. Searching an index that was never built is an error, not an empty result. */
 export async function openRetriever(backend: BackendName, opts: OpenOptions): Promise<Retriever> {
+  if (opts.fieldWeights && !(FIELD_BACKENDS as readonly string[]).includes(backend))
+    throw new RangeError(
+      `field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${backend} (it embeds title and text only)`,
+    );
   const files = indexFiles(opts.storeDir, backend).map((f) => (opts.build ? f + BUILDING : f));
   if (opts.build) for (const f of files) removeSqlite(f);
   const missing = files.filter((f) => !existsSync(f));
@@ -101,13 +114,16 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
   const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), vectorOpts);
   switch (backend) {
     case 'sqlite':
-      return new SqliteBm25Retriever(files[0], { bulk: opts.build });
+      return new SqliteBm25Retriever(files[0], { bulk: opts.build, fieldWeights: opts.fieldWeights });
     case 'dense':
       return dense(files[0]);
     case 'hnsw':
       return new HnswRetriever(files[0], files[1], await encoder(), { ...vectorOpts, params: opts.hnsw });
     case 'hybrid':
-      return new HybridRetriever([new SqliteBm25Retriever(files[0], { bulk: opts.build }), await dense(files[1])]);
+      return new HybridRetriever([
+        new SqliteBm25Retriever(files[0], { bulk: opts.build, fieldWeights: opts.fieldWeights }),
+        await dense(files[1]),
+      ]);
     case 'elasticsearch':
       return ElasticsearchRetriever.open({
         url: serverUrl(opts.env, 'RG_ES_URL', backend),
@@ -116,6 +132,7 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
         recreate: opts.build,
         createIfMissing: opts.build === true,
         remote: remoteOf(opts),
+        fieldWeights: opts.fieldWeights,
       });
     case 'qdrant': {
       const url = serverUrl(opts.env, 'RG_QDRANT_URL', backend);

@@ -1,4 +1,5 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
+import { FIELD_NAMES, type FieldWeights, resolveFieldWeights } from '../fields.js';
 import { checkFilterKeys } from '../filter.js';
 import { probeServer, type RemoteOptions, type RemoteTarget, remoteCall, resolveRemote } from '../remote.js';
 import type { Document, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
@@ -21,6 +22,11 @@ export interface ElasticsearchOptions {
   createIfMissing?: boolean;
   /** Timeouts and retries of every request (see remote.ts). */
   remote?: RemoteOptions;
+  /**
+   * Field boosts. Stored in the mapping's `_meta` of an index this open creates, so later searches use them;
+   * given when opening an existing index, they apply to this instance's searches only.
+   */
+  fieldWeights?: Partial<FieldWeights>;
 }
 
 /**
@@ -42,25 +48,58 @@ export const ES_INDEX_SETTINGS: { settings: estypes.IndicesIndexSettings; mappin
     properties: {
       title: { type: 'text', analyzer: 'rg_english' },
       text: { type: 'text', analyzer: 'rg_english' },
+      tags: { type: 'text', analyzer: 'rg_english' },
+      description: { type: 'text', analyzer: 'rg_english' },
       metadata: { type: 'object' },
     },
   },
 };
 
+/** The document as indexed: tags and description are fields of their own (empty when the document has none). */
+export function esSource(doc: Document): Record<string, unknown> {
+  return { title: doc.title ?? '', text: doc.text, tags: doc.tags ?? [], description: doc.description ?? '', metadata: doc.metadata ?? {} };
+}
+
+/**
+ * The query: a most_fields multi_match summing each field's BM25 times its boost (title and text at 1 are the query
+ * this backend ran before tags). Fields weighted 0 or not in the index's mapping are left out.
+ */
+export function esSearchQuery(text: string, filter: Metadata | undefined, weights: FieldWeights, mapped: ReadonlySet<string>): object {
+  checkFilterKeys(filter);
+  const fields = FIELD_NAMES.filter((f) => weights[f] > 0 && mapped.has(f)).map((f) => `${f}^${weights[f]}`);
+  return {
+    bool: {
+      must: { multi_match: { query: text, fields, type: 'most_fields' } },
+      filter: Object.entries(filter ?? {}).map(([k, v]) => ({ term: { [`metadata.${k}`]: v } })),
+    },
+  };
+}
+
 /** BM25 in Elasticsearch: bulk indexing, retried rejections with backoff, msearch for batches. */
 export class ElasticsearchRetriever implements Retriever {
   readonly backend = 'elasticsearch';
   private readonly client: Client;
+  /** Fields the index maps: all of FIELD_NAMES, except in an index built before tags. */
+  private mapped: Set<string> = new Set(FIELD_NAMES);
+  private weights: FieldWeights;
 
   private constructor(
     private readonly opts: ElasticsearchOptions,
     client: Client,
   ) {
     this.client = client;
+    this.weights = resolveFieldWeights(opts.fieldWeights);
+  }
+
+  /** The field boosts this instance searches with. */
+  fieldWeights(): FieldWeights {
+    return { ...this.weights };
   }
 
   /** Probe the server, connect, and create the index with ES_INDEX_SETTINGS when it does not exist. */
   static async open(opts: ElasticsearchOptions): Promise<ElasticsearchRetriever> {
+    // A bad weight is a usage error: say so before waiting on a server.
+    resolveFieldWeights(opts.fieldWeights);
     const remote = resolveRemote(opts.remote);
     const target: RemoteTarget = { backend: 'elasticsearch', url: opts.url };
     await probeServer(target, remote, opts.apiKey ? { authorization: `ApiKey ${opts.apiKey}` } : {});
@@ -77,13 +116,26 @@ export class ElasticsearchRetriever implements Retriever {
         await retriever.call('delete the index', () => client.indices.delete({ index: opts.index, ignore_unavailable: true }));
       if (!(await retriever.call('look up the index', () => client.indices.exists({ index: opts.index })))) {
         if (opts.createIfMissing === false) throw new Error(`elasticsearch at ${opts.url}: no index "${opts.index}"`);
-        await retriever.call('create the index', () => client.indices.create({ index: opts.index, ...ES_INDEX_SETTINGS }));
+        const mappings = { ...ES_INDEX_SETTINGS.mappings, _meta: { rg_field_weights: retriever.weights } };
+        await retriever.call('create the index', () => client.indices.create({ index: opts.index, ...ES_INDEX_SETTINGS, mappings }));
+      } else {
+        await retriever.readFields();
       }
     } catch (e) {
       await client.close();
       throw e;
     }
     return retriever;
+  }
+
+  /** An existing index: its mapped fields (one built before tags lacks two) and, unless given, its stored boosts. */
+  private async readFields(): Promise<void> {
+    const response = await this.call('read the mapping', () => this.client.indices.getMapping({ index: this.opts.index }));
+    const mapping = Object.values(response)[0]?.mappings;
+    const stored = mapping?._meta?.rg_field_weights as Partial<FieldWeights> | undefined;
+    this.mapped = new Set(Object.keys(mapping?.properties ?? {}));
+    // An index created before boosts were stored searched title and text at 1, which the defaults keep.
+    this.weights = resolveFieldWeights({ ...stored, ...this.opts.fieldWeights });
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -96,13 +148,19 @@ export class ElasticsearchRetriever implements Retriever {
   }
 
   async add(docs: Document[]): Promise<void> {
+    const tagged = docs.find((d) => (d.tags?.length ?? 0) > 0 || (d.description ?? '') !== '');
+    if (tagged && !(this.mapped.has('tags') && this.mapped.has('description')))
+      throw new Error(
+        `elasticsearch ${this.opts.index}: document "${tagged.id}" has tags or a description, but the index was built before ` +
+          'tags and descriptions were mapped: rebuild the index (`rg index build --store STORE --backend elasticsearch`)',
+      );
     const size = this.opts.bulkSize ?? 500;
     for (let i = 0; i < docs.length; i += size) {
       await this.bulk(
         docs.slice(i, i + size).map((d) => ({
           id: d.id,
           action: { index: { _index: this.opts.index, _id: d.id } },
-          source: { title: d.title ?? '', text: d.text, metadata: d.metadata ?? {} },
+          source: esSource(d),
         })),
       );
     }
@@ -140,13 +198,7 @@ export class ElasticsearchRetriever implements Retriever {
   }
 
   private query(text: string, filter: Metadata | undefined): object {
-    checkFilterKeys(filter);
-    return {
-      bool: {
-        must: { multi_match: { query: text, fields: ['title', 'text'], type: 'most_fields' } },
-        filter: Object.entries(filter ?? {}).map(([k, v]) => ({ term: { [`metadata.${k}`]: v } })),
-      },
-    };
+    return esSearchQuery(text, filter, this.weights, this.mapped);
   }
 
   async search(query: string, opts: SearchOptions): Promise<SearchHit[]> {

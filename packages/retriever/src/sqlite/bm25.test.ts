@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FIELD_WEIGHTS } from '../fields.js';
+import { commitBuild, openRetriever } from '../open.js';
 import { CONTRACT_DOCS, CONTRACT_QUERIES, fieldsContract, retrieverContract } from '../testing/contract.js';
 import { FTS5_TOKENIZE, SqliteBm25Retriever, toMatchQuery } from './bm25.js';
 
@@ -149,5 +150,26 @@ describe('sqlite BM25 specifics', () => {
     const again = new SqliteBm25Retriever(path);
     expect((await again.search('passage', { k: 1 }))[0]?.id).toBe('a');
     await again.close();
+  });
+});
+
+describe('openRetriever with field weights', () => {
+  it('a sqlite build stores them in the committed index', async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), 'rg-bm25-store-'));
+    const built = await openRetriever('sqlite', { storeDir, build: true, fieldWeights: { tags: 1.5 } });
+    await built.add([{ id: 'a', text: 'passage', tags: ['Okapi'] }]);
+    await built.close();
+    commitBuild(storeDir, 'sqlite');
+    const r = (await openRetriever('sqlite', { storeDir })) as SqliteBm25Retriever;
+    expect(r.fieldWeights()).toEqual({ ...DEFAULT_FIELD_WEIGHTS, tags: 1.5 });
+    expect((await r.search('okapi', { k: 1 }))[0]?.id).toBe('a');
+    await r.close();
+  });
+
+  it('refuses them for a backend that has no such fields', async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), 'rg-bm25-store-'));
+    await expect(openRetriever('dense', { storeDir, build: true, fieldWeights: { tags: 1 } })).rejects.toThrow(
+      'field weights apply to the sqlite, hybrid, elasticsearch backends, not dense',
+    );
   });
 });
