@@ -27,6 +27,7 @@ interface InferFlags {
   lr: number;
   epochs: number;
   adapterDataset?: string;
+  warmup?: boolean;
   out: string;
   json?: boolean;
 }
@@ -61,6 +62,10 @@ export function registerInfer(program: Command, ctx: CliContext): void {
     .option('--lr <lr>', 'learning rate the adapters were encoded with', positiveNumber, 3e-4)
     .option('--epochs <n>', 'epochs the adapters were encoded with', positiveNumber, 1)
     .option('--adapter-dataset <name>', 'dataset folder of the adapters in the store (default: the dataset name)')
+    .option(
+      '--warmup',
+      'stack the store’s warm-up adapter (rg adapter warmup) under every method’s adapters at weight 1 (wo_param: base + warm-up); refused when adapters were trained on top of another warm-up or the warm-up saw these questions',
+    )
     .option('--out <dir>', 'output root', 'output')
     .option('--json', 'print one JSON line per method with its metrics and folder')
     .action(async (flags: InferFlags, cmd: Command) => {

@@ -19,11 +19,12 @@ import {
   sampleExamples,
   storeAdapterSource,
 } from '@rg/inference';
-import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
+import { DAPT_ADAPTER_ID, type WarmupAdapter } from '@rg/lora-trainer';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
 import { clustersPath } from '../cluster/run.js';
 import { UsageError } from '../errors.js';
 import { defaultAdapterStore } from '../train/common.js';
+import { checkAdaptersWarmup, openWarmup, refuseTrainedQuestions, withWarmup } from './warmup.js';
 
 export interface InferSettings {
   model: string;
@@ -45,6 +46,11 @@ export interface InferSettings {
   gamma?: number;
   /** Weighting of the composed adapters (default cat: their sum, as published). */
   compose?: ComposeMode;
+  /**
+   * Stack the store's warm-up adapter (rg adapter warmup, same model and adapter dataset) under every method's
+   * adapters at weight 1, and under none for wo_param and icl (the "base + warm-up" row).
+   */
+  warmup?: boolean;
   topk: number;
   maxNewTokens: number;
   sample?: number;
@@ -75,6 +81,7 @@ export async function runInference(
     throw new UsageError(`method cluster: no clusters in ${s.store}: run rg cluster --store ${s.store} --k K, then rg cluster train`);
   }
   const needsAdapters = s.methods.some((m) => ADAPTERS.includes(m));
+  const needsStore = needsAdapters || s.warmup === true;
   if (needsRetrieval && !s.store) throw new UsageError(`methods ${RETRIEVAL.join(', ')} need --store (a corpus store with a built index)`);
   if (s.store && !existsSync(join(s.store, STORE_FILE)))
     throw new UsageError(`${s.store} is not a corpus store (no ${STORE_FILE}): run rg corpus ingest first`);
@@ -97,6 +104,7 @@ export async function runInference(
   let corpus: CorpusStore | undefined;
   let adapterStore: AdapterStore | undefined;
   let encoder: SentenceEncoder | undefined;
+  let warmup: WarmupAdapter | undefined;
   try {
     const deps: MethodDeps<CompositionEntry> = { model: engineAnswerModel(lm, loaded.tokenizer), compose: composeCat };
     if (needsRetrieval && s.store) {
@@ -107,14 +115,16 @@ export async function runInference(
       });
       deps.retriever = retriever;
     }
-    if (needsAdapters) {
+    if (needsStore) {
       if (!existsSync(adapterRoot)) throw new UsageError(`no adapter store at ${adapterRoot}: run rg encode first (or pass --adapters)`);
       adapterStore = AdapterStore.open(adapterRoot);
+    }
+    // The model's dimensions let a load name an adapter shaped for another model (rather than fail inside the graph).
+    const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source), model: loaded.config };
+    if (adapterStore && needsAdapters) {
       // dapt's own check below names the command that makes its adapter.
       if (s.methods.some((m) => m !== 'dapt' && ADAPTERS.includes(m)))
         scope = adapterScopeInStore(adapterStore, adapterRoot, scope, s.adapterDataset !== undefined, hooks.onNote);
-      // The model's dimensions let a load name an adapter shaped for another model (rather than fail inside the graph).
-      const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source), model: loaded.config };
       deps.adapters = storeAdapterSource(adapterStore, scope, loadOptions);
       if (s.methods.includes('dapt')) {
         const key = { ...scope, id: DAPT_ADAPTER_ID };
@@ -137,6 +147,22 @@ export async function runInference(
         deps.clusters = { router, adapters: deps.adapters };
       }
     }
+    if (adapterStore && s.warmup) {
+      warmup = openWarmup(adapterStore, scope, loadOptions);
+      refuseTrainedQuestions(warmup, s.dataset, examples);
+      deps.model = withWarmup(deps.model, warmup.weights);
+    }
+    if (adapterStore && needsAdapters) {
+      // Adapters trained on top of a warm-up are only meaningful over that same warm-up (sha256), and never without it.
+      const entries = adapterStore
+        .list({ model: scope.model, rank: scope.rank, alpha: scope.alpha, dataset: scope.dataset })
+        .filter((e) => 'id' in e.key && e.key.lr === scope.lr && e.key.epochs === scope.epochs);
+      const plain = checkAdaptersWarmup(entries, warmup?.identity ?? null);
+      if (warmup && plain > 0)
+        hooks.onNote?.(
+          `--warmup: ${plain} adapter(s) of this scope were trained on the base model alone; the warm-up is stacked under them too`,
+        );
+    }
 
     return await runMethods(s.dataset, examples, deps, {
       methods: s.methods,
@@ -152,10 +178,14 @@ export async function runInference(
         modelPath: loaded.source.path,
         corpusStore: s.store ?? null,
         retriever: s.store ? s.backend : null,
-        adapterStore: needsAdapters ? adapterRoot : null,
+        adapterStore: needsStore ? adapterRoot : null,
         adapterScope: scope,
         gamma: s.gamma ?? null,
         ...(compose ? { compose } : {}),
+        // Only when stacked, so the config.json of a run without it (and its resume) is as before.
+        ...(warmup
+          ? { warmup: { ...warmup.identity, trainedOn: { ...warmup.trainedOn, questionIds: warmup.trainedOn.questionIds.length } } }
+          : {}),
         sample: s.sample ?? null,
         seed: s.seed,
         promptVersion: PROMPT_VERSION,
