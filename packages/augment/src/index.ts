@@ -40,5 +40,6 @@ export {
   validateAugmentedRecord,
 } from './record.js';
 export { type AugmentRunOptions, type AugmentRunSummary, runAugment } from './run.js';
+export { type RetrievalFields, retrievalFields } from './tags.js';
 export { TEMPLATE_VERSION, TemplateAugmenter, type TemplateAugmenterOptions } from './template.js';
 export { isGrounded, normalizeText, splitSentences } from './text.js';
