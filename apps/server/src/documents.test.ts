@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, harness } from './test-helpers/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.drain();
+});
+
+describe('documents and jobs', () => {
+  it('adds a document with 202 and a job, then reads back the job and the document', async () => {
+    h = harness();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      payload: { text: 'Mount Kolt is 2,417 m high.', title: 'Kolt', id: 'kolt', metadata: { source: 'atlas', year: 1999, checked: true } },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ object: 'rg.job', job_id: 'job-1', document_id: 'kolt', collection: 'a' });
+    expect(res.headers.location).toBe('/v1/jobs/job-1?collection=a');
+
+    const queued = await h.app.inject({ method: 'GET', url: '/v1/jobs/job-1' });
+    expect(queued.json()).toMatchObject({ id: 'job-1', object: 'rg.job', collection: 'a', kind: 'add', document_id: 'kolt', state: 'queued', step: null, error: null });
+    h.a.completeJob('job-1');
+    const done = await h.app.inject({ method: 'GET', url: '/v1/jobs/job-1' });
+    expect(done.json()).toMatchObject({ state: 'done', step: 'encode' });
+
+    const doc = await h.app.inject({ method: 'GET', url: '/v1/documents/kolt' });
+    expect(doc.json()).toEqual({
+      id: 'kolt',
+      object: 'rg.document',
+      collection: 'a',
+      title: 'Kolt',
+      text: 'Mount Kolt is 2,417 m high.',
+      metadata: { source: 'atlas', year: 1999, checked: true },
+      has_adapter: true,
+    });
+  });
+
+  it('deletes a document, then answers 404 for it', async () => {
+    h = harness();
+    h.a.addDocument({ id: 'd', text: 'x' });
+    const del = await h.app.inject({ method: 'DELETE', url: '/v1/documents/d' });
+    expect(del.statusCode).toBe(200);
+    expect(del.json()).toEqual({ id: 'd', object: 'rg.document', collection: 'a', deleted: true });
+    expect(h.a.document('d')).toBeUndefined();
+    const again = await h.app.inject({ method: 'DELETE', url: '/v1/documents/d' });
+    expect(again.statusCode).toBe(404);
+    expect(again.json().error).toMatchObject({ param: 'id', code: 'document_not_found' });
+    expect((await h.app.inject({ method: 'GET', url: '/v1/documents/d' })).statusCode).toBe(404);
+    expect((await h.app.inject({ method: 'GET', url: '/v1/jobs/nope' })).json().error.code).toBe('job_not_found');
+  });
+
+  it('works per collection: the body field or ?collection=, and names an unknown collection', async () => {
+    h = harness();
+    const inB = await h.app.inject({ method: 'POST', url: '/v1/documents', payload: { text: 'b text', collection: 'b' } });
+    expect(inB.json().collection).toBe('b');
+    const id = inB.json().document_id;
+    expect(h.b.document(id)?.text).toBe('b text');
+    expect(h.a.documentCount()).toBe(0);
+    expect((await h.app.inject({ method: 'GET', url: `/v1/documents/${id}` })).statusCode).toBe(404);
+    expect((await h.app.inject({ method: 'GET', url: `/v1/documents/${id}?collection=b` })).statusCode).toBe(200);
+    const viaQuery = await h.app.inject({ method: 'POST', url: '/v1/documents?collection=b', payload: { text: 'more' } });
+    expect(viaQuery.json().collection).toBe('b');
+    const unknown = await h.app.inject({ method: 'POST', url: '/v1/documents?collection=zz', payload: { text: 'x' } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error).toMatchObject({ param: 'collection', code: 'collection_not_found' });
+    expect(unknown.json().error.message).toContain('expected one of a, b');
+    const conflict = await h.app.inject({ method: 'POST', url: '/v1/documents?collection=a', payload: { text: 'x', collection: 'b' } });
+    expect(conflict.statusCode).toBe(400);
+  });
+
+  it('validates the document body', async () => {
+    h = harness();
+    const cases: Array<[unknown, string]> = [
+      [{ title: 't' }, 'text'],
+      [{ text: '' }, 'text'],
+      [{ text: 'x', metadata: { nested: { a: 1 } } }, 'metadata.nested'],
+      [{ text: 'x', tags: ['a'] }, 'tags'],
+    ];
+    for (const [payload, param] of cases) {
+      const res = await h.app.inject({ method: 'POST', url: '/v1/documents', payload: payload as object });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().error.param).toBe(param);
+    }
+    expect(h.a.documentCount()).toBe(0);
+  });
+});
