@@ -24,6 +24,7 @@ import {
   trainerOptions,
   trainerRecipe,
 } from '../train/run.js';
+import { encodeOnQueue } from './encode-queue.js';
 
 interface EncodeFlags extends TrainerFlags {
   input: string;
@@ -32,6 +33,7 @@ interface EncodeFlags extends TrainerFlags {
   dapt?: boolean;
   json?: boolean;
   docsPerPass: number;
+  queue?: string;
 }
 
 const keepBoth = recipeMismatchAsUsage('--store DIR or --dataset NAME');
@@ -66,6 +68,7 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       positiveInt,
       1,
     )
+    .option('--queue <url>', 'coordinate workers (rg worker) through Redis: redis://HOST:PORT/N; this process only stores their adapters')
     .action(async (flags: EncodeFlags, cmd: Command) => {
       if (flags.dapt && flags.docsPerPass > 1) throw new UsageError('--docs-per-pass: --dapt trains one adapter, not one per passage');
       if (flags.warmup && (flags as { queue?: string }).queue)
@@ -76,6 +79,7 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       const todo = flags.sample ? usable.slice(0, flags.sample) : usable;
 
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
+      if (flags.queue) return encodeOnQueue(ctx, { config, storeDir, input, flags: { ...flags, queue: flags.queue } }, todo);
       const run = await openTrainingRun(config, { storeDir, input, flags }, (text) => ctx.info(text));
       try {
         if (flags.dapt) await encodeDaptRun(ctx, flags, todo, run.encode);

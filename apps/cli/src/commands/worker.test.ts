@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADAPTER_MODEL_FILE, AdapterStore } from '@rg/adapter-store';
+import { type RedisServer, redisSkipReason, startRedisServer } from '@rg/encode-queue/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { augmentedLine } from '../test-helpers/augmented.js';
+import { writeTinyModel } from '../test-helpers/tiny-model.js';
+import { runCli } from '../test-helpers.js';
+
+const skip = redisSkipReason();
+if (skip) console.warn(`rg worker: ${skip}`);
+
+describe('rg encode --queue and rg worker', () => {
+  it('refuse a --queue that is not a Redis URL, and --dapt on a queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-worker-usage-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(input, `${augmentedLine('a', 'One lighthouse.', [{ question: 'How many?', answer: 'One' }])}\n`);
+    const worker = await runCli(['--model', model, 'worker', '--queue', 'localhost:6379']);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toContain('--queue localhost:6379: scheme localhost: (expected redis:// or rediss://)');
+    const dapt = await runCli(['--model', model, 'encode', '--input', input, '--queue', 'redis://127.0.0.1:1/0', '--dapt']);
+    expect(dapt.code).toBe(2);
+    expect(dapt.stderr).toContain('--queue: --dapt trains one adapter');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe.skipIf(skip !== null)('on a real Redis', () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedisServer();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it('a coordinator and a worker store what rg encode stores, bit for bit; the JSON summaries say so', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rg-worker-'));
+      const model = writeTinyModel(join(dir, 'tiny-llama'));
+      const input = join(dir, 'aug.jsonl');
+      const ids = ['a', 'b/2', 'c'];
+      writeFileSync(
+        input,
+        `${ids.map((id, i) => augmentedLine(id, `Passage ${i} has ${i + 2} towers.`, [{ question: `How many towers in ${i}?`, answer: String(i + 2) }])).join('\n')}\n`,
+      );
+      const train = ['--lr', '1e-3', '--epochs', '2', '--json'];
+      const plain = await runCli(['--model', model, 'encode', '--input', input, '--store', join(dir, 'plain'), ...train]);
+      expect(plain.code, plain.stderr).toBe(0);
+
+      const url = `${redis.url}?queue=cli`;
+      const worker = runCli(['--model', model, 'worker', '--queue', url, '--exit-when-idle', '2', '--json']);
+      const coordinator = await runCli([
+        '--model',
+        model,
+        'encode',
+        '--input',
+        input,
+        '--store',
+        join(dir, 'queued'),
+        '--queue',
+        url,
+        ...train,
+      ]);
+      expect(coordinator.code, coordinator.stderr).toBe(0);
+      expect(JSON.parse(coordinator.stdout)).toMatchObject({
+        passages: 3,
+        trained: 3,
+        skipped: 0,
+        failed: 0,
+        enqueued: 3,
+        interrupted: false,
+      });
+      const w = await worker;
+      expect(w.code, w.stderr).toBe(0);
+      expect(JSON.parse(w.stdout)).toMatchObject({ done: 3, failed: 0 });
+
+      const a = AdapterStore.open(join(dir, 'plain'));
+      const b = AdapterStore.open(join(dir, 'queued'));
+      for (const id of ids) {
+        const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 2, id };
+        expect(b.get(key)?.files[ADAPTER_MODEL_FILE].sha256).toBe(a.get(key)?.files[ADAPTER_MODEL_FILE].sha256);
+      }
+      a.close();
+      b.close();
+
+      const again = await runCli(['--model', model, 'encode', '--input', input, '--store', join(dir, 'queued'), '--queue', url, ...train]);
+      expect(JSON.parse(again.stdout)).toMatchObject({ trained: 0, skipped: 3, enqueued: 0 });
+      rmSync(dir, { recursive: true, force: true });
+    });
+  });
+});
