@@ -34,3 +34,12 @@ export async function tinyRuntime(prefix: string): Promise<{ dir: string; runtim
     },
   };
 }
+
+/** Polls until `check` holds (e.g. a job reached a step), failing after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
