@@ -1,7 +1,8 @@
 import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter, type LoraPair } from '@rg/adapter-store';
-import type { TrainingSession } from '@rg/engine';
+import type { CausalLM, TrainingSession } from '@rg/engine';
 import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
+import { computeTeacherTargets } from './distill.js';
 import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
 import { type TrainMode, type TrainResult, trainAdapter } from './trainer.js';
 import { storedWarmup, WARMUP_ADAPTER_ID, type WarmupIdentity, WarmupMismatchError } from './warmup.js';
@@ -40,6 +41,11 @@ export interface EncodeContext {
    * trained in this context sits on top of it, and records it in its trainingConfig (`warmup`).
    */
   warmup?: WarmupIdentity;
+  /**
+   * The model the adapters are trained on, without adapter, on the inference graph: the teacher of a distill / both
+   * recipe (openTrainingRun's `distill`). The session must then be a distilling one too.
+   */
+  teacher?: CausalLM;
 }
 
 /** The records one adapter is trained on: one document, a cluster's representatives, or a whole corpus (DAPT). */
@@ -118,6 +124,7 @@ async function trainGroups(
       } else {
         const t0 = performance.now();
         const { examples, dropped } = groupExamples(group, ctx, options, recipe);
+        if (recipe.objective && recipe.objective !== 'lm') await computeTeacherTargets(examples, ctx.teacher, recipe.topK as number);
         const epochs = options.mode === 'gradient' ? 1 : options.epochs;
         const perEpoch = Math.ceil(examples.length / options.batchSize);
         const file =
@@ -137,6 +144,7 @@ async function trainGroups(
         const everyMs = (checkpoints?.everySeconds ?? 60) * 1000;
         const result = await trainAdapter(ctx.session, ctx.base.modules, examples, {
           ...options,
+          distillWeight: recipe.distillWeight,
           scale,
           resume,
           onBatch: hooks.onBatch && ((b) => hooks.onBatch?.({ loss: b.loss, tokens: b.tokens })),
@@ -333,7 +341,8 @@ export class RecipeMismatchError extends Error {
  */
 export function storedRecipe(trainingConfig: Record<string, unknown>): Recipe {
   const r = (trainingConfig.recipe ?? DEFAULT_RECIPE) as Recipe;
-  return { examples: r.examples, loss: r.loss };
+  if (!r.objective || r.objective === 'lm') return { examples: r.examples, loss: r.loss };
+  return { examples: r.examples, loss: r.loss, objective: r.objective, topK: r.topK, distillWeight: r.distillWeight };
 }
 
 /**
@@ -349,7 +358,7 @@ export function checkStoredRecipes(ids: readonly string[], ctx: EncodeContext, o
     const entry = ctx.store.get(key);
     if (!entry) continue;
     const was = storedRecipe(entry.trainingConfig);
-    if (was.examples !== recipe.examples || was.loss !== recipe.loss) clashes.push({ key, was });
+    if (formatRecipe(was) !== formatRecipe(recipe)) clashes.push({ key, was });
     // Same reason as the recipe: an adapter on top of another warm-up (or none) would be skipped as "already stored".
     const warmup = storedWarmup(entry.trainingConfig)?.sha256 ?? null;
     if (warmup !== (ctx.warmup?.sha256 ?? null))

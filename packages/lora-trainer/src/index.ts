@@ -1,6 +1,21 @@
 export { AdamW, type AdamWOptions, type AdamWState } from './adamw.js';
 export { collate, scoredTokens, shuffled, type TrainingExample } from './batching.js';
 export {
+  computeTeacherTargets,
+  type DistillExample,
+  type DistillPlan,
+  type DistillRecord,
+  distillDivergence,
+  distillExample,
+  distillExamples,
+  isDistillExample,
+  PASSAGE_PROMPTS,
+  type TeacherTargets,
+  teacherBatch,
+  teacherSystemPrompt,
+  teacherTargets,
+} from './distill.js';
+export {
   type CheckpointOptions,
   DAPT_ADAPTER_ID,
   type EncodeContext,
@@ -25,11 +40,14 @@ export {
   closedBookPrompt,
   contextPrompt,
   DEFAULT_RECIPE,
+  DEFAULT_TOP_K,
   EXAMPLE_LAYOUTS,
   type ExampleLayout,
   formatRecipe,
   LOSS_SPANS,
   type LossSpan,
+  OBJECTIVES,
+  type Objective,
   type Recipe,
   type RecipeOptions,
   type RecipeRecord,

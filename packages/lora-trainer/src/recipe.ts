@@ -1,5 +1,6 @@
 import { seededRandom } from '@rg/engine';
 import { shuffled, type TrainingExample } from './batching.js';
+import { distillExamples } from './distill.js';
 
 /** The fields of an augmented record (see @rg/augment) the recipe reads. */
 export interface RecipeRecord {
@@ -40,9 +41,28 @@ export type ExampleLayout = (typeof EXAMPLE_LAYOUTS)[number];
 export const LOSS_SPANS = ['answer', 'all'] as const;
 export type LossSpan = (typeof LOSS_SPANS)[number];
 
+/**
+ * What the adapter is trained to do (rg encode --objective):
+ * - lm: next-token cross-entropy on the layout's examples (`examples`, `loss`);
+ * - distill: context distillation only (distill.ts): the student without the passage matches the teacher with it,
+ *   KL on the teacher's top-k at each answer position of the record's questions and of the generic passage prompts;
+ * - both: the layout's LM examples and the distillation examples together, loss = CE + distillWeight · KL.
+ */
+export const OBJECTIVES = ['lm', 'distill', 'both'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+
+/** Teacher tokens kept per position when a recipe does not say (the method's papers use 16 to 32 or the full softmax). */
+export const DEFAULT_TOP_K = 16;
+
 export interface Recipe {
   examples: ExampleLayout;
   loss: LossSpan;
+  /** Absent = 'lm' (every adapter stored before objectives existed). */
+  objective?: Objective;
+  /** distill / both: teacher tokens per position (default DEFAULT_TOP_K). */
+  topK?: number;
+  /** both: λ in CE + λ·KL (default 1); distill trains on the KL alone (λ = 1). */
+  distillWeight?: number;
 }
 
 /** What rg trained with before the recipe could be chosen, so also what an adapter without a recorded recipe had. */
@@ -51,11 +71,25 @@ export const DEFAULT_RECIPE: Readonly<Recipe> = { examples: 'qa', loss: 'answer'
 /** The recipe as it is trained: defaults filled in, and `passage` always with loss on every token (it has no answer). */
 export function resolveRecipe(recipe: Partial<Recipe> = {}): Recipe {
   const examples = recipe.examples ?? DEFAULT_RECIPE.examples;
-  return { examples, loss: examples === 'passage' ? 'all' : (recipe.loss ?? DEFAULT_RECIPE.loss) };
+  const lm: Recipe = { examples, loss: examples === 'passage' ? 'all' : (recipe.loss ?? DEFAULT_RECIPE.loss) };
+  const objective = recipe.objective ?? 'lm';
+  if (!OBJECTIVES.includes(objective)) throw new Error(`recipe.objective: '${objective}' is not one of ${OBJECTIVES.join(', ')}`);
+  // An 'lm' recipe is recorded as before objectives existed, so stored adapters and new ones compare equal.
+  if (objective === 'lm') return lm;
+  const topK = recipe.topK ?? DEFAULT_TOP_K;
+  if (!Number.isInteger(topK) || topK < 1) throw new Error(`recipe.topK: ${topK} must be a positive integer`);
+  const distillWeight = objective === 'both' ? (recipe.distillWeight ?? 1) : 1;
+  if (!(Number.isFinite(distillWeight) && distillWeight > 0))
+    throw new Error(`recipe.distillWeight: ${recipe.distillWeight} must be a positive number`);
+  return { ...lm, objective, topK, distillWeight };
 }
 
 export function formatRecipe(recipe: Recipe): string {
-  return `examples=${recipe.examples} loss=${recipe.loss}`;
+  const lm = `examples=${recipe.examples} loss=${recipe.loss}`;
+  const objective = recipe.objective ?? 'lm';
+  if (objective === 'lm') return lm;
+  const distill = `objective=${objective} topK=${recipe.topK ?? DEFAULT_TOP_K}`;
+  return objective === 'both' ? `${lm} ${distill} distillWeight=${recipe.distillWeight ?? 1}` : distill;
 }
 
 export interface RecipeOptions {
@@ -90,9 +124,13 @@ export function closedBookPrompt(question: string): string {
  * facts. With an odd count the closed-book half gets the extra pair. `prag`: see EXAMPLE_LAYOUTS. Every chat example
  * is the model's chat template around (user, assistant); with loss `answer` the loss covers the assistant turn only
  * (the answer and the template's end-of-turn tokens), with `all` every token. `passage`: see EXAMPLE_LAYOUTS.
+ * Objective `distill`: the record's distillation examples instead (distillExamples); `both`: the layout's and those.
  */
 export function recipeExamples(record: RecipeRecord, encoder: ChatEncoder, options: RecipeOptions = {}): RecipeResult {
   const recipe = resolveRecipe(options.recipe);
+  // Distillation examples carry their teacher sequence; the targets come later (computeTeacherTargets, async).
+  const distilled = recipe.objective && recipe.objective !== 'lm' ? distillExamples(record, encoder, options.maxTokens) : null;
+  if (recipe.objective === 'distill' && distilled) return distilled;
   const all =
     recipe.examples === 'passage'
       ? passageExamples(record, encoder, options.maxTokens)
@@ -105,6 +143,7 @@ export function recipeExamples(record: RecipeRecord, encoder: ChatEncoder, optio
     if (options.maxTokens !== undefined && example.inputIds.length > options.maxTokens) dropped++;
     else examples.push(example);
   }
+  if (distilled) return { examples: [...examples, ...distilled.examples], dropped: dropped + distilled.dropped };
   return { examples, dropped };
 }
 

@@ -1,6 +1,7 @@
 import { type LoraParams, seededRandom, type TrainingSession } from '@rg/engine';
 import { AdamW, type AdamWState } from './adamw.js';
 import { collate, shuffled, type TrainingExample } from './batching.js';
+import { isDistillExample, teacherBatch } from './distill.js';
 
 /**
  * 'lora': train A and B with AdamW from the init adapter.
@@ -24,8 +25,13 @@ export interface TrainOptions {
   betas?: [number, number];
   eps?: number;
   padId?: number;
-  /** Called after every micro-batch. */
-  onBatch?: (info: { loss: number; tokens: number; ortMs: number }) => void;
+  /**
+   * λ in loss = CE + λ·KL for a session built with `distill` (default 1); the distillation examples
+   * (distill.ts) must have their teacher targets (computeTeacherTargets).
+   */
+  distillWeight?: number;
+  /** Called after every micro-batch; `distillKl` with a distilling session. */
+  onBatch?: (info: { loss: number; tokens: number; ortMs: number; distillKl?: number }) => void;
   /** 'lora' mode: called after every optimizer step with the state an interrupted run resumes from. */
   onCheckpoint?: (checkpoint: TrainCheckpoint) => void;
   /** Go on from a checkpoint of a run with the same examples and options (the result is the uninterrupted run's). */
@@ -68,6 +74,10 @@ export async function trainAdapter(
 ): Promise<TrainResult> {
   const t0 = performance.now();
   if (examples.length === 0) throw new Error('trainAdapter: no training examples');
+  const distilled = examples.filter(isDistillExample);
+  if (distilled.length > 0 && !session.graph.distill)
+    throw new Error('trainAdapter: distillation examples need a session created with distill (TrainingSessionOptions.distill)');
+  const topK = distilled[0]?.distill.targets?.k ?? 1;
   const keys = session.modules.map((m) => `${m.layer}.${m.target}`);
   const params = new Map<string, LoraParams>();
   for (const key of keys) {
@@ -114,13 +124,15 @@ export async function trainAdapter(
     if (resume && epoch < resume.epoch) continue;
     const batches = Math.ceil(order.length / options.batchSize);
     for (let i = resume && epoch === resume.epoch ? resume.batch : 0; i < batches; i++) {
-      const batch = collate(order.slice(i * options.batchSize, (i + 1) * options.batchSize), options.padId);
+      const rows = order.slice(i * options.batchSize, (i + 1) * options.batchSize);
+      const batch = collate(rows, options.padId);
+      if (session.graph.distill) batch.teacher = teacherBatch(batch, rows, topK, options.distillWeight ?? 1);
       const r = await session.step(batch, params, options.scale);
       if (!Number.isFinite(r.loss)) throw new Error(`training: loss is ${r.loss} (an example without answer tokens, or divergence)`);
       losses.push(r.loss);
       tokens += batch.batch * batch.seq;
       ortMs += r.ortMs;
-      options.onBatch?.({ loss: r.loss, tokens: batch.batch * batch.seq, ortMs: r.ortMs });
+      options.onBatch?.({ loss: r.loss, tokens: batch.batch * batch.seq, ortMs: r.ortMs, distillKl: r.distillKl });
       for (const [k, g] of r.grads) {
         const s = sum.get(k) as { a: Float64Array; b: Float64Array };
         for (let j = 0; j < g.a.length; j++) s.a[j] += g.a[j];

@@ -1,5 +1,13 @@
 import type { AdapterStore, BaseWeightKey, LoraAdapter } from '@rg/adapter-store';
-import { type LoadedModel, type LoraTarget, type ModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
+import {
+  type LoadedModel,
+  type LoraTarget,
+  type ModelConfig,
+  modelFingerprint,
+  modelKeyName,
+  OrtCausalLM,
+  TrainingSession,
+} from '@rg/engine';
 import type { EncodeContext } from './encode.js';
 import { initAdapter } from './init.js';
 import { mergeIntoWeights, type WarmupAdapter } from './warmup.js';
@@ -89,6 +97,11 @@ export interface TrainingRunOptions {
    * base weights, so it is in every forward and gets no update; recorded with each adapter (EncodeContext.warmup).
    */
   warmup?: WarmupAdapter;
+  /**
+   * The run distils (recipe objective distill / both): the training session gets soft targets, and the model (with the
+   * warm-up, if any: the teacher is what the adapter sits on) is loaded on the inference graph as the teacher.
+   */
+  distill?: boolean;
   /** No base_weight was stored: one was initialised with `seed` and stored under this key. */
   onInitBaseWeight?: (key: BaseWeightKey) => void;
 }
@@ -120,7 +133,9 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
     targets: options.targets,
     threads: options.threads,
     batchedAdapters: options.batchedAdapters,
+    distill: options.distill,
   });
+  const teacher = options.distill ? await OrtCausalLM.load(model.config, weights, { threads: options.threads }) : undefined;
   const scope = {
     model: modelName,
     rank: options.rank,
@@ -138,7 +153,11 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
       scope,
       modelFingerprint: fingerprint,
       ...(options.warmup ? { warmup: options.warmup.identity } : {}),
+      ...(teacher ? { teacher } : {}),
     },
-    close: () => session.release(),
+    close: async () => {
+      await session.release();
+      await teacher?.dispose();
+    },
   };
 }
