@@ -2,8 +2,8 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import { bearerCheck, OPEN_ROUTES } from './auth.js';
 import type { ServedCollections, ServerOptions } from './deps.js';
 import { HttpError } from './errors.js';
-import { GenerationQueue } from './queue.js';
 import { ServerMetrics } from './metrics.js';
+import { GenerationQueue } from './queue.js';
 import { completionRoutes } from './routes/completions.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
@@ -31,7 +31,9 @@ export interface RgApp {
 /** The HTTP layer over open collections: routes, schemas, auth, queue and metrics; listening is the caller's. */
 export function buildApp(served: ServedCollections, options: BuildAppOptions): RgApp {
   if (!served.collections.has(served.defaultCollection)) {
-    throw new Error(`default collection "${served.defaultCollection}" is not among the served ones (${[...served.collections.keys()].join(', ')})`);
+    throw new Error(
+      `default collection "${served.defaultCollection}" is not among the served ones (${[...served.collections.keys()].join(', ')})`,
+    );
   }
   const app = Fastify({
     logger:

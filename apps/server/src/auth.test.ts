@@ -38,7 +38,12 @@ describe('API key (RG_SERVER_API_KEY)', () => {
   it('never writes the key to the log, even with per-request debug logging', async () => {
     h = harness({ apiKey: KEY, logLevel: 'debug' });
     await h.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat('q'), headers: { authorization: `Bearer ${KEY}` } });
-    await h.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat('q'), headers: { authorization: `Bearer ${KEY}-wrong` } });
+    await h.app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      payload: chat('q'),
+      headers: { authorization: `Bearer ${KEY}-wrong` },
+    });
     expect(h.logs.length).toBeGreaterThan(0);
     expect(h.logs.join('')).not.toContain(KEY);
   });

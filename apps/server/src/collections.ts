@@ -1,5 +1,5 @@
 import type { Collection } from '@rg/pipeline';
-import { type ServedCollections, MODEL_PREFIX } from './deps.js';
+import { MODEL_PREFIX, type ServedCollections } from './deps.js';
 import { HttpError } from './errors.js';
 
 export function modelId(collectionName: string): string {
@@ -24,7 +24,11 @@ export function collectionForModel(served: ServedCollections, model: string | un
 }
 
 /** The collection a document or job route names (?collection= or a body field), the default one when none. */
-export function collectionByName(served: ServedCollections, name: string | undefined, param: string): { name: string; collection: Collection } {
+export function collectionByName(
+  served: ServedCollections,
+  name: string | undefined,
+  param: string,
+): { name: string; collection: Collection } {
   return byName(served, name ?? served.defaultCollection, param);
 }
 

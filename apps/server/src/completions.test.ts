@@ -40,7 +40,13 @@ describe('POST /v1/chat/completions (not streamed)', () => {
         model: 'rg:b',
         messages: [
           { role: 'developer', content: 'Be brief.' },
-          { role: 'user', content: [{ type: 'text', text: 'Capital ' }, { type: 'text', text: 'of Germany?' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Capital ' },
+              { type: 'text', text: 'of Germany?' },
+            ],
+          },
         ],
         max_tokens: 1,
         temperature: 0.7,
@@ -81,7 +87,11 @@ describe('POST /v1/chat/completions (not streamed)', () => {
 
   it('sends the base model name and a missing model to the default collection, and an unknown one to 404', async () => {
     h = harness();
-    const byBase = await h.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat('q', { model: 'smollm2-135m-instruct' }) });
+    const byBase = await h.app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      payload: chat('q', { model: 'smollm2-135m-instruct' }),
+    });
     expect(byBase.json().model).toBe('rg:a');
     const { model: _, ...noModel } = chat('q');
     const byNone = await h.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: noModel });
@@ -98,9 +108,19 @@ describe('request validation', () => {
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['no messages', { model: 'rg:a' }, 'messages', /messages: required/],
     ['an empty message list', { messages: [] }, 'messages', /messages: must NOT have fewer than 1 items/],
-    ['a bad role', { messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role', /messages\[0\]\.role: expected one of "system", "developer", "user", "assistant"/],
+    [
+      'a bad role',
+      { messages: [{ role: 'robot', content: 'x' }] },
+      'messages[0].role',
+      /messages\[0\]\.role: expected one of "system", "developer", "user", "assistant"/,
+    ],
     ['a number as content', { messages: [{ role: 'user', content: 3 }] }, 'messages[0].content', /expected string or array/],
-    ['an unknown method', { ...chat('q'), rg: { method: 'magic' } }, 'rg.method', /rg\.method: expected one of "wo_param", "icl", "cat_all_one", "combine"/],
+    [
+      'an unknown method',
+      { ...chat('q'), rg: { method: 'magic' } },
+      'rg.method',
+      /rg\.method: expected one of "wo_param", "icl", "cat_all_one", "combine"/,
+    ],
     ['a misspelt rg knob', { ...chat('q'), rg: { kk: 3 } }, 'rg.kk', /rg\.kk: unknown field/],
     ['k as a string (no coercion)', { ...chat('q'), rg: { k: '3' } }, 'rg.k', /rg\.k: expected integer/],
     ['k out of range', { ...chat('q'), rg: { k: 99 } }, 'rg.k', /rg\.k: must be <= 16/],
@@ -108,8 +128,24 @@ describe('request validation', () => {
     ['a negative max_tokens', chat('q', { max_tokens: 0 }), 'max_tokens', /max_tokens: must be >= 1/],
     ['a stop sequence', chat('q', { stop: ['\n'] }), 'stop', /stop: stop sequences are not supported/],
     ['n > 1', chat('q', { n: 2 }), 'n', /n: only n=1 is supported/],
-    ['tools', chat('q', { tools: [{ type: 'function', function: { name: 'f' } }] }), 'tools', /tools: tool and function calling are not supported/],
-    ['an assistant turn last', { messages: [{ role: 'assistant', content: 'hi' }] }, 'messages[0].role', /the last message must be the user's question/],
+    [
+      'tools',
+      chat('q', { tools: [{ type: 'function', function: { name: 'f' } }] }),
+      'tools',
+      /tools: tool and function calling are not supported/,
+    ],
+    [
+      'an assistant turn last',
+      { messages: [{ role: 'assistant', content: 'hi' }] },
+      'messages[0].role',
+      /the last message must be the user's question/,
+    ],
+    [
+      'adapters with a method that applies none',
+      { ...chat('q'), rg: { method: 'icl', adapters: [{ id: 'x' }] } },
+      'rg.adapters',
+      /method icl applies no adapters/,
+    ],
     ['another backend', { ...chat('q'), rg: { backend: 'qdrant' } }, 'rg.backend', /"bm25" backend only; "qdrant" is not available/],
   ];
   it.each(cases)('answers 400 naming the field for %s', async (_name, payload, param, message) => {
@@ -125,7 +161,12 @@ describe('request validation', () => {
 
   it('answers 400 for malformed JSON', async () => {
     h = harness();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, payload: '{"messages": [' });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"messages": [',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.type).toBe('invalid_request_error');
   });
@@ -142,7 +183,11 @@ describe('request validation', () => {
 describe('POST /v1/completions', () => {
   it('continues a raw prompt and answers in the text_completion shape', async () => {
     h = harness();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/completions', payload: { model: 'rg:a', prompt: 'The capital of France', max_tokens: 2 } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/completions',
+      payload: { model: 'rg:a', prompt: 'The capital of France', max_tokens: 2 },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.id).toMatch(/^cmpl-/);

@@ -19,7 +19,16 @@ describe('documents and jobs', () => {
     expect(res.headers.location).toBe('/v1/jobs/job-1?collection=a');
 
     const queued = await h.app.inject({ method: 'GET', url: '/v1/jobs/job-1' });
-    expect(queued.json()).toMatchObject({ id: 'job-1', object: 'rg.job', collection: 'a', kind: 'add', document_id: 'kolt', state: 'queued', step: null, error: null });
+    expect(queued.json()).toMatchObject({
+      id: 'job-1',
+      object: 'rg.job',
+      collection: 'a',
+      kind: 'add',
+      document_id: 'kolt',
+      state: 'queued',
+      step: null,
+      error: null,
+    });
     h.a.completeJob('job-1');
     const done = await h.app.inject({ method: 'GET', url: '/v1/jobs/job-1' });
     expect(done.json()).toMatchObject({ state: 'done', step: 'encode' });
@@ -74,6 +83,7 @@ describe('documents and jobs', () => {
     const cases: Array<[unknown, string]> = [
       [{ title: 't' }, 'text'],
       [{ text: '' }, 'text'],
+      [{ text: ' \n\t' }, 'text'],
       [{ text: 'x', metadata: { nested: { a: 1 } } }, 'metadata.nested'],
       [{ text: 'x', tags: ['a'] }, 'tags'],
     ];
@@ -82,6 +92,8 @@ describe('documents and jobs', () => {
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
       expect(res.json().error.param).toBe(param);
     }
+    const blank = await h.app.inject({ method: 'POST', url: '/v1/documents', payload: { text: '  ' } });
+    expect(blank.json().error.message).toBe('text: expected a non-blank string');
     expect(h.a.documentCount()).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import type { ServerOptions } from './deps.js';
 import { HttpError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { type Endpoint, type FinishReason, ResponseHeader } from './openai-shapes.js';
-import { GenerationQueue, QueueFullError } from './queue.js';
+import { type GenerationQueue, QueueFullError } from './queue.js';
 import { RequestControl } from './request-control.js';
 import type { AnswerAsk } from './to-answer.js';
 
@@ -43,7 +43,12 @@ export async function runGeneration(ctx: GenerationContext, reply: FastifyReply,
       throw new HttpError(429, e.message, null, 'queue_full', { 'retry-after': String(e.retryAfterSeconds) });
     }
     if (control.timedOut) {
-      throw new HttpError(504, `no generation slot became free within the request timeout (${ctx.options.requestTimeoutMs} ms)`, null, 'timeout');
+      throw new HttpError(
+        504,
+        `no generation slot became free within the request timeout (${ctx.options.requestTimeoutMs} ms)`,
+        null,
+        'timeout',
+      );
     }
     if (control.clientGone) return clientGone(reply);
     throw e;

@@ -6,8 +6,12 @@ describe('GenerationQueue', () => {
     const queue = new GenerationQueue(1, 2);
     const first = await queue.acquire();
     const order: string[] = [];
-    const second = queue.acquire().then((release) => (order.push('second'), release));
-    const third = queue.acquire().then((release) => (order.push('third'), release));
+    const granted = (name: string) => (release: () => void) => {
+      order.push(name);
+      return release;
+    };
+    const second = queue.acquire().then(granted('second'));
+    const third = queue.acquire().then(granted('third'));
     expect(queue.inFlight).toBe(1);
     expect(queue.depth).toBe(2);
     expect(() => queue.acquire()).toThrow(QueueFullError);

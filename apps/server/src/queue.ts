@@ -6,7 +6,9 @@ export class QueueFullError extends Error {
     running: number,
     waiting: number,
   ) {
-    super(`the server is busy: ${running} generation(s) running and ${waiting} waiting (the queue's limit); retry in about ${retryAfterSeconds} s`);
+    super(
+      `the server is busy: ${running} generation(s) running and ${waiting} waiting (the queue's limit); retry in about ${retryAfterSeconds} s`,
+    );
   }
 }
 

@@ -1,13 +1,11 @@
 import { COMPOSE_MODES } from '@rg/inference';
+import { COLLECTION_METHODS } from '@rg/pipeline';
 
 /**
  * JSON schemas of the request bodies, checked by Fastify (Ajv) before a route runs; a failure is answered 400 naming
  * the field (see validation-error.ts). Unknown top-level fields are accepted, as OpenAI clients send fields this
  * server has no use for (user, metadata, store); the `rg` object is closed, so a misspelt knob is an error, not a no-op.
  */
-
-/** The methods a request may ask for: the ones that answer from a collection alone (cluster and dapt need other stores). */
-export const SERVED_METHODS = ['wo_param', 'icl', 'cat_all_one', 'combine'] as const;
 
 /** Bounds a request cannot exceed whatever the collection's defaults are. */
 export const LIMITS = { k: 16, adapters: 16, maxTokens: 4096 } as const;
@@ -16,7 +14,7 @@ const rgExtension = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    method: { type: 'string', enum: SERVED_METHODS },
+    method: { type: 'string', enum: COLLECTION_METHODS },
     k: { type: 'integer', minimum: 1, maximum: LIMITS.k },
     compose: { type: 'string', enum: COMPOSE_MODES },
     backend: { type: 'string', minLength: 1 },
@@ -92,7 +90,8 @@ export const documentBody = {
   required: ['text'],
   additionalProperties: false,
   properties: {
-    text: { type: 'string', minLength: 1 },
+    // Some non-space character: an all-blank text would make a document with nothing to index or learn.
+    text: { type: 'string', pattern: '\\S' },
     title: { type: 'string' },
     id: { type: 'string', minLength: 1, maxLength: 200 },
     metadata: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
@@ -113,7 +112,7 @@ export const idParams = {
 } as const;
 
 export interface RgExtension {
-  method?: (typeof SERVED_METHODS)[number];
+  method?: (typeof COLLECTION_METHODS)[number];
   k?: number;
   compose?: (typeof COMPOSE_MODES)[number];
   backend?: string;

@@ -8,10 +8,16 @@ export type AnswerAsk = Omit<AnswerRequest, 'onDelta' | 'signal'>;
 /** OpenAI fields this server does not implement: refused by name rather than silently ignored. */
 function refuseUnsupported(body: ChatCompletionBody | CompletionBody): void {
   if (body.stop !== undefined && body.stop !== null && !(Array.isArray(body.stop) && body.stop.length === 0))
-    throw badRequest('stop', 'stop sequences are not supported (generation ends at the model end-of-turn token or max_tokens)', 'unsupported');
-  if (body.n !== undefined && body.n !== null && body.n > 1) throw badRequest('n', 'only n=1 is supported (one choice per request)', 'unsupported');
+    throw badRequest(
+      'stop',
+      'stop sequences are not supported (generation ends at the model end-of-turn token or max_tokens)',
+      'unsupported',
+    );
+  if (body.n !== undefined && body.n !== null && body.n > 1)
+    throw badRequest('n', 'only n=1 is supported (one choice per request)', 'unsupported');
   for (const field of ['tools', 'tool_choice', 'functions', 'function_call'] as const) {
-    if (body[field] !== undefined && body[field] !== null) throw badRequest(field, 'tool and function calling are not supported', 'unsupported');
+    if (body[field] !== undefined && body[field] !== null)
+      throw badRequest(field, 'tool and function calling are not supported', 'unsupported');
   }
   if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false)
     throw badRequest('logprobs', 'log probabilities are not returned by this server', 'unsupported');
@@ -31,6 +37,10 @@ function rgKnobs(rg: RgExtension | undefined, collection: Collection): Partial<A
   if (rg.method !== undefined) knobs.method = rg.method;
   if (rg.k !== undefined) knobs.k = rg.k;
   if (rg.compose !== undefined) knobs.compose = rg.compose;
+  const method = rg.method ?? collection.settings.answer.method;
+  if (rg.adapters !== undefined && (method === 'wo_param' || method === 'icl')) {
+    throw badRequest('rg.adapters', `method ${method} applies no adapters; explicit adapters need method cat_all_one or combine`);
+  }
   if (rg.adapters !== undefined) knobs.adapters = rg.adapters.map((a) => ({ id: a.id, weight: a.weight }));
   return knobs;
 }
@@ -56,7 +66,10 @@ export function chatAsk(body: ChatCompletionBody, collection: Collection): Answe
     body.max_completion_tokens !== null &&
     body.max_tokens !== body.max_completion_tokens
   ) {
-    throw badRequest('max_completion_tokens', `differs from max_tokens (${body.max_completion_tokens} vs ${body.max_tokens}); give one of them`);
+    throw badRequest(
+      'max_completion_tokens',
+      `differs from max_tokens (${body.max_completion_tokens} vs ${body.max_tokens}); give one of them`,
+    );
   }
   // The developer role is what newer OpenAI clients send for system instructions.
   const messages: ChatTurn[] = body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: text(m.content) }));
@@ -75,7 +88,8 @@ export function chatAsk(body: ChatCompletionBody, collection: Collection): Answe
 export function completionAsk(body: CompletionBody, collection: Collection): AnswerAsk {
   refuseUnsupported(body);
   if (body.echo) throw badRequest('echo', 'echoing the prompt is not supported', 'unsupported');
-  if (body.best_of !== undefined && body.best_of !== null && body.best_of > 1) throw badRequest('best_of', 'only best_of=1 is supported', 'unsupported');
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of > 1)
+    throw badRequest('best_of', 'only best_of=1 is supported', 'unsupported');
   if (body.suffix) throw badRequest('suffix', 'insertion (suffix) is not supported', 'unsupported');
   const prompt = Array.isArray(body.prompt) ? body.prompt[0] : body.prompt;
   return { question: prompt, raw: true, ...sampling(body, body.max_tokens), ...rgKnobs(body.rg, collection) };

@@ -40,6 +40,11 @@ export function schemaError(issues: SchemaIssue[], context: string): HttpError {
       const types = String(issue.params.type).split(',').join(' or ');
       return new HttpError(400, `${where}${field}: expected ${types}`, field, 'invalid_type');
     }
+    case 'pattern': {
+      const field = fieldName(issue.instancePath) || '(body)';
+      const expected = issue.params.pattern === '\\S' ? 'a non-blank string' : `a string matching ${String(issue.params.pattern)}`;
+      return new HttpError(400, `${where}${field}: expected ${expected}`, field, 'invalid_value');
+    }
     default: {
       const field = fieldName(issue.instancePath) || '(body)';
       return new HttpError(400, `${where}${field}: ${issue.message ?? 'invalid'}`, field, 'invalid_value');

@@ -52,7 +52,12 @@ export function documentRoutes(app: FastifyInstance, served: ServedCollections, 
       const fromBody = request.body.collection;
       const fromQuery = request.query.collection;
       if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-        throw new HttpError(400, `collection: the body says "${fromBody}" and the query "${fromQuery}"; give one`, 'collection', 'invalid_value');
+        throw new HttpError(
+          400,
+          `collection: the body says "${fromBody}" and the query "${fromQuery}"; give one`,
+          'collection',
+          'invalid_value',
+        );
       }
       const { name, collection } = collectionByName(served, fromBody ?? fromQuery, 'collection');
       const { jobId, documentId } = collection.addDocument({ text, title, id, metadata });

@@ -1,12 +1,4 @@
-import type {
-  AnswerRequest,
-  AnswerResult,
-  Collection,
-  CollectionSettings,
-  DocumentInfo,
-  JobStatus,
-  NewDocument,
-} from '@rg/pipeline';
+import type { AnswerRequest, AnswerResult, Collection, CollectionSettings, DocumentInfo, JobStatus, NewDocument } from '@rg/pipeline';
 
 /**
  * A test double of a pipeline Collection for the HTTP layer's tests only: it "generates" a fixed list of words, one

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The compiled server lives in dist/ (pnpm build). Without it, say how to build rather than print Node's
+// ERR_MODULE_NOT_FOUND stack.
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(`rg-server: not built yet: ${entry.pathname} is missing.\nRun \`pnpm build\` in the repository root first.\n`);
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ArgsError, parseServerArgs } from './args.js';
+
+describe('parseServerArgs', () => {
+  it('takes repeated --collection, flags over RG_* environment, and the key only from the environment', () => {
+    const options = parseServerArgs(
+      [
+        '--collection',
+        'one',
+        '--collection',
+        'two',
+        '--port',
+        '0',
+        '--threads',
+        '3',
+        '--timeout',
+        '30',
+        '--log-level',
+        'debug',
+        '--max-queue',
+        '0',
+      ],
+      { RG_MODEL: 'x.gguf', RG_HOME: '/h', RG_THREADS: '1', RG_SERVER_API_KEY: 'k' },
+    );
+    expect(options).toEqual({
+      collections: ['one', 'two'],
+      host: '127.0.0.1',
+      port: 0,
+      model: 'x.gguf',
+      home: '/h',
+      threads: 3,
+      concurrency: 1,
+      maxQueue: 0,
+      requestTimeoutMs: 30_000,
+      logLevel: 'debug',
+      apiKey: 'k',
+    });
+  });
+
+  it('defaults to the embedded model, loopback, port 8080, no key', () => {
+    const options = parseServerArgs([], {});
+    expect(options).toMatchObject({
+      collections: [],
+      host: '127.0.0.1',
+      port: 8080,
+      model: 'smollm2-135m-instruct',
+      threads: 2,
+      logLevel: 'warn',
+    });
+    expect(options !== 'help' && options.home.endsWith('/.cache/rg')).toBe(true);
+    expect(options !== 'help' && options.apiKey).toBeUndefined();
+  });
+
+  it('names the flag and what it expected', () => {
+    expect(() => parseServerArgs(['--port', 'http'], {})).toThrow(new ArgsError('--port: expected a non-negative integer, got "http"'));
+    expect(() => parseServerArgs(['--threads', '0'], {})).toThrow('--threads: expected a positive integer, got "0"');
+    expect(() => parseServerArgs(['--log-level', 'loud'], {})).toThrow(
+      '--log-level: expected one of silent, error, warn, info, debug, got "loud"',
+    );
+    expect(() => parseServerArgs(['--api-key', 'k'], {})).toThrow(ArgsError);
+    expect(parseServerArgs(['--help'], {})).toBe('help');
+  });
+});

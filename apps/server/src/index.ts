@@ -1,0 +1,14 @@
+export { type BuildAppOptions, buildApp, type RgApp } from './app.js';
+export { ArgsError, parseServerArgs, USAGE } from './args.js';
+export { DEFAULT_SERVER_OPTIONS, LOG_LEVELS, type LogLevel, MODEL_PREFIX, type ServedCollections, type ServerOptions } from './deps.js';
+export {
+  DEFAULT_PORT,
+  defaultCollectionDir,
+  type ListenOptions,
+  listen,
+  type RunningServer,
+  type SignalSource,
+  type StartOptions,
+  startServer,
+  untilSignal,
+} from './start.js';

@@ -1,0 +1,132 @@
+import type { AddressInfo } from 'node:net';
+import { basename, join, resolve } from 'node:path';
+import { type Collection, loadRuntime, type ModelRuntime, openCollection } from '@rg/pipeline';
+import { type BuildAppOptions, buildApp, type RgApp } from './app.js';
+import { modelId } from './collections.js';
+import type { ServedCollections, ServerOptions } from './deps.js';
+
+export interface StartOptions extends ServerOptions {
+  /** Collection folders; the first is the default. None: `<home>/collections/default`. A folder without collection.json gets one with the default settings. */
+  collections: string[];
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  model: string;
+  home: string;
+  threads: number;
+  /** The one line said on listen (default: stderr). */
+  say?: (line: string) => void;
+  logStream?: BuildAppOptions['logStream'];
+}
+
+export interface RunningServer {
+  url: string;
+  rg: RgApp;
+  collections: Map<string, Collection>;
+  /** Stops accepting, drains requests in flight, closes the collections (their jobs checkpoint) and the model. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 8080;
+
+export function defaultCollectionDir(home: string): string {
+  return join(home, 'collections', 'default');
+}
+
+/** Loads the model, opens the collections (creating missing ones with the default settings), and listens. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const dirs = options.collections.length > 0 ? options.collections : [defaultCollectionDir(options.home)];
+  const runtime = await loadRuntime({ model: options.model, home: options.home, threads: options.threads });
+  const collections = new Map<string, Collection>();
+  try {
+    for (const dir of dirs) {
+      const collection = await openCollection(dir, runtime, { create: { name: basename(resolve(dir)) } });
+      const clash = collections.get(collection.name);
+      if (clash) {
+        await collection.close();
+        throw new Error(
+          `two collections are named "${collection.name}" (${clash.dir} and ${collection.dir}); rename one in its collection.json`,
+        );
+      }
+      collections.set(collection.name, collection);
+    }
+  } catch (e) {
+    await closeAll(collections, runtime);
+    throw e;
+  }
+  try {
+    return await listen(
+      { collections, defaultCollection: collections.keys().next().value as string, modelName: runtime.modelName },
+      options,
+      () => closeAll(collections, runtime),
+    );
+  } catch (e) {
+    await closeAll(collections, runtime);
+    throw e;
+  }
+}
+
+export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' | 'threads'>;
+
+/** Serves open collections; `release` closes what they hold once shutdown has drained the requests. */
+export async function listen(served: ServedCollections, options: ListenOptions, release: () => Promise<void>): Promise<RunningServer> {
+  const rg = buildApp(served, options);
+  await rg.app.listen({ host: options.host, port: options.port });
+  const { port } = rg.app.server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `http://${host}:${port}`;
+  if (options.logLevel !== 'silent') {
+    const names = [...served.collections.keys()].map((n) => (n === served.defaultCollection ? `${modelId(n)} (default)` : modelId(n)));
+    (options.say ?? ((line) => process.stderr.write(`${line}\n`)))(
+      `rg-server listening on ${url}: ${names.join(', ')} on ${served.modelName}${options.apiKey ? ', API key required' : ''}`,
+    );
+  }
+  let shutdown: Promise<void> | undefined;
+  return {
+    url,
+    rg,
+    collections: served.collections,
+    shutdown: () => {
+      shutdown ??= (async () => {
+        await rg.drain();
+        await release();
+      })();
+      return shutdown;
+    },
+  };
+}
+
+async function closeAll(collections: Map<string, Collection>, runtime: ModelRuntime): Promise<void> {
+  await Promise.allSettled([...collections.values()].map((c) => c.close()));
+  await runtime.dispose();
+}
+
+/** Where signals come from (the process; a test hands in an emitter). */
+export interface SignalSource {
+  once(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
+}
+
+/**
+ * SIGTERM (and Ctrl-C) shut the server down gracefully; resolves with the exit code once it has: 0 after a clean
+ * drain, 1 if closing failed.
+ */
+export function untilSignal(
+  server: RunningServer,
+  signals: SignalSource = process,
+  say: (line: string) => void = () => {},
+): Promise<number> {
+  return new Promise((done) => {
+    const stop = (signal: string) => {
+      say(`rg-server: ${signal}: draining requests in flight, then closing the collections`);
+      server.shutdown().then(
+        () => done(0),
+        (e: Error) => {
+          say(`rg-server: shutdown failed: ${e.message}`);
+          done(1);
+        },
+      );
+    };
+    signals.once('SIGTERM', () => stop('SIGTERM'));
+    signals.once('SIGINT', () => stop('SIGINT'));
+  });
+}
