@@ -12,10 +12,11 @@ import {
 import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
-import { positiveInt } from '../parse.js';
+import { positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore } from '../train/common.js';
 import {
   addTrainerOptions,
+  objectiveOption,
   openTrainingRun,
   readAugmentedInput,
   recipeMismatchAsUsage,
@@ -69,7 +70,17 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       1,
     )
     .option('--queue <url>', 'coordinate workers (rg worker) through Redis: redis://HOST:PORT/N; this process only stores their adapters')
+    .addOption(objectiveOption())
+    .option('--distill-topk <k>', 'teacher tokens kept per answer position (--objective distill|both; default 16)', positiveInt)
+    .option('--distill-weight <w>', 'λ in loss = lm + λ × distill (--objective both; default 1)', positiveNumber)
     .action(async (flags: EncodeFlags, cmd: Command) => {
+      const distills = flags.objective === 'distill' || flags.objective === 'both';
+      if (!distills && flags.distillTopk !== undefined) throw new UsageError('--distill-topk: only with --objective distill or both');
+      if (flags.objective !== 'both' && flags.distillWeight !== undefined)
+        throw new UsageError('--distill-weight: only with --objective both');
+      if (distills && flags.docsPerPass > 1)
+        throw new UsageError(`--docs-per-pass: --objective ${flags.objective} trains one passage per pass`);
+      if (distills && flags.queue) throw new UsageError(`--queue: the queue workers train --objective lm only`);
       if (flags.dapt && flags.docsPerPass > 1) throw new UsageError('--docs-per-pass: --dapt trains one adapter, not one per passage');
       if (flags.warmup && (flags as { queue?: string }).queue)
         throw new UsageError('--warmup: the queue workers train on the base model alone; encode without --queue to stack the warm-up');

@@ -16,6 +16,8 @@ import {
   type LossSpan,
   loadWarmup,
   NoChatTemplateError,
+  OBJECTIVES,
+  type Objective,
   openTrainingRun as openStoreTrainingRun,
   type Recipe,
   RecipeMismatchError,
@@ -42,6 +44,8 @@ export interface TrainingRunFlags {
   docsPerPass?: number;
   /** rg encode --warmup: train on top of the stored warm-up adapter of the model and dataset segment. */
   warmup?: boolean;
+  /** rg encode --objective: distill and both load the teacher and build the training graph with soft targets. */
+  objective?: Objective;
 }
 
 export interface TrainerFlags extends TrainingRunFlags {
@@ -51,6 +55,9 @@ export interface TrainerFlags extends TrainingRunFlags {
   maxTokens: number;
   examples: ExampleLayout;
   loss: LossSpan;
+  /** rg encode --distill-topk / --distill-weight (with --objective distill or both). */
+  distillTopk?: number;
+  distillWeight?: number;
 }
 
 /** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
@@ -91,9 +98,20 @@ export function lossOption(): Option {
     .default(DEFAULT_RECIPE.loss);
 }
 
+/** `--objective`: what the adapter is trained to do (lora-trainer's OBJECTIVES). */
+export function objectiveOption(): Option {
+  return new Option(
+    '--objective <objective>',
+    'lm: next-token loss on the --examples layout; distill: match the base model that reads the passage (KL on its top-k at each answer position, the student without the passage); both: lm + --distill-weight × distill',
+  )
+    .choices(OBJECTIVES)
+    .default('lm');
+}
+
 /** The recipe flags as arguments of rg encode / rg cluster train, for commands that run them as steps. */
-export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan }): string[] {
-  return ['--examples', flags.examples, '--loss', flags.loss];
+export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan; objective?: Objective }): string[] {
+  const objective = flags.objective && flags.objective !== 'lm' ? ['--objective', flags.objective] : [];
+  return ['--examples', flags.examples, '--loss', flags.loss, ...objective];
 }
 
 /** The trainer's options from the flags rg encode and rg cluster train share. */
@@ -106,13 +124,23 @@ export function trainerOptions(flags: TrainerFlags): EncodeOptions {
     gradAccumulation: flags.gradAccumulation,
     seed: flags.seed,
     maxTokens: flags.maxTokens,
-    recipe: { examples: flags.examples, loss: flags.loss },
+    recipe: recipeOf(flags),
+  };
+}
+
+function recipeOf(flags: TrainerFlags): Partial<Recipe> {
+  return {
+    examples: flags.examples,
+    loss: flags.loss,
+    objective: flags.objective,
+    topK: flags.distillTopk,
+    distillWeight: flags.distillWeight,
   };
 }
 
 /** The recipe the adapters are trained with (as recorded with them): for the run's summary. */
 export function trainerRecipe(flags: TrainerFlags): Recipe {
-  return resolveRecipe({ examples: flags.examples, loss: flags.loss });
+  return resolveRecipe(recipeOf(flags));
 }
 
 /**
@@ -197,6 +225,7 @@ export async function openTrainingRun(
       epochs: flags.epochs,
       threads: config.threads,
       batchedAdapters: (flags.docsPerPass ?? 1) > 1,
+      distill: flags.objective === 'distill' || flags.objective === 'both',
       warmup,
       onInitBaseWeight: (key) =>
         info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
