@@ -148,8 +148,11 @@ export class OrtCausalLM implements BatchedCausalLM {
     const emptyCache = { length: 0, id: await host.store(empty) };
     const noAdapters = { rank: 0, id: await host.store(adapterFeeds(config, graph.loraTargets, null)) };
     const createPerRowSession = async () => {
-      const perRow = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: nbits?.linearWeight, perRow: true });
-      await host.addSession(PER_ROW_SESSION, perRow.model, spec.sessionOptions);
+      // Compact weights are initializers of the session's own external data, written as the graph is built: a second
+      // graph needs its own (the first session's bytes were handed over and dropped).
+      const own = format === 'f32' ? undefined : nbitsWeights(weights);
+      const perRow = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: own?.linearWeight, perRow: true });
+      await host.addSession(PER_ROW_SESSION, perRow.model, sessionOptions({ ...options, externalData: own?.externalData() }));
     };
     return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters, createPerRowSession);
   }
