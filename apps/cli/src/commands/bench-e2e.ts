@@ -15,7 +15,7 @@ import {
   sampleExamples,
   writeFileAtomic,
 } from '@rg/inference';
-import { DAPT_ADAPTER_ID, type ExampleLayout, type LossSpan } from '@rg/lora-trainer';
+import { DAPT_ADAPTER_ID, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
 import { openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
@@ -24,7 +24,7 @@ import { UsageError } from '../errors.js';
 import type { InferSettings } from '../infer/pipeline.js';
 import { adapterShapeArgs, composeOption, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { examplesOption, lossOption, recipeArgs } from '../train/run.js';
+import { examplesOption, lossOption, objectiveArgs, objectiveOption, recipeArgs } from '../train/run.js';
 import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
@@ -46,6 +46,10 @@ interface E2eFlags {
   epochs: number;
   examples: ExampleLayout;
   loss: LossSpan;
+  /** rg encode --objective (and its --distill-topk / --distill-weight), passed to the encode steps. */
+  objective: Objective;
+  distillTopk?: number;
+  distillWeight?: number;
   compose: ComposeMode;
   /** false with --no-dapt. */
   dapt: boolean;
@@ -96,6 +100,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--epochs <n>', 'epochs', positiveInt, 1)
     .addOption(examplesOption())
     .addOption(lossOption())
+    .addOption(objectiveOption())
+    .option('--distill-topk <k>', 'rg encode --distill-topk', positiveInt)
+    .option('--distill-weight <w>', 'rg encode --distill-weight', positiveNumber)
     .addOption(composeOption())
     .option('--no-dapt', 'leave out the DAPT column (its encode costs as much as every document’s adapter together)')
     .option('--cluster-k <list>', 'one cluster column per k (comma-separated; none: no cluster column)', clusterKList, [10])
@@ -154,7 +161,11 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const adapters = join(out, 'adapters');
       // The store key's shape and the recipe, for rg encode and rg cluster train alike.
       const shape = [...adapterShapeArgs(flags), ...recipeArgs(flags)];
-      const encodeArgs = ['--input', augmented, '--store', adapters, '--dataset', dataset.name, '--seed', String(flags.seed), ...shape];
+      const encodeArgs = [
+        ...['--input', augmented, '--store', adapters, '--dataset', dataset.name, '--seed', String(flags.seed)],
+        ...shape,
+        ...objectiveArgs(flags),
+      ];
       await steps.run('encode one adapter per document', ['encode', ...encodeArgs]);
       const noDapt = '--no-dapt was given';
       if (flags.dapt) await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
@@ -319,6 +330,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           epochs: flags.epochs,
           examples: flags.examples,
           loss: flags.loss,
+          objective: flags.objective,
+          ...(flags.objective !== 'lm' ? { distillTopk: flags.distillTopk ?? null, distillWeight: flags.distillWeight ?? null } : {}),
           compose: flags.compose,
           dapt: flags.dapt,
           clusterK: flags.clusterK,

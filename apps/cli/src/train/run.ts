@@ -109,9 +109,16 @@ export function objectiveOption(): Option {
 }
 
 /** The recipe flags as arguments of rg encode / rg cluster train, for commands that run them as steps. */
-export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan; objective?: Objective }): string[] {
-  const objective = flags.objective && flags.objective !== 'lm' ? ['--objective', flags.objective] : [];
-  return ['--examples', flags.examples, '--loss', flags.loss, ...objective];
+export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan }): string[] {
+  return ['--examples', flags.examples, '--loss', flags.loss];
+}
+
+/** rg encode's --objective flags (rg cluster train has none), for commands that run it as a step. */
+export function objectiveArgs(flags: { objective?: Objective; distillTopk?: number; distillWeight?: number }): string[] {
+  if (!flags.objective || flags.objective === 'lm') return [];
+  const topK = flags.distillTopk !== undefined ? ['--distill-topk', String(flags.distillTopk)] : [];
+  const weight = flags.objective === 'both' && flags.distillWeight !== undefined ? ['--distill-weight', String(flags.distillWeight)] : [];
+  return ['--objective', flags.objective, ...topK, ...weight];
 }
 
 /** The trainer's options from the flags rg encode and rg cluster train share. */
