@@ -1,17 +1,24 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CorpusStore, type Document, STORE_FILE, StoreOpenError } from '@rg/corpus';
+import { join, resolve } from 'node:path';
+import { AugmentDataError, type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
+import { CorpusStore, STORE_FILE, StoreOpenError } from '@rg/corpus';
 import {
   abortBuild,
   BACKENDS,
   type BackendName,
   commitBuild,
+  DEFAULT_FIELD_WEIGHTS,
+  type Document,
+  FIELD_BACKENDS,
+  FIELD_NAMES,
+  type FieldWeights,
   HNSW_DEFAULTS,
   IndexMissingError,
   openRetriever,
+  parseFieldWeights,
   writeIndexStamp,
 } from '@rg/retriever';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
@@ -22,7 +29,45 @@ interface BuildFlags {
   batch: number;
   hnswM?: number;
   hnswEfConstruction?: number;
+  augmented?: string;
+  fieldWeights?: FieldWeights;
   json?: boolean;
+}
+
+/** `--field-weights text=1,title=1,tags=0.5,description=0.5`: a bad one names its field. */
+export function fieldWeightsOption(value: string): FieldWeights {
+  try {
+    return parseFieldWeights(value);
+  } catch (e) {
+    throw e instanceof RangeError ? new InvalidArgumentError(e.message) : e;
+  }
+}
+
+const DEFAULT_WEIGHTS_TEXT = FIELD_NAMES.map((f) => `${f}=${DEFAULT_FIELD_WEIGHTS[f]}`).join(',');
+
+/**
+ * Tags and description per passage id from an augmented file (latest record per passage). Usage errors name the
+ * file; a file none of whose passages is in the store is one (augmented from another corpus).
+ */
+export async function readRetrievalFields(
+  file: string,
+  store: CorpusStore,
+  flag = '--augmented',
+): Promise<{ fields: Map<string, RetrievalFields>; records: number; notInStore: number }> {
+  if (!existsSync(file)) throw new UsageError(`${flag} ${file}: not found (an augmented JSON Lines file from rg augment)`);
+  let records: Awaited<ReturnType<typeof readAugmented>>;
+  try {
+    records = await readAugmented(file);
+  } catch (e) {
+    throw e instanceof AugmentDataError ? new UsageError(`${flag} ${e.message}`) : e;
+  }
+  const fields = new Map<string, RetrievalFields>();
+  for (const r of records) if (store.get(r.passageId) !== undefined) fields.set(r.passageId, retrievalFields(r));
+  if (records.length > 0 && fields.size === 0)
+    throw new UsageError(
+      `${flag} ${file}: none of its ${records.length} passage ids is a document of the store ${store.dir} (augmented from another corpus?)`,
+    );
+  return { fields, records: records.length, notInStore: records.length - fields.size };
 }
 
 export function registerIndex(program: Command, ctx: CliContext): void {
@@ -35,6 +80,15 @@ export function registerIndex(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'documents per write', positiveInt, 1000)
     .option('--hnsw-m <n>', `hnsw backend: links per node (default ${HNSW_DEFAULTS.M})`, positiveInt)
     .option('--hnsw-ef-construction <n>', `hnsw backend: candidates while inserting (default ${HNSW_DEFAULTS.efConstruction})`, positiveInt)
+    .option(
+      '--augmented <file>',
+      `index each document with the tags and description of its record in this augmented file (rg augment; the template's tags where a record has none); ${FIELD_BACKENDS.join(', ')} backends`,
+    )
+    .option(
+      '--field-weights <list>',
+      `weights of the indexed fields, stored in the index (default ${DEFAULT_WEIGHTS_TEXT}); ${FIELD_BACKENDS.join(', ')} backends`,
+      fieldWeightsOption,
+    )
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: BuildFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
@@ -43,6 +97,14 @@ export function registerIndex(program: Command, ctx: CliContext): void {
       // Checked before the encoder loads; hnswlib itself fails on M = 1 with a misleading "Not enough memory".
       if (flags.hnswM !== undefined && flags.hnswM < 2)
         throw new UsageError(`--hnsw-m ${flags.hnswM}: expected an integer >= 2 (links per node; hnswlib spreads levels by 1/ln(M))`);
+      for (const [flag, given] of [
+        ['--augmented', flags.augmented],
+        ['--field-weights', flags.fieldWeights],
+      ] as const)
+        if (given !== undefined && !(FIELD_BACKENDS as readonly string[]).includes(flags.backend))
+          throw new UsageError(
+            `${flag} applies to --backend ${FIELD_BACKENDS.join(', ')} only (${flags.backend} embeds title and text, it has no tags field)`,
+          );
       const store = openStore(flags.store);
       // Read before iterating: a concurrent ingest during the build makes the stamp older, never newer, than the index.
       const generation = store.generation();
@@ -50,6 +112,9 @@ export function registerIndex(program: Command, ctx: CliContext): void {
       const progress = ctx.progress(`index ${flags.backend}`, Math.max(total, 1), 'docs', flags.json);
       const t0 = performance.now();
       try {
+        const extra = flags.augmented ? await readRetrievalFields(resolve(ctx.io.cwd, flags.augmented), store) : undefined;
+        let withTags = 0;
+        let tagsFromTemplate = 0;
         const retriever = await openRetriever(flags.backend, {
           storeDir: flags.store,
           build: true,
@@ -57,6 +122,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           threads: config.threads,
           env: ctx.io.env,
           hnsw: { M: flags.hnswM, efConstruction: flags.hnswEfConstruction },
+          fieldWeights: flags.fieldWeights,
         }).catch((e: Error) => {
           abortBuild(flags.store, flags.backend);
           // RangeError: a build parameter the backend refuses (e.g. --hnsw-m 1).
@@ -65,7 +131,13 @@ export function registerIndex(program: Command, ctx: CliContext): void {
         try {
           let batch: Document[] = [];
           for (const doc of store.iterate()) {
-            batch.push(doc);
+            const fields = extra?.fields.get(doc.id);
+            if (fields) {
+              withTags++;
+              if (fields.tagsFrom === 'template') tagsFromTemplate++;
+            }
+            // The extra fields go to the index only: the store's passage, which prompts show, stays as it is.
+            batch.push(fields ? { ...doc, tags: fields.tags, description: fields.description } : doc);
             if (batch.length >= flags.batch) {
               await retriever.add(batch);
               progress.tick(batch.length);
@@ -86,11 +158,29 @@ export function registerIndex(program: Command, ctx: CliContext): void {
         commitBuild(flags.store, flags.backend);
         writeIndexStamp(flags.store, { backend: flags.backend, generation, documents: total });
         const seconds = (performance.now() - t0) / 1000;
-        const summary = { backend: flags.backend, documents: total, seconds, docsPerSecond: total / Math.max(seconds, 1e-9) };
+        const fieldWeights = (FIELD_BACKENDS as readonly string[]).includes(flags.backend)
+          ? { ...DEFAULT_FIELD_WEIGHTS, ...flags.fieldWeights }
+          : undefined;
+        const tags = extra && {
+          file: resolve(ctx.io.cwd, flags.augmented ?? ''),
+          records: extra.records,
+          recordsNotInStore: extra.notInStore,
+          documentsWithTags: withTags,
+          tagsFromTemplate,
+        };
+        const summary = {
+          backend: flags.backend,
+          documents: total,
+          seconds,
+          docsPerSecond: total / Math.max(seconds, 1e-9),
+          ...(fieldWeights ? { fieldWeights } : {}),
+          ...(tags ? { tags } : {}),
+        };
         if (flags.json) ctx.json(summary);
         else
           ctx.print(
-            `indexed ${total} documents with ${flags.backend} in ${seconds.toFixed(1)} s (${summary.docsPerSecond.toFixed(0)} docs/s)`,
+            `indexed ${total} documents with ${flags.backend} in ${seconds.toFixed(1)} s (${summary.docsPerSecond.toFixed(0)} docs/s)` +
+              (tags ? `; ${withTags} with tags and description from ${tags.file}` : ''),
           );
       } finally {
         store.close();
