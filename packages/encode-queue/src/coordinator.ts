@@ -119,6 +119,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<Coord
     options.onOutcome?.(o);
   };
 
+  checkSupported(recipe);
   checkRecipes(options.groups, store, scope, recipe);
   const redis = new Redis(target.redis);
   const queue = new Queue<EncodeJobData, EncodeJobResult>(target.name, { connection: target.redis, prefix: target.prefix });
@@ -421,6 +422,11 @@ function checkRecipes(
     const entry = store.get(key);
     if (!entry) return [];
     const was = storedRecipe(entry.trainingConfig);
+    // A queue run trains on no warm-up: an adapter stored on top of one would be skipped as "already stored".
+    if (entry.trainingConfig.warmup)
+      throw new RecipeMismatchError(
+        `adapter ${describeKey(key)} in ${store.root} was trained on top of a warm-up adapter, which rg encode --queue does not use: train into another adapter store or dataset`,
+      );
     return was.examples === recipe.examples && was.loss === recipe.loss ? [] : [{ key, was }];
   });
   if (clashes.length === 0) return;
@@ -428,6 +434,19 @@ function checkRecipes(
   throw new RecipeMismatchError(
     `adapter ${describeKey(clashes[0].key)} in ${store.root} was trained with ${formatRecipe(clashes[0].was)}, this run asks for ${formatRecipe(recipe)}${more}: train into another adapter store or dataset to keep both, or delete the stored adapters`,
   );
+}
+
+/**
+ * The worker reproduces the plain recipe (examples + loss, language-model objective). A recipe with more to it (a
+ * distillation objective) would be trained differently by a worker than by rg encode: refused by name.
+ */
+function checkSupported(recipe: object): void {
+  for (const [field, value] of Object.entries(recipe)) {
+    if (field === 'examples' || field === 'loss' || value === undefined || (field === 'objective' && value === 'lm')) continue;
+    throw new Error(
+      `recipe ${field} ${JSON.stringify(value)}: not supported by the encode queue (its workers train examples + loss only); run rg encode without --queue`,
+    );
+  }
 }
 
 async function dropJob(job: Job, redis: Redis, result: EncodeJobResult | undefined): Promise<void> {

@@ -35,6 +35,8 @@ export function queueTarget(url: string) {
 export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: RecipeRecord[]): Promise<void> {
   const { flags, config } = run;
   if (flags.dapt) throw new UsageError('--queue: --dapt trains one adapter, which gains nothing from a queue (run it without --queue)');
+  if ((flags as { warmup?: boolean }).warmup)
+    throw new UsageError('--queue: --warmup is not supported by the queue’s workers yet (run it without --queue)');
   if ((flags.docsPerPass ?? 1) > 1)
     throw new UsageError('--queue: --docs-per-pass applies to one process; each worker trains one passage per job');
   const queue = queueTarget(flags.queue);
