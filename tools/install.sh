@@ -15,5 +15,20 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]
   export npm_config_nodedir="$node_prefix"
 fi
 
+# System packages some tests need, from Debian, only where missing. Without root they are not installed: the
+# tests that need them skip and say so.
+need_apt() { # need_apt COMMAND PACKAGE WHAT-SKIPS
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    [ -n "${apt_updated:-}" ] || { apt-get update -qq >/dev/null; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "install.sh: $1 not found and not root: $3 skip (install with: sudo apt-get install -y $2)" >&2
+  fi
+}
+# redis-server: the encode queue's tests (@rg/encode-queue, rg worker) start their own on a loopback port.
+need_apt redis-server redis-server "the Redis tests"
+# chromium (browser tests) goes here when they come: need_apt chromium chromium "the browser tests"
+
 pnpm install --frozen-lockfile
 pnpm build
