@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { startEncodeWorker } from '@rg/encode-queue';
+import { DEFAULT_LOCK_SETTINGS, startEncodeWorker } from '@rg/encode-queue';
 import { loadModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -10,6 +10,7 @@ interface WorkerFlags {
   queue: string;
   concurrency: number;
   exitWhenIdle?: number;
+  lockDuration: number;
   json?: boolean;
 }
 
@@ -25,6 +26,12 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .requiredOption('--queue <url>', 'the coordinator’s queue: redis://HOST:PORT/N')
     .option('--concurrency <n>', 'jobs at once: n worker processes sharing --threads', positiveInt, 1)
     .option('--exit-when-idle <seconds>', 'exit once no job has been waiting or running for this long (batch use)', positiveNumber)
+    .option(
+      '--lock-duration <seconds>',
+      'BullMQ job lock: a dead worker’s job goes to another after this plus half of it; keep it well above one training step',
+      positiveNumber,
+      DEFAULT_LOCK_SETTINGS.lockDurationMs / 1000,
+    )
     .option('--json', 'print a JSON summary when the worker exits (and no per-job lines)')
     .action(async (flags: WorkerFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
@@ -34,6 +41,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         const argv = ['--home', config.home, '--model', config.model, '--threads', String(threads), 'worker', '--queue', flags.queue];
         if (flags.exitWhenIdle) argv.push('--exit-when-idle', String(flags.exitWhenIdle));
         if (flags.json) argv.push('--json');
+        argv.push('--lock-duration', String(flags.lockDuration));
         ctx.info(`rg worker: ${flags.concurrency} processes, ${threads} onnxruntime thread(s) each, on ${queue.display}`);
         await superviseWorkers(ctx, flags.concurrency, argv);
         return;
@@ -47,6 +55,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         queue,
         model,
         threads: config.threads,
+        lock: { lockDurationMs: flags.lockDuration * 1000, stalledIntervalMs: (flags.lockDuration * 1000) / 2 },
         hooks: {
           onJobDone: ({ adapterId, result }) => {
             done++;
