@@ -121,7 +121,7 @@ describe('rg adapter warmup', () => {
         const messages = buildMessages(q.question, { instruction: dataset.instruction });
         const withWarmup = await answerModel.continuationLogLikelihoods(messages, q.choices!, { adapters: warmup.weights });
         const plain = await answerModel.continuationLogLikelihoods(messages, q.choices!, { adapters: null });
-        p.labelLogLikelihoods.forEach((v, i) => expect(v).toBeCloseTo(withWarmup[i], 5));
+        for (const [i, v] of p.labelLogLikelihoods.entries()) expect(v).toBeCloseTo(withWarmup[i], 5);
         expect(Math.max(...p.labelLogLikelihoods.map((v, i) => Math.abs(v - plain[i])))).toBeGreaterThan(1e-4);
       }
     } finally {
