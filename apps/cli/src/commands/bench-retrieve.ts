@@ -1,29 +1,41 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { type RetrievalFields, retrievalFields, TemplateAugmenter } from '@rg/augment';
 import { mean, median, type Summary, summary } from '@rg/bench-kit';
-import { CorpusStore, type Document, ingest, type Question, readQuestions } from '@rg/corpus';
+import { CorpusStore, type Document, ingest } from '@rg/corpus';
 import { SentenceEncoder, seededRandom, sentenceEncoderDir } from '@rg/engine';
+import { type Dataset, DatasetError, loadPopQa, loadPubMedQa } from '@rg/inference';
 import {
   type BackendName,
   commitBuild,
+  DEFAULT_FIELD_WEIGHTS,
   EMBEDDED_BACKENDS,
+  type FieldWeights,
   HNSW_DEFAULTS,
   HnswRetriever,
+  HybridRetriever,
   indexFiles,
   openRetriever,
   type Retriever,
   SqliteBm25Retriever,
 } from '@rg/retriever';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, stringList } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+import { fieldWeightsOption, readRetrievalFields } from './index-cmd.js';
 
 interface Flags {
+  dataset: 'pubmedqa' | 'popqa';
+  split: 'dev' | 'test' | 'all';
+  dataDir: string;
   input?: string;
+  tags?: boolean;
+  augmented?: string;
+  fieldWeights?: FieldWeights;
   backends: string[];
   scale: number;
   annScale: number;
@@ -33,6 +45,15 @@ interface Flags {
 }
 
 const KS = [1, 3, 10] as const;
+
+/** A question and the documents that answer it: a hit is any of them in the top k. */
+interface BenchQuestion {
+  text: string;
+  gold: string[];
+}
+
+/** Backends whose lexical part indexes tags: measured again with tags under `--tags`. */
+const TAGGED_BACKENDS = ['sqlite', 'hybrid'] as const;
 // At a million generated passages one BM25 query takes seconds on this machine: 20 questions per size keep the
 // run under an hour (p99 of 20 is their maximum).
 const QUERIES_AT_SCALE = 20;
@@ -41,9 +62,26 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
   benchCommand(program)
     .command('retrieve')
     .description(
-      'retrieval on PubMedQA PQA-L (1,000 abstracts, its 1,000 questions, gold = own abstract): recall@1/3/10, latency, ingest rate',
+      'retrieval on PubMedQA PQA-L (1,000 abstracts, gold = the question’s own abstract) or PopQA (its supporting Wikipedia paragraphs, gold = either of a question’s two): recall@1/3/10 (share of questions with a gold document in the top k), latency, ingest rate',
     )
-    .option('--input <file>', 'PubMedQA ori_pqal.json (default ../shared/data/pubmedqa/ori_pqal.json)')
+    .addOption(new Option('--dataset <name>', 'corpus and questions').choices(['pubmedqa', 'popqa']).default('pubmedqa'))
+    .addOption(
+      new Option('--split <split>', 'questions asked: dev, test (rg inference’s fixed splits) or all; the corpus is always whole')
+        .choices(['dev', 'test', 'all'])
+        .default('all'),
+    )
+    .option('--data-dir <dir>', 'folder holding pubmedqa/ and popqa/', '../shared/data')
+    .option('--input <file>', 'the dataset file (default DATA_DIR/pubmedqa/ori_pqal.json or DATA_DIR/popqa/popqa.json)')
+    .option(
+      '--tags',
+      `also measure ${TAGGED_BACKENDS.join(' and ')} with every document's tags and description indexed (the template augmenter's, unless --augmented)`,
+    )
+    .option('--augmented <file>', 'with --tags: take tags and descriptions from this augmented file (rg augment) instead')
+    .option(
+      '--field-weights <list>',
+      'with --tags: field weights of the tagged index, e.g. text=1,title=1,tags=0.5,description=0.5',
+      fieldWeightsOption,
+    )
     .option('--backends <list>', `embedded backends to measure (${EMBEDDED_BACKENDS.join(', ')})`, stringList, [...EMBEDDED_BACKENDS])
     .option('--scale <n>', 'also time BM25 with n generated passages added (0 = skip)', nonNegativeInt, 0)
     .option(
@@ -57,9 +95,16 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
     .option('--json', 'print one JSON line')
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      const input = resolve(ctx.io.cwd, flags.input ?? '../shared/data/pubmedqa/ori_pqal.json');
+      const dataFile = flags.dataset === 'popqa' ? 'popqa/popqa.json' : 'pubmedqa/ori_pqal.json';
+      const input = resolve(ctx.io.cwd, flags.input ?? join(flags.dataDir, dataFile));
       if (!existsSync(input))
-        throw new UsageError(`--input ${input}: not found (PubMedQA PQA-L ori_pqal.json from github.com/pubmedqa/pubmedqa, data/)`);
+        throw new UsageError(
+          `--input ${input}: not found (${flags.dataset === 'popqa' ? 'PopQA popqa.json, see ../shared/data/popqa/SOURCE.md' : 'PubMedQA PQA-L ori_pqal.json from github.com/pubmedqa/pubmedqa, data/'})`,
+        );
+      if ((flags.augmented !== undefined || flags.fieldWeights !== undefined) && !flags.tags)
+        throw new UsageError('--augmented and --field-weights apply with --tags only');
+      if (flags.tags && !flags.backends.some((b) => (TAGGED_BACKENDS as readonly string[]).includes(b)))
+        throw new UsageError(`--tags measures ${TAGGED_BACKENDS.join(' or ')}: add one to --backends`);
       for (const b of flags.backends)
         if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b))
           throw new UsageError(`--backends: unknown embedded backend "${b}" (expected ${EMBEDDED_BACKENDS.join(', ')})`);
@@ -70,14 +115,13 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         const runs: number[] = [];
         for (let i = 0; i < 4; i++) {
           const s = CorpusStore.open(join(dir, `ingest-${i}`));
-          const sum = await ingest(s, { input, format: 'pubmedqa' });
+          const sum = await ingest(s, { input, format: flags.dataset });
           s.close();
           if (i > 0) runs.push(sum.docsPerSecond);
         }
         const store = CorpusStore.open(join(dir, 'store'));
-        const ing = await ingest(store, { input, format: 'pubmedqa' });
-        const questions: Question[] = [];
-        for await (const q of readQuestions(input, 'pubmedqa')) if (q.question) questions.push(q.question);
+        const ing = await ingest(store, { input, format: flags.dataset });
+        const questions = benchQuestions(flags.dataset, input, flags.split);
         const backends: Record<string, unknown> = {};
         // Hybrid reuses the BM25 and dense indexes: each part is built (and timed) once.
         const buildSeconds = new Map<BackendName, number>();
@@ -109,7 +153,13 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
           };
           await r.close();
         }
-        const peer = flags.peer ? runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends) : { skipped: '--no-peer' };
+        const tagged = flags.tags ? await withTags(ctx, flags, store, questions, join(dir, 'tags'), config, backends) : undefined;
+        // The peer script reads PubMedQA and asks all of its questions.
+        const peer = !flags.peer
+          ? { skipped: '--no-peer' }
+          : flags.dataset !== 'pubmedqa' || flags.split !== 'all'
+            ? { skipped: 'the peer measures PubMedQA, all questions, only' }
+            : runPeer(ctx, input, sentenceEncoderDir(config.home), config.threads, backends);
         const scaled =
           flags.scale > 0 ? await scaling(store, questions, flags.scale, join(dir, 'scale.sqlite'), (s) => ctx.info(s)) : undefined;
         const annScaled =
@@ -117,9 +167,17 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         const result = {
           bench: 'retrieve',
           ...run.finish(),
-          corpus: { file: input, documents: store.count(), questions: questions.length, gold: 'the question’s own abstract' },
+          corpus: {
+            dataset: flags.dataset,
+            split: flags.split,
+            file: input,
+            documents: store.count(),
+            questions: questions.length,
+            gold: flags.dataset === 'popqa' ? 'either supporting paragraph (subject and object pages)' : 'the question’s own abstract',
+          },
           ingest: { docsPerSecond: median(runs), runsDocsPerSecond: runs, documents: ing.added },
           backends,
+          ...(tagged ? { tags: tagged } : {}),
           peer,
           scaling: scaled,
           annScaling: annScaled,
@@ -131,6 +189,84 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+}
+
+/** The split's questions with their gold documents (ids as `rg corpus ingest` gives them: PMID, Wikipedia title). */
+function benchQuestions(dataset: Flags['dataset'], input: string, split: Flags['split']): BenchQuestion[] {
+  let loaded: Dataset;
+  try {
+    loaded = dataset === 'popqa' ? loadPopQa(input, split) : loadPubMedQa(dirname(input), split);
+  } catch (e) {
+    throw e instanceof DatasetError ? new UsageError(e.message) : e;
+  }
+  return loaded.examples.map((ex) => ({ text: ex.question, gold: ex.goldDocIds ?? [] }));
+}
+
+/**
+ * The tagged runs: every document with its tags and description (the template augmenter's, made here and timed, or
+ * an augmented file's) in a BM25 index of its own, searched alone (`sqlite+tags`) and fused with the same dense
+ * index as `hybrid` (`hybrid+tags`). The untagged figures of the same run are the comparison (`recallGain`).
+ */
+async function withTags(
+  ctx: CliContext,
+  flags: Flags,
+  store: CorpusStore,
+  questions: BenchQuestion[],
+  dir: string,
+  config: { home: string; threads: number },
+  backends: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  ctx.info('bench retrieve: tags and descriptions');
+  const t0 = performance.now();
+  let fields: Map<string, RetrievalFields>;
+  let source: string;
+  if (flags.augmented) {
+    source = resolve(ctx.io.cwd, flags.augmented);
+    fields = (await readRetrievalFields(source, store)).fields;
+  } else {
+    source = 'template augmenter (rg augment --generator template), every document';
+    const template = new TemplateAugmenter();
+    fields = new Map();
+    for (const d of store.iterate()) fields.set(d.id, retrievalFields(await template.augment({ id: d.id, title: d.title, text: d.text })));
+  }
+  const tagSeconds = (performance.now() - t0) / 1000;
+  const docs: Document[] = [...store.iterate()].map((d) => {
+    const f = fields.get(d.id);
+    return f ? { ...d, tags: f.tags, description: f.description } : d;
+  });
+  const path = join(dir, 'bm25.sqlite');
+  const b0 = performance.now();
+  const built = new SqliteBm25Retriever(path, { bulk: true, fieldWeights: flags.fieldWeights });
+  await built.add(docs);
+  await built.close();
+  const indexSeconds = (performance.now() - b0) / 1000;
+  const gain: Record<string, Record<string, number>> = {};
+  for (const name of TAGGED_BACKENDS.filter((b) => flags.backends.includes(b))) {
+    ctx.info(`bench retrieve: querying ${name}+tags`);
+    const bm25 = new SqliteBm25Retriever(path);
+    const r =
+      name === 'hybrid'
+        ? new HybridRetriever([bm25, await openRetriever('dense', { storeDir: store.dir, home: config.home, threads: config.threads })])
+        : bm25;
+    const m = await measure(r, questions);
+    await r.close();
+    backends[`${name}+tags`] = { indexSeconds, ...m };
+    const plain = (backends[name] as { recall: Record<string, number> }).recall;
+    gain[name] = Object.fromEntries(KS.map((k) => [`@${k}`, m.recall[`@${k}`] - plain[`@${k}`]]));
+  }
+  const n = (what: RetrievalFields['tagsFrom']) => [...fields.values()].filter((f) => f.tagsFrom === what).length;
+  return {
+    source,
+    documentsWithFields: fields.size,
+    documentsWithTags: [...fields.values()].filter((f) => f.tags.length > 0).length,
+    tagsFromGenerator: n('generator'),
+    tagsFromTemplate: n('template'),
+    meanTagsPerDocument: mean([...fields.values()].map((f) => f.tags.length)),
+    documentsWithDescription: [...fields.values()].filter((f) => f.description !== '').length,
+    tagSeconds,
+    fieldWeights: { ...DEFAULT_FIELD_WEIGHTS, ...flags.fieldWeights },
+    recallGain: gain,
+  };
 }
 
 /**
@@ -159,7 +295,11 @@ function runPeer(ctx: CliContext, input: string, modelDir: string, threads: numb
 }
 
 /** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
-async function measure(r: Retriever, questions: Question[], warmup = 20): Promise<{ recall: Record<string, number>; latencyMs: Summary }> {
+async function measure(
+  r: Retriever,
+  questions: BenchQuestion[],
+  warmup = 20,
+): Promise<{ recall: Record<string, number>; latencyMs: Summary }> {
   for (const q of questions.slice(0, warmup)) await r.search(q.text, { k: 10 });
   const hits = new Map<number, number>(KS.map((k) => [k, 0]));
   const times: number[] = [];
@@ -167,7 +307,8 @@ async function measure(r: Retriever, questions: Question[], warmup = 20): Promis
     const t = performance.now();
     const ids = (await r.search(q.text, { k: 10 })).map((h) => h.id);
     times.push(performance.now() - t);
-    const rank = ids.indexOf(q.id);
+    const found = q.gold.map((g) => ids.indexOf(g)).filter((i) => i !== -1);
+    const rank = found.length > 0 ? Math.min(...found) : -1;
     for (const k of KS) if (rank !== -1 && rank < k) hits.set(k, (hits.get(k) ?? 0) + 1);
   }
   return {
@@ -188,7 +329,7 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
  */
 async function scaling(
   store: CorpusStore,
-  questions: Question[],
+  questions: BenchQuestion[],
   total: number,
   path: string,
   log: (s: string) => void,
@@ -240,7 +381,7 @@ const EF_SEARCH_SWEEP = [16, 32, 64, 100, 200, 400];
  */
 async function annScaling(
   store: CorpusStore,
-  questions: Question[],
+  questions: BenchQuestion[],
   total: number,
   dir: string,
   config: { home: string; threads: number },
@@ -293,7 +434,7 @@ async function annScaling(
       const ids = hits.map((h) => h.id);
       exact.push(ids);
       exactScores.push(hits.map((h) => h.score));
-      if (ids.includes(asked[i].id)) exactGold++;
+      if (asked[i].gold.some((g) => ids.includes(g))) exactGold++;
     });
     // How close the exact top 10 are to each other: with near-ties, a missed id costs little similarity.
     const spread = mean(exactScores.map((sc) => sc[0] - sc[sc.length - 1]));
@@ -312,7 +453,7 @@ async function annScaling(
         times.push(performance.now() - t);
         const ids = hits.map((h) => h.id);
         found += ids.filter((id) => exact[i].includes(id)).length;
-        if (ids.includes(asked[i].id)) gold++;
+        if (asked[i].gold.some((g) => ids.includes(g))) gold++;
         loss.push(mean(exactScores[i].map((sc, j) => sc - (hits[j]?.score ?? 0))));
       });
       const lat = summary(times);
