@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeTinyModel } from '@rg/engine/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sseData } from '../test-helpers/harness.js';
+
+const HELPERS = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-helpers');
+
+let dir: string;
+let model: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rg-server-proc-'));
+  model = writeTinyModel(join(dir, 'tiny-llama'));
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts rg-server from the sources; resolves with its URL once it said its listen line. */
+function startProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=development', '--import', join(HELPERS, 'register-ts.mjs'), join(HELPERS, 'server-process.ts'), ...args],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+      const m = /rg-server listening on (http:\/\/\S+):/.exec(err);
+      if (m) resolve({ child, url: m[1], stderr: () => err });
+    });
+    child.once('exit', (code) => reject(new Error(`rg-server exited ${code} before listening:\n${err}`)));
+  });
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+
+describe('the rg-server process', () => {
+  it('creates a missing collection, serves, and on SIGTERM finishes the stream in flight and exits 0', async () => {
+    const { child, url, stderr } = await startProcess(
+      ['--collection', join(dir, 'notes'), '--model', model, '--home', join(dir, 'home'), '--threads', '1', '--port', '0'],
+      { RG_SERVER_API_KEY: 'sk-proc-key' },
+    );
+    const exit = exited(child);
+    expect(stderr()).toMatch(/^rg-server listening on http:\/\/127\.0\.0\.1:\d+: rg:notes \(default\) on tiny-llama, API key required\n$/);
+    const headers = { authorization: 'Bearer sk-proc-key', 'content-type': 'application/json' };
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 24, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    child.kill('SIGTERM');
+    let body = new TextDecoder().decode(first.value);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+    expect(sseData(body).at(-1)).toBe('[DONE]');
+    expect(await exit).toBe(0);
+    expect(stderr()).toContain('SIGTERM: draining');
+    expect(stderr()).not.toContain('sk-proc-key');
+  });
+
+  it('exits 2 naming a bad flag', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=development', '--import', join(HELPERS, 'register-ts.mjs'), join(HELPERS, 'server-process.ts'), '--port', 'x'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    expect(await exited(child)).toBe(2);
+    expect(err).toContain('--port: expected a non-negative integer, got "x"');
+  });
+});
