@@ -47,6 +47,10 @@ describe('rg adapter warmup', () => {
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ split: 'dev', pairs: 5, excludedQuestions: 2, dataset: 'pubmedqa' });
     expect(summary.key).toMatchObject({ id: WARMUP_ADAPTER_ID, dataset: 'pubmedqa', lr: 0.01, epochs: 1 });
+    expect(summary.status).toBe('trained');
+    // Run again with the same questions and settings (a resumed rg bench e2e): kept, not trained again.
+    const again = await cli([...warmupArgs(store), '--n', '5', '--exclude-sample', '2', '--exclude-seed', '0', '--lr', '0.01', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'skipped', sha256: summary.sha256 });
 
     const s = AdapterStore.open(store);
     try {

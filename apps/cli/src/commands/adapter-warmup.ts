@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
+import type { ManifestEntry } from '@rg/adapter-store';
 import type { LoraTarget } from '@rg/engine';
 import { buildMessages, type Dataset, DatasetError, loadDataset, type QaExample, sampleExamples } from '@rg/inference';
-import { DEFAULT_TARGETS, trainWarmup, WARMUP_ADAPTER_ID, type WarmupPair } from '@rg/lora-trainer';
+import { DEFAULT_TARGETS, type EncodeContext, trainWarmup, WARMUP_ADAPTER_ID, type WarmupPair } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -121,6 +122,21 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
       const segment = flags.adapterDataset ?? dataset.name;
       const run = await openTrainingRun(config, { storeDir, input: segment, flags: { ...flags, dataset: segment } }, (t) => ctx.info(t));
+      const stored = storedSameWarmup(run.encode, pairs, flags);
+      if (stored) {
+        await run.close();
+        const summary = {
+          store: storeDir,
+          key: stored.key,
+          path: stored.path,
+          sha256: stored.contentHash,
+          status: 'skipped',
+          pairs: pairs.length,
+        };
+        if (flags.json) ctx.json(summary);
+        else ctx.print(`warm-up adapter already stored for these ${pairs.length} questions and settings -> ${stored.path}`);
+        return;
+      }
       const bar = ctx.progress('warmup', chosen.length * flags.epochs, 'pairs', flags.json);
       try {
         const t0 = performance.now();
@@ -149,6 +165,7 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
           lossFirstTenth: mean(outcome.losses.slice(0, tenth)),
           lossLastTenth: mean(outcome.losses.slice(-tenth)),
           seconds: Math.round((performance.now() - t0) / 100) / 10,
+          status: 'trained',
         };
         if (flags.json) ctx.json(summary);
         else
@@ -160,4 +177,25 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
         await run.close();
       }
     });
+}
+
+/**
+ * The stored warm-up when it was trained on these questions with these settings (and verifies): a rerun (rg bench
+ * e2e resuming) keeps it rather than training it again, which could change its sha256 under document adapters
+ * already trained on top of it.
+ */
+function storedSameWarmup(ctx: EncodeContext, pairs: WarmupPair[], flags: WarmupFlags): ManifestEntry | undefined {
+  const key = { ...ctx.scope, id: WARMUP_ADAPTER_ID };
+  const entry = ctx.store.get(key);
+  const c = entry?.trainingConfig;
+  if (!entry || c?.kind !== 'warmup') return undefined;
+  // Pairs over --max-tokens are not in questionIds: such a run never matches and trains again.
+  const ids = Array.isArray(c.questionIds) ? c.questionIds.join('\u0000') : '';
+  const same =
+    ids === pairs.map((p) => p.id).join('\u0000') &&
+    c.seed === flags.seed &&
+    c.batchSize === flags.batchSize &&
+    c.gradAccumulation === flags.gradAccumulation &&
+    c.maxTokens === flags.maxTokens;
+  return same && ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok ? entry : undefined;
 }
