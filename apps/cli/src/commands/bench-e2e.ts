@@ -56,6 +56,8 @@ interface E2eFlags {
   clusterK: number[];
   representatives: number;
   clusterTop: number;
+  /** Index the augmenter's tags and descriptions with the passages (rg index build --augmented). */
+  tags?: boolean;
   out: string;
   json?: boolean;
 }
@@ -108,6 +110,10 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--cluster-k <list>', 'one cluster column per k (comma-separated; none: no cluster column)', clusterKList, [10])
     .option('--representatives <m>', 'documents per cluster its adapter is trained on', positiveInt, 3)
     .option('--cluster-top <c>', 'clusters whose adapters answer a question', positiveInt, 1)
+    .option(
+      '--tags',
+      'index the template augmenter’s tags and description of every corpus document with it (the index is built before documents are chosen, so the cheap generator); answers go to output-tags/',
+    )
     .option('--out <dir>', 'folder for everything the benchmark writes', 'bench-e2e')
     .option('--json', 'print the figures as one JSON line')
     .action(async (flags: E2eFlags, cmd: Command) => {
@@ -126,11 +132,28 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       mkdirSync(out, { recursive: true });
-      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length);
+      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length + (flags.tags ? 1 : 0));
 
       const corpus = join(out, 'corpus');
       await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
-      await steps.run('index it for BM25', ['index', 'build', '--store', corpus]);
+      const indexTags = join(out, 'corpus-tags.jsonl');
+      if (flags.tags)
+        await steps.run('augment the whole corpus for index tags (template)', [
+          'augment',
+          '--input',
+          corpus,
+          '--output',
+          indexTags,
+          '--generator',
+          'template',
+        ]);
+      await steps.run(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25', [
+        'index',
+        'build',
+        '--store',
+        corpus,
+        ...(flags.tags ? ['--augmented', indexTags] : []),
+      ]);
 
       // Only the documents the sampled questions retrieve (and their gold documents, for the oracle) get adapters:
       // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus. DAPT and
@@ -247,7 +270,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         compose: flags.compose,
         maxNewTokens: 32,
         seed: flags.seed,
-        out: join(out, 'output'),
+        // Apart from the untagged run's answers: a run resumes by its config, which does not name the index.
+        out: join(out, flags.tags ? 'output-tags' : 'output'),
       };
       const outcomes = await inferWithProgress(ctx, settings, flags.json);
       const clusterOutcomes = new Map<number, MethodOutcome>();
@@ -337,6 +361,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           clusterK: flags.clusterK,
           representatives: flags.representatives,
           clusterTop: flags.clusterTop,
+          tags: flags.tags ?? false,
         },
         documentsEncoded: rg?.adapters ?? 0,
         encodeSecondsPerDocument: rg?.encodeSecondsPerDocument ?? null,
