@@ -59,6 +59,7 @@ describe('listen and SIGTERM', () => {
     expect(JSON.parse(data.at(-2)!).choices[0].finish_reason).toBe('stop');
     expect(a.signals[0].aborted).toBe(false);
     expect(await exitCode).toBe(0);
+    expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
     expect(released()).toBe(1);
     expect(a.closed).toBe(true);
   });

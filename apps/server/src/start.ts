@@ -103,12 +103,14 @@ async function closeAll(collections: Map<string, Collection>, runtime: ModelRunt
 
 /** Where signals come from (the process; a test hands in an emitter). */
 export interface SignalSource {
-  once(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
+  on(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
+  off(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
 }
 
 /**
  * SIGTERM (and Ctrl-C) shut the server down gracefully; resolves with the exit code once it has: 0 after a clean
- * drain, 1 if closing failed.
+ * drain, 1 if closing failed. Both listeners go on the first signal, so a second one has its default effect (the
+ * process ends at once) for an operator who will not wait for the drain.
  */
 export function untilSignal(
   server: RunningServer,
@@ -117,6 +119,8 @@ export function untilSignal(
 ): Promise<number> {
   return new Promise((done) => {
     const stop = (signal: string) => {
+      signals.off('SIGTERM', onTerm);
+      signals.off('SIGINT', onInt);
       say(`rg-server: ${signal}: draining requests in flight, then closing the collections`);
       server.shutdown().then(
         () => done(0),
@@ -126,7 +130,9 @@ export function untilSignal(
         },
       );
     };
-    signals.once('SIGTERM', () => stop('SIGTERM'));
-    signals.once('SIGINT', () => stop('SIGINT'));
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    signals.on('SIGTERM', onTerm);
+    signals.on('SIGINT', onInt);
   });
 }

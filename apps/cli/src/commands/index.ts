@@ -20,6 +20,7 @@ import { registerIndex } from './index-cmd.js';
 import { registerInfer } from './infer.js';
 import { registerModel } from './model.js';
 import { registerRetrieve } from './retrieve.js';
+import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
@@ -45,6 +46,7 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerBenchTrain,
   registerInfer,
   registerBenchE2e,
+  registerServe,
   // Last: it rewrites how every command registered above checks its required options.
   unknownOptionsFirst,
 ];

@@ -1,0 +1,66 @@
+import { DEFAULT_PORT, DEFAULT_SERVER_OPTIONS, LOG_LEVELS, type LogLevel, startServer, untilSignal } from '@rg/server';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { collect, nonNegativeInt, positiveInt } from '../parse.js';
+
+interface ServeFlags {
+  collection: string[];
+  host: string;
+  port: number;
+  concurrency: number;
+  maxQueue: number;
+  timeout: number;
+  logLevel: string;
+}
+
+/** `rg serve`: the OpenAI-compatible server of @rg/server on the CLI's model, home and threads. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('serve collections over an OpenAI-compatible HTTP API (chat/completions, documents, metrics) until SIGTERM or Ctrl-C')
+    .option(
+      '--collection <dir>',
+      'collection folder, repeatable; the first is the default (none: <home>/collections/default); created if missing',
+      collect,
+      [],
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', nonNegativeInt, DEFAULT_PORT)
+    .option('--concurrency <n>', 'generations at the same time', positiveInt, DEFAULT_SERVER_OPTIONS.concurrency)
+    .option(
+      '--max-queue <n>',
+      'requests that may wait for a generation; one more is answered 429',
+      nonNegativeInt,
+      DEFAULT_SERVER_OPTIONS.maxQueue,
+    )
+    .option('--timeout <seconds>', 'per request, waiting included', positiveInt, DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000)
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DEFAULT_SERVER_OPTIONS.logLevel)
+    .addHelpText(
+      'after',
+      '\nThe API key, if any, comes from RG_SERVER_API_KEY (never a flag: ps would show it). See apps/server/README.md.',
+    )
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      if (!(LOG_LEVELS as readonly string[]).includes(flags.logLevel)) {
+        throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${flags.logLevel}"`);
+      }
+      const say = (line: string) => ctx.info(line);
+      const server = await startServer({
+        collections: flags.collection,
+        host: flags.host,
+        port: flags.port,
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        concurrency: flags.concurrency,
+        maxQueue: flags.maxQueue,
+        requestTimeoutMs: flags.timeout * 1000,
+        logLevel: flags.logLevel as LogLevel,
+        apiKey: ctx.io.env.RG_SERVER_API_KEY || undefined,
+        say,
+      });
+      const code = await untilSignal(server, process, flags.logLevel === 'silent' ? undefined : say);
+      if (code !== 0) throw new Error('the server did not shut down cleanly (see above)');
+    });
+}
