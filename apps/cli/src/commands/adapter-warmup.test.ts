@@ -75,6 +75,24 @@ describe('rg adapter warmup', () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain(`--split ${split}: the warm-up never trains on test questions`);
     }
+    // rg bench e2e --warmup on a split that holds the warm-up's questions: refused before any step runs.
+    const bench = await cli([
+      'bench',
+      'e2e',
+      '--dataset',
+      'pubmedqa',
+      '--data-dir',
+      dataDir,
+      '--split',
+      'all',
+      '--sample',
+      '2',
+      '--warmup',
+      '--out',
+      join(dir, 'e2e'),
+    ]);
+    expect(bench.code).toBe(2);
+    expect(bench.stderr).toContain("--warmup: --split all holds the warm-up's dev questions; evaluate on dev or test");
     // More pairs than the split holds: all of them, said.
     const all = await cli([...warmupArgs(join(dir, 'store-all')), '--n', '50', '--json']);
     expect(all.code, all.stderr).toBe(0);

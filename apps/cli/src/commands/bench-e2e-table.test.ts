@@ -174,6 +174,35 @@ describe('rg bench e2e intervals and chart', () => {
     expect(noBase[0].stats?.interval).toBeDefined();
   });
 
+  it('with the warm-up: base + warm-up and RAG + warm-up are measured against the plain base and RAG, and the note says so', () => {
+    const [base, dapt, rag, ...rest] = sampleColumns();
+    const warmBase: Column = {
+      title: 'base + warm-up',
+      method: 'wo_param',
+      warmup: true,
+      metrics: metrics(0.5, 100),
+      scores: [1, 1, 0, 0],
+    };
+    const warmRag: Column = { title: 'RAG + warm-up', method: 'icl', warmup: true, metrics: metrics(0.5, 300), scores: [1, 0, 1, 0] };
+    const columns = withIntervals([base, warmBase, dapt, rag, warmRag, ...rest], { seed: 3 });
+    const by = (title: string) => columns.find((c) => c.title === title)!;
+    expect(by('base + warm-up').stats?.vsBase).toEqual(pairedBootstrapDifference([1, 1, 0, 0], [1, 0, 0, 0], { seed: 3 }));
+    expect(by('RAG + warm-up').stats?.vsRag).toEqual(pairedBootstrapDifference([1, 0, 1, 0], [1, 1, 1, 0], { seed: 3 }));
+    expect(by('base').stats?.vsBase).toBeUndefined();
+    expect(by('RG').stats?.vsBase).toEqual(pairedBootstrapDifference([1, 0, 1, 0], [1, 0, 0, 0], { seed: 3 }));
+    const table = markdownTable('m', columns, {
+      questions: 4,
+      split: 'dev',
+      documents: 10,
+      representatives: 3,
+      clusterTop: 1,
+      warmup: { split: 'dev', n: 600 },
+    });
+    const row = table.split('\n').find((l) => l.startsWith('| base + warm-up | 0.500'));
+    expect(row).toContain('+0.250'); // minus base: a difference, not "-"
+    expect(table).toContain('Warm-up: one adapter trained on 600 question -> answer pairs of the dev split');
+  });
+
   it('charts every column: a dot per score, n/a with the reason, a dashed line at the base score', () => {
     const svg = columnsChart(withIntervals(sampleColumns(), { seed: 1 }), {
       model: 'smollm2',

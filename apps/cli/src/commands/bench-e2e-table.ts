@@ -36,6 +36,11 @@ export interface Column {
   method: Method;
   /** Cluster columns: k. */
   k?: number;
+  /**
+   * Answered with the warm-up stacked (base + warm-up, RAG + warm-up): not the reference the other columns' differences
+   * are taken against, which is the plain base model and the plain RAG.
+   */
+  warmup?: boolean;
   /** The run's scores; absent when the column could not run (see `why`). */
   metrics?: Metrics;
   /** Per-question primary-metric scores, in the order of the sampled questions (what the bootstrap resamples). */
@@ -53,6 +58,8 @@ export interface TableRun {
   documents: number;
   representatives: number;
   clusterTop: number;
+  /** The warm-up adapter's split and pairs, when the run stacked one (rg bench e2e --warmup). */
+  warmup?: { split: string; n: number };
   /** The oracle's score (gold documents' adapters) with its interval, when the questions name gold documents. */
   oracle?: Interval;
   bootstrap?: { resamples: number; seed: number };
@@ -89,13 +96,15 @@ export function questionScores(examples: ReadonlyArray<{ id: string }>, predicti
 
 /** Each column with scores gets its bootstrap interval and its paired differences from base (wo_param) and RAG (icl). */
 export function withIntervals(columns: Column[], options: BootstrapOptions): Column[] {
-  const base = columns.find((c) => c.method === 'wo_param')?.scores;
-  const rag = columns.find((c) => c.method === 'icl')?.scores;
+  const baseColumn = columns.find((c) => c.method === 'wo_param' && !c.warmup);
+  const ragColumn = columns.find((c) => c.method === 'icl' && !c.warmup);
+  const base = baseColumn?.scores;
+  const rag = ragColumn?.scores;
   return columns.map((c) => {
     if (!c.scores) return c;
     const stats: ColumnStats = { interval: bootstrapMean(c.scores, options) };
-    if (base && c.method !== 'wo_param') stats.vsBase = pairedBootstrapDifference(c.scores, base, options);
-    if (rag && c.method !== 'icl') stats.vsRag = pairedBootstrapDifference(c.scores, rag, options);
+    if (base && c !== baseColumn) stats.vsBase = pairedBootstrapDifference(c.scores, base, options);
+    if (rag && c !== ragColumn) stats.vsRag = pairedBootstrapDifference(c.scores, rag, options);
     return { ...c, stats };
   });
 }
@@ -124,7 +133,8 @@ export function markdownTable(model: string, columns: Column[], run: TableRun): 
     '',
   ];
   if (columns.some((c) => c.stats)) {
-    const diff = (c: Column, own: Method, d: Interval | undefined) => (c.method === own ? '-' : d ? withInterval(d, true) : 'n/a');
+    const diff = (c: Column, own: Method, d: Interval | undefined) =>
+      c.method === own && !c.warmup ? '-' : d ? withInterval(d, true) : 'n/a';
     const f1 = (c: Column) => (withF1 ? ` ${fixed(c.metrics?.macroF1, 3)} |` : '');
     lines.push(
       `| column | ${metricName} [95% interval] |${withF1 ? ' macro-F1 |' : ''} minus base [95% interval] | minus RAG [95% interval] |`,
@@ -150,6 +160,10 @@ export function markdownTable(model: string, columns: Column[], run: TableRun): 
     `Adapters are trained on the ${run.documents} documents the questions retrieve (and their gold documents): RG has one per document, DAPT one on all of them, each cluster column k adapters on ${run.representatives} representatives per cluster of the same documents, answering with the top ${run.clusterTop} cluster(s).`,
     'encode s/doc is training time over those documents (model loading, and for clusters embedding + k-means, not included).',
   ];
+  if (run.warmup)
+    notes.push(
+      `Warm-up: one adapter trained on ${run.warmup.n} question -> answer pairs of the ${run.warmup.split} split (never the questions above) is stacked at weight 1 under every column but base and RAG; the document and DAPT adapters were trained on top of it (the cluster adapters on the base model). base + warm-up minus base is the answer-format effect; the adapter columns minus base + warm-up the knowledge effect.`,
+    );
   if (withF1)
     notes.push(
       'macro-F1: the mean over the labels of each label’s F1, leaving out labels neither answered nor gold in these questions; it has no interval (it is not a mean of per-question scores).',

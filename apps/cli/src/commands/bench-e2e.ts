@@ -15,7 +15,7 @@ import {
   sampleExamples,
   writeFileAtomic,
 } from '@rg/inference';
-import { DAPT_ADAPTER_ID, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
+import { DAPT_ADAPTER_ID, type ExampleLayout, findWarmup, type LossSpan, type Objective } from '@rg/lora-trainer';
 import { openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
@@ -25,6 +25,7 @@ import type { InferSettings } from '../infer/pipeline.js';
 import { adapterShapeArgs, composeOption, inferWithProgress, stepRunner } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { examplesOption, lossOption, objectiveArgs, objectiveOption, recipeArgs } from '../train/run.js';
+import { defaultWarmupSplit } from './adapter-warmup.js';
 import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
@@ -53,6 +54,10 @@ interface E2eFlags {
   compose: ComposeMode;
   /** false with --no-dapt. */
   dapt: boolean;
+  warmup?: boolean;
+  warmupN: number;
+  warmupLr: number;
+  warmupEpochs: number;
   clusterK: number[];
   representatives: number;
   clusterTop: number;
@@ -107,6 +112,13 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--distill-weight <w>', 'rg encode --distill-weight', positiveNumber)
     .addOption(composeOption())
     .option('--no-dapt', 'leave out the DAPT column (its encode costs as much as every document’s adapter together)')
+    .option(
+      '--warmup',
+      'train the warm-up adapter on the dataset’s non-test questions (minus the sample when it is the same split), train document and DAPT adapters on top of it and stack it under every method; adds base + warm-up and RAG + warm-up columns',
+    )
+    .option('--warmup-n <n>', 'question -> answer pairs of the warm-up', positiveInt, 600)
+    .option('--warmup-lr <lr>', 'learning rate of the warm-up', positiveNumber, 3e-4)
+    .option('--warmup-epochs <n>', 'epochs of the warm-up', positiveInt, 1)
     .option('--cluster-k <list>', 'one cluster column per k (comma-separated; none: no cluster column)', clusterKList, [10])
     .option('--representatives <m>', 'documents per cluster its adapter is trained on', positiveInt, 3)
     .option('--cluster-top <c>', 'clusters whose adapters answer a question', positiveInt, 1)
@@ -130,9 +142,10 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       } catch (e) {
         throw e instanceof DatasetError ? new UsageError(e.message) : e;
       }
+      const warmupSplit = flags.warmup ? checkWarmupSplit(spec, dataset.split) : undefined;
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       mkdirSync(out, { recursive: true });
-      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length + (flags.tags ? 1 : 0));
+      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
 
       const corpus = join(out, 'corpus');
       await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
@@ -189,6 +202,31 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         ...shape,
         ...objectiveArgs(flags),
       ];
+      if (warmupSplit) {
+        // Stored beside the documents' adapters under the same dataset segment, where encode and infer --warmup look.
+        await steps.run(`train the warm-up adapter on ${flags.warmupN} ${warmupSplit} questions`, [
+          'adapter',
+          'warmup',
+          '--dataset',
+          spec,
+          '--data-dir',
+          dataDir,
+          '--split',
+          warmupSplit,
+          '--n',
+          String(flags.warmupN),
+          // The sampled questions are never among the warm-up's when they come from the same split.
+          ...(warmupSplit === dataset.split ? ['--exclude-sample', String(flags.sample), '--exclude-seed', String(flags.seed)] : []),
+          '--store',
+          adapters,
+          '--adapter-dataset',
+          dataset.name,
+          ...adapterShapeArgs({ rank: flags.rank, alpha: flags.alpha, lr: flags.warmupLr, epochs: flags.warmupEpochs }),
+          '--seed',
+          String(flags.seed),
+        ]);
+        encodeArgs.push('--warmup');
+      }
       await steps.run('encode one adapter per document', ['encode', ...encodeArgs]);
       const noDapt = '--no-dapt was given';
       if (flags.dapt) await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
@@ -270,10 +308,19 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         compose: flags.compose,
         maxNewTokens: 32,
         seed: flags.seed,
+        warmup: flags.warmup,
         // Apart from the untagged run's answers: a run resumes by its config, which does not name the index.
         out: join(out, flags.tags ? 'output-tags' : 'output'),
       };
       const outcomes = await inferWithProgress(ctx, settings, flags.json);
+      // With the warm-up, base and RAG are also answered without it: the references the other columns are measured against.
+      const plain = flags.warmup
+        ? await inferWithProgress(
+            ctx,
+            { ...settings, methods: ['wo_param', 'icl'], warmup: false, out: join(settings.out, 'no-warmup') },
+            flags.json,
+          )
+        : [];
       const clusterOutcomes = new Map<number, MethodOutcome>();
       for (const run of clusterRuns) {
         if (run.why) continue;
@@ -304,14 +351,29 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         };
         const outcome = new Map(outcomes.map((o) => [o.method, o]));
         const answered = (method: Method) => ({ metrics: outcome.get(method)?.metrics, scores: scoresOf(outcome.get(method)) });
+        const plainOutcome = new Map(plain.map((o) => [o.method, o]));
+        const answeredPlain = (method: Method) => ({
+          metrics: plainOutcome.get(method)?.metrics,
+          scores: scoresOf(plainOutcome.get(method)),
+        });
         const n = documentIds.length;
         const perDocument = columnCosts(byId(documentIds), n);
         const table: Column[] = [
-          { title: 'base', method: 'wo_param', ...answered('wo_param') },
+          ...(flags.warmup
+            ? [
+                { title: 'base', method: 'wo_param' as const, ...answeredPlain('wo_param') },
+                { title: 'base + warm-up', method: 'wo_param' as const, warmup: true, ...answered('wo_param') },
+              ]
+            : [{ title: 'base', method: 'wo_param' as const, ...answered('wo_param') }]),
           flags.dapt
             ? { title: 'DAPT', method: 'dapt', ...answered('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) }
             : { title: 'DAPT', method: 'dapt', why: noDapt },
-          { title: 'RAG', method: 'icl', ...answered('icl') },
+          ...(flags.warmup
+            ? [
+                { title: 'RAG', method: 'icl' as const, ...answeredPlain('icl') },
+                { title: 'RAG + warm-up', method: 'icl' as const, warmup: true, ...answered('icl') },
+              ]
+            : [{ title: 'RAG', method: 'icl' as const, ...answered('icl') }]),
           { title: 'RG', method: 'cat_all_one', ...answered('cat_all_one'), costs: perDocument },
           { title: 'RG+RAG', method: 'combine', ...answered('combine'), costs: perDocument },
           ...clusterRuns.map(
@@ -361,6 +423,15 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           clusterK: flags.clusterK,
           representatives: flags.representatives,
           clusterTop: flags.clusterTop,
+          warmup: flags.warmup
+            ? {
+                split: warmupSplit,
+                n: flags.warmupN,
+                lr: flags.warmupLr,
+                epochs: flags.warmupEpochs,
+                ...warmupRecord(adapters, modelName, dataset.name),
+              }
+            : null,
           tags: flags.tags ?? false,
         },
         documentsEncoded: rg?.adapters ?? 0,
@@ -372,6 +443,16 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           interval: 'percentile',
           differences: 'paired (the same resampled questions for both methods)',
         },
+        ...(flags.warmup
+          ? {
+              methodsWithoutWarmup: Object.fromEntries(
+                plain.map((o) => {
+                  const { low, high } = bootstrapMean(scoresOf(o)!, bootstrap);
+                  return [o.method, { [o.metrics.primaryMetric]: o.metrics.score, ...o.metrics, interval: { low, high } }];
+                }),
+              ),
+            }
+          : {}),
         methods: Object.fromEntries(
           outcomes.map((o) => {
             const { low, high } = bootstrapMean(scoresOf(o)!, bootstrap);
@@ -383,6 +464,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           title: c.title,
           method: c.method,
           ...(c.k === undefined ? {} : { k: c.k }),
+          ...(c.warmup ? { warmup: true } : {}),
           score: c.metrics?.score ?? null,
           interval: c.stats ? { low: c.stats.interval.low, high: c.stats.interval.high } : null,
           vsBase: c.stats?.vsBase ?? null,
@@ -402,6 +484,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         clusterTop: flags.clusterTop,
         oracle,
         bootstrap,
+        warmup: warmupSplit ? { split: warmupSplit, n: flags.warmupN } : undefined,
       });
       writeFileAtomic(join(out, 'table.md'), `${figures.table}\n`);
       const chart = join(out, 'chart.svg');
@@ -429,4 +512,35 @@ async function neededDocuments(
     await retriever.close();
   }
   return [...ids];
+}
+
+/**
+ * The split the warm-up trains on for an evaluation of `evalSplit`: the dataset's non-test questions (rg adapter
+ * warmup's default). An evaluation on `all` holds them, and a jsonl: file has no split to take them from.
+ */
+function checkWarmupSplit(spec: string, evalSplit: string | undefined): string {
+  const split = defaultWarmupSplit(spec);
+  if (split === undefined)
+    throw new UsageError(
+      '--warmup: a jsonl: dataset has no training split; train one with rg adapter warmup --dataset jsonl:TRAIN.jsonl and use rg infer --warmup',
+    );
+  if (evalSplit === 'all') throw new UsageError(`--warmup: --split all holds the warm-up's ${split} questions; evaluate on dev or test`);
+  return split;
+}
+
+/** The stored warm-up's identity and size, for figures.json. */
+function warmupRecord(adapters: string, model: string, dataset: string): Record<string, unknown> {
+  const store = AdapterStore.open(adapters);
+  try {
+    const entry = findWarmup(store, { model, dataset });
+    const c = entry.trainingConfig;
+    return {
+      key: entry.key,
+      sha256: entry.contentHash,
+      pairs: Array.isArray(c.questionIds) ? c.questionIds.length : null,
+      trainSeconds: c.trainSeconds ?? null,
+    };
+  } finally {
+    store.close();
+  }
 }
