@@ -93,7 +93,7 @@ export const documentBody = {
     // Some non-space character: an all-blank text would make a document with nothing to index or learn.
     text: { type: 'string', pattern: '\\S' },
     title: { type: 'string' },
-    id: { type: 'string', minLength: 1, maxLength: 200 },
+    id: { type: 'string', pattern: '\\S', maxLength: 200 },
     metadata: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
     collection: { type: 'string', minLength: 1 },
   },

@@ -150,6 +150,14 @@ describe('the official openai client against a running server', () => {
     expect((error as Error).message).toContain('rg.method: expected one of');
   });
 
+  it('answers 400 naming the field when the collection refuses a document (a reserved id)', async () => {
+    const res = await api('/v1/documents', { method: 'POST', body: JSON.stringify({ id: 'cluster-k4-0', text: 'x y z' }) });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { param: string; message: string } };
+    expect(error.param).toBe('id');
+    expect(error.message).toMatch(/^id: "cluster-k4-0" is reserved for a cluster adapter/);
+  });
+
   it('a deleted document is no longer retrieved or applied from the next request on', async () => {
     const ask = () =>
       client.chat.completions.create({
