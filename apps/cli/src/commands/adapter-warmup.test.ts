@@ -24,7 +24,7 @@ beforeAll(() => {
   const questions = Object.fromEntries(
     pmids.map((id, i) => [
       id,
-      { QUESTION: `Does compound ${id} help?`, CONTEXTS: [`Compound ${id} was studied.`], final_decision: labels[i % 3] },
+      { QUESTION: `Does compound ${id} help?`, CONTEXTS: [`Compound ${id} was studied in a trial of two hundred adults with chronic pain over twelve weeks in Boston.`], final_decision: labels[i % 3] },
     ]),
   );
   writeFileSync(join(dataDir, 'pubmedqa', 'ori_pqal.json'), JSON.stringify(questions));
@@ -165,5 +165,57 @@ describe('rg adapter warmup', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toContain(`was trained on top of the warm-up with sha256 ${warmupEntry.contentHash}`);
     expect(other.stderr).toContain('encode the documents again on top of this warm-up');
+  }, 240_000);
+
+  it('rg bench e2e --warmup: base + warm-up and RAG + warm-up columns, adapters on top of the warm-up, plain base and RAG as references', async () => {
+    const out = join(dir, 'e2e-warm');
+    const r = await cli([
+      'bench',
+      'e2e',
+      '--dataset',
+      'pubmedqa',
+      '--data-dir',
+      dataDir,
+      '--split',
+      'test',
+      '--sample',
+      '3',
+      '--topk',
+      '1',
+      '--warmup',
+      '--warmup-n',
+      '4',
+      '--no-dapt',
+      '--cluster-k',
+      'none',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const figures = JSON.parse(r.stdout);
+    expect(figures.columns.map((c: { title: string }) => c.title)).toEqual([
+      'base',
+      'base + warm-up',
+      'DAPT',
+      'RAG',
+      'RAG + warm-up',
+      'RG',
+      'RG+RAG',
+    ]);
+    expect(figures.settings.warmup).toMatchObject({ split: 'dev', n: 4, pairs: 4 });
+    expect(Object.keys(figures.methodsWithoutWarmup).sort()).toEqual(['icl', 'wo_param']);
+    expect(figures.columns[1].vsBase).not.toBeNull();
+    expect(figures.table).toContain('Warm-up: one adapter trained on 4 question -> answer pairs of the dev split');
+    const s = AdapterStore.open(join(out, 'adapters'));
+    try {
+      const warmupEntry = s.list({ id: WARMUP_ADAPTER_ID })[0];
+      expect(warmupEntry.contentHash).toBe(figures.settings.warmup.sha256);
+      const docs = s.list({ dataset: 'pubmedqa' }).filter((e) => 'id' in e.key && e.key.id !== WARMUP_ADAPTER_ID);
+      expect(docs.length).toBeGreaterThan(0);
+      for (const d of docs) expect(d.trainingConfig.warmup).toEqual({ key: warmupEntry.key, sha256: warmupEntry.contentHash });
+    } finally {
+      s.close();
+    }
   }, 240_000);
 });
