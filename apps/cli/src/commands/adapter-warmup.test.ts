@@ -24,7 +24,11 @@ beforeAll(() => {
   const questions = Object.fromEntries(
     pmids.map((id, i) => [
       id,
-      { QUESTION: `Does compound ${id} help?`, CONTEXTS: [`Compound ${id} was studied in a trial of two hundred adults with chronic pain over twelve weeks in Boston.`], final_decision: labels[i % 3] },
+      {
+        QUESTION: `Does compound ${id} help?`,
+        CONTEXTS: [`Compound ${id} was studied in a trial of two hundred adults with chronic pain over twelve weeks in Boston.`],
+        final_decision: labels[i % 3],
+      },
     ]),
   );
   writeFileSync(join(dataDir, 'pubmedqa', 'ori_pqal.json'), JSON.stringify(questions));
