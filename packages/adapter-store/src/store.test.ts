@@ -92,6 +92,25 @@ describe('AdapterStore', () => {
     b.close();
   });
 
+  it('counts loads served from the LRU and read from disk, leases and async loads included', async () => {
+    const root = freshRoot();
+    const store = AdapterStore.open(root);
+    store.put(key('d'), randomAdapter(1), { modelFingerprint: FP });
+    store.put(key('e'), randomAdapter(2), { modelFingerprint: FP });
+    expect(store.cacheStats).toEqual({ hits: 0, misses: 0 });
+    store.load(key('d'));
+    store.load(key('d'));
+    expect(store.cacheStats).toEqual({ hits: 1, misses: 1 });
+    (await store.lease([key('d'), key('e')])).release();
+    await store.loadAsync(key('e'));
+    expect(store.cacheStats).toEqual({ hits: 3, misses: 2 });
+    // The replaced adapter's cached copy is no longer served: reading the new one is a miss.
+    store.put(key('d'), randomAdapter(3), { modelFingerprint: FP });
+    store.load(key('d'));
+    expect(store.cacheStats).toEqual({ hits: 3, misses: 3 });
+    store.close();
+  });
+
   it('delete removes manifest row and files (unlearning); a second delete is a no-op', () => {
     const store = AdapterStore.open(freshRoot());
     const entry = store.put(key('gone'), randomAdapter(1), { modelFingerprint: FP });

@@ -94,6 +94,8 @@ export class AdapterStore {
   private readonly spares: LoraAdapter[] = [];
   private spareBytes = 0;
   private rowStatement: Database.Statement | undefined;
+  private cacheHits = 0;
+  private cacheMisses = 0;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
@@ -323,6 +325,14 @@ export class AdapterStore {
     this.cache.clear();
   }
 
+  /**
+   * Adapter loads of this handle (load, fetch, lease, sync or not) served from the LRU (`hits`) or read from disk
+   * (`misses`, a replaced adapter's stale copy included), since it was opened.
+   */
+  get cacheStats(): { hits: number; misses: number } {
+    return { hits: this.cacheHits, misses: this.cacheMisses };
+  }
+
   get cachedBytes(): number {
     return this.cache.bytes;
   }
@@ -421,8 +431,11 @@ export class AdapterStore {
         `${name}: trained for model fingerprint ${row.model_fingerprint}, not for the requested ${opts.modelFingerprint}`,
       );
     }
-    const cached = this.cache.get(rel);
-    return { row, name, cached: cached && cached.contentHash === row.content_hash ? cached : undefined };
+    const found = this.cache.get(rel);
+    const cached = found && found.contentHash === row.content_hash ? found : undefined;
+    if (cached) this.cacheHits++;
+    else this.cacheMisses++;
+    return { row, name, cached };
   }
 
   /** An adapter's LRU entry, read and verified from disk on a miss; pinned for a lease, else marked escaped. */
