@@ -1,4 +1,15 @@
+export { augmentCorpus, corpusPassages } from './augment-corpus.js';
+export { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
 export { openCollection } from './collection.js';
+export {
+  type EncodeFileHooks,
+  type EncodeFileOptions,
+  type EncodeFileSummary,
+  type EncodeProgress,
+  encodeAugmentedFile,
+  trainableRecords,
+} from './encode-file.js';
+export { openIndex } from './index-open.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';
 export type {

@@ -1,0 +1,88 @@
+import type { RetrievalFields } from '@rg/augment';
+import type { CorpusStore } from '@rg/corpus';
+import {
+  abortBuild,
+  type BackendName,
+  commitBuild,
+  type Document as IndexedDocument,
+  type OpenOptions,
+  openRetriever,
+  writeIndexStamp,
+} from '@rg/retriever';
+
+export interface BuildIndexOptions extends Omit<OpenOptions, 'storeDir' | 'build'> {
+  /** Documents per write (default 1000). */
+  batch?: number;
+  /**
+   * Tags and description per document id (augment's `retrievalFields`; field backends only). Documents without an
+   * entry are indexed with their title and text alone.
+   */
+  fields?: ReadonlyMap<string, RetrievalFields>;
+  /** After each write: the documents written so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildIndexSummary {
+  backend: BackendName;
+  documents: number;
+  seconds: number;
+  docsPerSecond: number;
+  /** Documents indexed with an entry of `fields`, and those of them whose tags are the template's. */
+  withTags: number;
+  tagsFromTemplate: number;
+}
+
+/**
+ * Index every document of `corpus` (the store in `storeDir`) with `backend`. The new index is written beside the
+ * current one and swapped in only when complete: a failure (or a crash) leaves the current index as it was and no
+ * half-built files. A stamp records the store generation it was built from, read before iterating, so a concurrent
+ * ingest makes the stamp older, never newer, than the index. `openRetriever`'s errors pass through (IndexMissingError,
+ * RangeError for a build parameter the backend refuses).
+ */
+export async function buildIndex(
+  storeDir: string,
+  corpus: CorpusStore,
+  backend: BackendName,
+  options: BuildIndexOptions = {},
+): Promise<BuildIndexSummary> {
+  const { batch: batchSize = 1000, fields, onProgress, ...open } = options;
+  const generation = corpus.generation();
+  const total = corpus.count();
+  const t0 = performance.now();
+  let withTags = 0;
+  let tagsFromTemplate = 0;
+  const retriever = await openRetriever(backend, { ...open, storeDir, build: true }).catch((e: unknown) => {
+    abortBuild(storeDir, backend);
+    throw e;
+  });
+  try {
+    let done = 0;
+    let batch: IndexedDocument[] = [];
+    const write = async () => {
+      await retriever.add(batch);
+      done += batch.length;
+      onProgress?.(done, total);
+      batch = [];
+    };
+    for (const doc of corpus.iterate()) {
+      const extra = fields?.get(doc.id);
+      if (extra) {
+        withTags++;
+        if (extra.tagsFrom === 'template') tagsFromTemplate++;
+      }
+      // The extra fields go to the index only: the store's passage, which prompts show, stays as it is.
+      batch.push(extra ? { ...doc, tags: extra.tags, description: extra.description } : doc);
+      if (batch.length >= batchSize) await write();
+    }
+    await write();
+  } catch (e) {
+    await retriever.close().catch(() => {});
+    abortBuild(storeDir, backend);
+    throw e;
+  }
+  await retriever.close();
+  commitBuild(storeDir, backend);
+  writeIndexStamp(storeDir, { backend, generation, documents: total });
+  const seconds = (performance.now() - t0) / 1000;
+  return { backend, documents: total, seconds, docsPerSecond: total / Math.max(seconds, 1e-9), withTags, tagsFromTemplate };
+}
