@@ -19,6 +19,8 @@ describe('parseServerArgs', () => {
         'debug',
         '--max-queue',
         '0',
+        '--batch',
+        '4',
       ],
       { RG_MODEL: 'x.gguf', RG_HOME: '/h', RG_THREADS: '1', RG_SERVER_API_KEY: 'k' },
     );
@@ -29,7 +31,8 @@ describe('parseServerArgs', () => {
       model: 'x.gguf',
       home: '/h',
       threads: 3,
-      concurrency: 1,
+      batch: 4,
+      concurrency: 4,
       maxQueue: 0,
       requestTimeoutMs: 30_000,
       logLevel: 'debug',
@@ -45,10 +48,17 @@ describe('parseServerArgs', () => {
       port: 8080,
       model: 'smollm2-135m-instruct',
       threads: 2,
+      batch: 8,
+      concurrency: 8,
       logLevel: 'warn',
     });
     expect(options !== 'help' && options.home.endsWith('/.cache/rg')).toBe(true);
     expect(options !== 'help' && options.apiKey).toBeUndefined();
+  });
+
+  it('--batch 1 decodes each generation alone; --concurrency is then independent of it', () => {
+    expect(parseServerArgs(['--batch', '1', '--concurrency', '2'], {})).toMatchObject({ batch: 1, concurrency: 2 });
+    expect(() => parseServerArgs(['--batch', '0'], {})).toThrow('--batch: expected a positive integer, got "0"');
   });
 
   it('names the flag and what it expected', () => {

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_BATCH } from './batching.js';
 import { DEFAULT_SERVER_OPTIONS, LOG_LEVELS, type LogLevel } from './deps.js';
 import { DEFAULT_PORT, type StartOptions } from './start.js';
 
@@ -9,8 +10,9 @@ export class ArgsError extends Error {
 }
 
 export const USAGE = `usage: rg-server [--collection DIR]... [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--model NAME|FILE|DIR]
-                 [--home DIR] [--threads N] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
+                 [--home DIR] [--threads N] [--batch N] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
 The first --collection is the default one (none: <home>/collections/default, created if missing).
+--batch N (default ${DEFAULT_BATCH}): up to N generations decode together, each with its own adapters; --concurrency defaults to it.
 Environment: RG_MODEL, RG_HOME, RG_THREADS, RG_SERVER_API_KEY (Bearer key; never on the command line, where ps shows it).`;
 
 function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
@@ -35,6 +37,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
         model: { type: 'string' },
         home: { type: 'string' },
         threads: { type: 'string' },
+        batch: { type: 'string' },
         concurrency: { type: 'string' },
         'max-queue': { type: 'string' },
         timeout: { type: 'string' },
@@ -51,6 +54,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
     throw new ArgsError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const port = positive('--port', values.port as string | undefined, DEFAULT_PORT, true);
   if (port > 65535) throw new ArgsError(`--port: expected 0..65535, got ${port}`);
+  const batch = positive('--batch', values.batch as string | undefined, DEFAULT_BATCH);
   return {
     collections: (values.collection as string[] | undefined) ?? [],
     host: (values.host as string | undefined) ?? '127.0.0.1',
@@ -58,7 +62,9 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
     model: (values.model as string | undefined) ?? (env.RG_MODEL || 'smollm2-135m-instruct'),
     home: (values.home as string | undefined) ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
     threads: positive('--threads', (values.threads as string | undefined) ?? env.RG_THREADS, 2),
-    concurrency: positive('--concurrency', values.concurrency as string | undefined, DEFAULT_SERVER_OPTIONS.concurrency),
+    batch,
+    // A batch fills only with as many generations running at once.
+    concurrency: positive('--concurrency', values.concurrency as string | undefined, batch),
     maxQueue: positive('--max-queue', values['max-queue'] as string | undefined, DEFAULT_SERVER_OPTIONS.maxQueue, true),
     requestTimeoutMs: positive('--timeout', values.timeout as string | undefined, DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000) * 1000,
     logLevel: logLevel as LogLevel,

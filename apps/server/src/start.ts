@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { type Collection, loadRuntime, type ModelRuntime, openCollection } from '@rg/pipeline';
 import { type BuildAppOptions, buildApp, type RgApp } from './app.js';
+import { batchedGenerate } from './batching.js';
 import { modelId } from './collections.js';
 import type { ServedCollections, ServerOptions } from './deps.js';
 
@@ -14,6 +15,11 @@ export interface StartOptions extends ServerOptions {
   model: string;
   home: string;
   threads: number;
+  /**
+   * Requests decoded together, each with its own adapters (a DecodeBatcher over the model); 1: each generation decodes
+   * alone. Set `concurrency` to at least this, or the batch never fills.
+   */
+  batch?: number;
   /** The one line said on listen (default: stderr). */
   say?: (line: string) => void;
   logStream?: BuildAppOptions['logStream'];
@@ -36,7 +42,13 @@ export function defaultCollectionDir(home: string): string {
 /** Loads the model, opens the collections (creating missing ones with the default settings), and listens. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const dirs = options.collections.length > 0 ? options.collections : [defaultCollectionDir(options.home)];
-  const runtime = await loadRuntime({ model: options.model, home: options.home, threads: options.threads });
+  const batch = options.batch ?? 1;
+  const runtime = await loadRuntime({
+    model: options.model,
+    home: options.home,
+    threads: options.threads,
+    generate: batch > 1 ? batchedGenerate(batch) : undefined,
+  });
   const collections = new Map<string, Collection>();
   try {
     for (const dir of dirs) {
@@ -66,7 +78,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 }
 
-export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' | 'threads'>;
+export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' | 'threads' | 'batch'>;
 
 /** Serves open collections; `release` closes what they hold once shutdown has drained the requests. */
 export async function listen(served: ServedCollections, options: ListenOptions, release: () => Promise<void>): Promise<RunningServer> {

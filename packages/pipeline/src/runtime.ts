@@ -13,6 +13,7 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
   // One session per set of target modules (a collection adopted from another store may target others).
   const sessions = new Map<string, Promise<TrainingSession>>();
   let disposed = false;
+  const replacement = options.generate;
   return {
     model: options.model,
     modelName: modelKeyName(loaded.source),
@@ -21,7 +22,11 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
     tokenizer: loaded.tokenizer,
     threads: options.threads,
     home: options.home,
-    answerModel: engineAnswerModel(lm, loaded.tokenizer, { generate: options.generate }),
+    // A replacement is handed the model itself, not the per-request view engineAnswerModel passes (which tracks the
+    // caches a generation cut short leaves): a batcher needs the model's batched forward and releases its own caches.
+    answerModel: engineAnswerModel(lm, loaded.tokenizer, {
+      generate: replacement && ((_view, promptIds, generateOptions) => replacement(lm, promptIds, generateOptions)),
+    }),
     trainingSession(targets) {
       if (disposed) return Promise.reject(new Error('trainingSession: the runtime was disposed'));
       const key = [...targets].sort().join(',');
