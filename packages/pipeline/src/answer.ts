@@ -1,19 +1,24 @@
 import type { Answer, Method } from '@rg/inference';
+import { RequestError } from './errors.js';
 import { COLLECTION_METHODS } from './settings.js';
 import type { AnswerRequest, AnswerResult } from './types.js';
 
 /** Refuses, naming the field, what a collection cannot answer. */
 export function validateRequest(request: AnswerRequest, method: Method): void {
   if (!(COLLECTION_METHODS as readonly string[]).includes(method))
-    throw new TypeError(`answer: method: "${method}" is not served by a collection (expected one of ${COLLECTION_METHODS.join(', ')})`);
-  if (typeof request.question !== 'string') throw new TypeError('answer: question: expected a string');
+    throw new RequestError(
+      'answer',
+      'method',
+      `"${method}" is not served by a collection (expected one of ${COLLECTION_METHODS.join(', ')})`,
+    );
+  if (typeof request.question !== 'string') throw new RequestError('answer', 'question', 'expected a string');
   if (request.adapters && method !== 'cat_all_one' && method !== 'combine')
-    throw new TypeError(`answer: adapters: method ${method} applies no adapters (explicit adapters need cat_all_one or combine)`);
+    throw new RequestError('answer', 'adapters', `method ${method} applies no adapters (explicit adapters need cat_all_one or combine)`);
   for (const [i, a] of (request.adapters ?? []).entries()) {
     if (typeof a.id !== 'string' || (a.weight !== undefined && !Number.isFinite(a.weight)))
-      throw new TypeError(`answer: adapters[${i}]: expected { id: string, weight?: finite number }`);
+      throw new RequestError('answer', `adapters[${i}]`, 'expected { id: string, weight?: finite number }');
   }
-  if (request.raw && request.messages) throw new TypeError('answer: raw: a raw prompt takes no messages');
+  if (request.raw && request.messages) throw new RequestError('answer', 'raw', 'a raw prompt takes no messages');
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCollection } from './collection.js';
+import { RequestError } from './errors.js';
 import { DOCUMENTS, FAST, QUESTIONS, tinyRuntime } from './test-helpers/fixtures.js';
 import type { AnswerResult, Collection, ModelRuntime } from './types.js';
 
@@ -150,6 +151,66 @@ describe('a new collection', () => {
 
   it('refuses a method a collection does not serve, naming the field', async () => {
     await expect(collection.answer({ question: 'x', method: 'dapt' })).rejects.toThrow(/method: "dapt" is not served/);
+  });
+
+  it('refuses bad requests with a RequestError naming the field, for answer and addDocument', async () => {
+    const refused = async (call: () => unknown): Promise<RequestError> => {
+      try {
+        await call();
+      } catch (e) {
+        expect(e).toBeInstanceOf(RequestError);
+        return e as RequestError;
+      }
+      throw new Error('not refused');
+    };
+    expect(await refused(() => collection.answer({ question: 'x', method: 'dapt' }))).toMatchObject({
+      operation: 'answer',
+      field: 'method',
+    });
+    expect(
+      await refused(() =>
+        collection.answer({ question: 'x', method: 'cat_all_one', adapters: [{ id: 'a' }, { id: 'b', weight: Number.NaN }] }),
+      ),
+    ).toMatchObject({
+      field: 'adapters[1]',
+      message: 'answer: adapters[1]: expected { id: string, weight?: finite number }',
+    });
+    expect(await refused(() => collection.addDocument({ text: '  ' }))).toMatchObject({ operation: 'addDocument', field: 'text' });
+    expect(await refused(() => collection.addDocument({ id: 'cluster-k4-0', text: 'x' }))).toMatchObject({ field: 'id' });
+    expect(await refused(() => collection.addDocument({ text: 'x', metadata: { year: [1998] as unknown as number } }))).toMatchObject({
+      field: 'metadata.year',
+      reason: 'expected a string, number or boolean, got object',
+    });
+  });
+
+  it('counts adapter loads served from the store cache and read from disk', async () => {
+    const ask = () => collection.answer({ question: QUESTIONS.element, method: 'cat_all_one', k: 1 });
+    const before = collection.adapterCacheStats();
+    expect((await ask()).adapters).toHaveLength(1);
+    const once = collection.adapterCacheStats();
+    expect(once.hits + once.misses).toBe(before.hits + before.misses + 1);
+    await ask();
+    // The same adapter again, still in the LRU.
+    expect(collection.adapterCacheStats()).toEqual({ hits: once.hits + 1, misses: once.misses });
+  });
+
+  it('counts jobs by state', async () => {
+    const before = collection.jobCounts();
+    expect(Object.keys(before).sort()).toEqual(['cancelled', 'done', 'failed', 'queued', 'running']);
+    expect(before.done).toBeGreaterThanOrEqual(DOCUMENTS.length);
+    collection.addDocument({ id: 'counted', text: 'Tolsey Market opens at dawn on Saturdays in Rendle.' });
+    collection.addDocument({ id: 'dup-of-festival', text: DOCUMENTS[1].text });
+    const gone = collection.addDocument({ id: 'gone', text: 'The Amberly ferry stopped running in 1987.' });
+    await collection.deleteDocument(gone.documentId);
+    await collection.whenIdle();
+    expect(collection.jobCounts()).toEqual({
+      queued: 0,
+      running: 0,
+      done: before.done + 1,
+      failed: before.failed + 1,
+      cancelled: before.cancelled + 1,
+    });
+    await collection.deleteDocument('counted');
   });
 
   it('deletes a document: out of retrieval, its adapter gone, its text gone', async () => {

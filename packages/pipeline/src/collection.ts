@@ -19,6 +19,7 @@ import type {
   Collection,
   CollectionSettings,
   DocumentInfo,
+  JobState,
   JobStatus,
   ModelRuntime,
   NewDocument,
@@ -167,6 +168,14 @@ class LiveCollection implements Collection {
 
   pendingJobs(): JobStatus[] {
     return this.stores.jobs.pending().map(jobStatus);
+  }
+
+  jobCounts(): Record<JobState, number> {
+    return this.stores.jobs.countByState();
+  }
+
+  adapterCacheStats(): { hits: number; misses: number } {
+    return this.stores.adapters.cacheStats;
   }
 
   document(id: string): DocumentInfo | undefined {

@@ -1,5 +1,6 @@
 import { contentHash } from '@rg/corpus';
 import { reservedAdapterId } from '@rg/lora-trainer';
+import { RequestError } from './errors.js';
 import type { JobDocument } from './jobs.js';
 import type { NewDocument } from './types.js';
 
@@ -12,16 +13,16 @@ const DEFAULT_ID_HEX = 16;
  * text added twice is the same document.
  */
 export function newDocument(doc: NewDocument): JobDocument {
-  if (typeof doc.text !== 'string' || doc.text.trim() === '') throw new TypeError('addDocument: text: expected a non-empty string');
-  if (doc.title !== undefined && typeof doc.title !== 'string') throw new TypeError('addDocument: title: expected a string');
+  if (typeof doc.text !== 'string' || doc.text.trim() === '') throw new RequestError('addDocument', 'text', 'expected a non-empty string');
+  if (doc.title !== undefined && typeof doc.title !== 'string') throw new RequestError('addDocument', 'title', 'expected a string');
   if (doc.id !== undefined && (typeof doc.id !== 'string' || doc.id.trim() === '' || doc.id.length > 1000))
-    throw new TypeError(`addDocument: id: expected a non-empty string of at most 1000 characters, got ${JSON.stringify(doc.id)}`);
+    throw new RequestError('addDocument', 'id', `expected a non-empty string of at most 1000 characters, got ${JSON.stringify(doc.id)}`);
   const id = doc.id ?? contentHash(doc).slice(0, DEFAULT_ID_HEX);
   const reserved = reservedAdapterId(id);
-  if (reserved) throw new TypeError(`addDocument: id: "${id}" is reserved for ${reserved}`);
+  if (reserved) throw new RequestError('addDocument', 'id', `"${id}" is reserved for ${reserved}`);
   for (const [key, value] of Object.entries(doc.metadata ?? {})) {
     if (!['string', 'number', 'boolean'].includes(typeof value))
-      throw new TypeError(`addDocument: metadata.${key}: expected a string, number or boolean, got ${typeof value}`);
+      throw new RequestError('addDocument', `metadata.${key}`, `expected a string, number or boolean, got ${typeof value}`);
   }
   return {
     id,

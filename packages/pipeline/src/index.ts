@@ -9,6 +9,7 @@ export {
   encodeAugmentedFile,
   trainableRecords,
 } from './encode-file.js';
+export { RequestError } from './errors.js';
 export { openIndex } from './index-open.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';

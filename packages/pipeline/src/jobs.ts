@@ -100,6 +100,14 @@ export class JobStore {
     return (this.db.prepare(`SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq`).all() as Row[]).map(fromRow);
   }
 
+  /** Jobs recorded in each state, every state present (0 when none). */
+  countByState(): Record<JobState, number> {
+    const counts: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>;
+    for (const { state, n } of rows) counts[state] = n;
+    return counts;
+  }
+
   /** The newest unfinished add job of a document. */
   pendingFor(documentId: string): JobRecord | undefined {
     const row = this.db

@@ -142,6 +142,13 @@ export interface Collection {
   job(id: string): JobStatus | undefined;
   /** Jobs not yet done or failed, oldest first. */
   pendingJobs(): JobStatus[];
+  /** Jobs recorded in each state (every state present), from the durable job table: a count, not a list. */
+  jobCounts(): Record<JobState, number>;
+  /**
+   * Adapter loads of the collection's store since it was opened: served from its in-memory LRU (`hits`) or read and
+   * verified from disk (`misses`). Answers' loads, and training's reads of the store's base_weight.
+   */
+  adapterCacheStats(): { hits: number; misses: number };
   document(id: string): DocumentInfo | undefined;
   documentCount(): number;
   /** Removes the document, its index entries and its adapter; a queued or running add job for it is cancelled. False if unknown. */
