@@ -1,7 +1,8 @@
+import { RequestError } from '@rg/pipeline';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { bearerCheck, OPEN_ROUTES } from './auth.js';
 import type { ServedCollections, ServerOptions } from './deps.js';
-import { HttpError } from './errors.js';
+import { HttpError, requestErrorToHttp } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { GenerationQueue } from './queue.js';
 import { completionRoutes } from './routes/completions.js';
@@ -85,6 +86,7 @@ export function buildApp(served: ServedCollections, options: BuildAppOptions): R
   app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
     let http: HttpError;
     if (error instanceof HttpError) http = error;
+    else if (error instanceof RequestError) http = requestErrorToHttp(error);
     else if ((error as FastifyError).validation) {
       http = schemaError((error as FastifyError).validation as SchemaIssue[], (error as FastifyError).validationContext ?? 'body');
     } else if ((error as FastifyError).statusCode && (error as FastifyError).statusCode! < 500) {

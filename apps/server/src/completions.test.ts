@@ -1,3 +1,4 @@
+import { RequestError } from '@rg/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chat, errorOf, type Harness, harness, listening, sseData } from './test-helpers/harness.js';
 
@@ -251,5 +252,25 @@ describe('streaming (SSE)', () => {
     });
     expect(res.status).toBe(400);
     expect((await errorOf(res)).param).toBe('n');
+  });
+
+  it('a request the collection refuses is a 400 naming the rg field, or an error event once streaming', async () => {
+    h = harness();
+    h.a.refuseAnswer = new RequestError('answer', 'adapters[1]', 'expected { id: string, weight?: finite number }');
+    const res = await h.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat('q') });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({
+      message: 'rg.adapters[1]: expected { id: string, weight?: finite number }',
+      param: 'rg.adapters[1]',
+      type: 'invalid_request_error',
+    });
+    const url = await listening(h);
+    const streamed = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chat('q', { stream: true })),
+    });
+    const events = sseData(await streamed.text()).map((d) => JSON.parse(d));
+    expect(events.at(-1).error).toMatchObject({ param: 'rg.adapters[1]', type: 'invalid_request_error' });
   });
 });

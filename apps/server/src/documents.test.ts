@@ -1,3 +1,4 @@
+import { RequestError } from '@rg/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Harness, harness } from './test-helpers/harness.js';
 
@@ -43,6 +44,22 @@ describe('documents and jobs', () => {
       metadata: { source: 'atlas', year: 1999, checked: true },
       has_adapter: true,
     });
+  });
+
+  it('answers 400 naming the field when the collection refuses the document; other errors stay 500', async () => {
+    h = harness();
+    h.a.refuseAdd = new RequestError('addDocument', 'metadata.year', 'expected a string, number or boolean, got object');
+    const res = await h.app.inject({ method: 'POST', url: '/v1/documents', payload: { text: 'x' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toEqual({
+      message: 'metadata.year: expected a string, number or boolean, got object',
+      type: 'invalid_request_error',
+      param: 'metadata.year',
+      code: 'invalid_value',
+    });
+    // A TypeError is a bug somewhere, not the client's request.
+    h.a.refuseAdd = new TypeError('id: looks like a field but is not a RequestError');
+    expect((await h.app.inject({ method: 'POST', url: '/v1/documents', payload: { text: 'x' } })).statusCode).toBe(500);
   });
 
   it('deletes a document, then answers 404 for it', async () => {

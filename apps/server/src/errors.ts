@@ -1,3 +1,5 @@
+import type { RequestError } from '@rg/pipeline';
+
 /** An error answered in OpenAI's shape ({error: {message, type, param, code}}), so its clients surface the message. */
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -30,4 +32,13 @@ export interface ErrorBody {
 
 export function badRequest(param: string, message: string, code = 'invalid_value'): HttpError {
   return new HttpError(400, `${param}: ${message}`, param, code);
+}
+
+/**
+ * A request the collection refused (its own checks, past the schemas): the client's to fix, so a 400 naming the
+ * field as the HTTP request spells it. answer()'s knobs travel in the `rg` object; addDocument's fields are the body's.
+ */
+export function requestErrorToHttp(error: RequestError): HttpError {
+  const rgField = error.operation === 'answer' && /^(method|k|compose|adapters)\b/.test(error.field);
+  return badRequest(rgField ? `rg.${error.field}` : error.field, error.reason);
 }

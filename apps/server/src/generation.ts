@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import type { AnswerResult, Collection } from '@rg/pipeline';
+import { type AnswerResult, type Collection, RequestError } from '@rg/pipeline';
 import type { FastifyReply } from 'fastify';
 import type { ServerOptions } from './deps.js';
-import { HttpError } from './errors.js';
+import { HttpError, requestErrorToHttp } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { type Endpoint, type FinishReason, ResponseHeader } from './openai-shapes.js';
 import { type GenerationQueue, QueueFullError } from './queue.js';
@@ -114,7 +114,11 @@ async function streamAnswer(
     events.end('data: [DONE]\n\n');
   } catch (e) {
     // Headers are gone: the error travels as an event, which OpenAI's clients raise as an APIError.
-    send({ error: { message: (e as Error).message, type: 'server_error', param: null, code: null } });
+    send(
+      e instanceof RequestError
+        ? requestErrorToHttp(e).body()
+        : { error: { message: (e as Error).message, type: 'server_error', param: null, code: null } },
+    );
     events.end();
   }
   return reply;

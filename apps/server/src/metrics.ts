@@ -59,18 +59,30 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'rg_jobs',
-      help: 'Document jobs not yet finished, by collection and state (queued, running)',
+      help: 'Document jobs recorded, by collection and state (queued, running, done, failed, cancelled)',
       labelNames: ['collection', 'state'],
       registers,
       collect() {
         this.reset();
         for (const [name, collection] of collections) {
-          const counts = { queued: 0, running: 0 };
-          for (const job of collection.pendingJobs()) if (job.state === 'queued' || job.state === 'running') counts[job.state]++;
-          for (const [state, n] of Object.entries(counts)) this.set({ collection: name, state }, n);
+          for (const [state, n] of Object.entries(collection.jobCounts())) this.set({ collection: name, state }, n);
         }
       },
     });
+    // The store counts its own loads; these mirror its totals at scrape time (it only counts up while open).
+    const cacheHelp = { hits: 'served from the adapter store LRU', misses: 'read and verified from disk (not in the LRU)' };
+    for (const kind of ['hits', 'misses'] as const) {
+      new Counter({
+        name: `rg_adapter_cache_${kind}_total`,
+        help: `Adapter loads ${cacheHelp[kind]}, by collection`,
+        labelNames: ['collection'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [name, collection] of collections) this.inc({ collection: name }, collection.adapterCacheStats()[kind]);
+        },
+      });
+    }
     new Gauge({
       name: 'rg_documents',
       help: 'Documents in each collection',

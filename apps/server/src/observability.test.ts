@@ -43,6 +43,19 @@ describe('GET /healthz', () => {
 });
 
 describe('GET /metrics', () => {
+  it('reports each collection adapter store cache hits and misses as counters', async () => {
+    h = harness();
+    h.a.cacheStats = { hits: 7, misses: 2 };
+    const text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toMatch(/^# TYPE rg_adapter_cache_hits_total counter$/m);
+    expect(sample(text, 'rg_adapter_cache_hits_total', 'collection="a"')).toBe(7);
+    expect(sample(text, 'rg_adapter_cache_misses_total', 'collection="a"')).toBe(2);
+    expect(sample(text, 'rg_adapter_cache_hits_total', 'collection="b"')).toBe(0);
+    // A scrape mirrors the store's totals; it does not add them up again.
+    h.a.cacheStats = { hits: 9, misses: 2 };
+    expect(sample((await h.app.inject({ method: 'GET', url: '/metrics' })).body, 'rg_adapter_cache_hits_total', 'collection="a"')).toBe(9);
+  });
+
   it('counts requests by route template and status, latency, adapters, tokens, jobs and the queue', async () => {
     h = harness();
     const { jobId } = h.a.addDocument({ id: 'd1', text: 'x' });
@@ -66,6 +79,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'rg_answer_stage_seconds_count', 'stage="compose"')).toBe(1);
     expect(sample(text, 'rg_jobs', 'collection="a",state="queued"')).toBe(1);
     expect(sample(text, 'rg_jobs', 'collection="a",state="running"')).toBe(0);
+    expect(sample(text, 'rg_jobs', 'collection="a",state="done"')).toBe(1);
+    expect(sample(text, 'rg_jobs', 'collection="a",state="failed"')).toBe(0);
+    expect(sample(text, 'rg_jobs', 'collection="b",state="cancelled"')).toBe(0);
     expect(sample(text, 'rg_documents', 'collection="a"')).toBe(2);
     expect(text).toMatch(/^rg_generation_queue_depth 0$/m);
     expect(text).toMatch(/^rg_generation_in_flight 0$/m);

@@ -39,21 +39,6 @@ function documentJson(collection: string, doc: DocumentInfo) {
 }
 
 /**
- * The body passed its schema, so a TypeError from addDocument is the collection's own check of what only it knows
- * (e.g. an id reserved for another kind of adapter, "addDocument: id: ..."): the client's to fix, a 400 naming the field.
- */
-function addChecked<T>(add: () => T): T {
-  try {
-    return add();
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    const message = e.message.replace(/^addDocument: /, '');
-    const field = /^([\w.]+):/.exec(message)?.[1] ?? null;
-    throw new HttpError(400, message, field, 'invalid_value');
-  }
-}
-
-/**
  * Live documents: an add returns 202 with the job that ingests, indexes, augments and encodes it in the background;
  * the job and the document are read back by id. Every route takes the collection as ?collection= (the body's
  * `collection` for an add), the default collection when absent.
@@ -75,7 +60,8 @@ export function documentRoutes(app: FastifyInstance, served: ServedCollections, 
         );
       }
       const { name, collection } = collectionByName(served, fromBody ?? fromQuery, 'collection');
-      const { jobId, documentId } = addChecked(() => collection.addDocument({ text, title, id, metadata }));
+      // A document the collection refuses (e.g. a reserved id) throws a RequestError: the error handler answers 400.
+      const { jobId, documentId } = collection.addDocument({ text, title, id, metadata });
       metrics.documentsAdded.inc({ collection: name });
       return reply
         .code(202)

@@ -1,4 +1,13 @@
-import type { AnswerRequest, AnswerResult, Collection, CollectionSettings, DocumentInfo, JobStatus, NewDocument } from '@rg/pipeline';
+import type {
+  AnswerRequest,
+  AnswerResult,
+  Collection,
+  CollectionSettings,
+  DocumentInfo,
+  JobState,
+  JobStatus,
+  NewDocument,
+} from '@rg/pipeline';
 
 /**
  * A test double of a pipeline Collection for the HTTP layer's tests only: it "generates" a fixed list of words, one
@@ -12,6 +21,11 @@ export class FakeCollection implements Collection {
   /** Signals of answers in progress or done, to check that a client leaving aborts its generation. */
   readonly signals: AbortSignal[] = [];
   closed = false;
+  /** What adapterCacheStats reports; tests set it. */
+  cacheStats = { hits: 0, misses: 0 };
+  /** addDocument and answer throw these when set (the collection's own refusals, past the HTTP schemas). */
+  refuseAdd: Error | undefined;
+  refuseAnswer: Error | undefined;
   private readonly docs = new Map<string, DocumentInfo>();
   private readonly jobs = new Map<string, JobStatus>();
   private nextJob = 1;
@@ -35,6 +49,7 @@ export class FakeCollection implements Collection {
 
   async answer(request: AnswerRequest): Promise<AnswerResult> {
     this.requests.push(request);
+    if (this.refuseAnswer) throw this.refuseAnswer;
     if (request.signal) this.signals.push(request.signal);
     const limit = request.maxNewTokens ?? this.settings.answer.maxNewTokens;
     let text = '';
@@ -76,6 +91,7 @@ export class FakeCollection implements Collection {
   }
 
   addDocument(doc: NewDocument): { jobId: string; documentId: string } {
+    if (this.refuseAdd) throw this.refuseAdd;
     const documentId = doc.id ?? `doc-${this.docs.size + 1}`;
     const jobId = `job-${this.nextJob++}`;
     const now = new Date().toISOString();
@@ -98,6 +114,16 @@ export class FakeCollection implements Collection {
 
   pendingJobs(): JobStatus[] {
     return [...this.jobs.values()].filter((j) => j.state === 'queued' || j.state === 'running');
+  }
+
+  jobCounts(): Record<JobState, number> {
+    const counts: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
+    for (const job of this.jobs.values()) counts[job.state]++;
+    return counts;
+  }
+
+  adapterCacheStats(): { hits: number; misses: number } {
+    return this.cacheStats;
   }
 
   document(id: string): DocumentInfo | undefined {
