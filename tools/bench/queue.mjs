@@ -12,7 +12,7 @@
 //
 // Documents: PopQA's first paragraphs (../shared/data/popqa), trained with the short `passage` recipe (1 epoch).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -209,7 +209,13 @@ try {
       docs,
       events,
       seconds: +((performance.now() - t0) / 1000).toFixed(1),
-      lastCoordinator: { trained: summary.trained, skipped: summary.skipped, failed: summary.failed, duplicatesDropped: summary.duplicatesDropped, enqueued: summary.enqueued },
+      lastCoordinator: {
+        trained: summary.trained,
+        skipped: summary.skipped,
+        failed: summary.failed,
+        duplicatesDropped: summary.duplicatesDropped,
+        enqueued: summary.enqueued,
+      },
       adapters: ids.length,
       distinctDocuments: new Set(ids).size,
       invalid,
