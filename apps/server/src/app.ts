@@ -9,6 +9,7 @@ import { completionRoutes } from './routes/completions.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
+import { playgroundRoutes } from './routes/playground.js';
 import { type SchemaIssue, schemaError } from './validation-error.js';
 
 export interface BuildAppOptions extends ServerOptions {
@@ -109,5 +110,6 @@ export function buildApp(served: ServedCollections, options: BuildAppOptions): R
   completionRoutes(app, served, ctx);
   documentRoutes(app, served, metrics);
   healthRoutes(app, served, metrics);
+  playgroundRoutes(app);
   return { app, queue, metrics, activeRequests: () => active, drain };
 }

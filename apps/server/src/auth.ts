@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HttpError } from './errors.js';
+import { PLAYGROUND_ROUTES } from './routes/playground.js';
 
-/** Routes answered without a key: load balancers probe them. */
-export const OPEN_ROUTES = new Set(['/healthz']);
+/** Routes answered without a key: load balancers probe /healthz; the playground's page is what asks for the key. */
+export const OPEN_ROUTES = new Set(['/healthz', ...PLAYGROUND_ROUTES]);
 
 /**
  * Checks `Authorization: Bearer <key>` in constant time: both sides are hashed first, so the comparison runs on
