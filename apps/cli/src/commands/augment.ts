@@ -19,6 +19,7 @@ import {
 } from '@rg/augment';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import type { WeightFormat } from '@rg/engine';
+import { corpusPassages } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
@@ -58,12 +59,7 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
       throw new UsageError(`--input ${path}: a folder must be a corpus store (no ${STORE_FILE} in it)`);
     const store = CorpusStore.open(path);
     try {
-      const passages = [];
-      for (const doc of store.iterate()) {
-        if (sample !== undefined && passages.length >= sample) break;
-        passages.push({ id: doc.id, text: doc.text, ...(doc.title ? { title: doc.title } : {}) });
-      }
-      return { passages };
+      return { passages: corpusPassages(store, sample) };
     } finally {
       store.close();
     }

@@ -1,11 +1,14 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { TemplateAugmenter } from '@rg/augment';
+import { CorpusStore } from '@rg/corpus';
 import { KNOWN_MODELS } from '@rg/engine';
 import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method, type MethodOutcome } from '@rg/inference';
+import { DEFAULT_RECIPE } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { adapterShapeArgs, inferWithProgress, stepRunner } from '../infer/steps.js';
+import { augmentStep, encodeStep, indexStep, inferWithProgress, ingestStep, pullStep, stepCounter } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
@@ -23,6 +26,8 @@ const ALPHA = 32;
 const LR = 1e-3;
 const EPOCHS = 5;
 const QA_PER_DOC = 6;
+/** rg encode's default recipe, which the demo's adapters have always been trained with. */
+const DEMO_RECIPE = { examples: DEFAULT_RECIPE.examples, loss: DEFAULT_RECIPE.loss, objective: 'lm' } as const;
 
 interface DemoFlags {
   out: string;
@@ -44,36 +49,51 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       mkdirSync(out, { recursive: true });
       const { corpusFile, dataset } = writeDemoData(out, flags.docs);
 
-      const steps = stepRunner(ctx, config, 6);
-      if (config.model in KNOWN_MODELS) await steps.run('pull the model', ['model', 'pull', config.model]);
-      else steps.announce(`model ${config.model} (a path: nothing to pull)`);
-      const corpus = join(out, 'corpus');
-      await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', corpusFile, '--store', corpus]);
-      await steps.run('index it for BM25', ['index', 'build', '--store', corpus]);
+      const steps = stepCounter(ctx, 6);
+      const quiet = flags.json;
+      if (config.model in KNOWN_MODELS) {
+        steps.announce('pull the model');
+        await pullStep(ctx, config.model, config.home, quiet);
+      } else steps.announce(`model ${config.model} (a path: nothing to pull)`);
+      const corpusDir = join(out, 'corpus');
       const augmented = join(out, 'augmented.jsonl');
-      await steps.run('augment every document (template generator: cloze questions, reordered rewrite)', [
-        'augment',
-        '--input',
-        corpus,
-        '--output',
-        augmented,
-        '--generator',
-        'template',
-        '--qa',
-        String(QA_PER_DOC),
-      ]);
+      const corpus = CorpusStore.open(corpusDir, { create: true });
+      try {
+        steps.announce('ingest the corpus');
+        await ingestStep(ctx, corpus, corpusFile, quiet);
+        steps.announce('index it for BM25');
+        await indexStep(ctx, config, corpus, 'sqlite', quiet);
+        steps.announce('augment every document (template generator: cloze questions, reordered rewrite)');
+        await augmentStep(ctx, corpus, augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }), quiet);
+      } finally {
+        corpus.close();
+      }
       const adapters = join(out, 'adapters');
-      const shape = adapterShapeArgs({ rank: RANK, alpha: ALPHA, lr: LR, epochs: EPOCHS });
-      await steps.run('encode one adapter per document', [
-        'encode',
-        '--input',
-        augmented,
-        '--store',
-        adapters,
-        '--dataset',
-        'demo',
-        ...shape,
-      ]);
+      steps.announce('encode one adapter per document');
+      await encodeStep(
+        ctx,
+        {
+          model: config.model,
+          home: config.home,
+          threads: config.threads,
+          input: augmented,
+          store: adapters,
+          dataset: 'demo',
+          rank: RANK,
+          alpha: ALPHA,
+          training: {
+            mode: 'lora',
+            lr: LR,
+            epochs: EPOCHS,
+            batchSize: 1,
+            gradAccumulation: 1,
+            seed: 0,
+            maxTokens: 1024,
+            recipe: DEMO_RECIPE,
+          },
+        },
+        quiet,
+      );
 
       steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
       const outcomes = await inferWithProgress(
@@ -84,7 +104,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           threads: config.threads,
           dataset,
           methods: METHODS,
-          store: corpus,
+          store: corpusDir,
           backend: 'sqlite',
           adapters,
           rank: RANK,

@@ -2,21 +2,17 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AugmentDataError, type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
 import { CorpusStore, STORE_FILE, StoreOpenError } from '@rg/corpus';
+import { buildIndex } from '@rg/pipeline';
 import {
-  abortBuild,
   BACKENDS,
   type BackendName,
-  commitBuild,
   DEFAULT_FIELD_WEIGHTS,
-  type Document,
   FIELD_BACKENDS,
   FIELD_NAMES,
   type FieldWeights,
   HNSW_DEFAULTS,
   IndexMissingError,
-  openRetriever,
   parseFieldWeights,
-  writeIndexStamp,
 } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -106,58 +102,28 @@ export function registerIndex(program: Command, ctx: CliContext): void {
             `${flag} applies to --backend ${FIELD_BACKENDS.join(', ')} only (${flags.backend} embeds title and text, it has no tags field)`,
           );
       const store = openStore(flags.store);
-      // Read before iterating: a concurrent ingest during the build makes the stamp older, never newer, than the index.
-      const generation = store.generation();
-      const total = store.count();
-      const progress = ctx.progress(`index ${flags.backend}`, Math.max(total, 1), 'docs', flags.json);
-      const t0 = performance.now();
+      const progress = ctx.progress(`index ${flags.backend}`, Math.max(store.count(), 1), 'docs', flags.json);
       try {
         const extra = flags.augmented ? await readRetrievalFields(resolve(ctx.io.cwd, flags.augmented), store) : undefined;
-        let withTags = 0;
-        let tagsFromTemplate = 0;
-        const retriever = await openRetriever(flags.backend, {
-          storeDir: flags.store,
-          build: true,
+        let shown = 0;
+        const built = await buildIndex(flags.store, store, flags.backend, {
           home: config.home,
           threads: config.threads,
           env: ctx.io.env,
           hnsw: { M: flags.hnswM, efConstruction: flags.hnswEfConstruction },
           fieldWeights: flags.fieldWeights,
+          batch: flags.batch,
+          fields: extra?.fields,
+          onProgress: (done) => {
+            progress.tick(done - shown);
+            shown = done;
+          },
         }).catch((e: Error) => {
-          abortBuild(flags.store, flags.backend);
           // RangeError: a build parameter the backend refuses (e.g. --hnsw-m 1).
           throw e instanceof IndexMissingError || e instanceof RangeError ? new UsageError(e.message) : e;
         });
-        try {
-          let batch: Document[] = [];
-          for (const doc of store.iterate()) {
-            const fields = extra?.fields.get(doc.id);
-            if (fields) {
-              withTags++;
-              if (fields.tagsFrom === 'template') tagsFromTemplate++;
-            }
-            // The extra fields go to the index only: the store's passage, which prompts show, stays as it is.
-            batch.push(fields ? { ...doc, tags: fields.tags, description: fields.description } : doc);
-            if (batch.length >= flags.batch) {
-              await retriever.add(batch);
-              progress.tick(batch.length);
-              batch = [];
-            }
-          }
-          await retriever.add(batch);
-          progress.tick(batch.length);
-        } catch (e) {
-          // The current index stays; the half-built one is removed rather than left as *.building files.
-          progress.stop();
-          await retriever.close().catch(() => {});
-          abortBuild(flags.store, flags.backend);
-          throw e;
-        }
         progress.stop();
-        await retriever.close();
-        commitBuild(flags.store, flags.backend);
-        writeIndexStamp(flags.store, { backend: flags.backend, generation, documents: total });
-        const seconds = (performance.now() - t0) / 1000;
+        const { documents: total, seconds, withTags, tagsFromTemplate } = built;
         const fieldWeights = (FIELD_BACKENDS as readonly string[]).includes(flags.backend)
           ? { ...DEFAULT_FIELD_WEIGHTS, ...flags.fieldWeights }
           : undefined;
@@ -172,7 +138,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           backend: flags.backend,
           documents: total,
           seconds,
-          docsPerSecond: total / Math.max(seconds, 1e-9),
+          docsPerSecond: built.docsPerSecond,
           ...(fieldWeights ? { fieldWeights } : {}),
           ...(tags ? { tags } : {}),
         };
@@ -183,6 +149,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
               (tags ? `; ${withTags} with tags and description from ${tags.file}` : ''),
           );
       } finally {
+        progress.stop();
         store.close();
       }
     });

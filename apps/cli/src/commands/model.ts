@@ -29,7 +29,7 @@ function asUsage(e: unknown): never {
 }
 
 /** Pull progress as bars on a terminal (MB), one per phase: download (pip), extract, verify. */
-function pullReporter(ctx: CliContext, quiet: boolean) {
+export function pullReporter(ctx: CliContext, quiet: boolean) {
   let bar: Progress | undefined;
   let phase = '';
   let done = 0;

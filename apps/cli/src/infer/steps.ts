@@ -1,16 +1,26 @@
+import { statSync } from 'node:fs';
+import type { Augmenter, AugmentRunSummary } from '@rg/augment';
+import { type CorpusStore, formatFromPath, type IngestSummary, ingest } from '@rg/corpus';
+import { pullModel } from '@rg/engine';
 import { COMPOSE_MODES, type MethodOutcome } from '@rg/inference';
+import {
+  augmentCorpus,
+  type BuildIndexSummary,
+  buildIndex,
+  type EncodeFileOptions,
+  type EncodeFileSummary,
+  encodeAugmentedFile,
+} from '@rg/pipeline';
+import type { BackendName } from '@rg/retriever';
 import { Option } from 'commander';
+import { pullReporter } from '../commands/model.js';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
 import { type InferSettings, runInference } from './pipeline.js';
 
-/**
- * Runs rg subcommands in this process, as a user would type them, numbered "[i/total] label" on stderr. Their
- * stdout goes to stderr too, so the calling command's stdout holds only its own result.
- */
-export function stepRunner(ctx: CliContext, config: Config, steps: number) {
+/** Numbered "[i/total] label" announcements on stderr, for commands that run the pipeline step by step. */
+export function stepCounter(ctx: CliContext, steps: number) {
   let total = steps;
-  const globals = ['--home', config.home, '--model', config.model, '--threads', String(config.threads)];
   let n = 0;
   return {
     /** Announce that the next `count` steps are not run (numbering goes on without them). */
@@ -19,18 +29,159 @@ export function stepRunner(ctx: CliContext, config: Config, steps: number) {
       total -= count - 1;
       ctx.info(`[${n}/${total}] ${label}`);
     },
-    /** Announce a step done in-process by the caller (no subcommand). */
+    /** Announce the next step. */
     announce(label: string): void {
       n++;
       ctx.info(`[${n}/${total}] ${label}`);
     },
+  };
+}
+
+/**
+ * stepCounter that also runs rg subcommands in this process, as a user would type them (rg bench e2e, until its steps
+ * call the library as rg demo's do). Their stdout goes to stderr too, so the calling command's stdout holds only its
+ * own result.
+ */
+export function stepRunner(ctx: CliContext, config: Config, steps: number) {
+  const counter = stepCounter(ctx, steps);
+  const globals = ['--home', config.home, '--model', config.model, '--threads', String(config.threads)];
+  return {
+    ...counter,
     async run(label: string, argv: string[]): Promise<void> {
-      n++;
-      ctx.info(`[${n}/${total}] ${label}: rg ${argv.join(' ')}`);
+      counter.announce(`${label}: rg ${argv.join(' ')}`);
       const code = await ctx.runCommand([...globals, ...argv], { ...ctx.io, stdout: ctx.io.stderr });
       if (code !== 0) throw new Error(`step "${label}" failed (exit ${code}); fix it and run again: finished steps are reused`);
     },
   };
+}
+
+/** @rg/engine pullModel of a known model into RG_HOME/models (a no-op when present and verified), with rg model pull's bars. */
+export async function pullStep(ctx: CliContext, name: string, home: string, quiet?: boolean): Promise<void> {
+  const progress = pullReporter(ctx, Boolean(quiet));
+  try {
+    const result = await pullModel(name, home, { onProgress: progress.report });
+    ctx.info(result.downloaded ? `pulled ${name} into ${result.path}` : `${name} already present and verified`);
+  } finally {
+    progress.stop();
+  }
+}
+
+/** @rg/corpus ingest of a file into an open store, a KB progress bar, the summary on stderr. Resumes by itself. */
+export async function ingestStep(ctx: CliContext, store: CorpusStore, input: string, quiet?: boolean): Promise<IngestSummary> {
+  const bar = ctx.progress(`ingest ${input}`, Math.max(1, Math.round(statSync(input).size / 1024)), 'KB', quiet);
+  let shownKb = 0;
+  try {
+    const s = await ingest(store, {
+      input,
+      format: formatFromPath(input),
+      onProgress: (p) => {
+        const kb = Math.round(p.bytesRead / 1024);
+        bar.tick(kb - shownKb);
+        shownKb = kb;
+      },
+    });
+    bar.stop();
+    ctx.info(
+      `${s.records} records read: ${s.added} added, ${s.duplicates} duplicates, ${s.skipped} skipped; ${s.documents} documents in ${store.dir}`,
+    );
+    return s;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** @rg/pipeline buildIndex with a progress bar, the summary on stderr. */
+export async function indexStep(
+  ctx: CliContext,
+  config: Config,
+  store: CorpusStore,
+  backend: BackendName,
+  quiet?: boolean,
+): Promise<BuildIndexSummary> {
+  const bar = ctx.progress(`index ${backend}`, Math.max(store.count(), 1), 'docs', quiet);
+  let shown = 0;
+  try {
+    const s = await buildIndex(store.dir, store, backend, {
+      home: config.home,
+      threads: config.threads,
+      env: ctx.io.env,
+      onProgress: (done) => {
+        bar.tick(done - shown);
+        shown = done;
+      },
+    });
+    bar.stop();
+    ctx.info(`indexed ${s.documents} documents with ${backend} in ${s.seconds.toFixed(1)} s`);
+    return s;
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * @rg/pipeline augmentCorpus with a progress bar and the summary on stderr; a run in which every passage failed is an
+ * error (nothing to train on). Passages already in `output` are skipped.
+ */
+export async function augmentStep(
+  ctx: CliContext,
+  store: CorpusStore,
+  output: string,
+  augmenter: Augmenter,
+  quiet?: boolean,
+): Promise<AugmentRunSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  try {
+    const s = await augmentCorpus(store, {
+      augmenter,
+      outputPath: output,
+      onStart: ({ passages, skipped }) => {
+        if (skipped > 0) ctx.info(`resuming: ${skipped} of ${passages} passages already in ${output}`);
+        bar = ctx.progress('augment', Math.max(1, passages - skipped), 'passages', quiet);
+      },
+      onRecord: (_record, p) => bar.tick(1, { note: ` | ${p.failed} failed` }),
+    });
+    bar.stop();
+    ctx.info(`${s.processed} passages augmented (${s.skipped} already done): ${s.ok} ok, ${s.failed} failed -> ${output}`);
+    if (s.processed > 0 && s.ok === 0) throw new Error(`all ${s.processed} passages failed (records kept in ${output})`);
+    return s;
+  } finally {
+    bar.stop();
+    await augmenter.close?.();
+  }
+}
+
+const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
+
+/**
+ * @rg/pipeline encodeAugmentedFile with a progress bar, a line per trained document (rates, ETA) and the summary on
+ * stderr; a run in which every document it tried failed is an error. Stored adapters are skipped.
+ */
+export async function encodeStep(ctx: CliContext, options: EncodeFileOptions, quiet?: boolean): Promise<EncodeFileSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  try {
+    const s = await encodeAugmentedFile(options, {
+      onNote: (text) => ctx.info(text),
+      onStart: (total) => {
+        bar = ctx.progress('encode', total, 'docs', quiet);
+      },
+      onDocument: (o, p) => {
+        bar.tick();
+        if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
+        if (o.status === 'trained')
+          ctx.info(
+            `[${p.done}/${p.total}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${p.docsPerSecond.toFixed(2)} docs/s, ${Math.round(p.tokensPerSecond)} tokens/s, ETA ${minutes(p.etaSeconds)}`,
+          );
+      },
+    });
+    bar.stop();
+    ctx.info(`encoded ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${minutes(s.seconds)} -> ${s.store}`);
+    const first = s.outcomes.find((o) => o.status === 'failed');
+    if (first?.status === 'failed' && s.trained === 0)
+      throw new Error(`all ${s.failed} documents to train failed (first: ${first.id}: ${first.error})`);
+    return s;
+  } finally {
+    bar.stop();
+  }
 }
 
 /** runInference with one progress bar per method (TTY only, none when quiet). */
