@@ -91,7 +91,7 @@ async function connect() {
   select.replaceChildren();
   for (const model of models.data) {
     const name = model.rg?.collection ?? model.id.replace(/^rg:/, '');
-    const option = el('option', { value: name, text: `${name} (${model.rg?.documents ?? '?'} documents)` });
+    const option = el('option', { value: name, text: collectionLabel(name, model) });
     if (model.rg?.default) option.selected = true;
     select.append(option);
   }
@@ -134,7 +134,9 @@ function ask(question) {
   $('panels').dataset.round = round;
   const rg = { k: optionalNumber('k') };
   const maxTokens = optionalNumber('max-tokens');
-  return Promise.all(METHODS.map(({ method }) => streamAnswer(panel(method), question, { ...rg, method }, maxTokens, controller.signal, round)));
+  return Promise.all(
+    METHODS.map(({ method }) => streamAnswer(panel(method), question, { ...rg, method }, maxTokens, controller.signal, round)),
+  );
 }
 
 /** One method's answer, streamed (server-sent events) into its panel, then what it retrieved and applied. */
@@ -186,10 +188,14 @@ async function streamAnswer(target, question, rg, maxTokens, signal, round) {
 function showDetails(details, rg, finishReason) {
   const t = rg.timings;
   const documents = rg.documents.length
-    ? el('ul', {}, ...rg.documents.map((d) => el('li', {}, el('code', { text: d.id }), ` ${d.score.toFixed(2)}`)))
+    ? el('ul', { class: 'documents' }, ...rg.documents.map((d) => el('li', {}, el('code', { text: d.id }), ` ${d.score.toFixed(2)}`)))
     : el('p', { class: 'meta', text: 'none' });
   const adapters = rg.adapters.length
-    ? el('ul', {}, ...rg.adapters.map((a) => el('li', {}, el('code', { text: a.id }), ` × ${Number(a.weight.toFixed(3))}`)))
+    ? el(
+        'ul',
+        { class: 'adapters' },
+        ...rg.adapters.map((a) => el('li', {}, el('code', { text: a.id }), ` × ${Number(a.weight.toFixed(3))}`)),
+      )
     : el('p', { class: 'meta', text: 'none' });
   details.replaceChildren(
     el('p', { class: 'meta', text: 'Documents retrieved (score)' }),
@@ -307,7 +313,24 @@ async function watchJob(jobId, documentId, status) {
 /** The collection changed: ask the last question again, so the four answers show the difference. */
 function reaskAfterChange() {
   if (state.lastQuestion) void ask(state.lastQuestion);
+  void refreshCounts();
 }
+
+/** Updates the document counts in the collection picker, leaving the choice as it is. */
+async function refreshCounts() {
+  let models;
+  try {
+    models = await json(await api('/v1/models'));
+  } catch {
+    return;
+  }
+  for (const option of $('collection').options) {
+    const model = models.data.find((m) => m.rg?.collection === option.value);
+    if (model) option.textContent = collectionLabel(option.value, model);
+  }
+}
+
+const collectionLabel = (name, model) => `${name} (${model.rg?.documents ?? '?'} documents)`;
 
 function wire() {
   buildPanels();
