@@ -28,7 +28,9 @@ need_apt() { # need_apt COMMAND PACKAGE WHAT-SKIPS
 }
 # redis-server: the encode queue's tests (@rg/encode-queue, rg worker) start their own on a loopback port.
 need_apt redis-server redis-server "the Redis tests"
-# chromium (browser tests) goes here when they come: need_apt chromium chromium "the browser tests"
+# chromium: the server's playground test drives Debian's /usr/bin/chromium through playwright-core (which never
+# downloads a browser of its own).
+need_apt chromium chromium "the browser tests (apps/server playground)"
 
 pnpm install --frozen-lockfile
 pnpm build
