@@ -11,7 +11,7 @@ import {
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
-import { UsageError } from '../errors.js';
+import { InferenceInputError } from './infer-errors.js';
 
 /**
  * The answer model with the warm-up stacked under whatever adapters each request brings (weight 1, concatenated
@@ -29,7 +29,7 @@ export function withWarmup(model: AnswerModel, warmup: LoraWeights): AnswerModel
   return stacked;
 }
 
-/** The store's warm-up adapter of the model and dataset segment (rank and alpha preferred); not found: a usage error. */
+/** The store's warm-up adapter of the model and dataset segment (rank and alpha preferred); not found: an InferenceInputError naming the command that makes one. */
 export function openWarmup(
   store: AdapterStore,
   where: { model: string; dataset: string; rank: number; alpha: number },
@@ -39,7 +39,7 @@ export function openWarmup(
     return loadWarmup(store, findWarmup(store, where, where), load);
   } catch (e) {
     if (e instanceof WarmupNotFoundError)
-      throw new UsageError(`--warmup: ${e.message} (rg adapter warmup --dataset ${where.dataset} --store ${store.root} --n N)`);
+      throw new InferenceInputError(`--warmup: ${e.message} (rg adapter warmup --dataset ${where.dataset} --store ${store.root} --n N)`);
     throw e;
   }
 }
@@ -57,19 +57,19 @@ export function refuseTrainedQuestions(
   const trained = new Set(warmup.trainedOn.questionIds);
   const seen = examples.filter((e) => trained.has(e.id)).map((e) => e.id);
   if (seen.length === 0) return;
-  throw new UsageError(
+  throw new InferenceInputError(
     `--warmup: the warm-up adapter was trained on ${seen.length} of the ${examples.length} questions to answer (${dataset.name} ${warmup.trainedOn.split}; first: ${seen.slice(0, 5).join(', ')}): train it without them (rg adapter warmup --exclude-sample N --exclude-seed S, the --sample and --seed of this run) or answer another split`,
   );
 }
 
 /**
  * The adapters about to be applied must have been trained on top of the warm-up applied now (or on none, when none is
- * applied): WarmupMismatchError as a usage error. Returns how many were trained on the base model alone.
+ * applied): WarmupMismatchError as an InferenceInputError. Returns how many were trained on the base model alone.
  */
 export function checkAdaptersWarmup(entries: readonly ManifestEntry[], warmup: WarmupIdentity | null): number {
   try {
     return checkWarmupOfAdapters(entries, warmup).withoutWarmup;
   } catch (e) {
-    throw e instanceof WarmupMismatchError ? new UsageError(e.message) : e;
+    throw e instanceof WarmupMismatchError ? new InferenceInputError(e.message) : e;
   }
 }
