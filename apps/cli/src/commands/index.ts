@@ -9,6 +9,7 @@ import { registerBenchCluster } from './bench-cluster.js';
 import { registerBenchE2e } from './bench-e2e.js';
 import { registerBenchGenerate } from './bench-generate.js';
 import { registerBenchRetrieve } from './bench-retrieve.js';
+import { registerBenchServe } from './bench-serve.js';
 import { registerBenchStore } from './bench-store.js';
 import { registerBenchTrain } from './bench-train.js';
 import { registerCluster } from './cluster.js';
@@ -47,6 +48,7 @@ export const commandModules: Array<(program: Command, ctx: CliContext) => void> 
   registerInfer,
   registerBenchE2e,
   registerServe,
+  registerBenchServe,
   // Last: it rewrites how every command registered above checks its required options.
   unknownOptionsFirst,
 ];

@@ -1,0 +1,461 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { median, percentile, summary } from '@rg/bench-kit';
+import { DEFAULT_BATCH, DEFAULT_SERVER_OPTIONS, type RunningServer, startServer } from '@rg/server';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { intList, positiveInt, stringList } from '../parse.js';
+import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+
+const PARTS = ['overhead', 'concurrency', 'batching', 'add'] as const;
+type Part = (typeof PARTS)[number];
+
+interface Flags {
+  collection?: string;
+  dataDir: string;
+  requests: number;
+  maxNewTokens: number;
+  batch: number;
+  compareBatch?: number[];
+  clients: number;
+  decodeTokens: number;
+  rounds: number;
+  maxSeconds: number;
+  parts: string[];
+  allowBusy?: boolean;
+  json?: boolean;
+}
+
+/** The shipped demo corpus and questions (apps/cli/demo): small documents that encode in seconds each. */
+const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
+
+interface DemoDocument {
+  id: string;
+  title: string;
+  text: string;
+}
+
+interface RgTimings {
+  retrieve_ms: number;
+  fetch_ms: number;
+  compose_ms: number;
+  prefill_ms: number;
+  decode_ms: number;
+}
+
+interface ChatResponse {
+  choices: Array<{ message: { content: string }; finish_reason: string }>;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  rg: { adapters: Array<{ id: string; weight: number }>; missing_adapters: string[]; timings: RgTimings };
+}
+
+/** One HTTP request as the load generator saw it. */
+interface Outcome {
+  status: number;
+  /** From sending the request to the parsed response body. */
+  ms: number;
+  body?: ChatResponse;
+  /** A network error (no status), or the error message of a non-2xx answer. */
+  error?: string;
+}
+
+interface Ask {
+  question: string;
+  maxNewTokens: number;
+  /** Explicit adapters (document ids); none: the k = 3 retrieved documents' adapters. */
+  adapters?: string[];
+}
+
+const jsonHeaders = { 'content-type': 'application/json' };
+
+function chatBody(model: string, ask: Ask): string {
+  return JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: ask.question }],
+    max_tokens: ask.maxNewTokens,
+    temperature: 0,
+    rg: ask.adapters ? { method: 'cat_all_one', adapters: ask.adapters.map((id) => ({ id })) } : { method: 'cat_all_one', k: 3 },
+  });
+}
+
+async function chat(url: string, model: string, ask: Ask): Promise<Outcome> {
+  const start = performance.now();
+  try {
+    const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: jsonHeaders, body: chatBody(model, ask) });
+    const body = (await res.json()) as ChatResponse & { error?: { message: string } };
+    const ms = performance.now() - start;
+    return res.ok ? { status: res.status, ms, body } : { status: res.status, ms, error: body.error?.message };
+  } catch (e) {
+    return { status: 0, ms: performance.now() - start, error: (e as Error).message };
+  }
+}
+
+/**
+ * `clients` concurrent clients, each sending its next request as soon as its previous one is answered, until `count`
+ * requests were sent or `deadline` (performance.now() ms) passed: a closed loop, what concurrent users of a chat
+ * endpoint do. Requests take seconds here, so plain fetch is an instrument with nothing to hide.
+ */
+async function drive(clients: number, count: number, deadline: number, send: (i: number) => Promise<Outcome>): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  const client = async () => {
+    while (next < count && performance.now() < deadline) {
+      const i = next++;
+      outcomes[i] = await send(i);
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return outcomes.filter(Boolean);
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const ms = (xs: number[]) => ({ p50: round2(percentile(xs, 0.5)), p99: round2(percentile(xs, 0.99)) });
+
+function readJsonl<T>(file: string): T[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** A PopQA paragraph of about `words` words (the closest in length), as a new document. */
+function popqaDocument(dataDir: string, words: number): DemoDocument {
+  const file = join(dataDir, 'popqa', 'popqa.json');
+  if (!existsSync(file)) throw new UsageError(`${file}: not found (--data-dir: the folder holding popqa/)`);
+  const rows = JSON.parse(readFileSync(file, 'utf8')) as Array<{ paragraphs: Array<{ title: string; text: string }> }>;
+  let best: { title: string; text: string } | undefined;
+  const count = (t: string) => t.split(/\s+/).filter(Boolean).length;
+  for (const row of rows) {
+    for (const p of row.paragraphs) if (!best || Math.abs(count(p.text) - words) < Math.abs(count(best.text) - words)) best = p;
+  }
+  if (!best) throw new UsageError(`${file}: no paragraphs`);
+  return { id: `bench-serve-add-${Date.now()}`, title: best.title, text: best.text };
+}
+
+async function api(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, { ...init, headers: init.body ? jsonHeaders : {} });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls a job until it is done; a failed or cancelled job is an error naming its step. */
+async function waitForJob(url: string, jobId: string, timeoutMs: number): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const { body } = await api(url, `/v1/jobs/${jobId}`);
+    if (body.state === 'done') return;
+    if (body.state === 'failed' || body.state === 'cancelled') throw new Error(`job ${jobId} ${body.state}: ${body.error}`);
+    if (performance.now() > end) throw new Error(`job ${jobId} still ${body.state} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Adds the demo documents the collection lacks (or whose adapter is missing) through the API, and waits for them. */
+async function ensureDocuments(ctx: CliContext, url: string, docs: DemoDocument[]): Promise<void> {
+  const jobs: string[] = [];
+  for (const doc of docs) {
+    const { status, body } = await api(url, `/v1/documents/${encodeURIComponent(doc.id)}`);
+    if (status === 200 && body.has_adapter === true) continue;
+    const added = await api(url, '/v1/documents', { method: 'POST', body: JSON.stringify(doc) });
+    if (added.status !== 202) throw new Error(`adding document ${doc.id}: HTTP ${added.status} ${JSON.stringify(added.body)}`);
+    jobs.push(added.body.job_id as string);
+  }
+  if (jobs.length === 0) return;
+  ctx.info(`rg: encoding ${jobs.length} demo documents into the collection (once; --collection reuses them) ...`);
+  for (const job of jobs) await waitForJob(url, job, 30 * 60_000);
+}
+
+/** Latency, throughput and status counts of a batch of outcomes over `seconds` of wall time. */
+function loadFigures(clients: number, outcomes: Outcome[], seconds: number) {
+  const ok = outcomes.filter((o) => o.status === 200);
+  const tokens = ok.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
+  return {
+    clients,
+    requests: outcomes.length,
+    seconds: round2(seconds),
+    requestsPerSecond: round2(ok.length / seconds),
+    completionTokensPerSecond: round2(tokens / seconds),
+    latencyMs: ok.length > 0 ? ms(ok.map((o) => o.ms)) : null,
+    errors: outcomes.filter((o) => o.status !== 200 && o.status !== 429).length,
+    status429: outcomes.filter((o) => o.status === 429).length,
+    errorSamples: [...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.status}: ${o.error}`))].slice(0, 3),
+  };
+}
+
+export function registerBenchServe(program: Command, ctx: CliContext): void {
+  benchCommand(program)
+    .command('serve')
+    .description(
+      'the HTTP server in-process on loopback: overhead over in-process answering, adapter fetch+compose, concurrency 1/4/16, batched vs unbatched decoding across adapter sets, time from adding a document to an answer with its adapter',
+    )
+    .option(
+      '--collection <dir>',
+      'collection to serve (created with the demo documents when missing, reused after); default <home>/collections/bench-serve',
+    )
+    .option('--data-dir <dir>', 'folder holding popqa/ (the ~200-word document of the add part)', '../shared/data')
+    .option(
+      '--requests <n>',
+      'requests per measurement of the overhead and concurrency parts (concurrency 16: twice as many)',
+      positiveInt,
+      16,
+    )
+    .option('--max-new-tokens <n>', 'max_tokens of the overhead, concurrency and add parts', positiveInt, 16)
+    .option('--batch <n>', 'the served --batch (rows decoded together)', positiveInt, DEFAULT_BATCH)
+    .option(
+      '--compare-batch <sizes>',
+      'batching part: the --batch values compared (default 1 and --batch); 1 is sequential serving',
+      intList,
+    )
+    .option('--clients <n>', 'batching part: concurrent clients, each with its own adapters', positiveInt, 8)
+    .option('--decode-tokens <n>', 'batching part: max_tokens per request', positiveInt, 32)
+    .option('--rounds <n>', 'batching part: timed rounds per --batch value (median), after a warm-up round', positiveInt, 2)
+    .option('--max-seconds <s>', 'time bound of each measurement: no request is sent after it', positiveInt, 300)
+    .option('--parts <list>', `which parts to run (${PARTS.join(',')})`, stringList, [...PARTS])
+    .addOption(allowBusyOption())
+    .option('--json', 'print one JSON line')
+    .action(async (flags: Flags, cmd: Command) => {
+      const config = ctx.config(cmd.optsWithGlobals());
+      const parts = new Set(flags.parts as Part[]);
+      for (const p of parts)
+        if (!(PARTS as readonly string[]).includes(p)) throw new UsageError(`--parts: unknown part "${p}" (${PARTS.join(', ')})`);
+      const compare = flags.compareBatch ?? [1, flags.batch];
+      if (compare.some((b) => b < 1)) throw new UsageError('--compare-batch: sizes must be positive');
+      const docs = readJsonl<DemoDocument>(join(DEMO_DIR, 'corpus.jsonl'));
+      const questions = readJsonl<{ question: string }>(join(DEMO_DIR, 'questions.jsonl')).map((q) => q.question);
+      const newDocument = parts.has('add') ? popqaDocument(resolve(ctx.io.cwd, flags.dataDir), 200) : undefined;
+      const dir = resolve(ctx.io.cwd, flags.collection ?? join(config.home, 'collections', 'bench-serve'));
+      const serve = (batch: number, concurrency: number) =>
+        startServer({
+          ...DEFAULT_SERVER_OPTIONS,
+          collections: [dir],
+          host: '127.0.0.1',
+          port: 0,
+          model: config.model,
+          home: config.home,
+          threads: config.threads,
+          batch,
+          concurrency,
+          logLevel: 'silent',
+        });
+      const within = () => performance.now() + flags.maxSeconds * 1000;
+
+      // Setup (not timed, before the load guard): the collection with its documents encoded.
+      let server: RunningServer | undefined = await serve(flags.batch, flags.batch);
+      const name = server.collections.keys().next().value as string;
+      const model = `rg:${name}`;
+      const collection = server.collections.get(name)!;
+      try {
+        await ensureDocuments(ctx, server.url, docs);
+      } catch (e) {
+        await server.shutdown();
+        throw e;
+      }
+
+      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
+      const result: Record<string, unknown> = {
+        bench: 'serve',
+        model: config.model,
+        threads: config.threads,
+        batch: flags.batch,
+        collection: { dir, documents: collection.documentCount() },
+        maxNewTokens: flags.maxNewTokens,
+      };
+      // fetch_ms + compose_ms of each answer, alone (concurrency 1) and among others (concurrency 4 and 16).
+      const adapterWorkMs: Record<'alone' | 'concurrent', number[]> = { alone: [], concurrent: [] };
+      const adaptersApplied: number[] = [];
+      const noteAdapterWork = (outcomes: Outcome[], clients: number) => {
+        for (const o of outcomes) {
+          if (!o.body) continue;
+          adapterWorkMs[clients === 1 ? 'alone' : 'concurrent'].push(o.body.rg.timings.fetch_ms + o.body.rg.timings.compose_ms);
+          adaptersApplied.push(o.body.rg.adapters.length);
+        }
+      };
+      try {
+        // Three explicit adapters per request (BM25 over ten short documents often retrieves fewer than k = 3), a
+        // different set for each of ten consecutive requests.
+        const ask = (i: number): Ask => ({
+          question: questions[i % questions.length],
+          maxNewTokens: flags.maxNewTokens,
+          adapters: [0, 1, 2].map((j) => docs[(i + j) % docs.length].id),
+        });
+        // Warm-up: the sessions' first runs, the adapters' first reads.
+        for (let i = 0; i < 2; i++) await chat(server.url, model, ask(i));
+
+        if (parts.has('overhead')) {
+          ctx.info(`rg: overhead: ${flags.requests} requests over HTTP and ${flags.requests} in-process, interleaved, concurrency 1 ...`);
+          const http: Outcome[] = [];
+          const inProcess: number[] = [];
+          let sameText = true;
+          const deadline = within();
+          for (let i = 0; i < flags.requests && performance.now() < deadline; i++) {
+            const a = ask(i);
+            const local = async () => {
+              const start = performance.now();
+              const r = await collection.answer({
+                question: a.question,
+                messages: [{ role: 'user', content: a.question }],
+                method: 'cat_all_one',
+                adapters: a.adapters?.map((id) => ({ id })),
+                maxNewTokens: a.maxNewTokens,
+                temperature: 0,
+              });
+              inProcess.push(performance.now() - start);
+              return r.text;
+            };
+            // Alternating which goes first, so that a drift in load hits both alike.
+            let localText: string;
+            let remote: Outcome;
+            if (i % 2 === 0) {
+              localText = await local();
+              remote = await chat(server.url, model, a);
+            } else {
+              remote = await chat(server.url, model, a);
+              localText = await local();
+            }
+            http.push(remote);
+            sameText &&= remote.body?.choices[0].message.content === localText;
+          }
+          noteAdapterWork(http, 1);
+          const ok = http.filter((o) => o.status === 200).map((o) => o.ms);
+          const httpP50 = median(ok);
+          const localP50 = median(inProcess);
+          result.overhead = {
+            requests: http.length,
+            errors: http.length - ok.length,
+            inProcessMs: ms(inProcess),
+            httpMs: ms(ok),
+            // Of the in-process latency (medians): the cost of HTTP, JSON, validation and the queue.
+            overheadPercent: round2(((httpP50 - localP50) / localP50) * 100),
+            sameText,
+          };
+        }
+
+        if (parts.has('concurrency')) {
+          const levels = [];
+          for (const clients of [1, 4, 16]) {
+            const count = Math.max(flags.requests, 2 * clients);
+            ctx.info(`rg: concurrency ${clients}: ${count} requests ...`);
+            const start = performance.now();
+            const outcomes = await drive(clients, count, within(), (i) => chat(server!.url, model, ask(i)));
+            levels.push(loadFigures(clients, outcomes, (performance.now() - start) / 1000));
+            noteAdapterWork(outcomes, clients);
+          }
+          result.concurrency = {
+            serverBatch: flags.batch,
+            serverConcurrency: flags.batch,
+            maxQueue: DEFAULT_SERVER_OPTIONS.maxQueue,
+            levels,
+          };
+        }
+
+        if (adaptersApplied.length > 0) {
+          // rg.timings: fetch (read from the store) + compose (composed and prepared as the model's inputs). Among
+          // concurrent requests it includes waiting for the event loop while a forward runs.
+          result.adapterWork = {
+            adaptersPerRequest: { min: Math.min(...adaptersApplied), max: Math.max(...adaptersApplied) },
+            fetchPlusComposeMs: {
+              concurrency1: adapterWorkMs.alone.length > 0 ? summary(adapterWorkMs.alone) : null,
+              concurrency4and16: adapterWorkMs.concurrent.length > 0 ? summary(adapterWorkMs.concurrent) : null,
+            },
+          };
+        }
+
+        if (parts.has('add') && newDocument) {
+          const words = newDocument.text.split(/\s+/).filter(Boolean).length;
+          ctx.info(`rg: add: POST /v1/documents of ${words} words, then the first answer with its adapter ...`);
+          const start = performance.now();
+          const added = await api(server.url, '/v1/documents', { method: 'POST', body: JSON.stringify(newDocument) });
+          if (added.status !== 202) throw new Error(`adding ${newDocument.id}: HTTP ${added.status} ${JSON.stringify(added.body)}`);
+          try {
+            await waitForJob(server.url, added.body.job_id as string, flags.maxSeconds * 1000);
+            const jobDoneSeconds = (performance.now() - start) / 1000;
+            const answer = await chat(server.url, model, {
+              question: `What is ${newDocument.title}?`,
+              maxNewTokens: flags.maxNewTokens,
+            });
+            const applied = answer.body?.rg.adapters.some((a) => a.id === newDocument.id) ?? false;
+            result.add = {
+              words,
+              title: newDocument.title,
+              jobDoneSeconds: round2(jobDoneSeconds),
+              firstAnswerSeconds: round2((performance.now() - start) / 1000),
+              // Retrieved by its title and applied: the answer used the new document's adapter.
+              adapterApplied: applied,
+              status: answer.status,
+            };
+          } finally {
+            await api(server.url, `/v1/documents/${encodeURIComponent(newDocument.id)}`, { method: 'DELETE' });
+          }
+        }
+
+        await server.shutdown();
+        server = undefined;
+
+        if (parts.has('batching')) {
+          const clientAsk = (c: number, maxNewTokens: number): Ask => ({
+            question: questions[(3 * c) % questions.length],
+            maxNewTokens,
+            // Client c's own three documents: every client a different adapter set.
+            adapters: [0, 1, 2].map((j) => docs[(c + j) % docs.length].id),
+          });
+          const runs = [];
+          let reference: string[] | undefined;
+          let outputsIdentical = true;
+          for (const batch of compare) {
+            // --batch 1 with one generation at a time is sequential serving, the issue's baseline.
+            server = await serve(batch, batch);
+            try {
+              await drive(flags.clients, flags.clients, within(), (c) => chat(server!.url, model, clientAsk(c, 4)));
+              const rounds = [];
+              for (let r = 0; r < flags.rounds; r++) {
+                ctx.info(`rg: batching: --batch ${batch}, ${flags.clients} clients, round ${r + 1}/${flags.rounds} ...`);
+                const start = performance.now();
+                const outcomes = await drive(flags.clients, flags.clients, within(), (c) =>
+                  chat(server!.url, model, clientAsk(c, flags.decodeTokens)),
+                );
+                const seconds = (performance.now() - start) / 1000;
+                const texts = outcomes.map((o) => o.body?.choices[0].message.content ?? `HTTP ${o.status}`);
+                reference ??= texts;
+                outputsIdentical &&= texts.length === reference.length && texts.every((t, i) => t === reference![i]);
+                const tokens = outcomes.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
+                rounds.push({
+                  seconds,
+                  tokens,
+                  errors: outcomes.filter((o) => o.status !== 200).length,
+                  latency: outcomes.map((o) => o.ms),
+                });
+              }
+              runs.push({
+                batch,
+                concurrency: batch,
+                completionTokens: rounds[0].tokens,
+                seconds: round2(median(rounds.map((r) => r.seconds))),
+                completionTokensPerSecond: round2(median(rounds.map((r) => r.tokens / r.seconds))),
+                latencyMs: ms(rounds.flatMap((r) => r.latency)),
+                errors: rounds.reduce((s, r) => s + r.errors, 0),
+              });
+            } finally {
+              await server.shutdown();
+              server = undefined;
+            }
+          }
+          const base = runs.find((r) => r.batch === 1);
+          const top = runs.find((r) => r.batch === Math.max(...compare));
+          result.batching = {
+            clients: flags.clients,
+            decodeTokens: flags.decodeTokens,
+            rounds: flags.rounds,
+            runs,
+            // Every client's own tokens/s summed, batched over sequential (prefills included on both sides).
+            speedup: base && top && top !== base ? round2(top.completionTokensPerSecond / base.completionTokensPerSecond) : null,
+            outputsIdentical,
+          };
+        }
+      } finally {
+        await server?.shutdown();
+      }
+      const out = { ...result, ...run.finish(), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+      if (flags.json) ctx.json(out);
+      else ctx.print(JSON.stringify(out, null, 2));
+    });
+}
