@@ -164,7 +164,9 @@ try {
     const url = `${redis.url}?queue=faults`;
     const store = join(dir, 'faults');
     const reference = await plain('reference', 1);
-    const workerArgs = ['worker', '--queue', url, '--lock-duration', '6', '--json'];
+    // The lock must outlive the longest training step; on a 2-core machine under load a step at 1 thread took longer
+    // than 6 s, and locks lost that way (not the kills) failed jobs. 20 s: a killed worker's job is back within 30 s.
+    const workerArgs = ['worker', '--queue', url, '--lock-duration', '20', '--json'];
     const encodeArgs = ['encode', '--input', input, '--store', store, '--queue', url, '--json', ...TRAIN];
     const events = [];
     const t0 = performance.now();
