@@ -28,6 +28,17 @@ describe('rg demo', () => {
     );
     expect(applied[0].adapters).toEqual(['velmora']);
     expect(readFileSync(join(out, 'report.txt'), 'utf8')).toContain('cat_all_one');
+    // Each step is a library call announced by the demo, not an rg subcommand (whose line would read "label: rg ...").
+    const announced = r.stderr.split('\n').filter((l) => /^\[\d\/6\]/.test(l));
+    expect(announced.map((l) => l.replace(/ \(.*$/, ''))).toEqual([
+      '[1/6] pull the model',
+      '[2/6] ingest the corpus',
+      '[3/6] index it for BM25',
+      '[4/6] augment every document',
+      '[5/6] encode one adapter per document',
+      '[6/6] answer 3 questions with wo_param, icl, cat_all_one, combine',
+    ]);
+    expect(r.stderr).toMatch(/^encoded 1, skipped 0 \(already stored\), failed 0 in /m);
   }, 1_800_000);
 });
 
