@@ -261,12 +261,22 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
         maxNewTokens: flags.maxNewTokens,
       };
       // fetch_ms + compose_ms of each answer, alone (concurrency 1) and among others (concurrency 4 and 16).
-      const adapterWorkMs: Record<'alone' | 'concurrent', number[]> = { alone: [], concurrent: [] };
+      const adapterWorkMs: Record<'alone' | 'concurrent' | 'fetchAlone' | 'composeAlone', number[]> = {
+        alone: [],
+        concurrent: [],
+        fetchAlone: [],
+        composeAlone: [],
+      };
       const adaptersApplied: number[] = [];
       const noteAdapterWork = (outcomes: Outcome[], clients: number) => {
         for (const o of outcomes) {
           if (!o.body) continue;
-          adapterWorkMs[clients === 1 ? 'alone' : 'concurrent'].push(o.body.rg.timings.fetch_ms + o.body.rg.timings.compose_ms);
+          const { fetch_ms, compose_ms } = o.body.rg.timings;
+          adapterWorkMs[clients === 1 ? 'alone' : 'concurrent'].push(fetch_ms + compose_ms);
+          if (clients === 1) {
+            adapterWorkMs.fetchAlone.push(fetch_ms);
+            adapterWorkMs.composeAlone.push(compose_ms);
+          }
           adaptersApplied.push(o.body.rg.adapters.length);
         }
       };
@@ -357,6 +367,10 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
               concurrency1: adapterWorkMs.alone.length > 0 ? summary(adapterWorkMs.alone) : null,
               concurrency4and16: adapterWorkMs.concurrent.length > 0 ? summary(adapterWorkMs.concurrent) : null,
             },
+            concurrency1:
+              adapterWorkMs.alone.length > 0
+                ? { fetchMs: summary(adapterWorkMs.fetchAlone), composeMs: summary(adapterWorkMs.composeAlone) }
+                : null,
           };
         }
 
