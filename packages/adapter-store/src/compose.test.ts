@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyGradient, composeCat, composeLinear, toLoraWeights } from './compose.js';
+import { applyGradient, ComposeBuffers, composeCat, composeLinear, toLoraWeights } from './compose.js';
 import { loraScale } from './peft.js';
 import { deltaOf, maxAbsDiff, randomAdapter } from './test-helpers/random.js';
 
@@ -99,5 +99,45 @@ describe('composeLinear', () => {
     const ad = randomAdapter(5);
     const lin = composeLinear([{ adapter: ad, weight: 0.5 }]);
     expect(maxAbsDiff(deltaOf(lin.modules.get('1.down_proj')!, 2), deltaOf(ad.modules.get('1.down_proj')!, 2, 2 * 0.5))).toBeLessThan(1e-5);
+  });
+});
+
+describe('ComposeBuffers', () => {
+  const sameWeights = (x: ReturnType<typeof composeCat>, y: ReturnType<typeof composeCat>) => {
+    expect([...x.modules.keys()]).toEqual([...y.modules.keys()]);
+    for (const [key, m] of x.modules) {
+      expect(Array.from(m.a)).toEqual(Array.from(y.modules.get(key)!.a));
+      expect(Array.from(m.b)).toEqual(Array.from(y.modules.get(key)!.b));
+    }
+  };
+
+  it('compositions into released arrays equal fresh ones, including zeros where an adapter lacks a module', () => {
+    const buffers = new ComposeBuffers();
+    const [a, b, c] = [randomAdapter(1), randomAdapter(2), randomAdapter(3)];
+    const partial = randomAdapter(4, 2, 4, { layers: 1, hidden: 8, intermediate: 12, targets: ['q_proj'] });
+    const first = composeCat([{ adapter: a }, { adapter: b }], [0.5, 0.5], buffers);
+    sameWeights(first, composeCat([{ adapter: a }, { adapter: b }], [0.5, 0.5]));
+    buffers.release(first);
+    // Same lengths as the first: every array is reused, and the rows `partial` lacks must be zero, not stale.
+    const second = composeCat([{ adapter: c }, { adapter: partial }], undefined, buffers);
+    sameWeights(second, composeCat([{ adapter: c }, { adapter: partial }]));
+    const stats = buffers.stats();
+    expect(stats.reused).toBe(2 * first.modules.size);
+    expect(stats.taken).toBe(4 * first.modules.size);
+  });
+
+  it('an array is handed out once however often its composition is released, and the pool keeps at most maxBytes', () => {
+    const buffers = new ComposeBuffers();
+    const weights = composeCat([{ adapter: randomAdapter(1) }], undefined, buffers);
+    buffers.release(weights);
+    buffers.release(weights);
+    const arrays = [...weights.modules.values()].flatMap((m) => [m.a, m.b]);
+    const taken = arrays.map((x) => buffers.take(x.length));
+    expect(new Set(taken).size).toBe(taken.length);
+    expect(taken.every((x) => arrays.includes(x))).toBe(true);
+
+    const small = new ComposeBuffers(arrays[0].byteLength);
+    small.release(weights);
+    expect(small.stats().freeBytes).toBeLessThanOrEqual(arrays[0].byteLength);
   });
 });

@@ -66,13 +66,63 @@ function targetsOf(keys: Iterable<string>): string[] {
 }
 
 /**
+ * Float32Arrays that compositions are written into and given back to once the request that used them is done.
+ * A server composes k adapters (a few MB) for every request: fresh arrays each time make that garbage, and the
+ * collections it causes, not the copying, are the slow tail of composition. The pool keeps at most `maxBytes`
+ * of free arrays, by length (one model's compositions at one rank reuse the same lengths).
+ */
+export class ComposeBuffers {
+  private readonly free = new Map<number, Float32Array[]>();
+  // A composition released twice must not hand one array to two requests.
+  private readonly isFree = new WeakSet<Float32Array>();
+  private freeBytes = 0;
+  private taken = 0;
+  private reused = 0;
+
+  constructor(private readonly maxBytes = 64 * 1024 * 1024) {}
+
+  /** An array of `length` floats: a released one if there is one (zeroed when `zero`), else a new (zero) one. */
+  take(length: number, zero = true): Float32Array {
+    this.taken++;
+    const array = this.free.get(length)?.pop();
+    if (!array) return new Float32Array(length);
+    this.reused++;
+    this.isFree.delete(array);
+    this.freeBytes -= array.byteLength;
+    if (zero) array.fill(0);
+    return array;
+  }
+
+  /** Gives a composition's arrays back. Nothing may read `weights` afterwards: its arrays are rewritten. */
+  release(weights: LoraWeights): void {
+    for (const m of weights.modules.values()) {
+      for (const array of [m.a, m.b]) {
+        if (this.isFree.has(array)) continue;
+        if (this.freeBytes + array.byteLength > this.maxBytes) return;
+        this.isFree.add(array);
+        const list = this.free.get(array.length) ?? [];
+        list.push(array);
+        this.free.set(array.length, list);
+        this.freeBytes += array.byteLength;
+      }
+    }
+  }
+
+  /** Arrays taken and how many of them were reused (a pool that never reuses is a pool nobody releases to). */
+  stats(): { taken: number; reused: number; freeBytes: number } {
+    return { taken: this.taken, reused: this.reused, freeBytes: this.freeBytes };
+  }
+}
+
+/**
  * PEFT's "cat" combination: A stacked along the rank axis, B side by side with each adapter's
  * scale (alpha / r) times its weight folded in. Rank is the sum of ranks, and B·A equals the sum
  * of the adapters' scaled, weighted deltas exactly. A module an adapter lacks gets zero rows.
  * `weights` (one per entry, e.g. 1/k each to average the deltas) multiply the entries' own weights:
- * weighting a delta B·A by w is scaling B by w.
+ * weighting a delta B·A by w is scaling B by w. With `buffers`, the arrays come from (and should go back to) that
+ * pool.
  */
-export function composeCat(entries: CompositionEntry[], weights?: readonly number[]): LoraWeights {
+export function composeCat(entries: CompositionEntry[], weights?: readonly number[], buffers?: ComposeBuffers): LoraWeights {
   if (weights && weights.length !== entries.length) throw new CompositionError(`${weights.length} weights for ${entries.length} adapters`);
   const parts = entries.map((entry, i) => {
     const part = resolve(entry);
@@ -82,8 +132,11 @@ export function composeCat(entries: CompositionEntry[], weights?: readonly numbe
   const shapes = moduleShapes(parts.map((p) => p.adapter));
   const modules = new Map<string, LoraModule>();
   for (const [key, { inFeatures, outFeatures }] of shapes) {
-    const a = new Float32Array(rank * inFeatures);
-    const b = new Float32Array(outFeatures * rank);
+    // A reused buffer holds an earlier composition: zero it only where an adapter lacks this module (every other
+    // element is written below).
+    const lacking = parts.some((p) => !p.adapter.modules.has(key));
+    const a = buffers ? buffers.take(rank * inFeatures, lacking) : new Float32Array(rank * inFeatures);
+    const b = buffers ? buffers.take(outFeatures * rank, lacking) : new Float32Array(outFeatures * rank);
     let offset = 0;
     for (const { adapter, weight } of parts) {
       const r = adapter.config.rank;

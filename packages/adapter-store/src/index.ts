@@ -1,5 +1,13 @@
 export { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims, targetDims } from './check.js';
-export { applyGradient, type CompositionEntry, CompositionError, composeCat, composeLinear, toLoraWeights } from './compose.js';
+export {
+  applyGradient,
+  ComposeBuffers,
+  type CompositionEntry,
+  CompositionError,
+  composeCat,
+  composeLinear,
+  toLoraWeights,
+} from './compose.js';
 export { ADAPTER_DTYPES, type AdapterDtype, f32ToF16 } from './dtype.js';
 export { readFileInto } from './fsutil.js';
 export {

@@ -58,4 +58,26 @@ describe('createAnswerer', () => {
     await expect(oracle.answer('Who founded Velmora?')).rejects.toThrow('oracle: question "Who founded Velmora?" names no gold documents');
     expect((await oracle.answer({ question: 'Who founded Velmora?', goldDocIds: ['velmora'] })).adapters).toEqual(['velmora']);
   });
+  it('gives each composition back once its answer is done, also when generation fails, and never the DAPT adapter', async () => {
+    const d = deps();
+    const released: Array<{ lora: LoraWeights; answeredBefore: number }> = [];
+    d.releaseComposed = (lora) => released.push({ lora, answeredBefore: d.model.calls.length });
+    const rg = createAnswerer(d, { method: 'cat_all_one', topk: 2, maxNewTokens: 16 });
+    expect((await rg.answer('When was Velmora harbour town founded?')).text).toBe(docs[0].text);
+    // Released after the model read it (a pool rewrites released arrays), exactly once.
+    expect(released.map((r) => [r.lora.rank, r.answeredBefore])).toEqual([[2, 1]]);
+
+    d.model.generate = async () => {
+      throw new Error('generation failed');
+    };
+    await expect(rg.answer('When was Velmora harbour town founded?')).rejects.toThrow('generation failed');
+    expect(released).toHaveLength(2);
+
+    const dapt: LoraWeights = { rank: 2, targets: ['down_proj'], modules: new Map() };
+    const withDapt = deps();
+    withDapt.dapt = dapt;
+    withDapt.releaseComposed = (lora) => released.push({ lora, answeredBefore: -1 });
+    await createAnswerer(withDapt, { method: 'dapt', topk: 1, maxNewTokens: 8 }).answer('Who founded Velmora?');
+    expect(released).toHaveLength(2);
+  });
 });

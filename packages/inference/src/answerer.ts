@@ -141,6 +141,42 @@ async function answer<E>(q: Question, deps: MethodDeps<E>, options: AnswerOption
   } finally {
     source?.release?.(loaded); // composed (copied): the source may reuse their memory
   }
+  const composed = adapters;
+  try {
+    return await respond(q, deps, options, call, {
+      adapters,
+      retrieved,
+      passages,
+      applied,
+      missing,
+      weights,
+      t: [t0, t1, t2],
+    });
+  } finally {
+    if (composed) deps.releaseComposed?.(composed);
+  }
+}
+
+/** The prompt, the generation (or label choice) and the answer, once retrieval and composition are done. */
+async function respond<E>(
+  q: Question,
+  deps: MethodDeps<E>,
+  options: AnswerOptions,
+  call: AnswerCall,
+  found: {
+    adapters: LoraWeights | null;
+    retrieved: RetrievedHit[];
+    passages: CorpusDocument[];
+    applied: string[];
+    missing: string[];
+    weights: number[] | undefined;
+    t: [number, number, number];
+  },
+): Promise<Answer> {
+  const { method } = options;
+  const { retrieved, passages, applied, missing, weights } = found;
+  const [t0, t1, t2] = found.t;
+  let adapters = found.adapters;
   if (method === 'dapt') {
     adapters = deps.dapt!;
     applied.push('dapt');

@@ -54,6 +54,11 @@ export interface MethodDeps<E = unknown> {
   /** Per-document adapters. */
   adapters?: AdapterSource<E>;
   compose?: ComposeAdapters<E>;
+  /**
+   * Called with each composition once the answer that used it is done (generation finished or failed): a pool
+   * (@rg/adapter-store's ComposeBuffers) may then reuse its arrays. Optional.
+   */
+  releaseComposed?: (composed: LoraWeights) => void;
   clusters?: { router: ClusterRouter; adapters: AdapterSource<E> };
   /** The single continual-pretraining adapter. */
   dapt?: LoraWeights;

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AdapterStore, composeCat, type DocAdapterKey } from '@rg/adapter-store';
+import { AdapterStore, ComposeBuffers, type CompositionEntry, composeCat, type DocAdapterKey, type LoraWeights } from '@rg/adapter-store';
 import { CorpusStore } from '@rg/corpus';
 import { createAnswerer, storeAdapterSource } from '@rg/inference';
 import { DEFAULT_TARGETS, type EncodeContext, loadOrInitBaseWeight } from '@rg/lora-trainer';
@@ -82,6 +82,8 @@ class LiveCollection implements Collection {
   private runner: Runner | undefined;
   private encode: Promise<EncodeContext> | undefined;
   private closed = false;
+  // Every request's composition is written into arrays an earlier request gave back (see ComposeBuffers).
+  private readonly composeBuffers = new ComposeBuffers();
 
   constructor(
     readonly dir: string,
@@ -131,7 +133,8 @@ class LiveCollection implements Collection {
         modelFingerprint: this.runtime.fingerprint,
         model: this.runtime.config,
       }),
-      compose: composeCat,
+      compose: (entries: CompositionEntry[], weights?: readonly number[]) => composeCat(entries, weights, this.composeBuffers),
+      releaseComposed: (composed: LoraWeights) => this.composeBuffers.release(composed),
     };
     const answerer = createAnswerer(deps, {
       method,

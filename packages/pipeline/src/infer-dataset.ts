@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdapterStore, type CompositionEntry, composeCat } from '@rg/adapter-store';
+import { AdapterStore, ComposeBuffers, type CompositionEntry, composeCat } from '@rg/adapter-store';
 import { CentroidRouter, loadClusters } from '@rg/clustering';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, SentenceEncoder } from '@rg/engine';
@@ -113,7 +113,12 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
   let encoder: SentenceEncoder | undefined;
   let warmup: WarmupAdapter | undefined;
   try {
-    const deps: MethodDeps<CompositionEntry> = { model: engineAnswerModel(lm, loaded.tokenizer), compose: composeCat };
+    const buffers = new ComposeBuffers();
+    const deps: MethodDeps<CompositionEntry> = {
+      model: engineAnswerModel(lm, loaded.tokenizer),
+      compose: (entries, weights) => composeCat(entries, weights, buffers),
+      releaseComposed: (composed) => buffers.release(composed),
+    };
     if (needsRetrieval && s.store) {
       corpus = CorpusStore.open(s.store);
       deps.documents = corpus;
