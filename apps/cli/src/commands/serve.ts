@@ -1,4 +1,13 @@
-import { DEFAULT_PORT, DEFAULT_SERVER_OPTIONS, LOG_LEVELS, type LogLevel, startServer, untilSignal } from '@rg/server';
+import {
+  DEFAULT_BATCH,
+  DEFAULT_PORT,
+  DEFAULT_SERVER_OPTIONS,
+  LOG_LEVELS,
+  type LogLevel,
+  type StartOptions,
+  startServer,
+  untilSignal,
+} from '@rg/server';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -8,7 +17,9 @@ interface ServeFlags {
   collection: string[];
   host: string;
   port: number;
-  concurrency: number;
+  batch: number;
+  /** Absent: `batch` (as rg-server). */
+  concurrency?: number;
   maxQueue: number;
   timeout: number;
   logLevel: string;
@@ -27,7 +38,13 @@ export function registerServe(program: Command, ctx: CliContext): void {
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free one)', nonNegativeInt, DEFAULT_PORT)
-    .option('--concurrency <n>', 'generations at the same time', positiveInt, DEFAULT_SERVER_OPTIONS.concurrency)
+    .option(
+      '--batch <n>',
+      'generations decoded together, each row with its own adapters; 1: each decodes alone',
+      positiveInt,
+      DEFAULT_BATCH,
+    )
+    .option('--concurrency <n>', 'generations at the same time (default: --batch, so that a batch can fill)', positiveInt)
     .option(
       '--max-queue <n>',
       'requests that may wait for a generation; one more is answered 429',
@@ -47,20 +64,33 @@ export function registerServe(program: Command, ctx: CliContext): void {
       }
       const say = (line: string) => ctx.info(line);
       const server = await startServer({
-        collections: flags.collection,
-        host: flags.host,
-        port: flags.port,
-        model: config.model,
-        home: config.home,
-        threads: config.threads,
-        concurrency: flags.concurrency,
-        maxQueue: flags.maxQueue,
-        requestTimeoutMs: flags.timeout * 1000,
-        logLevel: flags.logLevel as LogLevel,
-        apiKey: ctx.io.env.RG_SERVER_API_KEY || undefined,
+        ...serveOptions(flags, config, ctx.io.env.RG_SERVER_API_KEY),
         say,
       });
       const code = await untilSignal(server, process, flags.logLevel === 'silent' ? undefined : say);
       if (code !== 0) throw new Error('the server did not shut down cleanly (see above)');
     });
+}
+
+/** `rg serve`'s flags and rg's settings -> the server's start options, with rg-server's defaults and meanings. */
+function serveOptions(
+  flags: ServeFlags,
+  config: { model: string; home: string; threads: number },
+  apiKey: string | undefined,
+): StartOptions {
+  return {
+    collections: flags.collection,
+    host: flags.host,
+    port: flags.port,
+    model: config.model,
+    home: config.home,
+    threads: config.threads,
+    batch: flags.batch,
+    // As rg-server: a batch fills only with as many generations running at once.
+    concurrency: flags.concurrency ?? flags.batch,
+    maxQueue: flags.maxQueue,
+    requestTimeoutMs: flags.timeout * 1000,
+    logLevel: flags.logLevel as LogLevel,
+    apiKey: apiKey || undefined,
+  };
 }
