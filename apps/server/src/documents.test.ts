@@ -113,4 +113,60 @@ describe('documents and jobs', () => {
     expect(blank.json().error.message).toBe('text: expected a non-blank string');
     expect(h.a.documentCount()).toBe(0);
   });
+
+  it('lists documents by id with their index and adapter state, a page at a time', async () => {
+    h = harness();
+    for (const id of ['d3', 'd1', 'd4', 'd2']) h.a.addDocument({ id, text: `text ${id}`, ...(id === 'd1' ? { title: 'One' } : {}) });
+    h.a.completeJob('job-2');
+    const all = await h.app.inject({ method: 'GET', url: '/v1/documents' });
+    expect(all.statusCode).toBe(200);
+    expect(all.json()).toMatchObject({ object: 'list', collection: 'a', first_id: 'd1', last_id: 'd4', has_more: false });
+    expect(all.json().data).toHaveLength(4);
+    expect(all.json().data[0]).toEqual({
+      id: 'd1',
+      object: 'rg.document',
+      collection: 'a',
+      title: 'One',
+      index_state: 'indexed',
+      adapter_state: 'ready',
+      job_id: 'job-2',
+    });
+    expect(all.json().data[1]).toMatchObject({ id: 'd2', title: null, index_state: 'pending', adapter_state: 'pending', job_id: 'job-4' });
+
+    const ids: string[][] = [];
+    let url = '/v1/documents?limit=3';
+    for (;;) {
+      const page = (await h.app.inject({ method: 'GET', url })).json();
+      ids.push(page.data.map((d: { id: string }) => d.id));
+      if (!page.has_more) break;
+      url = `/v1/documents?limit=3&after=${encodeURIComponent(page.last_id)}`;
+    }
+    expect(ids).toEqual([['d1', 'd2', 'd3'], ['d4']]);
+    const past = (await h.app.inject({ method: 'GET', url: '/v1/documents?after=d4' })).json();
+    expect(past).toMatchObject({ data: [], first_id: null, last_id: null, has_more: false });
+    // Per collection, like the other document routes.
+    const inB = (await h.app.inject({ method: 'GET', url: '/v1/documents?collection=b' })).json();
+    expect(inB).toMatchObject({ collection: 'b', data: [], has_more: false });
+    expect((await h.app.inject({ method: 'GET', url: '/v1/documents?collection=zz' })).json().error.code).toBe('collection_not_found');
+  });
+
+  it('validates the list query, naming the parameter', async () => {
+    h = harness();
+    const cases: Array<[string, string, string]> = [
+      ['limit=0', 'limit', 'querystring limit: expected a positive integer'],
+      ['limit=-1', 'limit', 'querystring limit: expected a positive integer'],
+      ['limit=2.5', 'limit', 'querystring limit: expected a positive integer'],
+      ['limit=ten', 'limit', 'querystring limit: expected a positive integer'],
+      ['limit=1001', 'limit', 'limit: expected at most 1000, got 1001'],
+      ['limit=1&limit=2', 'limit', 'querystring limit: expected string'],
+      ['after=', 'after', 'querystring after: must NOT have fewer than 1 characters'],
+      ['offset=3', 'offset', 'querystring offset: unknown field'],
+    ];
+    for (const [query, param, message] of cases) {
+      const res = await h.app.inject({ method: 'GET', url: `/v1/documents?${query}` });
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json().error, query).toMatchObject({ param, message, type: 'invalid_request_error' });
+    }
+    expect((await h.app.inject({ method: 'GET', url: '/v1/documents?limit=1000' })).statusCode).toBe(200);
+  });
 });

@@ -105,6 +105,27 @@ export const collectionQuery = {
   properties: { collection: { type: 'string', minLength: 1 } },
 } as const;
 
+/** Most documents one GET /v1/documents answers. */
+export const MAX_DOCUMENT_PAGE = 1000;
+export const DEFAULT_DOCUMENT_PAGE = 100;
+
+/** GET /v1/documents: a page by id. Query values are strings (no coercion here): `limit` is checked by its digits. */
+export const documentListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    collection: { type: 'string', minLength: 1 },
+    limit: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    after: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export interface DocumentListQuery {
+  collection?: string;
+  limit?: string;
+  after?: string;
+}
+
 export const idParams = {
   type: 'object',
   required: ['id'],

@@ -42,7 +42,12 @@ export function schemaError(issues: SchemaIssue[], context: string): HttpError {
     }
     case 'pattern': {
       const field = fieldName(issue.instancePath) || '(body)';
-      const expected = issue.params.pattern === '\\S' ? 'a non-blank string' : `a string matching ${String(issue.params.pattern)}`;
+      const expected =
+        issue.params.pattern === '\\S'
+          ? 'a non-blank string'
+          : issue.params.pattern === '^[1-9][0-9]*$'
+            ? 'a positive integer'
+            : `a string matching ${String(issue.params.pattern)}`;
       return new HttpError(400, `${where}${field}: expected ${expected}`, field, 'invalid_value');
     }
     default: {

@@ -10,6 +10,7 @@ import { toAnswerResult, validateRequest } from './answer.js';
 import { newDocument } from './documents.js';
 import { openIndex } from './index-open.js';
 import { JobStore, jobStatus } from './jobs.js';
+import { listDocuments } from './list-documents.js';
 import { Runner } from './runner.js';
 import { CollectionSettingsError, collectionPath, createSettings, readSettings, SETTINGS_FILE, writeSettings } from './settings.js';
 import { checkpointDir, type StepContext } from './steps.js';
@@ -19,8 +20,10 @@ import type {
   Collection,
   CollectionSettings,
   DocumentInfo,
+  DocumentPage,
   JobState,
   JobStatus,
+  ListDocumentsOptions,
   ModelRuntime,
   NewDocument,
   OpenCollectionOptions,
@@ -197,6 +200,11 @@ class LiveCollection implements Collection {
 
   documentCount(): number {
     return this.stores.corpus.count();
+  }
+
+  listDocuments(options?: ListDocumentsOptions): DocumentPage {
+    this.checkOpen();
+    return listDocuments(this.stores, this.scope, options);
   }
 
   async deleteDocument(id: string): Promise<boolean> {

@@ -7,8 +7,8 @@
 export class RequestError extends TypeError {
   override name = 'RequestError';
   constructor(
-    /** `answer` or `addDocument`: the call that refused. */
-    readonly operation: 'answer' | 'addDocument',
+    /** `answer`, `addDocument` or `listDocuments`: the call that refused. */
+    readonly operation: 'answer' | 'addDocument' | 'listDocuments',
     readonly field: string,
     /** What is wrong, without the field (the message carries both). */
     readonly reason: string,

@@ -116,6 +116,12 @@ export class JobStore {
     return row && fromRow(row);
   }
 
+  /** The newest add job of a document, whatever its state. */
+  latestFor(documentId: string): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE document_id = ? ORDER BY seq DESC LIMIT 1').get(documentId) as Row | undefined;
+    return row && fromRow(row);
+  }
+
   /** Takes the oldest queued job for this process; undefined when none is queued. */
   claim(): JobRecord | undefined {
     return this.db.transaction(() => {

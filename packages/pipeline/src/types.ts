@@ -132,6 +132,39 @@ export interface DocumentInfo {
   hasAdapter: boolean;
 }
 
+/** Where a listed document stands: indexed (retrievable) and adapted, or on its way, or stopped by a failed job. */
+export interface DocumentSummary {
+  id: string;
+  title?: string;
+  /**
+   * `indexed`: its text is in the retrieval index; `pending`: its add job has not indexed its newest text yet;
+   * `failed`: its newest add job failed after storing the text and before indexing it.
+   */
+  index: 'indexed' | 'pending' | 'failed';
+  /**
+   * `ready`: an adapter is stored under the collection's recipe; `pending`: its add job has not stored the adapter of
+   * its newest text yet; `failed`: its newest add job failed and no adapter is stored; `none`: no adapter and no job
+   * to make one (e.g. a corpus adopted without adapters).
+   */
+  adapter: 'ready' | 'pending' | 'failed' | 'none';
+  /** The newest add job of the document, if any. */
+  jobId?: string;
+}
+
+export interface ListDocumentsOptions {
+  /** At most this many (default 100). */
+  limit?: number;
+  /** Only documents whose id sorts after this one (the last id of the page before). */
+  after?: string;
+}
+
+export interface DocumentPage {
+  /** By id (code point order), ids after `after`. */
+  documents: DocumentSummary[];
+  /** More documents follow the last one. */
+  hasMore: boolean;
+}
+
 export interface Collection {
   readonly name: string;
   readonly dir: string;
@@ -151,6 +184,11 @@ export interface Collection {
   adapterCacheStats(): { hits: number; misses: number };
   document(id: string): DocumentInfo | undefined;
   documentCount(): number;
+  /**
+   * A page of the collection's documents (id, title, index and adapter state; no text), in id order: those stored and
+   * those whose add job has not stored them yet, as `document` sees them.
+   */
+  listDocuments(options?: ListDocumentsOptions): DocumentPage;
   /** Removes the document, its index entries and its adapter; a queued or running add job for it is cancelled. False if unknown. */
   deleteDocument(id: string): Promise<boolean>;
   /** Resolves when no job is queued or running. */

@@ -1,10 +1,19 @@
-import type { DocumentInfo, JobStatus } from '@rg/pipeline';
+import type { DocumentInfo, DocumentSummary, JobStatus } from '@rg/pipeline';
 import type { FastifyInstance } from 'fastify';
 import { collectionByName } from '../collections.js';
 import type { ServedCollections } from '../deps.js';
-import { HttpError } from '../errors.js';
+import { badRequest, HttpError } from '../errors.js';
 import type { ServerMetrics } from '../metrics.js';
-import { collectionQuery, type DocumentBody, documentBody, idParams } from '../schemas.js';
+import {
+  collectionQuery,
+  DEFAULT_DOCUMENT_PAGE,
+  type DocumentBody,
+  type DocumentListQuery,
+  documentBody,
+  documentListQuery,
+  idParams,
+  MAX_DOCUMENT_PAGE,
+} from '../schemas.js';
 
 interface ById {
   Params: { id: string };
@@ -35,6 +44,18 @@ function documentJson(collection: string, doc: DocumentInfo) {
     text: doc.text,
     metadata: doc.metadata,
     has_adapter: doc.hasAdapter,
+  };
+}
+
+function documentSummaryJson(collection: string, doc: DocumentSummary) {
+  return {
+    id: doc.id,
+    object: 'rg.document',
+    collection,
+    title: doc.title ?? null,
+    index_state: doc.index,
+    adapter_state: doc.adapter,
+    job_id: doc.jobId ?? null,
   };
 }
 
@@ -75,6 +96,22 @@ export function documentRoutes(app: FastifyInstance, served: ServedCollections, 
     const job = collection.job(request.params.id);
     if (!job) throw new HttpError(404, `id: no job "${request.params.id}" in collection "${name}"`, 'id', 'job_not_found');
     return jobJson(name, job);
+  });
+
+  // A page of documents by id (OpenAI's list shape and cursor): `after` the last id of the page before.
+  app.get<{ Querystring: DocumentListQuery }>('/v1/documents', { schema: { querystring: documentListQuery } }, async (request) => {
+    const { name, collection } = collectionByName(served, request.query.collection, 'collection');
+    const limit = request.query.limit === undefined ? DEFAULT_DOCUMENT_PAGE : Number(request.query.limit);
+    if (limit > MAX_DOCUMENT_PAGE) throw badRequest('limit', `expected at most ${MAX_DOCUMENT_PAGE}, got ${request.query.limit}`);
+    const page = collection.listDocuments({ limit, after: request.query.after });
+    return {
+      object: 'list',
+      collection: name,
+      data: page.documents.map((d) => documentSummaryJson(name, d)),
+      first_id: page.documents[0]?.id ?? null,
+      last_id: page.documents.at(-1)?.id ?? null,
+      has_more: page.hasMore,
+    };
   });
 
   app.get<ById>('/v1/documents/:id', { schema: { params: idParams, querystring: collectionQuery } }, async (request) => {

@@ -4,8 +4,11 @@ import type {
   Collection,
   CollectionSettings,
   DocumentInfo,
+  DocumentPage,
+  DocumentSummary,
   JobState,
   JobStatus,
+  ListDocumentsOptions,
   NewDocument,
 } from '@rg/pipeline';
 
@@ -132,6 +135,25 @@ export class FakeCollection implements Collection {
 
   documentCount(): number {
     return this.docs.size;
+  }
+
+  /** In id order; a document whose newest job is not done is pending in both index and adapter. */
+  listDocuments(options: ListDocumentsOptions = {}): DocumentPage {
+    const limit = options.limit ?? 100;
+    const ids = [...this.docs.keys()].sort().filter((id) => options.after === undefined || id > options.after);
+    const documents = ids.slice(0, limit).map((id): DocumentSummary => {
+      const doc = this.docs.get(id)!;
+      const job = [...this.jobs.values()].filter((j) => j.documentId === id).at(-1);
+      const pending = job?.state === 'queued' || job?.state === 'running';
+      return {
+        id,
+        ...(doc.title !== undefined ? { title: doc.title } : {}),
+        index: pending ? 'pending' : 'indexed',
+        adapter: doc.hasAdapter ? 'ready' : pending ? 'pending' : 'none',
+        ...(job ? { jobId: job.id } : {}),
+      };
+    });
+    return { documents, hasMore: ids.length > limit };
   }
 
   async deleteDocument(id: string): Promise<boolean> {
