@@ -6,6 +6,7 @@ import { type LoraTarget, loadModel, modelFingerprint, modelKeyName } from '@rg/
 import {
   DEFAULT_RECIPE,
   DEFAULT_TARGETS,
+  type EncodeContext,
   type EncodeOptions,
   type ExampleLayout,
   encodeDocuments,
@@ -86,7 +87,24 @@ export interface EncodeFileSummary {
  * WarmupNotFoundError, WarmupMismatchError, AugmentDataError); a failed document is in the summary, not thrown.
  */
 export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: EncodeFileHooks = {}): Promise<EncodeFileSummary> {
-  const note = hooks.onNote ?? (() => {});
+  const docsPerPass = options.docsPerPass ?? 1;
+  return withFileRun(options, hooks.onNote, { batchedAdapters: docsPerPass > 1 }, (todo, context, recipe) =>
+    encodeRecords(todo, context, options, docsPerPass, recipe, hooks),
+  );
+}
+
+/**
+ * What every encoder of an augmented file does before training (encodeAugmentedFile, encodeDaptFile): the trainable
+ * records read, the model loaded, the store and its warm-up (when asked) opened, the training run opened (the store's
+ * base_weight, initialised when missing). `body` trains; the run and the store are closed after it, failed or not.
+ */
+export async function withFileRun<T>(
+  options: EncodeFileOptions,
+  onNote: ((text: string) => void) | undefined,
+  session: { batchedAdapters: boolean },
+  body: (todo: AugmentedRecord[], context: EncodeContext, recipe: Recipe) => Promise<T>,
+): Promise<T> {
+  const note = onNote ?? (() => {});
   if (!existsSync(options.input)) throw new Error(`${options.input}: no such file (augmented records expected)`);
   const usable = trainableRecords(await readAugmented(options.input), note, options.training.recipe?.examples);
   const todo = options.sample !== undefined ? usable.slice(0, options.sample) : usable;
@@ -102,7 +120,6 @@ export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: Enc
         })
       : undefined;
     if (warmup) note(`training on top of the warm-up adapter ${warmup.identity.key.id} (sha256 ${warmup.identity.sha256.slice(0, 12)})`);
-    const docsPerPass = options.docsPerPass ?? 1;
     const recipe = resolveRecipe(options.training.recipe ?? {});
     const run = await openTrainingRun(model, store, {
       rank: options.rank,
@@ -113,14 +130,14 @@ export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: Enc
       lr: options.training.lr,
       epochs: options.training.epochs,
       threads: options.threads,
-      batchedAdapters: docsPerPass > 1,
+      batchedAdapters: session.batchedAdapters,
       distill: recipe.objective === 'distill' || recipe.objective === 'both',
       warmup,
       onInitBaseWeight: (key) =>
         note(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${seed})`),
     });
     try {
-      return await encodeRecords(todo, run.context, options, docsPerPass, recipe, hooks);
+      return await body(todo, run.context, recipe);
     } finally {
       await run.close();
     }
@@ -131,7 +148,7 @@ export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: Enc
 
 async function encodeRecords(
   todo: AugmentedRecord[],
-  encode: Awaited<ReturnType<typeof openTrainingRun>>['context'],
+  encode: EncodeContext,
   options: EncodeFileOptions,
   docsPerPass: number,
   recipe: Recipe,

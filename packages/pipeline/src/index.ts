@@ -1,6 +1,7 @@
 export { augmentCorpus, corpusPassages } from './augment-corpus.js';
 export { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
 export { openCollection } from './collection.js';
+export { type EncodeDaptHooks, type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
 export {
   type EncodeFileHooks,
   type EncodeFileOptions,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClusteringInputError, loadClusters } from '@rg/clustering';
+import { trainableRecords } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
 import { clustersPath } from '../cluster/run.js';
@@ -14,7 +15,6 @@ import {
   readAugmentedInput,
   recipeMismatchAsUsage,
   type TrainerFlags,
-  trainableRecords,
   trainerOptions,
   trainerRecipe,
 } from '../train/run.js';

@@ -92,7 +92,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             recipe: DEMO_RECIPE,
           },
         },
-        quiet,
+        { quiet },
       );
 
       steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);

@@ -7,15 +7,18 @@ import {
   augmentCorpus,
   type BuildIndexSummary,
   buildIndex,
+  type EncodeDaptSummary,
   type EncodeFileOptions,
   type EncodeFileSummary,
   encodeAugmentedFile,
+  encodeDaptFile,
 } from '@rg/pipeline';
 import type { BackendName } from '@rg/retriever';
 import { Option } from 'commander';
 import { pullReporter } from '../commands/model.js';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
+import { UsageError } from '../errors.js';
 import { type InferSettings, runInference } from './pipeline.js';
 
 /** Numbered "[i/total] label" announcements on stderr, for commands that run the pipeline step by step. */
@@ -150,31 +153,48 @@ export async function augmentStep(
   }
 }
 
-const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
+export const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
+
+/** How a training step reports: rg encode prints its summary on stdout, a pipeline step everything on stderr. */
+export interface StepOutput<S> {
+  /** No progress bar (--json). */
+  quiet?: boolean;
+  /** No line per trained document (rg encode --json). */
+  terse?: boolean;
+  /** Where the summary goes (default: its line on stderr, with the step's other lines); before a failure is thrown. */
+  summary?: (line: string, summary: S) => void;
+}
 
 /**
- * @rg/pipeline encodeAugmentedFile with a progress bar, a line per trained document (rates, ETA) and the summary on
- * stderr; a run in which every document it tried failed is an error. Stored adapters are skipped.
+ * @rg/pipeline encodeAugmentedFile with a progress bar, a line per trained document (rates, ETA) and the summary;
+ * a run in which every document it tried failed is an error. Stored adapters are skipped.
  */
-export async function encodeStep(ctx: CliContext, options: EncodeFileOptions, quiet?: boolean): Promise<EncodeFileSummary> {
+export async function encodeStep(
+  ctx: CliContext,
+  options: EncodeFileOptions,
+  output: StepOutput<EncodeFileSummary> = {},
+): Promise<EncodeFileSummary> {
   let bar: Progress = { tick() {}, stop() {} };
   try {
     const s = await encodeAugmentedFile(options, {
       onNote: (text) => ctx.info(text),
       onStart: (total) => {
-        bar = ctx.progress('encode', total, 'docs', quiet);
+        bar = ctx.progress('encode', total, 'docs', output.quiet);
       },
       onDocument: (o, p) => {
         bar.tick();
         if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-        if (o.status === 'trained')
+        if (o.status === 'trained' && !output.terse)
           ctx.info(
             `[${p.done}/${p.total}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${p.docsPerSecond.toFixed(2)} docs/s, ${Math.round(p.tokensPerSecond)} tokens/s, ETA ${minutes(p.etaSeconds)}`,
           );
       },
     });
     bar.stop();
-    ctx.info(`encoded ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${minutes(s.seconds)} -> ${s.store}`);
+    (output.summary ?? ((line: string) => ctx.info(line)))(
+      `encoded ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${minutes(s.seconds)} -> ${s.store}`,
+      s,
+    );
     const first = s.outcomes.find((o) => o.status === 'failed');
     if (first?.status === 'failed' && s.trained === 0)
       throw new Error(`all ${s.failed} documents to train failed (first: ${first.id}: ${first.error})`);
@@ -182,6 +202,45 @@ export async function encodeStep(ctx: CliContext, options: EncodeFileOptions, qu
   } finally {
     bar.stop();
   }
+}
+
+/**
+ * @rg/pipeline encodeDaptFile with a progress bar over its steps and the summary; a failed run is an error.
+ * A stored DAPT adapter for the same records is skipped, an interrupted run goes on from its checkpoint.
+ */
+export async function daptStep(
+  ctx: CliContext,
+  options: EncodeFileOptions,
+  output: StepOutput<EncodeDaptSummary> = {},
+): Promise<EncodeDaptSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  let loss = Number.NaN;
+  let s: EncodeDaptSummary;
+  try {
+    s = await encodeDaptFile(options, {
+      onNote: (text) => ctx.info(text),
+      onStart: ({ examples, passages, batches, resumedBatches, checkpoints }) => {
+        ctx.info(`DAPT: ${examples} examples from ${passages} passages, ${batches} steps`);
+        if (resumedBatches > 0) ctx.info(`DAPT: going on from the checkpoint after step ${resumedBatches} (${checkpoints})`);
+        bar = ctx.progress('dapt', batches, 'steps', output.quiet);
+        bar.tick(resumedBatches);
+      },
+      onBatch: (l) => {
+        loss = l;
+        bar.tick(1, { note: `loss ${l.toFixed(3)}` });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  if (s.status === 'failed') throw new UsageError(`DAPT adapter: ${s.error}`);
+  (output.summary ?? ((line: string) => ctx.info(line)))(
+    s.status === 'skipped'
+      ? `DAPT adapter already stored for these ${s.passages} passages -> ${s.store}`
+      : `DAPT adapter trained on ${s.passages} passages, ${s.steps} steps, final loss ${loss.toFixed(3)} in ${minutes(s.seconds)} -> ${s.store}`,
+    s,
+  );
+  return s;
 }
 
 /** runInference with one progress bar per method (TTY only, none when quiet). */

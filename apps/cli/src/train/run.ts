@@ -160,6 +160,26 @@ export function recipeMismatchAsUsage(hint: string): (e: unknown) => never {
   };
 }
 
+/**
+ * The trainer's errors a user fixes with flags (@rg/pipeline's encoders let them through) as usage errors (exit 2):
+ * another recipe or warm-up stored (`hint`: the flags that keep both), another base_weight, no warm-up, no chat
+ * template, a malformed augmented file.
+ */
+export function trainingErrorsAsUsage(hint: string): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof BaseWeightMismatchError) throw baseWeightUsage(e);
+    if (e instanceof WarmupNotFoundError) throw new UsageError(`--warmup: ${e.message}`);
+    if (e instanceof NoChatTemplateError || e instanceof AugmentDataError) throw new UsageError(e.message);
+    return recipeMismatchAsUsage(hint)(e);
+  };
+}
+
+function baseWeightUsage(e: BaseWeightMismatchError): UsageError {
+  return new UsageError(
+    `--targets ${e.requested.join(',')}: the stored base_weight targets ${e.stored.join(',')} (rg adapter init with other targets, or another --store)`,
+  );
+}
+
 /** The augmented records of --input (rg augment output); a missing or malformed file is a usage error naming it. */
 export async function readAugmentedInput(cwd: string, file: string): Promise<{ input: string; records: AugmentedRecord[] }> {
   const input = resolve(cwd, file);
@@ -169,32 +189,6 @@ export async function readAugmentedInput(cwd: string, file: string): Promise<{ i
   } catch (e) {
     throw e instanceof AugmentDataError ? new UsageError(e.message) : e;
   }
-}
-
-/**
- * The records training can use: every one with at least one QA pair, or with `--examples passage` (which trains on
- * the text alone) every one. A "failed" record keeps the pairs that passed augment's checks (what failed is mostly
- * the rewrite): the recipe trains on them without the rewrite, so the document still gets its adapter. With the
- * local generator about half the records fail on the rewrite alone, and skipping them left those documents with no
- * adapter. Each partial or skipped record gets a line through `info`.
- */
-export function trainableRecords(
-  records: AugmentedRecord[],
-  info: (text: string) => void,
-  examples: ExampleLayout = DEFAULT_RECIPE.examples,
-): AugmentedRecord[] {
-  return records.filter((r) => {
-    const reason = r.failureReason ?? 'no reason given';
-    const usable = examples === 'passage' || r.qa.length > 0;
-    if (!usable) info(`skip ${r.passageId}: no question/answer pair to train on (augmentation: ${reason})`);
-    else if (r.status !== 'ok')
-      info(
-        examples === 'passage'
-          ? `partial ${r.passageId}: augmentation failed (${reason}); training on its passage${r.rewrite ? ' and rewrite' : ''}`
-          : `partial ${r.passageId}: augmentation failed (${reason}); training on its ${r.qa.length} QA pair(s)${r.rewrite ? '' : ' without a rewrite'}`,
-      );
-    return usable;
-  });
 }
 
 /**
@@ -237,10 +231,7 @@ export async function openTrainingRun(
       onInitBaseWeight: (key) =>
         info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
     }).catch((e: unknown) => {
-      if (e instanceof BaseWeightMismatchError)
-        throw new UsageError(
-          `--targets ${e.requested.join(',')}: the stored base_weight targets ${e.stored.join(',')} (rg adapter init with other targets, or another --store)`,
-        );
+      if (e instanceof BaseWeightMismatchError) throw baseWeightUsage(e);
       throw e instanceof NoChatTemplateError ? new UsageError(e.message) : e;
     });
     return {
