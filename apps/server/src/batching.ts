@@ -4,8 +4,9 @@ import type { GenerateFn } from '@rg/inference';
 /**
  * `--batch` when not given. Measured on 2 cores with SmolLM2-135M (`rg bench serve --parts batching`, 16 clients with
  * their own adapters, 32 tokens each): 23, 35, 48, 59 and 66 tokens/s at --batch 1, 2, 4, 8 and 16. Past 8 the gain
- * is small (+11%) while every row waits for the longest; a request alone decodes about 14% slower in the batcher (the
- * per-row graph at one row) than with the engine's generate.
+ * is small (+11%) while every row waits for the longest. A request alone decoded about 14% slower in the batcher (the
+ * per-row graph at one row) than with the engine's generate at the time; the batcher now steps a lone row with the
+ * single-row forward that generate runs (not re-measured since).
  */
 export const DEFAULT_BATCH = 8;
 

@@ -81,6 +81,52 @@ describe.each([false, true])('DecodeBatcher (worker: %s)', (worker) => {
     expect(batcher.active + batcher.queued).toBe(0);
   });
 
+  it('a request alone steps with the single-row forward: every step solo, the tokens of generate()', async () => {
+    const options: GenerateOptions = { maxNewTokens: 12, adapters: adapters[1], eosTokenIds: [] };
+    const alone = await generate(lm, prompts[1], options);
+    const batcher = new DecodeBatcher(lm);
+    const result = await batcher.generate(prompts[1], options);
+    expect(result).toEqual(alone);
+    expect(batcher.stats).toMatchObject({ prefills: 1, steps: 11, soloSteps: 11, decodedTokens: 11 });
+  });
+
+  it('greedy: a second request joining mid-way, then leaving, gives both the tokens of generate() alone', async () => {
+    const first: GenerateOptions = { maxNewTokens: 16, adapters: adapters[0], eosTokenIds: [] };
+    const second: GenerateOptions = { maxNewTokens: 5, adapters: adapters[3], eosTokenIds: [] };
+    const alone = [await generate(lm, prompts[3], first), await generate(lm, prompts[1], second)];
+    const batcher = new DecodeBatcher(lm);
+    // The batch size each of the first request's tokens came out of: alone, then with the second, then alone again.
+    const activeAt: number[] = [];
+    let joined: Promise<unknown> | undefined;
+    const firstRun = batcher.generate(prompts[3], {
+      ...first,
+      onToken: () => {
+        activeAt.push(batcher.active);
+        if (activeAt.length === 4) joined = batcher.generate(prompts[1], second);
+      },
+    });
+    const firstResult = await firstRun;
+    const secondResult = await joined;
+    expect(firstResult.tokens).toEqual(alone[0].tokens);
+    expect(secondResult).toEqual(alone[1]);
+    const runs = activeAt.map((n, i) => (i === 0 || n !== activeAt[i - 1] ? n : null)).filter((n) => n !== null);
+    expect(runs).toEqual([1, 2, 1]);
+    const stats = batcher.stats;
+    expect(stats.decodedTokens).toBe(15 + 4);
+    // Four batched steps produced the second request's 4 tokens after its prefill, and 4 of the first's.
+    expect(stats.steps - stats.soloSteps).toBe(4);
+    expect(stats.soloSteps).toBe(15 - 4);
+  });
+
+  it('unbatchCache refuses a row outside the batch cache', async () => {
+    const { cache } = await lm.forward({ ids: prompts[0] });
+    const batch = await lm.batchCaches([cache]);
+    await expect(lm.unbatchCache(batch, 1)).rejects.toThrow('unbatchCache: row 1 outside a batch cache of 1');
+    const single = await lm.unbatchCache(batch, 0);
+    expect(single.length).toBe(prompts[0].length);
+    for (const h of [cache, batch, single]) lm.release(h);
+  });
+
   it('eos, stop strings with the tokenizer, and seeded sampling match generate() alone', async () => {
     const decode = (ids: number[]) => model.tokenizer.decode(ids);
     const free = await generate(lm, prompts[1], { maxNewTokens: 12, adapters: adapters[1], eosTokenIds: [] });

@@ -15,9 +15,11 @@ export interface BatchGenerateOptions extends GenerateOptions {
 export interface DecodeBatcherStats {
   prefills: number;
   prefillMs: number;
-  /** Batched decode steps, and the tokens they produced (the sum of their batch sizes). */
+  /** Decode steps, and the tokens they produced (the sum of their batch sizes). */
   steps: number;
   decodedTokens: number;
+  /** Of `steps`, those run with one row: the single-sequence forward `generate` runs, not the per-row graph. */
+  soloSteps: number;
   /** Decode steps plus rebuilding the batch when requests join or leave. */
   decodeMs: number;
 }
@@ -38,8 +40,9 @@ interface Request {
 /**
  * Continuous batching across requests with different adapters: each request is prefilled alone (the very forward
  * `generate` runs), then decodes in one batch with the others, a row each with its own cache length and adapter set
- * (`forwardBatch`). Requests join and leave between decode steps. A request's tokens are those `generate` gives for
- * the same prompt and options (the same SequenceDecoder over logits equal to fp32 rounding).
+ * (`forwardBatch`). Requests join and leave between decode steps; while only one request decodes, it steps with the
+ * single-sequence forward (`generate`'s own). A request's tokens are those `generate` gives for the same prompt and
+ * options (the same SequenceDecoder over logits equal to fp32 rounding; bit for bit for a request that was never batched).
  *
  * One loop drives the model, so a prefill pauses the batch's decoding for its duration.
  */
@@ -53,7 +56,7 @@ export class DecodeBatcher {
   /** The batch cache and adapters match `rows`. */
   private batched = false;
   private running = false;
-  private readonly counters: DecodeBatcherStats = { prefills: 0, prefillMs: 0, steps: 0, decodedTokens: 0, decodeMs: 0 };
+  private readonly counters: DecodeBatcherStats = { prefills: 0, prefillMs: 0, steps: 0, decodedTokens: 0, soloSteps: 0, decodeMs: 0 };
 
   constructor(
     private readonly lm: BatchedCausalLM,
@@ -128,8 +131,11 @@ export class DecodeBatcher {
       if (this.rows.length === 0) continue;
       const start = performance.now();
       try {
-        if (!this.batched) await this.rebuild();
-        await this.step();
+        if (this.rows.length === 1) await this.stepAlone();
+        else {
+          if (!this.batched) await this.rebuild();
+          await this.step();
+        }
       } catch (error) {
         // The batch is lost (a failed run or rebuild): its requests fail, the waiting ones still get their turn.
         for (const r of this.rows) r.failure ??= { error };
@@ -214,6 +220,32 @@ export class DecodeBatcher {
         // A request's own callback (onToken, decode) failing ends that request only.
         r.failure = { error };
       }
+    }
+  }
+
+  /**
+   * One row decodes with the single-sequence forward on its own cache, as `generate` does: the per-row graph at one row
+   * is slower. A row left alone by a batch that shrank takes its cache out of the batch cache first; a request that
+   * joins later is batched with it by the next rebuild (its own cache is a part like a new request's).
+   */
+  private async stepAlone(): Promise<void> {
+    const r = this.rows[0];
+    if ('row' in r.cache) {
+      r.cache = await this.lm.unbatchCache(this.cache as BatchKvCache, r.cache.row);
+      this.dropBatch();
+      this.batched = false;
+    }
+    const { logits, cache } = await this.lm.forward({ ids: [r.sequence.lastToken], cache: r.cache, adapters: r.options.adapters });
+    this.lm.release(r.cache);
+    r.cache = cache;
+    this.counters.steps++;
+    this.counters.soloSteps++;
+    this.counters.decodedTokens++;
+    if (r.options.signal?.aborted) return;
+    try {
+      r.sequence.push(logits);
+    } catch (error) {
+      r.failure = { error };
     }
   }
 

@@ -79,6 +79,11 @@ export interface BatchedCausalLM extends CausalLM {
    * dropped, padding no row needs any more is trimmed). The parts stay valid: release them when done.
    */
   batchCaches(rows: Array<KvCache | { cache: BatchKvCache; row: number }>): Promise<BatchKvCache>;
+  /**
+   * One row of a batch cache as a single-sequence cache (its padding dropped), for `forward`: a batch that shrank to
+   * one row goes on with the single-row graph. The batch cache stays valid.
+   */
+  unbatchCache(cache: BatchKvCache, row: number): Promise<KvCache>;
   /** Stack one adapter set (or null) per row for `forwardBatch`. */
   batchAdapters(sets: Array<AdapterSet | null>): Promise<BatchAdapterSet>;
   release(handle: KvCache | AdapterSet | BatchKvCache | BatchAdapterSet): void;
@@ -270,6 +275,21 @@ export class OrtCausalLM implements BatchedCausalLM {
     const id = await this.host.stack({ rows: parts, axes, align: 'end' });
     const lengths = parts.map((p) => p.length);
     return { lengths, width: Math.max(...lengths), id } as HostedBatchCache;
+  }
+
+  async unbatchCache(cache: BatchKvCache, row: number): Promise<KvCache> {
+    const c = cache as HostedBatchCache;
+    if (!Number.isInteger(row) || row < 0 || row >= c.lengths.length)
+      throw new Error(`unbatchCache: row ${row} outside a batch cache of ${c.lengths.length}`);
+    const axes: Record<string, number> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      axes[io.pastKey(layer)] = 1;
+      axes[io.pastValue(layer)] = 1;
+    }
+    // One row stacked alone is `[1, kvHeads, length, headDim]` under the past names: the layout `forward` keeps.
+    const length = c.lengths[row];
+    const id = await this.host.stack({ rows: [{ id: c.id, row, length }], axes, align: 'end' });
+    return { length, id } as HostedCache;
   }
 
   async batchAdapters(sets: Array<AdapterSet | null>): Promise<BatchAdapterSet> {
