@@ -21,6 +21,13 @@ export { LocalGenerator, type LocalGeneratorOptions } from './generators/local.j
 export { HttpGeneratorError, OpenAiGenerator, type OpenAiGeneratorOptions } from './generators/openai.js';
 export { type ExtractedJson, type ExtractOptions, extractJson, type JsonValue } from './json-repair.js';
 export { type AugmentUnit, LlmAugmenter, type LlmAugmenterOptions } from './llm-augmenter.js';
+export {
+  type AugmenterSpec,
+  defaultConcurrency,
+  GENERATORS,
+  type OpenAugmenterOptions,
+  openAugmenter,
+} from './open-augmenter.js';
 export { isPragLayout, type PragItem, passagesFromPrag, pragPassageId, recordsFromPrag, type ToPragOptions, toPragItems } from './prag.js';
 export {
   metaMessages,

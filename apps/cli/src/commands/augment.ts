@@ -5,15 +5,14 @@ import {
   type Augmenter,
   type AugmentRunSummary,
   type AugmentUnit,
-  LlmAugmenter,
-  LocalGenerator,
-  OpenAiGenerator,
+  defaultConcurrency,
+  GENERATORS,
+  openAugmenter,
   type PassageInput,
   passagesFromPrag,
   readAugmented,
   readPassages,
   runAugment,
-  TemplateAugmenter,
   toPragItems,
   writeJsonAtomic,
 } from '@rg/augment';
@@ -26,7 +25,6 @@ import type { CliContext, Progress } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 
-const GENERATORS = ['local', 'openai', 'template'] as const;
 type GeneratorName = (typeof GENERATORS)[number];
 
 interface AugmentFlags {
@@ -79,35 +77,50 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
   }
 }
 
-async function makeAugmenter(flags: AugmentFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
-  if (flags.generator === 'template') return new TemplateAugmenter({ qaCount: flags.qa, phrasings: flags.phrasings });
+/** The flags that choose and tune the generator (rg augment's, and rg bench e2e's --generator/--qa/--phrasings). */
+export type GeneratorFlags = Pick<
+  AugmentFlags,
+  | 'generator'
+  | 'qa'
+  | 'phrasings'
+  | 'concurrency'
+  | 'unit'
+  | 'weights'
+  | 'temperature'
+  | 'maxAttempts'
+  | 'llmUrl'
+  | 'llmModel'
+  | 'llmTimeout'
+> & { json?: boolean };
+
+/** The flags checked, then @rg/augment openAugmenter (the local model loaded, a server probed). */
+export async function makeAugmenter(flags: GeneratorFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
+  const options = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature, unit: flags.unit };
+  if (flags.generator === 'template') return openAugmenter({ generator: 'template', phrasings: flags.phrasings }, options);
   if (flags.phrasings !== undefined)
     throw new UsageError('--phrasings is an option of --generator template (a model writes its own wordings)');
-  // Sentence-level prompts for the small local model, passage-level ones for a server model that can hold a passage.
-  const unit = flags.unit ?? (flags.generator === 'local' ? 'sentence' : 'passage');
-  const llmOptions = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature, unit };
   if (flags.generator === 'openai') {
     if (!flags.llmUrl || !flags.llmModel) throw new UsageError('--generator openai needs --llm-url and --llm-model');
     if (!/^https?:\/\//.test(flags.llmUrl)) throw new UsageError(`--llm-url: expected an http:// or https:// URL, got ${flags.llmUrl}`);
-    const generator = new OpenAiGenerator({
+    const spec = {
+      generator: 'openai',
       url: flags.llmUrl,
       model: flags.llmModel,
       apiKey: ctx.io.env.RG_LLM_API_KEY || undefined,
-      concurrency: flags.concurrency ?? 4,
+      concurrency: flags.concurrency,
       timeoutMs: flags.llmTimeout * 1000,
-    });
-    // One request before any passage: an endpoint that is down fails the run now, not after every passage's tries.
-    await generator.probe();
-    return new LlmAugmenter(generator, llmOptions);
+    } as const;
+    return openAugmenter(spec, options);
   }
   if (!flags.json) ctx.info(`loading ${config.model} ...`);
-  const generator = await LocalGenerator.load({
+  const spec = {
+    generator: 'local',
     model: config.model,
     home: config.home,
     threads: config.threads,
     weightFormat: flags.weights,
-  });
-  return new LlmAugmenter(generator, llmOptions);
+  } as const;
+  return openAugmenter(spec, options);
 }
 
 function printSummary(ctx: CliContext, s: AugmentRunSummary, flags: AugmentFlags): void {
@@ -190,7 +203,7 @@ export function registerAugment(program: Command, ctx: CliContext): void {
           passages: input.passages,
           augmenter,
           outputPath: flags.output,
-          concurrency: flags.concurrency ?? (flags.generator === 'openai' ? 4 : 1),
+          concurrency: flags.concurrency ?? defaultConcurrency(flags.generator),
           seed: flags.seed,
           retryFailed: flags.retryFailed,
           signal: stop.signal,
