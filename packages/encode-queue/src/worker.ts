@@ -1,15 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_MODEL_FILE,
-  decodePeftAdapter,
-  encodePeftAdapter,
-  type LoraAdapter,
-  type LoraPair,
-} from '@rg/adapter-store';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, decodePeftAdapter, encodePeftAdapter, type LoraAdapter } from '@rg/adapter-store';
 import { type LoadedModel, type LoraTarget, modelFingerprint, TrainingSession } from '@rg/engine';
-import { recipeExamples, resolveRecipe, type TrainingExample, trainAdapter } from '@rg/lora-trainer';
+import { recordsExamples, resolveRecipe, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { QueueTarget } from './connection.js';
@@ -141,37 +134,16 @@ export async function startEncodeWorker(options: EncodeWorkerOptions): Promise<E
       const base = await baseFor(job);
       const t0 = performance.now();
       const recipe = resolveRecipe(data.options.recipe);
-      let dropped = 0;
-      let pairs = 0;
-      const examples: TrainingExample[] = data.records.flatMap((record) => {
-        const r = recipeExamples(record, model.tokenizer, { seed: data.options.seed, maxTokens: data.options.maxTokens, recipe });
-        dropped += r.dropped;
-        pairs += record.qa.length;
-        return r.examples;
-      });
-      // The message encodeGroups gives, so a queue run fails a document for the same reason in the same words.
-      if (examples.length === 0)
-        throw new Error(
-          `no training examples (${data.records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
-        );
+      // The examples rg encode builds from the same records, and its message when there are none.
+      const { examples, dropped } = recordsExamples(data.records, model.tokenizer, data.options, recipe);
       await hooks.onJobStart?.({ jobId, adapterId: data.adapterId, examples: examples.length });
       const trainingSession = await sessionFor(base.config.targetModules);
       const result = await trainAdapter(trainingSession, base.modules, examples, {
         ...data.options,
         scale: base.config.alpha / base.config.rank,
       });
-      const modules = new Map<string, LoraPair>();
-      for (const [k, t] of result.tensors) {
-        const pair = base.modules.get(k) as LoraPair;
-        modules.set(k, {
-          inFeatures: pair.inFeatures,
-          outFeatures: pair.outFeatures,
-          a: Float32Array.from(t.a),
-          b: Float32Array.from(t.b),
-        });
-      }
       // fp32, as AdapterStore.put writes by default: the coordinator's put must give these very bytes.
-      const bytes = encodePeftAdapter({ config: base.config, modules }, 'fp32').model;
+      const bytes = encodePeftAdapter(trainedAdapter(base, result), 'fp32').model;
       const key = resultKey(queue, jobId, randomBytes(8).toString('hex'));
       await blobs.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', BLOB_TTL_SECONDS);
       const out: EncodeJobResult = {

@@ -1,10 +1,10 @@
-import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter, type LoraPair } from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter } from '@rg/adapter-store';
 import type { CausalLM, TrainingSession } from '@rg/engine';
 import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { computeTeacherTargets } from './distill.js';
 import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
-import { type TrainMode, type TrainResult, trainAdapter } from './trainer.js';
+import { type TrainMode, type TrainResult, trainAdapter, trainedAdapter } from './trainer.js';
 import { storedWarmup, WARMUP_ADAPTER_ID, type WarmupIdentity, WarmupMismatchError } from './warmup.js';
 
 /**
@@ -185,17 +185,31 @@ export function groupExamples(
   options: EncodeOptions,
   recipe: Recipe,
 ): { examples: TrainingExample[]; dropped: number } {
+  return recordsExamples(group.records, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens }, recipe);
+}
+
+/**
+ * The recipe's examples of these records (one adapter's: a document's, or a cluster's representatives'), and how many
+ * were over the token limit; none at all is an error saying why. Whoever trains an adapter the way rg encode does
+ * (the encode queue's workers too) builds its examples here, so that the same records give the same examples.
+ */
+export function recordsExamples(
+  records: readonly RecipeRecord[],
+  encoder: ChatEncoder,
+  options: { seed?: number; maxTokens?: number },
+  recipe: Recipe,
+): { examples: TrainingExample[]; dropped: number } {
   let dropped = 0;
   let pairs = 0;
-  const examples = group.records.flatMap((record) => {
-    const r = recipeExamples(record, ctx.encoder, { seed: options.seed, maxTokens: options.maxTokens, recipe });
+  const examples = records.flatMap((record) => {
+    const r = recipeExamples(record, encoder, { seed: options.seed, maxTokens: options.maxTokens, recipe });
     dropped += r.dropped;
     pairs += record.qa.length;
     return r.examples;
   });
   if (examples.length === 0) {
     throw new Error(
-      `no training examples (${group.records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
+      `no training examples (${records.length} augmented records, ${pairs} QA pairs, ${dropped} examples over the token limit)`,
     );
   }
   return { examples, dropped };
@@ -214,36 +228,22 @@ export function storeTrained(
   const t0 = performance.now();
   const { result } = trained;
   const documents = group.records.map((r) => r.passageId);
-  const modules = new Map<string, LoraPair>();
-  for (const [k, t] of result.tensors) {
-    const base = ctx.base.modules.get(k) as LoraPair;
-    modules.set(k, {
-      inFeatures: base.inFeatures,
-      outFeatures: base.outFeatures,
-      a: Float32Array.from(t.a),
-      b: Float32Array.from(t.b),
-    });
-  }
-  ctx.store.put(
-    { ...ctx.scope, id: group.adapterId },
-    { config: ctx.base.config, modules },
-    {
-      modelFingerprint: ctx.modelFingerprint,
-      mode: options.mode === 'lora' ? 'trained' : 'gradient',
-      trainingConfig: {
-        ...options,
-        ...group.metadata,
-        ...(ctx.warmup ? { warmup: ctx.warmup } : {}),
-        recipe: resolveRecipe(options.recipe),
-        documents,
-        // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
-        trainSeconds: Math.round(trained.ms) / 1000,
-        examples: trained.examples,
-        droppedExamples: trained.dropped,
-        losses: result.losses,
-      },
+  ctx.store.put({ ...ctx.scope, id: group.adapterId }, trainedAdapter(ctx.base, result), {
+    modelFingerprint: ctx.modelFingerprint,
+    mode: options.mode === 'lora' ? 'trained' : 'gradient',
+    trainingConfig: {
+      ...options,
+      ...group.metadata,
+      ...(ctx.warmup ? { warmup: ctx.warmup } : {}),
+      recipe: resolveRecipe(options.recipe),
+      documents,
+      // What the benchmarks report as encode cost, kept with the adapter so a resumed run still has it.
+      trainSeconds: Math.round(trained.ms) / 1000,
+      examples: trained.examples,
+      droppedExamples: trained.dropped,
+      losses: result.losses,
     },
-  );
+  });
   return {
     id: group.adapterId,
     status: 'trained',

@@ -26,6 +26,7 @@ export {
   type GroupHooks,
   type GroupOutcome,
   RecipeMismatchError,
+  recordsExamples,
   reservedAdapterId,
   storedRecipe,
   type TrainingGroup,
@@ -55,7 +56,7 @@ export {
   recipeExamples,
   resolveRecipe,
 } from './recipe.js';
-export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResult, trainAdapter } from './trainer.js';
+export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResult, trainAdapter, trainedAdapter } from './trainer.js';
 export {
   BaseWeightMismatchError,
   type BaseWeightSpec,

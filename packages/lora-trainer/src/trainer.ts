@@ -1,3 +1,4 @@
+import type { LoraAdapter, LoraPair } from '@rg/adapter-store';
 import { type LoraParams, seededRandom, type TrainingSession } from '@rg/engine';
 import { AdamW, type AdamWState } from './adamw.js';
 import { collate, shuffled, type TrainingExample } from './batching.js';
@@ -160,4 +161,14 @@ export async function trainAdapter(
     tensors = new Map(keys.map((k, i) => [k, { a: Float32Array.from(g[2 * i]), b: Float32Array.from(g[2 * i + 1]) }]));
   }
   return { mode: options.mode, tensors, losses, optimizerSteps: optimizer?.stepCount ?? 0, tokens, ortMs, totalMs: performance.now() - t0 };
+}
+
+/** A training run's A/B as an adapter of the base_weight's config and shapes (what the store writes). */
+export function trainedAdapter(base: LoraAdapter, result: TrainResult): LoraAdapter {
+  const modules = new Map<string, LoraPair>();
+  for (const [k, t] of result.tensors) {
+    const pair = base.modules.get(k) as LoraPair;
+    modules.set(k, { inFeatures: pair.inFeatures, outFeatures: pair.outFeatures, a: Float32Array.from(t.a), b: Float32Array.from(t.b) });
+  }
+  return { config: base.config, modules };
 }

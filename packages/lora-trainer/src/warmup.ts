@@ -3,7 +3,6 @@ import {
   type DocAdapterKey,
   describeKey,
   type LoraModule,
-  type LoraPair,
   type LoraWeights,
   type ManifestEntry,
   type ModelDims,
@@ -14,7 +13,7 @@ import { type LoraTarget, type ModelWeights, targetParent } from '@rg/engine';
 import type { TrainingExample } from './batching.js';
 import type { EncodeContext } from './encode.js';
 import { chatExample } from './recipe.js';
-import { trainAdapter } from './trainer.js';
+import { trainAdapter, trainedAdapter } from './trainer.js';
 
 /**
  * Store id of the warm-up adapter (PRAG's warmup_lora.py): one format adapter trained on the task's own training
@@ -114,38 +113,30 @@ export async function trainWarmup(pairs: readonly WarmupPair[], ctx: EncodeConte
     seed: options.seed,
     onBatch: options.onBatch && ((b) => options.onBatch?.({ loss: b.loss, tokens: b.tokens })),
   });
-  const modules = new Map<string, LoraPair>();
-  for (const [k, t] of result.tensors) {
-    const base = ctx.base.modules.get(k) as LoraPair;
-    modules.set(k, { inFeatures: base.inFeatures, outFeatures: base.outFeatures, a: Float32Array.from(t.a), b: Float32Array.from(t.b) });
-  }
+  const trained = trainedAdapter(ctx.base, result);
   const key: DocAdapterKey = { ...ctx.scope, id: WARMUP_ADAPTER_ID };
   const ms = performance.now() - t0;
-  const entry = ctx.store.put(
-    key,
-    { config: ctx.base.config, modules },
-    {
-      modelFingerprint: ctx.modelFingerprint,
-      mode: 'trained',
-      trainingConfig: {
-        kind: 'warmup',
-        dataset: options.source.dataset,
-        split: options.source.split,
-        questionIds,
-        pairs: pairs.length,
-        droppedPairs: dropped,
-        lr: ctx.scope.lr,
-        epochs: ctx.scope.epochs,
-        batchSize,
-        gradAccumulation: options.gradAccumulation ?? 1,
-        seed: options.seed ?? 0,
-        maxTokens: options.maxTokens ?? null,
-        loss: 'answer',
-        trainSeconds: Math.round(ms) / 1000,
-        losses: result.losses,
-      },
+  const entry = ctx.store.put(key, trained, {
+    modelFingerprint: ctx.modelFingerprint,
+    mode: 'trained',
+    trainingConfig: {
+      kind: 'warmup',
+      dataset: options.source.dataset,
+      split: options.source.split,
+      questionIds,
+      pairs: pairs.length,
+      droppedPairs: dropped,
+      lr: ctx.scope.lr,
+      epochs: ctx.scope.epochs,
+      batchSize,
+      gradAccumulation: options.gradAccumulation ?? 1,
+      seed: options.seed ?? 0,
+      maxTokens: options.maxTokens ?? null,
+      loss: 'answer',
+      trainSeconds: Math.round(ms) / 1000,
+      losses: result.losses,
     },
-  );
+  });
   return { key, entry, questionIds, dropped, losses: result.losses, tokens: result.tokens, ms };
 }
 
