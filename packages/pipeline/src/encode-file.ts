@@ -95,8 +95,7 @@ export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: Enc
 
 /**
  * What every encoder of an augmented file does before training (encodeAugmentedFile, encodeDaptFile): the trainable
- * records read, the model loaded, the store and its warm-up (when asked) opened, the training run opened (the store's
- * base_weight, initialised when missing). `body` trains; the run and the store are closed after it, failed or not.
+ * records read, then the training run opened (withTrainingRun). `body` trains.
  */
 export async function withFileRun<T>(
   options: EncodeFileOptions,
@@ -108,11 +107,47 @@ export async function withFileRun<T>(
   if (!existsSync(options.input)) throw new Error(`${options.input}: no such file (augmented records expected)`);
   const usable = trainableRecords(await readAugmented(options.input), note, options.training.recipe?.examples);
   const todo = options.sample !== undefined ? usable.slice(0, options.sample) : usable;
+  const recipe = resolveRecipe(options.training.recipe ?? {});
+  const dataset = options.dataset ?? basename(options.input).replace(/\.[^.]*$/, '');
+  const distill = recipe.objective === 'distill' || recipe.objective === 'both';
+  return withTrainingRun({ ...options, dataset }, note, { ...session, distill }, (context) => body(todo, context, recipe));
+}
+
+/** Where and how a training run trains: the model, the adapter store and the key's shape of its adapters. */
+export interface TrainingRunOptions {
+  model: string;
+  home: string;
+  threads: number;
+  /** Adapter store folder (created if missing). */
+  store: string;
+  /** Dataset segment of the adapters' store key. */
+  dataset: string;
+  rank: number;
+  alpha: number;
+  /** Target modules (default DEFAULT_TARGETS; must match the store's base_weight). */
+  targets?: readonly LoraTarget[];
+  /** lr and epochs are part of the store key; `seed` (default 0) seeds a base_weight initialised now. */
+  training: Pick<EncodeOptions, 'lr' | 'epochs' | 'seed'>;
+  /** Train on top of the store's warm-up adapter of the model and dataset (WarmupNotFoundError when there is none). */
+  warmup?: boolean;
+}
+
+/**
+ * The model loaded, the store and its warm-up (when asked) opened, the training run opened (the store's
+ * base_weight, initialised when missing); `body` trains, and the run and the store are closed after it, failed or
+ * not. `session`: several adapters per pass, the teacher's soft targets.
+ */
+export async function withTrainingRun<T>(
+  options: TrainingRunOptions,
+  note: (text: string) => void,
+  session: { batchedAdapters: boolean; distill: boolean },
+  body: (context: EncodeContext) => Promise<T>,
+): Promise<T> {
   const seed = options.training.seed ?? 0;
   const model = await loadModel(options.model, { home: options.home });
   const store = AdapterStore.open(options.store);
   try {
-    const dataset = options.dataset ?? basename(options.input).replace(/\.[^.]*$/, '');
+    const dataset = options.dataset;
     const warmup = options.warmup
       ? loadWarmup(store, findWarmup(store, { model: modelKeyName(model.source), dataset }, options), {
           modelFingerprint: modelFingerprint(model.config, model.source),
@@ -120,7 +155,6 @@ export async function withFileRun<T>(
         })
       : undefined;
     if (warmup) note(`training on top of the warm-up adapter ${warmup.identity.key.id} (sha256 ${warmup.identity.sha256.slice(0, 12)})`);
-    const recipe = resolveRecipe(options.training.recipe ?? {});
     const run = await openTrainingRun(model, store, {
       rank: options.rank,
       alpha: options.alpha,
@@ -131,13 +165,13 @@ export async function withFileRun<T>(
       epochs: options.training.epochs,
       threads: options.threads,
       batchedAdapters: session.batchedAdapters,
-      distill: recipe.objective === 'distill' || recipe.objective === 'both',
+      distill: session.distill,
       warmup,
       onInitBaseWeight: (key) =>
         note(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${seed})`),
     });
     try {
-      return await body(todo, run.context, recipe);
+      return await body(run.context);
     } finally {
       await run.close();
     }

@@ -8,7 +8,9 @@ export {
   type EncodeFileSummary,
   type EncodeProgress,
   encodeAugmentedFile,
+  type TrainingRunOptions,
   trainableRecords,
+  withTrainingRun,
 } from './encode-file.js';
 export { RequestError } from './errors.js';
 export { openIndex } from './index-open.js';
@@ -38,3 +40,9 @@ export type {
   RuntimeOptions,
 } from './types.js';
 export { JOB_STEPS } from './types.js';
+export {
+  trainWarmupAdapter,
+  type WarmupAdapterHooks,
+  type WarmupAdapterOptions,
+  type WarmupAdapterSummary,
+} from './warmup-adapter.js';

@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
-import type { ManifestEntry } from '@rg/adapter-store';
 import type { LoraTarget } from '@rg/engine';
 import { buildMessages, type Dataset, DatasetError, loadDataset, type QaExample, sampleExamples } from '@rg/inference';
-import { DEFAULT_TARGETS, type EncodeContext, trainWarmup, WARMUP_ADAPTER_ID, type WarmupPair } from '@rg/lora-trainer';
+import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID, type WarmupPair } from '@rg/lora-trainer';
+import { trainWarmupAdapter, type WarmupAdapterSummary } from '@rg/pipeline';
 import type { Command } from 'commander';
-import type { CliContext } from '../context.js';
+import type { Config } from '../config.js';
+import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore, targetList } from '../train/common.js';
-import { openTrainingRun } from '../train/run.js';
+import { trainingErrorsAsUsage } from '../train/run.js';
 import { adapterCommand } from './adapter.js';
 
 interface WarmupFlags {
@@ -110,92 +111,117 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
     .action(async (flags: WarmupFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
-      const { dataset, split, candidates, excluded } = warmupCandidates(spec, {
-        dataDir: resolve(ctx.io.cwd, flags.dataDir),
-        split: flags.split,
-        exclude: flags.excludeSample === undefined ? undefined : { sample: flags.excludeSample, seed: flags.excludeSeed },
-      });
-      const chosen = sampleExamples(candidates, flags.n, flags.seed);
-      if (chosen.length < flags.n)
-        ctx.info(`--n ${flags.n}: the ${split} split has ${candidates.length} questions left to train on; using all of them`);
-      const pairs = chosen.map((e) => warmupPair(e, dataset.instruction));
-      const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
-      const segment = flags.adapterDataset ?? dataset.name;
-      const run = await openTrainingRun(config, { storeDir, input: segment, flags: { ...flags, dataset: segment } }, (t) => ctx.info(t));
-      const stored = storedSameWarmup(run.encode, pairs, flags);
-      if (stored) {
-        await run.close();
-        const summary = {
-          store: storeDir,
-          key: stored.key,
-          path: stored.path,
-          sha256: stored.contentHash,
-          status: 'skipped',
-          pairs: pairs.length,
-        };
-        if (flags.json) ctx.json(summary);
-        else ctx.print(`warm-up adapter already stored for these ${pairs.length} questions and settings -> ${stored.path}`);
-        return;
-      }
-      const bar = ctx.progress('warmup', chosen.length * flags.epochs, 'pairs', flags.json);
-      try {
-        const t0 = performance.now();
-        const outcome = await trainWarmup(pairs, run.encode, {
-          source: { dataset: dataset.name, split },
-          batchSize: flags.batchSize,
-          gradAccumulation: flags.gradAccumulation,
-          seed: flags.seed,
-          maxTokens: flags.maxTokens,
-          onBatch: (b) => bar.tick(flags.batchSize, { note: `loss ${b.loss.toFixed(3)}` }),
-        });
-        bar.stop();
-        const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-        const tenth = Math.max(1, Math.floor(outcome.losses.length / 10));
-        const summary = {
-          store: storeDir,
-          key: outcome.key,
-          path: outcome.entry.path,
-          sha256: outcome.entry.contentHash,
-          dataset: dataset.name,
-          split,
-          pairs: outcome.questionIds.length,
-          excludedQuestions: excluded,
-          droppedPairs: outcome.dropped,
-          // First and last tenth of the batches: the loss on the pairs as training goes (one epoch sees each once).
-          lossFirstTenth: mean(outcome.losses.slice(0, tenth)),
-          lossLastTenth: mean(outcome.losses.slice(-tenth)),
-          seconds: Math.round((performance.now() - t0) / 100) / 10,
-          status: 'trained',
-        };
-        if (flags.json) ctx.json(summary);
-        else
-          ctx.print(
-            `warm-up adapter trained on ${summary.pairs} ${dataset.name} ${split} questions (loss ${summary.lossFirstTenth.toFixed(3)} -> ${summary.lossLastTenth.toFixed(3)}) in ${summary.seconds} s -> ${summary.path}`,
-          );
-      } finally {
-        bar.stop();
-        await run.close();
-      }
+      const { summary, line } = await warmupStep(
+        ctx,
+        config,
+        {
+          ...flags,
+          spec,
+          dataDir: resolve(ctx.io.cwd, flags.dataDir),
+          exclude: flags.excludeSample === undefined ? undefined : { sample: flags.excludeSample, seed: flags.excludeSeed },
+          store: resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home)),
+        },
+        flags.json,
+      );
+      if (flags.json) ctx.json(summary);
+      else ctx.print(line);
     });
 }
 
+/** What the warm-up trains on and with: rg adapter warmup's flags, resolved. */
+export interface WarmupRequest {
+  /** Dataset spec (jsonl: with an absolute path), its data folder, the split (default: defaultWarmupSplit). */
+  spec: string;
+  dataDir: string;
+  split?: string;
+  /** Pairs (a seeded sample of the split, less the `exclude` sample an evaluation asks). */
+  n: number;
+  exclude?: { sample: number; seed: number };
+  store: string;
+  /** Dataset segment of the store key (default: the dataset's name). */
+  adapterDataset?: string;
+  rank: number;
+  alpha: number;
+  lr: number;
+  epochs: number;
+  targets: LoraTarget[];
+  batchSize: number;
+  gradAccumulation: number;
+  seed: number;
+  maxTokens: number;
+}
+
 /**
- * The stored warm-up when it was trained on these questions with these settings (and verifies): a rerun (rg bench
- * e2e resuming) keeps it rather than training it again, which could change its sha256 under document adapters
- * already trained on top of it.
+ * The warm-up's question -> answer pairs chosen, then @rg/pipeline trainWarmupAdapter (a stored warm-up of the same
+ * pairs and settings kept) with a progress bar; its summary (rg adapter warmup --json) and line.
  */
-function storedSameWarmup(ctx: EncodeContext, pairs: WarmupPair[], flags: WarmupFlags): ManifestEntry | undefined {
-  const key = { ...ctx.scope, id: WARMUP_ADAPTER_ID };
-  const entry = ctx.store.get(key);
-  const c = entry?.trainingConfig;
-  if (!entry || c?.kind !== 'warmup') return undefined;
-  // Pairs over --max-tokens are not in questionIds: such a run never matches and trains again.
-  const ids = Array.isArray(c.questionIds) ? c.questionIds.join('\u0000') : '';
-  const same =
-    ids === pairs.map((p) => p.id).join('\u0000') &&
-    c.seed === flags.seed &&
-    c.batchSize === flags.batchSize &&
-    c.gradAccumulation === flags.gradAccumulation &&
-    c.maxTokens === flags.maxTokens;
-  return same && ctx.store.verify(key, { modelFingerprint: ctx.modelFingerprint }).ok ? entry : undefined;
+export async function warmupStep(
+  ctx: CliContext,
+  config: Config,
+  r: WarmupRequest,
+  quiet?: boolean,
+): Promise<{ summary: Record<string, unknown>; line: string }> {
+  const { dataset, split, candidates, excluded } = warmupCandidates(r.spec, { dataDir: r.dataDir, split: r.split, exclude: r.exclude });
+  const chosen = sampleExamples(candidates, r.n, r.seed);
+  if (chosen.length < r.n)
+    ctx.info(`--n ${r.n}: the ${split} split has ${candidates.length} questions left to train on; using all of them`);
+  const pairs = chosen.map((e) => warmupPair(e, dataset.instruction));
+  let bar: Progress = { tick() {}, stop() {} };
+  let s: WarmupAdapterSummary;
+  try {
+    s = await trainWarmupAdapter(
+      {
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        store: r.store,
+        dataset: r.adapterDataset ?? dataset.name,
+        rank: r.rank,
+        alpha: r.alpha,
+        targets: r.targets,
+        training: {
+          lr: r.lr,
+          epochs: r.epochs,
+          seed: r.seed,
+          batchSize: r.batchSize,
+          gradAccumulation: r.gradAccumulation,
+          maxTokens: r.maxTokens,
+        },
+        pairs,
+        source: { dataset: dataset.name, split },
+      },
+      {
+        onNote: (text) => ctx.info(text),
+        onStart: (n) => {
+          bar = ctx.progress('warmup', n * r.epochs, 'pairs', quiet);
+        },
+        onBatch: (loss) => bar.tick(r.batchSize, { note: `loss ${loss.toFixed(3)}` }),
+      },
+    ).catch(trainingErrorsAsUsage('--store DIR'));
+  } finally {
+    bar.stop();
+  }
+  const { key, path, sha256 } = s;
+  if (s.status === 'skipped')
+    return {
+      summary: { store: r.store, key, path, sha256, status: 'skipped', pairs: s.pairs },
+      line: `warm-up adapter already stored for these ${s.pairs} questions and settings -> ${path}`,
+    };
+  const summary = {
+    store: r.store,
+    key,
+    path,
+    sha256,
+    dataset: dataset.name,
+    split,
+    pairs: s.trainedPairs,
+    excludedQuestions: excluded,
+    droppedPairs: s.droppedPairs,
+    lossFirstTenth: s.lossFirstTenth,
+    lossLastTenth: s.lossLastTenth,
+    seconds: s.seconds,
+    status: 'trained',
+  };
+  const line = `warm-up adapter trained on ${summary.pairs} ${dataset.name} ${split} questions (loss ${summary.lossFirstTenth.toFixed(3)} -> ${summary.lossLastTenth.toFixed(3)}) in ${summary.seconds} s -> ${summary.path}`;
+  return { summary, line };
 }

@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { InputFormat } from '@rg/corpus';
 import { chemprotCorpus, DatasetError, writeFileAtomic } from '@rg/inference';
 import { UsageError } from '../errors.js';
 
-/** The file `rg corpus ingest` reads for a bench e2e run, and its `--format` arguments. */
+/** The corpus file a bench e2e run ingests, and its format (default: from the file name). */
 export interface CorpusInput {
   file: string;
-  format: string[];
+  format?: InputFormat;
 }
 
 /** The corpus ChemProt's questions retrieve from, written into the run's folder (see chemprotCorpusFile). */
@@ -24,10 +25,10 @@ export function corpusInput(
   cwd: string,
   out: string,
 ): CorpusInput {
-  if (flags.corpus) return { file: resolve(cwd, flags.corpus), format: [] };
-  if (name === 'pubmedqa') return { file: join(dataDir, 'pubmedqa', 'ori_pqal.json'), format: ['--format', 'pubmedqa'] };
-  if (name === 'popqa') return { file: join(dataDir, 'popqa', 'popqa.json'), format: ['--format', 'popqa'] };
-  if (name === 'chemprot') return { file: chemprotCorpusFile(join(dataDir, 'chemprot'), out), format: ['--format', 'jsonl'] };
+  if (flags.corpus) return { file: resolve(cwd, flags.corpus) };
+  if (name === 'pubmedqa') return { file: join(dataDir, 'pubmedqa', 'ori_pqal.json'), format: 'pubmedqa' };
+  if (name === 'popqa') return { file: join(dataDir, 'popqa', 'popqa.json'), format: 'popqa' };
+  if (name === 'chemprot') return { file: chemprotCorpusFile(join(dataDir, 'chemprot'), out), format: 'jsonl' };
   throw new UsageError(`--dataset ${flags.dataset}: give the corpus with --corpus CORPUS.jsonl`);
 }
 

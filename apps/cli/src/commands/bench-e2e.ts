@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
+import { defaultConcurrency, GENERATORS, type Passage, readPassages, TemplateAugmenter } from '@rg/augment';
 import { clusterAdapterId } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
@@ -15,20 +16,43 @@ import {
   sampleExamples,
   writeFileAtomic,
 } from '@rg/inference';
-import { DAPT_ADAPTER_ID, type ExampleLayout, findWarmup, type LossSpan, type Objective } from '@rg/lora-trainer';
+import { DAPT_ADAPTER_ID, DEFAULT_TARGETS, type ExampleLayout, findWarmup, type LossSpan, type Objective } from '@rg/lora-trainer';
+import { corpusPassages, type EncodeFileOptions } from '@rg/pipeline';
 import { openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { InferSettings } from '../infer/pipeline.js';
-import { adapterShapeArgs, composeOption, inferWithProgress, stepRunner } from '../infer/steps.js';
+import {
+  adapterShapeArgs,
+  augmentStep,
+  composeOption,
+  daptStep,
+  encodeStep,
+  indexStep,
+  inferWithProgress,
+  ingestStep,
+  stepRunner,
+} from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { examplesOption, lossOption, objectiveArgs, objectiveOption, recipeArgs } from '../train/run.js';
-import { defaultWarmupSplit } from './adapter-warmup.js';
+import {
+  examplesOption,
+  lossOption,
+  objectiveArgs,
+  objectiveOption,
+  recipeArgs,
+  type TrainerFlags,
+  trainerOptions,
+  trainingErrorsAsUsage,
+} from '../train/run.js';
+import { defaultWarmupSplit, warmupStep } from './adapter-warmup.js';
+import { makeAugmenter } from './augment.js';
 import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
+import { fileSize } from './corpus.js';
+import { readRetrievalFields } from './index-cmd.js';
 
 interface E2eFlags {
   dataset: string;
@@ -38,7 +62,7 @@ interface E2eFlags {
   sample: number;
   seed: number;
   topk: number;
-  generator: string;
+  generator: (typeof GENERATORS)[number];
   qa: number;
   phrasings?: number;
   rank: number;
@@ -66,6 +90,15 @@ interface E2eFlags {
   out: string;
   json?: boolean;
 }
+
+/** rg encode's (and rg adapter warmup's) defaults of the training flags bench e2e does not take. */
+const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulation' | 'maxTokens' | 'targets'> = {
+  mode: 'lora',
+  batchSize: 1,
+  gradAccumulation: 1,
+  maxTokens: 1024,
+  targets: [...DEFAULT_TARGETS],
+};
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
 export function clusterKList(value: string): number[] {
@@ -98,7 +131,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .requiredOption('--sample <n>', 'questions (a seeded sample of the split)', positiveInt)
     .option('--seed <n>', 'seed of the sample, of training and of k-means', nonNegativeInt, 0)
     .option('--topk <k>', 'documents retrieved per question', positiveInt, 3)
-    .option('--generator <name>', 'augmentation generator (rg augment --generator)', 'template')
+    .addOption(new Option('--generator <name>', 'augmentation generator (rg augment --generator)').choices(GENERATORS).default('template'))
     .option('--qa <n>', 'QA pairs per document', positiveInt, 3)
     .option('--phrasings <p>', 'template generator: wordings per passage (rg augment --phrasings)', positiveInt)
     .option('--rank <r>', 'LoRA rank', positiveInt, 2)
@@ -144,29 +177,27 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       }
       const warmupSplit = flags.warmup ? checkWarmupSplit(spec, dataset.split) : undefined;
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
+      fileSize(ingest.file, flags.corpus ? '--corpus' : '--data-dir');
       mkdirSync(out, { recursive: true });
       const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
 
       const corpus = join(out, 'corpus');
-      await steps.run('ingest the corpus', ['corpus', 'ingest', '--input', ingest.file, '--store', corpus, ...ingest.format]);
       const indexTags = join(out, 'corpus-tags.jsonl');
-      if (flags.tags)
-        await steps.run('augment the whole corpus for index tags (template)', [
-          'augment',
-          '--input',
-          corpus,
-          '--output',
-          indexTags,
-          '--generator',
-          'template',
-        ]);
-      await steps.run(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25', [
-        'index',
-        'build',
-        '--store',
-        corpus,
-        ...(flags.tags ? ['--augmented', indexTags] : []),
-      ]);
+      const corpusStore = CorpusStore.open(corpus, { create: true });
+      try {
+        steps.announce('ingest the corpus');
+        await ingestStep(ctx, corpusStore, ingest.file, flags.json, ingest.format);
+        if (flags.tags) {
+          steps.announce('augment the whole corpus for index tags (template)');
+          // rg augment's defaults: the template generator, 3 QA pairs (the tags and description do not depend on them).
+          await augmentStep(ctx, corpusPassages(corpusStore), indexTags, new TemplateAugmenter({ qaCount: 3 }), { quiet: flags.json });
+        }
+        steps.announce(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25');
+        const tags = flags.tags ? (await readRetrievalFields(indexTags, corpusStore)).fields : undefined;
+        await indexStep(ctx, config, corpusStore, 'sqlite', flags.json, tags);
+      } finally {
+        corpusStore.close();
+      }
 
       // Only the documents the sampled questions retrieve (and their gold documents, for the oracle) get adapters:
       // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus. DAPT and
@@ -176,61 +207,77 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const docsFile = join(out, 'encode-docs.jsonl');
       const needed = await neededDocuments(corpus, examples, flags.topk);
       const store = CorpusStore.open(corpus);
-      let documentIds: string[];
+      let docs: Passage[];
       try {
-        const docs = needed.map((id) => store.get(id)).filter((d) => d !== undefined);
-        documentIds = docs.map((d) => d.id);
-        writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify({ id: d.id, title: d.title, text: d.text })}\n`).join(''));
+        docs = needed.flatMap((id) => store.get(id) ?? []).map((d) => ({ id: d.id, title: d.title, text: d.text }));
+        writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
       } finally {
         store.close();
       }
+      const documentIds = docs.map((d) => d.id);
 
       const augmented = join(out, 'augmented.jsonl');
-      const augmentArgs = [
-        '--generator',
-        flags.generator,
-        '--qa',
-        String(flags.qa),
-        ...(flags.phrasings !== undefined ? ['--phrasings', String(flags.phrasings)] : []),
-      ];
-      await steps.run('augment', ['augment', '--input', docsFile, '--output', augmented, ...augmentArgs]);
+      steps.announce('augment');
+      const augmenter = await makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config);
+      const passages = (await readPassages(docsFile)).passages;
+      await augmentStep(ctx, passages, augmented, augmenter, { quiet: flags.json, concurrency: defaultConcurrency(flags.generator) });
       const adapters = join(out, 'adapters');
       // The store key's shape and the recipe, for rg encode and rg cluster train alike.
       const shape = [...adapterShapeArgs(flags), ...recipeArgs(flags)];
-      const encodeArgs = [
-        ...['--input', augmented, '--store', adapters, '--dataset', dataset.name, '--seed', String(flags.seed)],
-        ...shape,
-        ...objectiveArgs(flags),
-      ];
       if (warmupSplit) {
         // Stored beside the documents' adapters under the same dataset segment, where encode and infer --warmup look.
-        await steps.run(`train the warm-up adapter on ${flags.warmupN} ${warmupSplit} questions`, [
-          'adapter',
-          'warmup',
-          '--dataset',
-          spec,
-          '--data-dir',
-          dataDir,
-          '--split',
-          warmupSplit,
-          '--n',
-          String(flags.warmupN),
-          // The sampled questions are never among the warm-up's when they come from the same split.
-          ...(warmupSplit === dataset.split ? ['--exclude-sample', String(flags.sample), '--exclude-seed', String(flags.seed)] : []),
-          '--store',
-          adapters,
-          '--adapter-dataset',
-          dataset.name,
-          ...adapterShapeArgs({ rank: flags.rank, alpha: flags.alpha, lr: flags.warmupLr, epochs: flags.warmupEpochs }),
-          '--seed',
-          String(flags.seed),
-        ]);
-        encodeArgs.push('--warmup');
+        steps.announce(`train the warm-up adapter on ${flags.warmupN} ${warmupSplit} questions`);
+        const { line } = await warmupStep(
+          ctx,
+          config,
+          {
+            ...ENCODE_DEFAULTS,
+            spec,
+            dataDir,
+            split: warmupSplit,
+            n: flags.warmupN,
+            // The sampled questions are never among the warm-up's when they come from the same split.
+            exclude: warmupSplit === dataset.split ? { sample: flags.sample, seed: flags.seed } : undefined,
+            store: adapters,
+            adapterDataset: dataset.name,
+            rank: flags.rank,
+            alpha: flags.alpha,
+            lr: flags.warmupLr,
+            epochs: flags.warmupEpochs,
+            seed: flags.seed,
+          },
+          flags.json,
+        );
+        ctx.info(line);
       }
-      await steps.run('encode one adapter per document', ['encode', ...encodeArgs]);
+      // rg encode's defaults for everything bench e2e has no flag for (batch 1, 1024 tokens, the default targets).
+      const encode: EncodeFileOptions = {
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        input: augmented,
+        store: adapters,
+        dataset: dataset.name,
+        rank: flags.rank,
+        alpha: flags.alpha,
+        training: trainerOptions({
+          ...ENCODE_DEFAULTS,
+          ...flags,
+          // As rg encode receives them (objectiveArgs): the distillation settings only with an objective that uses them.
+          distillTopk: flags.objective === 'lm' ? undefined : flags.distillTopk,
+          distillWeight: flags.objective === 'both' ? flags.distillWeight : undefined,
+        }),
+        warmup: flags.warmup,
+      };
+      const recipe = [...recipeArgs(flags), ...objectiveArgs(flags)].join(' ');
+      const asUsage = trainingErrorsAsUsage(`another --out DIR`);
+      steps.announce(`encode one adapter per document (${recipe})`);
+      await encodeStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
       const noDapt = '--no-dapt was given';
-      if (flags.dapt) await steps.run('encode the DAPT baseline (one adapter on all documents)', ['encode', '--dapt', ...encodeArgs]);
-      else steps.skip(`encode the DAPT baseline: skipped (${noDapt})`, 1);
+      if (flags.dapt) {
+        steps.announce(`encode the DAPT baseline (one adapter on all documents; ${recipe})`);
+        await daptStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
+      } else steps.skip(`encode the DAPT baseline: skipped (${noDapt})`, 1);
 
       // One corpus store per k holding the filtered documents: each keeps its own clusters.json, and the document
       // vectors are computed once (copied from the first k's store).

@@ -5,6 +5,7 @@ import { CorpusStore } from '@rg/corpus';
 import { KNOWN_MODELS } from '@rg/engine';
 import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method, type MethodOutcome } from '@rg/inference';
 import { DEFAULT_RECIPE } from '@rg/lora-trainer';
+import { corpusPassages } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -64,7 +65,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         steps.announce('index it for BM25');
         await indexStep(ctx, config, corpus, 'sqlite', quiet);
         steps.announce('augment every document (template generator: cloze questions, reordered rewrite)');
-        await augmentStep(ctx, corpus, augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }), quiet);
+        await augmentStep(ctx, corpusPassages(corpus), augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }), { quiet });
       } finally {
         corpus.close();
       }

@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
-import type { Augmenter, AugmentRunSummary } from '@rg/augment';
-import { type CorpusStore, formatFromPath, type IngestSummary, ingest } from '@rg/corpus';
+import { type Augmenter, type AugmentRunSummary, type Passage, runAugment } from '@rg/augment';
+import { type CorpusStore, formatFromPath, IngestError, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
 import { pullModel } from '@rg/engine';
 import { COMPOSE_MODES, type MethodOutcome } from '@rg/inference';
 import {
-  augmentCorpus,
+  type BuildIndexOptions,
   type BuildIndexSummary,
   buildIndex,
   type EncodeDaptSummary,
@@ -69,19 +69,30 @@ export async function pullStep(ctx: CliContext, name: string, home: string, quie
   }
 }
 
-/** @rg/corpus ingest of a file into an open store, a KB progress bar, the summary on stderr. Resumes by itself. */
-export async function ingestStep(ctx: CliContext, store: CorpusStore, input: string, quiet?: boolean): Promise<IngestSummary> {
+/**
+ * @rg/corpus ingest of a file into an open store (`format`: default from the file name), a KB progress bar, the
+ * summary on stderr. Resumes by itself; a file it cannot read as that format is a usage error.
+ */
+export async function ingestStep(
+  ctx: CliContext,
+  store: CorpusStore,
+  input: string,
+  quiet?: boolean,
+  format: InputFormat = formatFromPath(input),
+): Promise<IngestSummary> {
   const bar = ctx.progress(`ingest ${input}`, Math.max(1, Math.round(statSync(input).size / 1024)), 'KB', quiet);
   let shownKb = 0;
   try {
     const s = await ingest(store, {
       input,
-      format: formatFromPath(input),
+      format,
       onProgress: (p) => {
         const kb = Math.round(p.bytesRead / 1024);
         bar.tick(kb - shownKb);
         shownKb = kb;
       },
+    }).catch((e: unknown) => {
+      throw e instanceof IngestError ? new UsageError(e.message) : e;
     });
     bar.stop();
     ctx.info(
@@ -93,13 +104,14 @@ export async function ingestStep(ctx: CliContext, store: CorpusStore, input: str
   }
 }
 
-/** @rg/pipeline buildIndex with a progress bar, the summary on stderr. */
+/** @rg/pipeline buildIndex (with `fields`: the augmenter's tags and descriptions too), a progress bar, the summary on stderr. */
 export async function indexStep(
   ctx: CliContext,
   config: Config,
   store: CorpusStore,
   backend: BackendName,
   quiet?: boolean,
+  fields?: BuildIndexOptions['fields'],
 ): Promise<BuildIndexSummary> {
   const bar = ctx.progress(`index ${backend}`, Math.max(store.count(), 1), 'docs', quiet);
   let shown = 0;
@@ -108,13 +120,16 @@ export async function indexStep(
       home: config.home,
       threads: config.threads,
       env: ctx.io.env,
+      fields,
       onProgress: (done) => {
         bar.tick(done - shown);
         shown = done;
       },
     });
     bar.stop();
-    ctx.info(`indexed ${s.documents} documents with ${backend} in ${s.seconds.toFixed(1)} s`);
+    ctx.info(
+      `indexed ${s.documents} documents with ${backend} in ${s.seconds.toFixed(1)} s${fields ? `; ${s.withTags} with tags and description` : ''}`,
+    );
     return s;
   } finally {
     bar.stop();
@@ -122,24 +137,28 @@ export async function indexStep(
 }
 
 /**
- * @rg/pipeline augmentCorpus with a progress bar and the summary on stderr; a run in which every passage failed is an
- * error (nothing to train on). Passages already in `output` are skipped.
+ * @rg/augment runAugment of passages into `output` with a progress bar and the summary on stderr; a run in which
+ * every passage failed is an error (nothing to train on). Passages already in `output` are skipped. The augmenter
+ * is closed after it.
  */
 export async function augmentStep(
   ctx: CliContext,
-  store: CorpusStore,
+  passages: Passage[],
   output: string,
   augmenter: Augmenter,
-  quiet?: boolean,
+  options: { quiet?: boolean; concurrency?: number } = {},
 ): Promise<AugmentRunSummary> {
   let bar: Progress = { tick() {}, stop() {} };
   try {
-    const s = await augmentCorpus(store, {
+    if (passages.length === 0) throw new UsageError(`nothing to augment into ${output}: no passages`);
+    const s = await runAugment({
+      passages,
       augmenter,
       outputPath: output,
+      concurrency: options.concurrency,
       onStart: ({ passages, skipped }) => {
         if (skipped > 0) ctx.info(`resuming: ${skipped} of ${passages} passages already in ${output}`);
-        bar = ctx.progress('augment', Math.max(1, passages - skipped), 'passages', quiet);
+        bar = ctx.progress('augment', Math.max(1, passages - skipped), 'passages', options.quiet);
       },
       onRecord: (_record, p) => bar.tick(1, { note: ` | ${p.failed} failed` }),
     });
