@@ -21,6 +21,7 @@ describe('parseServerArgs', () => {
         '0',
         '--batch',
         '4',
+        '--worker',
       ],
       { RG_MODEL: 'x.gguf', RG_HOME: '/h', RG_THREADS: '1', RG_SERVER_API_KEY: 'k' },
     );
@@ -32,6 +33,7 @@ describe('parseServerArgs', () => {
       home: '/h',
       threads: 3,
       batch: 4,
+      worker: true,
       concurrency: 4,
       maxQueue: 0,
       requestTimeoutMs: 30_000,
@@ -49,6 +51,7 @@ describe('parseServerArgs', () => {
       model: 'smollm2-135m-instruct',
       threads: 2,
       batch: 8,
+      worker: false,
       concurrency: 8,
       logLevel: 'warn',
     });

@@ -10,9 +10,10 @@ export class ArgsError extends Error {
 }
 
 export const USAGE = `usage: rg-server [--collection DIR]... [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--model NAME|FILE|DIR]
-                 [--home DIR] [--threads N] [--batch N] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
+                 [--home DIR] [--threads N] [--batch N] [--worker] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
 The first --collection is the default one (none: <home>/collections/default, created if missing).
 --batch N (default ${DEFAULT_BATCH}): up to N generations decode together, each with its own adapters; --concurrency defaults to it.
+--worker: decode in a worker thread (keeps decoding's garbage collections off the thread that serves requests; a second copy of the weights).
 Environment: RG_MODEL, RG_HOME, RG_THREADS, RG_SERVER_API_KEY (Bearer key; never on the command line, where ps shows it).`;
 
 function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
@@ -38,6 +39,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
         home: { type: 'string' },
         threads: { type: 'string' },
         batch: { type: 'string' },
+        worker: { type: 'boolean' },
         concurrency: { type: 'string' },
         'max-queue': { type: 'string' },
         timeout: { type: 'string' },
@@ -63,6 +65,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
     home: (values.home as string | undefined) ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
     threads: positive('--threads', (values.threads as string | undefined) ?? env.RG_THREADS, 2),
     batch,
+    worker: (values.worker as boolean | undefined) ?? false,
     // A batch fills only with as many generations running at once.
     concurrency: positive('--concurrency', values.concurrency as string | undefined, batch),
     maxQueue: positive('--max-queue', values['max-queue'] as string | undefined, DEFAULT_SERVER_OPTIONS.maxQueue, true),

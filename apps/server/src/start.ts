@@ -20,6 +20,12 @@ export interface StartOptions extends ServerOptions {
    * alone. Set `concurrency` to at least this, or the batch never fills.
    */
   batch?: number;
+  /**
+   * Decode in a worker thread (default false): the steps' logits and KV-cache allocations, and the garbage collections
+   * they set off, stay off the thread that answers HTTP, retrieves and composes adapters (see docs/BENCHMARKS.md,
+   * Serving). Costs a second copy of the model's weights in memory.
+   */
+  worker?: boolean;
   /** The one line said on listen (default: stderr). */
   say?: (line: string) => void;
   logStream?: BuildAppOptions['logStream'];
@@ -47,6 +53,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     model: options.model,
     home: options.home,
     threads: options.threads,
+    worker: options.worker,
     generate: batch > 1 ? batchedGenerate(batch) : undefined,
   });
   const collections = new Map<string, Collection>();

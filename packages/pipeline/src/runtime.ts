@@ -9,7 +9,7 @@ import type { ModelRuntime, RuntimeOptions } from './types.js';
  */
 export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime> {
   const loaded = await loadModel(options.model, { home: options.home, pull: options.pull ?? true });
-  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads });
+  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads, worker: options.worker });
   // One session per set of target modules (a collection adopted from another store may target others).
   const sessions = new Map<string, Promise<TrainingSession>>();
   let disposed = false;

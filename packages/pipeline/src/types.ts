@@ -207,6 +207,11 @@ export interface RuntimeOptions {
   /** Pull a known model that is not in `home` yet (default true). */
   pull?: boolean;
   /**
+   * Run inference sessions in a worker thread (default false): the decode steps' allocations (logits, KV cache) and
+   * their garbage collections then stay off the thread that answers HTTP, retrieves and composes adapters.
+   */
+  worker?: boolean;
+  /**
    * Replaces how tokens are generated (default: the engine's `generate`), e.g. by a batcher that decodes many requests
    * together. It must call `onToken` for every new token and let an exception thrown there end only that request
    * (that is how an abort stops a generation).

@@ -17,6 +17,7 @@ interface Flags {
   requests: number;
   maxNewTokens: number;
   batch: number;
+  worker?: boolean;
   compareBatch?: number[];
   clients: number;
   decodeTokens: number;
@@ -201,6 +202,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
     )
     .option('--max-new-tokens <n>', 'max_tokens of the overhead, concurrency and add parts', positiveInt, 16)
     .option('--batch <n>', 'the served --batch (rows decoded together)', positiveInt, DEFAULT_BATCH)
+    .option('--worker', 'serve with rg serve --worker (decoding in a worker thread)')
     .option(
       '--compare-batch <sizes>',
       'batching part: the --batch values compared (default 1 and --batch); 1 is sequential serving',
@@ -235,6 +237,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
           threads: config.threads,
           batch,
           concurrency,
+          worker: flags.worker ?? false,
           logLevel: 'silent',
         });
       const within = () => performance.now() + flags.maxSeconds * 1000;
@@ -257,6 +260,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
         model: config.model,
         threads: config.threads,
         batch: flags.batch,
+        worker: flags.worker ?? false,
         collection: { dir, documents: collection.documentCount() },
         maxNewTokens: flags.maxNewTokens,
       };

@@ -18,6 +18,7 @@ interface ServeFlags {
   host: string;
   port: number;
   batch: number;
+  worker?: boolean;
   /** Absent: `batch` (as rg-server). */
   concurrency?: number;
   maxQueue: number;
@@ -43,6 +44,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
       'generations decoded together, each row with its own adapters; 1: each decodes alone',
       positiveInt,
       DEFAULT_BATCH,
+    )
+    .option(
+      '--worker',
+      'decode in a worker thread (keeps its garbage collections off the thread that serves requests; a second copy of the weights)',
     )
     .option('--concurrency <n>', 'generations at the same time (default: --batch, so that a batch can fill)', positiveInt)
     .option(
@@ -86,6 +91,7 @@ function serveOptions(
     home: config.home,
     threads: config.threads,
     batch: flags.batch,
+    worker: flags.worker ?? false,
     // As rg-server: a batch fills only with as many generations running at once.
     concurrency: flags.concurrency ?? flags.batch,
     maxQueue: flags.maxQueue,

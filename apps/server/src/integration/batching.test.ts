@@ -60,7 +60,7 @@ async function ask(server: RunningServer, request: (typeof REQUESTS)[number]): P
   return { text: body.choices[0].message.content, finish: body.choices[0].finish_reason, adapters: body.rg.adapters };
 }
 
-async function serve(batch: number): Promise<RunningServer> {
+async function serve(batch: number, worker = false): Promise<RunningServer> {
   return startServer({
     ...DEFAULT_SERVER_OPTIONS,
     collections: [kb],
@@ -71,6 +71,7 @@ async function serve(batch: number): Promise<RunningServer> {
     threads: 1,
     batch,
     concurrency: batch,
+    worker,
     logLevel: 'silent',
   });
 }
@@ -117,5 +118,22 @@ describe('rg-server --batch', () => {
     expect(together.map((a) => a.adapters.map((x) => x.id))).toEqual(REQUESTS.map((r) => r.adapters.map((x) => x.id)));
     // The tiny random model's answers differ between adapter sets: the rows did not share one.
     expect(new Set(together.map((a) => a.text)).size).toBeGreaterThan(1);
+  });
+
+  it('--worker (decoding in a worker thread) answers batched and lone requests with the same text', async () => {
+    const inProcess = await serve(6);
+    let want: Answered[];
+    try {
+      want = await Promise.all(REQUESTS.map((r) => ask(inProcess, r)));
+    } finally {
+      await inProcess.shutdown();
+    }
+    const worker = await serve(6, true);
+    try {
+      expect(await Promise.all(REQUESTS.map((r) => ask(worker, r)))).toEqual(want);
+      expect(await ask(worker, REQUESTS[2])).toEqual(want[2]);
+    } finally {
+      await worker.shutdown();
+    }
   });
 });
