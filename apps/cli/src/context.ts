@@ -27,15 +27,8 @@ export interface GlobalFlags {
   json?: boolean;
 }
 
-/** Runs an rg command line in this process and returns its exit code (main, handed in so commands need not import it). */
-export type CommandRunner = (argv: string[], io: Io) => Promise<number>;
-
 export class CliContext {
-  constructor(
-    readonly io: Io,
-    /** How rg demo and rg bench e2e run their steps as subcommands. */
-    readonly runCommand: CommandRunner,
-  ) {}
+  constructor(readonly io: Io) {}
 
   config(flags: GlobalFlags): Config {
     return loadConfig({

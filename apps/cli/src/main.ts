@@ -34,17 +34,14 @@ function applyToTree(cmd: Command, ctx: CliContext): void {
 
 /** Run the CLI; returns the exit code instead of exiting so tests can drive it. */
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
-  const ctx = new CliContext(
-    {
-      stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
-      stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
-      isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
-      env: io?.env ?? process.env,
-      cwd: io?.cwd ?? process.cwd(),
-      loadavg: io?.loadavg ?? loadavg,
-    },
-    main,
-  );
+  const ctx = new CliContext({
+    stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
+    stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
+    isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
+    env: io?.env ?? process.env,
+    cwd: io?.cwd ?? process.cwd(),
+    loadavg: io?.loadavg ?? loadavg,
+  });
   const program = buildProgram(ctx);
   if (argv.length === 0) {
     program.outputHelp();

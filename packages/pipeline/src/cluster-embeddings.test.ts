@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorpusStore } from '@rg/corpus';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddingCache, type TextEmbedder } from './embeddings.js';
+import { EmbeddingCache, type TextEmbedder } from './cluster-embeddings.js';
 
 /** A stand-in for the sentence encoder: a deterministic vector per text, counting what it is asked to embed. */
 class CountingEmbedder implements TextEmbedder {

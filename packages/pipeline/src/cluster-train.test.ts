@@ -6,7 +6,7 @@ import { fitClusters } from '@rg/clustering';
 import { randomLlamaWeights, TrainingSession, tinyLlamaConfig } from '@rg/engine';
 import { type ChatEncoder, DEFAULT_TARGETS, type EncodeOptions, initAdapter, type RecipeRecord, recipeExamples } from '@rg/lora-trainer';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clusterGroups, encodeClusters } from './train.js';
+import { clusterGroups, encodeClusters } from './cluster-train.js';
 
 const config = tinyLlamaConfig();
 // Characters onto the tiny vocabulary; role markers as ids 1 and 2.

@@ -10,8 +10,7 @@ import {
   SqliteVecRetriever,
   serverIndexName,
 } from '@rg/retriever';
-import { UsageError } from '../errors.js';
-import type { EmbeddingCache } from './embeddings.js';
+import type { EmbeddingCache } from './cluster-embeddings.js';
 
 /** Where document vectors with their cluster ids go: a Qdrant server, or the store's embedded dense index. */
 export const VECTOR_BACKENDS = ['qdrant', 'embedded'] as const;
@@ -72,7 +71,7 @@ export async function writeClusterIds(
     retriever = new SqliteVecRetriever(target, embedder);
   } else {
     const url = env.RG_QDRANT_URL;
-    if (!url) throw new UsageError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
+    if (!url) throw new Error('the qdrant vector backend needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
     // The collection `rg index build --backend qdrant` uses for this store; created if missing.
     const collection = serverIndexName(storeDir);
     target = `${url} collection ${collection}`;

@@ -1,5 +1,42 @@
 export { augmentCorpus, corpusPassages } from './augment-corpus.js';
 export { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
+export {
+  type ClusterCorpusHooks,
+  type ClusterCorpusOptions,
+  type ClusterCorpusResult,
+  clusterCorpus,
+  type EmbedCorpusHooks,
+  type EmbedCorpusOptions,
+  type EmbeddingSummary,
+  embedCorpus,
+} from './cluster-corpus.js';
+export { EMBEDDINGS_FILE, EmbeddingCache, type TextEmbedder } from './cluster-embeddings.js';
+export {
+  CLUSTERS_FILE,
+  type ClusterRun,
+  type ClusterSettings,
+  ClusterSettingsError,
+  clusterStore,
+  clustersPath,
+} from './cluster-store.js';
+export {
+  type ClusterGroup,
+  clusterGroups,
+  type EncodeClusterFileHooks,
+  type EncodeClusterFileOptions,
+  type EncodeClusterFileSummary,
+  encodeClusterFile,
+  encodeClusters,
+  type TrainOn,
+} from './cluster-train.js';
+export {
+  CLUSTER_KEY,
+  defaultVectorBackend,
+  VECTOR_BACKENDS,
+  type VectorBackend,
+  type WriteResult,
+  writeClusterIds,
+} from './cluster-vectors.js';
 export { openCollection } from './collection.js';
 export { type EncodeDaptHooks, type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
 export {

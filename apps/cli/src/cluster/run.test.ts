@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VectorItem } from '@rg/clustering';
+import { type ClusterSettings, clusterStore } from '@rg/pipeline';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.js';
-import { type ClusterSettings, clusterStore, formatKReports, formatSummary, summarize } from './run.js';
+import { formatKReports, formatSummary, summarize } from './run.js';
 
 /** Three well-separated groups on the axes of a 3-D space. */
 function vectors(n: number, offset = 0): VectorItem[] {
@@ -26,44 +26,7 @@ const settings: ClusterSettings = {
   refit: false,
 };
 
-describe('clusterStore', () => {
-  it('fits once, then assigns only new documents to the saved centroids', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-'));
-    const first = await clusterStore(dir, vectors(30), settings);
-    expect(first).toMatchObject({ fitted: true, added: 30 });
-    expect(first.model.sizes).toEqual([10, 10, 10]);
-
-    const again = await clusterStore(dir, vectors(30), settings);
-    expect(again).toMatchObject({ fitted: false, added: 0 });
-    expect(again.model.centroids).toEqual(first.model.centroids);
-
-    const more = await clusterStore(dir, vectors(36), settings);
-    expect(more).toMatchObject({ fitted: false, added: 6, removed: 0, moved: 0 });
-    expect(more.model.centroids).toEqual(first.model.centroids);
-    expect(more.model.sizes).toEqual([12, 12, 12]);
-    // Each new document joined the group of its axis.
-    for (let j = 30; j < 36; j++) expect(more.model.assignments.get(`doc${j}`)).toBe(more.model.assignments.get(`doc${j % 3}`));
-
-    // A document deleted from the store leaves its cluster.
-    const fewer = await clusterStore(dir, vectors(36).slice(1), settings);
-    expect(fewer).toMatchObject({ fitted: false, added: 0, removed: 1 });
-    expect(fewer.model.assignments.has('doc0')).toBe(false);
-    expect(fewer.model.sizes.reduce((a, b) => a + b, 0)).toBe(35);
-  });
-
-  it('refuses other settings unless asked to refit', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-'));
-    await clusterStore(dir, vectors(30), settings);
-    const other = clusterStore(dir, vectors(30), { ...settings, k: 2, seed: 4 });
-    await expect(other).rejects.toBeInstanceOf(UsageError);
-    await expect(clusterStore(dir, vectors(30), { ...settings, k: 2, seed: 4 })).rejects.toThrow(
-      'was fitted with k 3 (asked 2), seed 0 (asked 4); pass --refit',
-    );
-    const refit = await clusterStore(dir, vectors(30), { ...settings, k: 2, refit: true });
-    expect(refit).toMatchObject({ fitted: true, added: 30 });
-    expect(refit.model.k).toBe(2);
-  });
-
+describe('rg cluster summary', () => {
   it('prints sizes, representatives and inertia', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-'));
     const { model } = await clusterStore(dir, vectors(9), settings);

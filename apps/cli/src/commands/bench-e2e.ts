@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { defaultConcurrency, GENERATORS, type Passage, readPassages, TemplateAugmenter } from '@rg/augment';
-import { clusterAdapterId } from '@rg/clustering';
+import { type ClusterModel, clusterAdapterId } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
 import {
@@ -17,24 +17,14 @@ import {
   writeFileAtomic,
 } from '@rg/inference';
 import { DAPT_ADAPTER_ID, DEFAULT_TARGETS, type ExampleLayout, findWarmup, type LossSpan, type Objective } from '@rg/lora-trainer';
-import { corpusPassages, type EncodeFileOptions } from '@rg/pipeline';
+import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
 import { openRetriever } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { EMBEDDINGS_FILE } from '../cluster/embeddings.js';
+import { formatSummary, summarize } from '../cluster/run.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { InferSettings } from '../infer/pipeline.js';
-import {
-  adapterShapeArgs,
-  augmentStep,
-  composeOption,
-  daptStep,
-  encodeStep,
-  indexStep,
-  inferWithProgress,
-  ingestStep,
-  stepRunner,
-} from '../infer/steps.js';
+import { augmentStep, composeOption, daptStep, encodeStep, indexStep, inferWithProgress, ingestStep, stepCounter } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import {
   examplesOption,
@@ -51,6 +41,8 @@ import { makeAugmenter } from './augment.js';
 import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
+import { clusterStep } from './cluster.js';
+import { clusterTrainStep } from './cluster-train.js';
 import { fileSize } from './corpus.js';
 import { readRetrievalFields } from './index-cmd.js';
 
@@ -99,6 +91,9 @@ const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulati
   maxTokens: 1024,
   targets: [...DEFAULT_TARGETS],
 };
+
+/** rg cluster's defaults of the k-means settings bench e2e does not take. */
+const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false } as const;
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
 export function clusterKList(value: string): number[] {
@@ -179,7 +174,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       fileSize(ingest.file, flags.corpus ? '--corpus' : '--data-dir');
       mkdirSync(out, { recursive: true });
-      const steps = stepRunner(ctx, config, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
+      const steps = stepCounter(ctx, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
 
       const corpus = join(out, 'corpus');
       const indexTags = join(out, 'corpus-tags.jsonl');
@@ -222,8 +217,6 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const passages = (await readPassages(docsFile)).passages;
       await augmentStep(ctx, passages, augmented, augmenter, { quiet: flags.json, concurrency: defaultConcurrency(flags.generator) });
       const adapters = join(out, 'adapters');
-      // The store key's shape and the recipe, for rg encode and rg cluster train alike.
-      const shape = [...adapterShapeArgs(flags), ...recipeArgs(flags)];
       if (warmupSplit) {
         // Stored beside the documents' adapters under the same dataset segment, where encode and infer --warmup look.
         steps.announce(`train the warm-up adapter on ${flags.warmupN} ${warmupSplit} questions`);
@@ -290,48 +283,47 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
           clusterRuns.push({ k, store: kStore, why });
           continue;
         }
-        await steps.run(`cluster k=${k}: a store of the ${documentIds.length} documents`, [
-          'corpus',
-          'ingest',
-          '--input',
-          docsFile,
-          '--store',
-          kStore,
-        ]);
+        steps.announce(`cluster k=${k}: a store of the ${documentIds.length} documents`);
         const first = clusterRuns.find((r) => !r.why);
-        if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
-          if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
-            copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));
+        const kCorpus = CorpusStore.open(kStore, { create: true });
+        let clusters: ClusterModel;
+        try {
+          await ingestStep(ctx, kCorpus, docsFile, flags.json);
+          if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
+            if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
+              copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));
+          }
+          steps.announce(`cluster k=${k}: k-means`);
+          // rg cluster's defaults, the embedded vector backend (the k's own store) and the run's seed.
+          const clustering = { ...CLUSTER_DEFAULTS, k, representatives: flags.representatives, seed: flags.seed };
+          const options = {
+            ...clustering,
+            home: config.home,
+            threads: config.threads,
+            vectorBackend: 'embedded' as const,
+            env: ctx.io.env,
+          };
+          const { run, file } = await clusterStep(ctx, kStore, kCorpus, options, flags.json);
+          ctx.info(formatSummary(summarize(run.model, file)));
+          clusters = run.model;
+        } finally {
+          kCorpus.close();
         }
-        await steps.run(`cluster k=${k}: k-means`, [
-          'cluster',
-          '--store',
-          kStore,
-          '--k',
-          String(k),
-          '--representatives',
-          String(flags.representatives),
-          '--seed',
-          String(flags.seed),
-          '--backend',
-          'embedded',
-        ]);
         // The representatives are among the filtered documents, so their augmented records are already in augmented.jsonl.
-        await steps.run(`cluster k=${k}: one adapter per cluster on its representatives`, [
-          'cluster',
-          'train',
-          '--store',
-          kStore,
-          '--input',
-          augmented,
-          '--adapters',
-          adapters,
-          '--dataset',
-          dataset.name,
-          '--seed',
-          String(flags.seed),
-          ...shape,
-        ]);
+        // rg cluster train's recipe is the documents' one, without --objective (the cluster adapters train lm).
+        steps.announce(`cluster k=${k}: one adapter per cluster on its representatives`);
+        const lmTraining = trainerOptions({
+          ...ENCODE_DEFAULTS,
+          ...flags,
+          objective: undefined,
+          distillTopk: undefined,
+          distillWeight: undefined,
+        });
+        await clusterTrainStep(
+          ctx,
+          { ...encode, warmup: undefined, training: lmTraining, clusters, on: 'representatives' },
+          { quiet: flags.json },
+        );
         clusterRuns.push({ k, store: kStore });
       }
 

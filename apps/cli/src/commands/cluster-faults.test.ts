@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorpusStore } from '@rg/corpus';
 import { MINILM } from '@rg/engine';
+import { EmbeddingCache } from '@rg/pipeline';
 import { describe, expect, it } from 'vitest';
-import { EmbeddingCache } from '../cluster/embeddings.js';
 import { runCli } from '../test-helpers.js';
 
 // Issue 17 case 5: `cluster --refit` that failed on Qdrant had already rewritten clusters.json.

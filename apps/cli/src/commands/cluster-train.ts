@@ -1,23 +1,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClusteringInputError, loadClusters } from '@rg/clustering';
-import { trainableRecords } from '@rg/pipeline';
+import { clustersPath, type EncodeClusterFileOptions, type EncodeClusterFileSummary, encodeClusterFile, type TrainOn } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
-import { clustersPath } from '../cluster/run.js';
-import { clusterGroups, encodeClusters, type TrainOn } from '../cluster/train.js';
-import type { CliContext } from '../context.js';
+import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { StepOutput } from '../infer/steps.js';
 import { defaultAdapterStore } from '../train/common.js';
-import {
-  addTrainerOptions,
-  openTrainingRun,
-  readAugmentedInput,
-  recipeMismatchAsUsage,
-  type TrainerFlags,
-  trainerOptions,
-  trainerRecipe,
-} from '../train/run.js';
+import { addTrainerOptions, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 
 interface ClusterTrainFlags extends TrainerFlags {
   store?: string;
@@ -59,57 +50,66 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       } catch (e) {
         throw e instanceof ClusteringInputError ? new UsageError(e.message) : e;
       }
-      const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
-      const usable = new Map(trainableRecords(records, (text) => ctx.info(text), flags.examples).map((r) => [r.passageId, r]));
-      const groups = clusterGroups(clusters, usable, flags.on);
-      const missing = groups.flatMap((g) => g.missing);
-      if (missing.length > 0) {
-        ctx.info(
-          `${missing.length} ${flags.on === 'all' ? 'members' : 'representatives'} have no usable augmented record in ${input}, e.g. ${missing.slice(0, 3).join(', ')}`,
-        );
-      }
-
+      const input = resolve(ctx.io.cwd, flags.input);
+      if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
       const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
-      const run = await openTrainingRun(config, { storeDir, input, flags }, (text) => ctx.info(text));
-      try {
-        const bar = ctx.progress('cluster adapters', groups.length, 'clusters', flags.json);
-        const t0 = performance.now();
-        try {
-          const outcomes = await encodeClusters(groups, run.encode, trainerOptions(flags), {
-            onGroup: (o) => {
-              bar.tick();
-              if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-              else if (o.status === 'trained' && !flags.json)
-                ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
-            },
-          }).catch(recipeMismatchAsUsage('--adapters DIR or --dataset NAME'));
-          const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-          const trainedMs = outcomes.reduce((ms, o) => ms + (o.status === 'trained' ? o.ms : 0), 0);
-          const summary = {
-            adapters: storeDir,
-            scope: run.encode.scope,
-            recipe: trainerRecipe(flags),
-            k: clusters.k,
-            on: flags.on,
-            documents: groups.reduce((n, g) => n + g.records.length, 0),
-            missingRecords: missing.length,
-            trained: count('trained'),
-            skipped: count('skipped'),
-            failed: count('failed'),
-            failedIds: outcomes.filter((o) => o.status === 'failed').map((o) => o.id),
-            seconds: Math.round((performance.now() - t0) / 100) / 10,
-            trainSeconds: Math.round(trainedMs / 100) / 10,
-          };
-          if (flags.json) ctx.json(summary);
-          else
-            ctx.print(
-              `cluster adapters for k=${clusters.k}: trained ${summary.trained}, skipped ${summary.skipped} (already stored), failed ${summary.failed} in ${summary.seconds} s -> ${storeDir}`,
-            );
-        } finally {
-          bar.stop();
-        }
-      } finally {
-        await run.close();
-      }
+      const options = {
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        input,
+        store: storeDir,
+        dataset: flags.dataset,
+        rank: flags.rank,
+        alpha: flags.alpha,
+        targets: flags.targets,
+        training: trainerOptions(flags),
+        clusters,
+        on: flags.on,
+      };
+      // --json: the summary object alone on stdout (the adapter store named `adapters`, as --adapters); otherwise its line.
+      await clusterTrainStep(ctx, options, {
+        quiet: flags.json,
+        terse: flags.json,
+        summary: (line, { store, ...rest }) => (flags.json ? ctx.json({ adapters: store, ...rest }) : ctx.print(line)),
+      });
     });
+}
+
+/**
+ * @rg/pipeline encodeClusterFile with a progress bar, a line per trained cluster and the summary (on stderr unless
+ * `output.summary` takes it); the trainer's errors a user fixes are usage errors.
+ */
+export async function clusterTrainStep(
+  ctx: CliContext,
+  options: EncodeClusterFileOptions,
+  output: StepOutput<EncodeClusterFileSummary> = {},
+): Promise<EncodeClusterFileSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  try {
+    const s = await encodeClusterFile(options, {
+      onNote: (text) => ctx.info(text),
+      onMissing: (missing) =>
+        ctx.info(
+          `${missing.length} ${options.on === 'all' ? 'members' : 'representatives'} have no usable augmented record in ${options.input}, e.g. ${missing.slice(0, 3).join(', ')}`,
+        ),
+      onStart: (groups) => {
+        bar = ctx.progress('cluster adapters', groups, 'clusters', output.quiet);
+      },
+      onGroup: (o) => {
+        bar.tick();
+        if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
+        else if (o.status === 'trained' && !output.terse)
+          ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
+      },
+    }).catch(trainingErrorsAsUsage('--adapters DIR or --dataset NAME'));
+    bar.stop();
+    (output.summary ?? ((line: string) => ctx.info(line)))(
+      `cluster adapters for k=${s.k}: trained ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${s.seconds} s -> ${s.store}`,
+      s,
+    );
+    return s;
+  } finally {
+    bar.stop();
+  }
 }

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clusterStore } from '@rg/pipeline';
 import { describe, expect, it } from 'vitest';
-import { clusterStore } from '../cluster/run.js';
 import { runCli } from '../test-helpers.js';
 
 describe('rg cluster show', () => {

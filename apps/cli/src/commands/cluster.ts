@@ -1,12 +1,25 @@
 import { existsSync } from 'node:fs';
-import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick, saveClusters } from '@rg/clustering';
-import { MINILM, SentenceEncoder } from '@rg/engine';
+import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
+import type { CorpusStore } from '@rg/corpus';
+import { MINILM } from '@rg/engine';
+import {
+  type ClusterCorpusOptions,
+  type ClusterCorpusResult,
+  ClusterSettingsError,
+  clusterCorpus,
+  clustersPath,
+  defaultVectorBackend,
+  type EmbedCorpusOptions,
+  EmbeddingCache,
+  type EmbeddingSummary,
+  embedCorpus,
+  VECTOR_BACKENDS,
+  type VectorBackend,
+} from '@rg/pipeline';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { defaultVectorBackend, VECTOR_BACKENDS, type VectorBackend, type WriteResult, writeClusterIds } from '../cluster/backend.js';
-import { EmbeddingCache } from '../cluster/embeddings.js';
 import { subcommandFlags } from '../cluster/flags.js';
-import { clusterStore, clustersPath, formatKReports, formatSummary, summarize } from '../cluster/run.js';
-import type { CliContext } from '../context.js';
+import { formatKReports, formatSummary, summarize } from '../cluster/run.js';
+import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
 import { registerClusterTrain } from './cluster-train.js';
@@ -72,52 +85,29 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         throw new UsageError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
       }
       const store = openStore(flags.store);
+      const settings = { seed: flags.seed, sampleSize: flags.sampleSize, maxIterations: flags.maxIterations, tolerance: flags.tolerance };
+      const embedOptions = { home: config.home, threads: config.threads, batchSize: flags.batchSize };
       try {
-        const cache = EmbeddingCache.open(store, MINILM.name);
-        const embedding = await embedPending(ctx, cache, config, flags);
-        const vectors = () => cache.scan();
-        const settings = {
-          seed: flags.seed,
-          sampleSize: flags.sampleSize,
-          maxIterations: flags.maxIterations,
-          tolerance: flags.tolerance,
-        };
         if (flags.kRange) {
-          const reports = await evaluateK(vectors, flags.kRange, settings);
+          const cache = EmbeddingCache.open(store, MINILM.name);
+          const embedding = await embedWithProgress(ctx, cache, embedOptions, flags.json);
+          const reports = await evaluateK(() => cache.scan(), flags.kRange, settings).catch(clusteringAsUsage);
           if (flags.json) ctx.json({ store: flags.store, embedding, reports });
           else ctx.print(formatKReports(reports));
           return;
         }
-        const run = await clusterStore(flags.store, vectors, {
+        const options = {
           ...settings,
+          ...embedOptions,
           k: flags.k as number,
           representatives: flags.representatives,
           pick: flags.pick,
           refit: flags.refit ?? false,
-          // Saved below, once the cluster ids are in the vector backend: a failed write keeps the old clusters.json.
-          save: false,
-        });
-        ctx.info(
-          run.fitted
-            ? `fitted k=${run.model.k}`
-            : `saved centroids kept (--refit to refit): ${run.added} documents joined, ${run.removed} left, ${run.moved} moved`,
-        );
-        let written: WriteResult | null = null;
-        if (run.fitted || run.added + run.removed + run.moved > 0) {
-          const bar = ctx.progress(`writing cluster ids (${backend})`, run.model.assignments.size, 'docs', flags.json);
-          written = await writeClusterIds(
-            backend,
-            flags.store,
-            cache,
-            run.model,
-            { batchSize: 256, onBatch: (n) => bar.tick(n) },
-            ctx.io.env,
-          );
-          bar.stop();
-          ctx.info(`wrote ${written.documents} document ids + cluster ids to ${written.backend} (${written.target})`);
-        }
-        if (run.changed) saveClusters(clustersPath(flags.store), run.model);
-        const summary = summarize(run.model, clustersPath(flags.store));
+          vectorBackend: backend,
+          env: ctx.io.env,
+        };
+        const { run, embedding, written, file } = await clusterStep(ctx, flags.store, store, options, flags.json);
+        const summary = summarize(run.model, file);
         if (flags.json)
           ctx.json({
             ...summary,
@@ -129,9 +119,6 @@ export function registerCluster(program: Command, ctx: CliContext): void {
             vectorBackend: written,
           });
         else ctx.print(formatSummary(summary));
-      } catch (e) {
-        if (e instanceof ClusteringInputError) throw new UsageError(e.message);
-        throw e;
       } finally {
         store.close();
       }
@@ -162,25 +149,79 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     });
 }
 
-/** Embeds the documents that have no cached vector yet; the encoder is loaded only when there are some. */
-async function embedPending(
+/**
+ * @rg/pipeline clusterCorpus with progress bars (embedding, writing the cluster ids) and its lines on stderr; what
+ * the user can fix (bad input, saved clusters of other settings) is a usage error.
+ */
+export async function clusterStep(
   ctx: CliContext,
-  cache: EmbeddingCache,
-  config: { home: string; threads: number },
-  flags: ClusterFlags,
-): Promise<{ embedded: number; seconds: number; model: string }> {
-  const pending = cache.pending();
-  if (pending === 0) return { embedded: 0, seconds: 0, model: cache.model };
-  const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads, log: (line) => ctx.info(line) });
-  const bar = ctx.progress('embedding', pending, 'docs', flags.json);
-  const t0 = performance.now();
+  storeDir: string,
+  store: CorpusStore,
+  options: ClusterCorpusOptions,
+  quiet?: boolean,
+): Promise<ClusterCorpusResult> {
+  let bar: Progress = { tick() {}, stop() {} };
   try {
-    const embedded = await cache.fill(encoder, { batchSize: flags.batchSize, onBatch: (n) => bar.tick(n) });
-    const seconds = (performance.now() - t0) / 1000;
-    ctx.info(`embedded ${embedded} documents in ${seconds.toFixed(1)} s (${cache.model})`);
-    return { embedded, seconds, model: cache.model };
+    return await clusterCorpus(storeDir, store, options, {
+      ...embedHooks(ctx, quiet, (b) => {
+        bar = b;
+      }),
+      onClustered: (r) =>
+        ctx.info(
+          r.fitted
+            ? `fitted k=${r.model.k}`
+            : `saved centroids kept (--refit to refit): ${r.added} documents joined, ${r.removed} left, ${r.moved} moved`,
+        ),
+      onWriteStart: (documents) => {
+        bar = ctx.progress(`writing cluster ids (${options.vectorBackend})`, documents, 'docs', quiet);
+      },
+      onWriteBatch: (n) => bar.tick(n),
+      onWritten: (w) => {
+        bar.stop();
+        ctx.info(`wrote ${w.documents} document ids + cluster ids to ${w.backend} (${w.target})`);
+      },
+    }).catch(clusteringAsUsage);
   } finally {
     bar.stop();
-    await encoder.close();
   }
+}
+
+/** @rg/pipeline embedCorpus with a progress bar and its line on stderr. */
+async function embedWithProgress(ctx: CliContext, cache: EmbeddingCache, options: EmbedCorpusOptions, quiet?: boolean) {
+  let bar: Progress = { tick() {}, stop() {} };
+  const hooks = embedHooks(ctx, quiet, (b) => {
+    bar = b;
+  });
+  try {
+    const embedding = await embedCorpus(cache, options, hooks);
+    hooks.onEmbedded(embedding);
+    return embedding;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The embedding's bar (handed to `setBar`, so the caller stops it) and lines. */
+function embedHooks(ctx: CliContext, quiet: boolean | undefined, setBar: (bar: Progress) => void) {
+  let bar: Progress = { tick() {}, stop() {} };
+  return {
+    onLog: (line: string) => ctx.info(line),
+    onStart: (pending: number) => {
+      bar = ctx.progress('embedding', pending, 'docs', quiet);
+      setBar(bar);
+    },
+    onBatch: (n: number) => bar.tick(n),
+    onEmbedded: (e: EmbeddingSummary) => {
+      bar.stop();
+      if (e.embedded > 0) ctx.info(`embedded ${e.embedded} documents in ${e.seconds.toFixed(1)} s (${e.model})`);
+    },
+  };
+}
+
+/** Bad clustering input and saved clusters of other settings (with the flag that replaces them) as usage errors. */
+function clusteringAsUsage(e: unknown): never {
+  if (e instanceof ClusteringInputError) throw new UsageError(e.message);
+  if (e instanceof ClusterSettingsError)
+    throw new UsageError(`${e.file} was fitted with ${e.differs.join(', ')}; pass --refit to replace it`);
+  throw e;
 }

@@ -1,6 +1,11 @@
 import type { MethodOutcome } from '@rg/inference';
-import { type InferenceHooks, InferenceInputError, type InferSettings as LibrarySettings, runInference as run } from '@rg/pipeline';
-import { clustersPath } from '../cluster/run.js';
+import {
+  clustersPath,
+  type InferenceHooks,
+  InferenceInputError,
+  type InferSettings as LibrarySettings,
+  runInference as run,
+} from '@rg/pipeline';
 import { UsageError } from '../errors.js';
 import { defaultAdapterStore } from '../train/common.js';
 

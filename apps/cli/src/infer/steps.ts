@@ -40,24 +40,6 @@ export function stepCounter(ctx: CliContext, steps: number) {
   };
 }
 
-/**
- * stepCounter that also runs rg subcommands in this process, as a user would type them (rg bench e2e, until its steps
- * call the library as rg demo's do). Their stdout goes to stderr too, so the calling command's stdout holds only its
- * own result.
- */
-export function stepRunner(ctx: CliContext, config: Config, steps: number) {
-  const counter = stepCounter(ctx, steps);
-  const globals = ['--home', config.home, '--model', config.model, '--threads', String(config.threads)];
-  return {
-    ...counter,
-    async run(label: string, argv: string[]): Promise<void> {
-      counter.announce(`${label}: rg ${argv.join(' ')}`);
-      const code = await ctx.runCommand([...globals, ...argv], { ...ctx.io, stdout: ctx.io.stderr });
-      if (code !== 0) throw new Error(`step "${label}" failed (exit ${code}); fix it and run again: finished steps are reused`);
-    },
-  };
-}
-
 /** @rg/engine pullModel of a known model into RG_HOME/models (a no-op when present and verified), with rg model pull's bars. */
 export async function pullStep(ctx: CliContext, name: string, home: string, quiet?: boolean): Promise<void> {
   const progress = pullReporter(ctx, Boolean(quiet));
@@ -272,11 +254,6 @@ export async function inferWithProgress(ctx: CliContext, settings: InferSettings
     },
     onAnswer: () => bar?.tick(),
   }).finally(() => bar?.stop());
-}
-
-/** The adapter-shape flags rg encode, rg cluster train and rg infer share (their store key and output path). */
-export function adapterShapeArgs(s: { rank: number; alpha: number; lr: number; epochs: number }): string[] {
-  return ['--rank', String(s.rank), '--alpha', String(s.alpha), '--lr', String(s.lr), '--epochs', String(s.epochs)];
 }
 
 /** `--compose`: how the composed adapters are weighted (rg infer, and commands that answer through runInference). */

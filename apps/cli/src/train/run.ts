@@ -1,24 +1,19 @@
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { AdapterStore } from '@rg/adapter-store';
+import { resolve } from 'node:path';
 import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
-import { type LoraTarget, loadModel, modelFingerprint, modelKeyName } from '@rg/engine';
+import type { LoraTarget } from '@rg/engine';
 import {
   BaseWeightMismatchError,
   DEFAULT_RECIPE,
   DEFAULT_TARGETS,
-  type EncodeContext,
   type EncodeOptions,
   EXAMPLE_LAYOUTS,
   type ExampleLayout,
-  findWarmup,
   LOSS_SPANS,
   type LossSpan,
-  loadWarmup,
   NoChatTemplateError,
   OBJECTIVES,
   type Objective,
-  openTrainingRun as openStoreTrainingRun,
   type Recipe,
   RecipeMismatchError,
   resolveRecipe,
@@ -27,7 +22,6 @@ import {
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
 import { type Command, Option } from 'commander';
-import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { targetList } from './common.js';
@@ -108,12 +102,12 @@ export function objectiveOption(): Option {
     .default('lm');
 }
 
-/** The recipe flags as arguments of rg encode / rg cluster train, for commands that run them as steps. */
+/** The recipe flags as rg encode / rg cluster train take them: how rg bench e2e names the recipe of its encode steps. */
 export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan }): string[] {
   return ['--examples', flags.examples, '--loss', flags.loss];
 }
 
-/** rg encode's --objective flags (rg cluster train has none), for commands that run it as a step. */
+/** rg encode's --objective flags (rg cluster train has none), as rg bench e2e names them with its encode steps. */
 export function objectiveArgs(flags: { objective?: Objective; distillTopk?: number; distillWeight?: number }): string[] {
   if (!flags.objective || flags.objective === 'lm') return [];
   const topK = flags.distillTopk !== undefined ? ['--distill-topk', String(flags.distillTopk)] : [];
@@ -188,64 +182,5 @@ export async function readAugmentedInput(cwd: string, file: string): Promise<{ i
     return { input, records: await readAugmented(input) };
   } catch (e) {
     throw e instanceof AugmentDataError ? new UsageError(e.message) : e;
-  }
-}
-
-/**
- * Loads the model, opens the adapter store and opens the training run there (@rg/lora-trainer's openTrainingRun):
- * what the encoders need. The dataset segment defaults to the input file's name. `close` releases the training
- * session and the store.
- */
-export async function openTrainingRun(
-  config: Config,
-  run: { storeDir: string; input: string; flags: TrainingRunFlags },
-  info: (text: string) => void,
-): Promise<{ encode: EncodeContext; close: () => Promise<void> }> {
-  const { flags } = run;
-  const model = await loadModel(config.model, { home: config.home });
-  const store = AdapterStore.open(run.storeDir);
-  try {
-    const dataset = flags.dataset ?? basename(run.input).replace(/\.[^.]*$/, '');
-    let warmup: ReturnType<typeof loadWarmup> | undefined;
-    if (flags.warmup) {
-      try {
-        const entry = findWarmup(store, { model: modelKeyName(model.source), dataset }, { rank: flags.rank, alpha: flags.alpha });
-        warmup = loadWarmup(store, entry, { modelFingerprint: modelFingerprint(model.config, model.source), model: model.config });
-      } catch (e) {
-        throw e instanceof WarmupNotFoundError ? new UsageError(`--warmup: ${e.message}`) : e;
-      }
-      info(`training on top of the warm-up adapter ${warmup.identity.key.id} (sha256 ${warmup.identity.sha256.slice(0, 12)})`);
-    }
-    const training = await openStoreTrainingRun(model, store, {
-      rank: flags.rank,
-      alpha: flags.alpha,
-      targets: flags.targets,
-      seed: flags.seed,
-      dataset,
-      lr: flags.lr,
-      epochs: flags.epochs,
-      threads: config.threads,
-      batchedAdapters: (flags.docsPerPass ?? 1) > 1,
-      distill: flags.objective === 'distill' || flags.objective === 'both',
-      warmup,
-      onInitBaseWeight: (key) =>
-        info(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${flags.seed})`),
-    }).catch((e: unknown) => {
-      if (e instanceof BaseWeightMismatchError) throw baseWeightUsage(e);
-      throw e instanceof NoChatTemplateError ? new UsageError(e.message) : e;
-    });
-    return {
-      encode: training.context,
-      close: async () => {
-        try {
-          await training.close();
-        } finally {
-          store.close();
-        }
-      },
-    };
-  } catch (e) {
-    store.close();
-    throw e;
   }
 }
