@@ -1,99 +1,32 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
-import { defaultConcurrency, GENERATORS, type Passage, readPassages, TemplateAugmenter } from '@rg/augment';
-import { type ClusterModel, clusterAdapterId } from '@rg/clustering';
-import { CorpusStore } from '@rg/corpus';
+import { GENERATORS } from '@rg/augment';
+import { clusterAdapterId } from '@rg/clustering';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
 import {
   BOOTSTRAP_RESAMPLES,
   bootstrapMean,
-  type ComposeMode,
   DatasetError,
   loadDataset,
   type Method,
   type MethodOutcome,
-  sampleExamples,
   writeFileAtomic,
 } from '@rg/inference';
-import { DAPT_ADAPTER_ID, DEFAULT_TARGETS, type ExampleLayout, findWarmup, type LossSpan, type Objective } from '@rg/lora-trainer';
-import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
-import { openRetriever } from '@rg/retriever';
+import { DAPT_ADAPTER_ID, findWarmup } from '@rg/lora-trainer';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { formatSummary, summarize } from '../cluster/run.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { InferSettings } from '../infer/pipeline.js';
-import { augmentStep, composeOption, daptStep, encodeStep, indexStep, inferWithProgress, ingestStep, stepCounter } from '../infer/steps.js';
+import { composeOption, inferWithProgress, stepCounter } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import {
-  examplesOption,
-  lossOption,
-  objectiveArgs,
-  objectiveOption,
-  recipeArgs,
-  type TrainerFlags,
-  trainerOptions,
-  trainingErrorsAsUsage,
-} from '../train/run.js';
-import { defaultWarmupSplit, warmupStep } from './adapter-warmup.js';
-import { makeAugmenter } from './augment.js';
+import { examplesOption, lossOption, objectiveOption } from '../train/run.js';
+import { defaultWarmupSplit } from './adapter-warmup.js';
 import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
+import { type E2eFlags, NO_DAPT, trainColumns } from './bench-e2e-steps.js';
 import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
-import { clusterStep } from './cluster.js';
-import { clusterTrainStep } from './cluster-train.js';
 import { fileSize } from './corpus.js';
-import { readRetrievalFields } from './index-cmd.js';
-
-interface E2eFlags {
-  dataset: string;
-  corpus?: string;
-  dataDir: string;
-  split?: 'dev' | 'test' | 'all';
-  sample: number;
-  seed: number;
-  topk: number;
-  generator: (typeof GENERATORS)[number];
-  qa: number;
-  phrasings?: number;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
-  examples: ExampleLayout;
-  loss: LossSpan;
-  /** rg encode --objective (and its --distill-topk / --distill-weight), passed to the encode steps. */
-  objective: Objective;
-  distillTopk?: number;
-  distillWeight?: number;
-  compose: ComposeMode;
-  /** false with --no-dapt. */
-  dapt: boolean;
-  warmup?: boolean;
-  warmupN: number;
-  warmupLr: number;
-  warmupEpochs: number;
-  clusterK: number[];
-  representatives: number;
-  clusterTop: number;
-  /** Index the augmenter's tags and descriptions with the passages (rg index build --augmented). */
-  tags?: boolean;
-  out: string;
-  json?: boolean;
-}
-
-/** rg encode's (and rg adapter warmup's) defaults of the training flags bench e2e does not take. */
-const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulation' | 'maxTokens' | 'targets'> = {
-  mode: 'lora',
-  batchSize: 1,
-  gradAccumulation: 1,
-  maxTokens: 1024,
-  targets: [...DEFAULT_TARGETS],
-};
-
-/** rg cluster's defaults of the k-means settings bench e2e does not take. */
-const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false } as const;
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
 export function clusterKList(value: string): number[] {
@@ -176,156 +109,14 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       mkdirSync(out, { recursive: true });
       const steps = stepCounter(ctx, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
 
-      const corpus = join(out, 'corpus');
-      const indexTags = join(out, 'corpus-tags.jsonl');
-      const corpusStore = CorpusStore.open(corpus, { create: true });
-      try {
-        steps.announce('ingest the corpus');
-        await ingestStep(ctx, corpusStore, ingest.file, flags.json, ingest.format);
-        if (flags.tags) {
-          steps.announce('augment the whole corpus for index tags (template)');
-          // rg augment's defaults: the template generator, 3 QA pairs (the tags and description do not depend on them).
-          await augmentStep(ctx, corpusPassages(corpusStore), indexTags, new TemplateAugmenter({ qaCount: 3 }), { quiet: flags.json });
-        }
-        steps.announce(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25');
-        const tags = flags.tags ? (await readRetrievalFields(indexTags, corpusStore)).fields : undefined;
-        await indexStep(ctx, config, corpusStore, 'sqlite', flags.json, tags);
-      } finally {
-        corpusStore.close();
-      }
-
-      // Only the documents the sampled questions retrieve (and their gold documents, for the oracle) get adapters:
-      // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus. DAPT and
-      // the clusters are trained on the same documents, so every column holds the same data.
-      steps.announce(`select the documents the ${flags.sample} sampled questions need`);
-      const examples = sampleExamples(dataset.examples, flags.sample, flags.seed);
-      const docsFile = join(out, 'encode-docs.jsonl');
-      const needed = await neededDocuments(corpus, examples, flags.topk);
-      const store = CorpusStore.open(corpus);
-      let docs: Passage[];
-      try {
-        docs = needed.flatMap((id) => store.get(id) ?? []).map((d) => ({ id: d.id, title: d.title, text: d.text }));
-        writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
-      } finally {
-        store.close();
-      }
-      const documentIds = docs.map((d) => d.id);
-
-      const augmented = join(out, 'augmented.jsonl');
-      steps.announce('augment');
-      const augmenter = await makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config);
-      const passages = (await readPassages(docsFile)).passages;
-      await augmentStep(ctx, passages, augmented, augmenter, { quiet: flags.json, concurrency: defaultConcurrency(flags.generator) });
-      const adapters = join(out, 'adapters');
-      if (warmupSplit) {
-        // Stored beside the documents' adapters under the same dataset segment, where encode and infer --warmup look.
-        steps.announce(`train the warm-up adapter on ${flags.warmupN} ${warmupSplit} questions`);
-        const { line } = await warmupStep(
-          ctx,
-          config,
-          {
-            ...ENCODE_DEFAULTS,
-            spec,
-            dataDir,
-            split: warmupSplit,
-            n: flags.warmupN,
-            // The sampled questions are never among the warm-up's when they come from the same split.
-            exclude: warmupSplit === dataset.split ? { sample: flags.sample, seed: flags.seed } : undefined,
-            store: adapters,
-            adapterDataset: dataset.name,
-            rank: flags.rank,
-            alpha: flags.alpha,
-            lr: flags.warmupLr,
-            epochs: flags.warmupEpochs,
-            seed: flags.seed,
-          },
-          flags.json,
-        );
-        ctx.info(line);
-      }
-      // rg encode's defaults for everything bench e2e has no flag for (batch 1, 1024 tokens, the default targets).
-      const encode: EncodeFileOptions = {
-        model: config.model,
-        home: config.home,
-        threads: config.threads,
-        input: augmented,
-        store: adapters,
-        dataset: dataset.name,
-        rank: flags.rank,
-        alpha: flags.alpha,
-        training: trainerOptions({
-          ...ENCODE_DEFAULTS,
-          ...flags,
-          // As rg encode receives them (objectiveArgs): the distillation settings only with an objective that uses them.
-          distillTopk: flags.objective === 'lm' ? undefined : flags.distillTopk,
-          distillWeight: flags.objective === 'both' ? flags.distillWeight : undefined,
-        }),
-        warmup: flags.warmup,
-      };
-      const recipe = [...recipeArgs(flags), ...objectiveArgs(flags)].join(' ');
-      const asUsage = trainingErrorsAsUsage(`another --out DIR`);
-      steps.announce(`encode one adapter per document (${recipe})`);
-      await encodeStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
-      const noDapt = '--no-dapt was given';
-      if (flags.dapt) {
-        steps.announce(`encode the DAPT baseline (one adapter on all documents; ${recipe})`);
-        await daptStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
-      } else steps.skip(`encode the DAPT baseline: skipped (${noDapt})`, 1);
-
-      // One corpus store per k holding the filtered documents: each keeps its own clusters.json, and the document
-      // vectors are computed once (copied from the first k's store).
-      const clusterRuns: Array<{ k: number; store: string; why?: string }> = [];
-      for (const k of flags.clusterK) {
-        const kStore = join(out, 'clusters', `k=${k}`);
-        if (k > documentIds.length) {
-          const why = `k=${k} exceeds the ${documentIds.length} documents to cluster`;
-          steps.skip(`cluster k=${k}: skipped (${why})`, 4);
-          clusterRuns.push({ k, store: kStore, why });
-          continue;
-        }
-        steps.announce(`cluster k=${k}: a store of the ${documentIds.length} documents`);
-        const first = clusterRuns.find((r) => !r.why);
-        const kCorpus = CorpusStore.open(kStore, { create: true });
-        let clusters: ClusterModel;
-        try {
-          await ingestStep(ctx, kCorpus, docsFile, flags.json);
-          if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
-            if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
-              copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));
-          }
-          steps.announce(`cluster k=${k}: k-means`);
-          // rg cluster's defaults, the embedded vector backend (the k's own store) and the run's seed.
-          const clustering = { ...CLUSTER_DEFAULTS, k, representatives: flags.representatives, seed: flags.seed };
-          const options = {
-            ...clustering,
-            home: config.home,
-            threads: config.threads,
-            vectorBackend: 'embedded' as const,
-            env: ctx.io.env,
-          };
-          const { run, file } = await clusterStep(ctx, kStore, kCorpus, options, flags.json);
-          ctx.info(formatSummary(summarize(run.model, file)));
-          clusters = run.model;
-        } finally {
-          kCorpus.close();
-        }
-        // The representatives are among the filtered documents, so their augmented records are already in augmented.jsonl.
-        // rg cluster train's recipe is the documents' one, without --objective (the cluster adapters train lm).
-        steps.announce(`cluster k=${k}: one adapter per cluster on its representatives`);
-        const lmTraining = trainerOptions({
-          ...ENCODE_DEFAULTS,
-          ...flags,
-          objective: undefined,
-          distillTopk: undefined,
-          distillWeight: undefined,
-        });
-        await clusterTrainStep(
-          ctx,
-          { ...encode, warmup: undefined, training: lmTraining, clusters, on: 'representatives' },
-          { quiet: flags.json },
-        );
-        clusterRuns.push({ k, store: kStore });
-      }
+      const { corpus, examples, documentIds, adapters, clusterRuns } = await trainColumns(ctx, config, flags, steps, {
+        out,
+        dataDir,
+        spec,
+        dataset,
+        warmupSplit,
+        ingest,
+      });
 
       const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine', ...(flags.dapt ? (['dapt'] as const) : [])];
       if (examples.every((e) => e.goldDocIds?.length)) methods.push('oracle');
@@ -406,7 +197,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
             : [{ title: 'base', method: 'wo_param' as const, ...answered('wo_param') }]),
           flags.dapt
             ? { title: 'DAPT', method: 'dapt', ...answered('dapt'), costs: columnCosts(byId([DAPT_ADAPTER_ID]), n) }
-            : { title: 'DAPT', method: 'dapt', why: noDapt },
+            : { title: 'DAPT', method: 'dapt', why: NO_DAPT },
           ...(flags.warmup
             ? [
                 { title: 'RAG', method: 'icl' as const, ...answeredPlain('icl') },
@@ -532,25 +323,6 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       if (flags.json) ctx.json(figures);
       else ctx.print(`${figures.table}\n\nfigures in ${join(out, 'figures.json')}, chart in ${chart}`);
     });
-}
-
-/** Retrieved ids of every question plus the gold ids, first-seen order. */
-async function neededDocuments(
-  storeDir: string,
-  examples: Array<{ question: string; goldDocIds?: string[] }>,
-  k: number,
-): Promise<string[]> {
-  const retriever = await openRetriever('sqlite', { storeDir });
-  const ids = new Set<string>();
-  try {
-    for (const ex of examples) {
-      for (const h of await retriever.search(ex.question, { k })) ids.add(h.id);
-      for (const id of ex.goldDocIds ?? []) ids.add(id);
-    }
-  } finally {
-    await retriever.close();
-  }
-  return [...ids];
 }
 
 /**

@@ -1,0 +1,294 @@
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultConcurrency, type GENERATORS, readPassages, TemplateAugmenter } from '@rg/augment';
+import type { ClusterModel } from '@rg/clustering';
+import { CorpusStore } from '@rg/corpus';
+import { type ComposeMode, type Dataset, type QaExample, sampleExamples, writeFileAtomic } from '@rg/inference';
+import { DEFAULT_TARGETS, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
+import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
+import { openRetriever } from '@rg/retriever';
+import { formatSummary, summarize } from '../cluster/run.js';
+import type { Config } from '../config.js';
+import type { CliContext } from '../context.js';
+import { augmentStep, daptStep, encodeStep, indexStep, ingestStep, type stepCounter } from '../infer/steps.js';
+import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
+import { warmupStep } from './adapter-warmup.js';
+import { makeAugmenter } from './augment.js';
+import type { CorpusInput } from './bench-e2e-corpus.js';
+import { clusterStep } from './cluster.js';
+import { clusterTrainStep } from './cluster-train.js';
+import { readRetrievalFields } from './index-cmd.js';
+
+/** rg bench e2e's flags. */
+export interface E2eFlags {
+  dataset: string;
+  corpus?: string;
+  dataDir: string;
+  split?: 'dev' | 'test' | 'all';
+  sample: number;
+  seed: number;
+  topk: number;
+  generator: (typeof GENERATORS)[number];
+  qa: number;
+  phrasings?: number;
+  rank: number;
+  alpha: number;
+  lr: number;
+  epochs: number;
+  examples: ExampleLayout;
+  loss: LossSpan;
+  /** rg encode --objective (and its --distill-topk / --distill-weight), passed to the encode steps. */
+  objective: Objective;
+  distillTopk?: number;
+  distillWeight?: number;
+  compose: ComposeMode;
+  /** false with --no-dapt. */
+  dapt: boolean;
+  warmup?: boolean;
+  warmupN: number;
+  warmupLr: number;
+  warmupEpochs: number;
+  clusterK: number[];
+  representatives: number;
+  clusterTop: number;
+  /** Index the augmenter's tags and descriptions with the passages (rg index build --augmented). */
+  tags?: boolean;
+  out: string;
+  json?: boolean;
+}
+
+/** rg encode's (and rg adapter warmup's) defaults of the training flags bench e2e does not take. */
+const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulation' | 'maxTokens' | 'targets'> = {
+  mode: 'lora',
+  batchSize: 1,
+  gradAccumulation: 1,
+  maxTokens: 1024,
+  targets: [...DEFAULT_TARGETS],
+};
+
+/** rg cluster's defaults of the k-means settings bench e2e does not take. */
+const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false } as const;
+
+/** Why the DAPT column is empty with --no-dapt. */
+export const NO_DAPT = '--no-dapt was given';
+
+/** What the run is about, resolved from the flags. */
+export interface E2eInputs {
+  /** The run's folder, the datasets' folder, the dataset spec (jsonl: with an absolute path) and the loaded dataset. */
+  out: string;
+  dataDir: string;
+  spec: string;
+  dataset: Dataset;
+  /** The warm-up's split (--warmup). */
+  warmupSplit?: string;
+  ingest: CorpusInput;
+}
+
+/** What the columns answer with: the corpus store, the sampled questions, the adapters and one clustering per k. */
+export interface E2eColumns {
+  corpus: string;
+  examples: QaExample[];
+  /** The documents the adapters were trained on (those the questions need). */
+  documentIds: string[];
+  adapters: string;
+  /** Per k its corpus store, or why it has no column. */
+  clusterRuns: Array<{ k: number; store: string; why?: string }>;
+}
+
+/**
+ * Every step before the answers, as @rg/pipeline calls: the corpus ingested and indexed, the documents the sampled
+ * questions need selected, augmented and encoded (per document, DAPT, the warm-up under them), and per k a store of
+ * those documents clustered with one adapter per cluster. Each step skips what a previous run finished.
+ */
+export async function trainColumns(ctx: CliContext, config: Config, flags: E2eFlags, steps: Steps, inputs: E2eInputs): Promise<E2eColumns> {
+  const run: Run = { ctx, config, flags, steps, ...inputs };
+  const corpus = await indexCorpus(run);
+  // Only the documents the sampled questions retrieve (and their gold documents, for the oracle) get adapters:
+  // the method's corpus filtering, which keeps encoding proportional to the sample, not to the corpus. DAPT and
+  // the clusters are trained on the same documents, so every column holds the same data.
+  steps.announce(`select the documents the ${flags.sample} sampled questions need`);
+  const examples = sampleExamples(inputs.dataset.examples, flags.sample, flags.seed);
+  const docsFile = join(inputs.out, 'encode-docs.jsonl');
+  const documentIds = await writeNeededDocuments(corpus, examples, flags.topk, docsFile);
+  const encode = await trainAdapters(run, docsFile);
+  const clusterRuns: E2eColumns['clusterRuns'] = [];
+  for (const k of flags.clusterK) clusterRuns.push(await clusterColumn(run, k, docsFile, documentIds.length, encode, clusterRuns));
+  return { corpus, examples, documentIds, adapters: encode.store, clusterRuns };
+}
+
+type Steps = ReturnType<typeof stepCounter>;
+type Run = E2eInputs & { ctx: CliContext; config: Config; flags: E2eFlags; steps: Steps };
+
+/** The corpus ingested and indexed for BM25 (with --tags, with the template's tags and descriptions); its store folder. */
+async function indexCorpus({ ctx, config, flags, steps, out, ingest }: Run): Promise<string> {
+  const corpus = join(out, 'corpus');
+  const indexTags = join(out, 'corpus-tags.jsonl');
+  const store = CorpusStore.open(corpus, { create: true });
+  try {
+    steps.announce('ingest the corpus');
+    await ingestStep(ctx, store, ingest.file, flags.json, ingest.format);
+    if (flags.tags) {
+      steps.announce('augment the whole corpus for index tags (template)');
+      // rg augment's defaults: the template generator, 3 QA pairs (the tags and description do not depend on them).
+      await augmentStep(ctx, corpusPassages(store), indexTags, new TemplateAugmenter({ qaCount: 3 }), { quiet: flags.json });
+    }
+    steps.announce(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25');
+    const tags = flags.tags ? (await readRetrievalFields(indexTags, store)).fields : undefined;
+    await indexStep(ctx, config, store, 'sqlite', flags.json, tags);
+  } finally {
+    store.close();
+  }
+  return corpus;
+}
+
+/** The documents the questions need (neededDocuments) written to `docsFile` as JSON Lines; their ids. */
+async function writeNeededDocuments(corpus: string, examples: QaExample[], topk: number, docsFile: string): Promise<string[]> {
+  const needed = await neededDocuments(corpus, examples, topk);
+  const store = CorpusStore.open(corpus);
+  try {
+    const docs = needed.flatMap((id) => store.get(id) ?? []).map((d) => ({ id: d.id, title: d.title, text: d.text }));
+    writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    return docs.map((d) => d.id);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The documents augmented, the warm-up trained (--warmup), one adapter per document and the DAPT adapter encoded;
+ * the encoders' options, which the cluster adapters share.
+ */
+async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOptions> {
+  const { ctx, config, flags, steps, out, dataset } = run;
+  const augmented = join(out, 'augmented.jsonl');
+  steps.announce('augment');
+  const augmenter = await makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config);
+  const passages = (await readPassages(docsFile)).passages;
+  await augmentStep(ctx, passages, augmented, augmenter, { quiet: flags.json, concurrency: defaultConcurrency(flags.generator) });
+  const adapters = join(out, 'adapters');
+  if (run.warmupSplit) await warmup(run, run.warmupSplit, adapters);
+  // rg encode's defaults for everything bench e2e has no flag for (batch 1, 1024 tokens, the default targets).
+  const encode: EncodeFileOptions = {
+    model: config.model,
+    home: config.home,
+    threads: config.threads,
+    input: augmented,
+    store: adapters,
+    dataset: dataset.name,
+    rank: flags.rank,
+    alpha: flags.alpha,
+    training: trainerOptions({
+      ...ENCODE_DEFAULTS,
+      ...flags,
+      // As rg encode receives them (objectiveArgs): the distillation settings only with an objective that uses them.
+      distillTopk: flags.objective === 'lm' ? undefined : flags.distillTopk,
+      distillWeight: flags.objective === 'both' ? flags.distillWeight : undefined,
+    }),
+    warmup: flags.warmup,
+  };
+  const recipe = [...recipeArgs(flags), ...objectiveArgs(flags)].join(' ');
+  const asUsage = trainingErrorsAsUsage('another --out DIR');
+  steps.announce(`encode one adapter per document (${recipe})`);
+  await encodeStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
+  if (flags.dapt) {
+    steps.announce(`encode the DAPT baseline (one adapter on all documents; ${recipe})`);
+    await daptStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
+  } else steps.skip(`encode the DAPT baseline: skipped (${NO_DAPT})`, 1);
+  return encode;
+}
+
+/** The warm-up adapter, stored beside the documents' adapters under the same dataset segment (where encode and infer look). */
+async function warmup({ ctx, config, flags, steps, spec, dataDir, dataset }: Run, split: string, adapters: string): Promise<void> {
+  steps.announce(`train the warm-up adapter on ${flags.warmupN} ${split} questions`);
+  const request = {
+    ...ENCODE_DEFAULTS,
+    spec,
+    dataDir,
+    split,
+    n: flags.warmupN,
+    // The sampled questions are never among the warm-up's when they come from the same split.
+    exclude: split === dataset.split ? { sample: flags.sample, seed: flags.seed } : undefined,
+    store: adapters,
+    adapterDataset: dataset.name,
+    rank: flags.rank,
+    alpha: flags.alpha,
+    lr: flags.warmupLr,
+    epochs: flags.warmupEpochs,
+    seed: flags.seed,
+  };
+  ctx.info((await warmupStep(ctx, config, request, flags.json)).line);
+}
+
+/**
+ * The column of one k: a corpus store of the filtered documents (each k keeps its own clusters.json; the document
+ * vectors are computed once, copied from the first k's store), k-means, one adapter per cluster on its
+ * representatives. A k above the documents has no column.
+ */
+async function clusterColumn(
+  { ctx, config, flags, steps, out }: Run,
+  k: number,
+  docsFile: string,
+  documents: number,
+  encode: EncodeFileOptions,
+  earlier: E2eColumns['clusterRuns'],
+): Promise<E2eColumns['clusterRuns'][number]> {
+  const kStore = join(out, 'clusters', `k=${k}`);
+  if (k > documents) {
+    const why = `k=${k} exceeds the ${documents} documents to cluster`;
+    steps.skip(`cluster k=${k}: skipped (${why})`, 4);
+    return { k, store: kStore, why };
+  }
+  steps.announce(`cluster k=${k}: a store of the ${documents} documents`);
+  const first = earlier.find((r) => !r.why);
+  const store = CorpusStore.open(kStore, { create: true });
+  let clusters: ClusterModel;
+  try {
+    await ingestStep(ctx, store, docsFile, flags.json);
+    if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
+      if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
+        copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));
+    }
+    steps.announce(`cluster k=${k}: k-means`);
+    // rg cluster's defaults, the embedded vector backend (the k's own store) and the run's seed.
+    const options = {
+      ...CLUSTER_DEFAULTS,
+      k,
+      representatives: flags.representatives,
+      seed: flags.seed,
+      home: config.home,
+      threads: config.threads,
+      vectorBackend: 'embedded' as const,
+      env: ctx.io.env,
+    };
+    const { run, file } = await clusterStep(ctx, kStore, store, options, flags.json);
+    ctx.info(formatSummary(summarize(run.model, file)));
+    clusters = run.model;
+  } finally {
+    store.close();
+  }
+  // The representatives are among the filtered documents, so their augmented records are already in augmented.jsonl.
+  // rg cluster train's recipe is the documents' one without the objective (cluster adapters train lm) or the warm-up.
+  steps.announce(`cluster k=${k}: one adapter per cluster on its representatives`);
+  const training = trainerOptions({ ...ENCODE_DEFAULTS, ...flags, objective: undefined, distillTopk: undefined, distillWeight: undefined });
+  await clusterTrainStep(ctx, { ...encode, warmup: undefined, training, clusters, on: 'representatives' }, { quiet: flags.json });
+  return { k, store: kStore };
+}
+
+/** Retrieved ids of every question plus the gold ids, first-seen order. */
+async function neededDocuments(
+  storeDir: string,
+  examples: Array<{ question: string; goldDocIds?: string[] }>,
+  k: number,
+): Promise<string[]> {
+  const retriever = await openRetriever('sqlite', { storeDir });
+  const ids = new Set<string>();
+  try {
+    for (const ex of examples) {
+      for (const h of await retriever.search(ex.question, { k })) ids.add(h.id);
+      for (const id of ex.goldDocIds ?? []) ids.add(id);
+    }
+  } finally {
+    await retriever.close();
+  }
+  return [...ids];
+}
