@@ -160,21 +160,17 @@ export async function clusterStep(
   options: ClusterCorpusOptions,
   quiet?: boolean,
 ): Promise<ClusterCorpusResult> {
-  let bar: Progress = { tick() {}, stop() {} };
+  const bar = barSlot(ctx, quiet);
   try {
     return await clusterCorpus(storeDir, store, options, {
-      ...embedHooks(ctx, quiet, (b) => {
-        bar = b;
-      }),
+      ...embedHooks(ctx, bar),
       onClustered: (r) =>
         ctx.info(
           r.fitted
             ? `fitted k=${r.model.k}`
             : `saved centroids kept (--refit to refit): ${r.added} documents joined, ${r.removed} left, ${r.moved} moved`,
         ),
-      onWriteStart: (documents) => {
-        bar = ctx.progress(`writing cluster ids (${options.vectorBackend})`, documents, 'docs', quiet);
-      },
+      onWriteStart: (documents) => bar.start(`writing cluster ids (${options.vectorBackend})`, documents),
       onWriteBatch: (n) => bar.tick(n),
       onWritten: (w) => {
         bar.stop();
@@ -188,11 +184,9 @@ export async function clusterStep(
 
 /** @rg/pipeline embedCorpus with a progress bar and its line on stderr. */
 async function embedWithProgress(ctx: CliContext, cache: EmbeddingCache, options: EmbedCorpusOptions, quiet?: boolean) {
-  let bar: Progress = { tick() {}, stop() {} };
-  const hooks = embedHooks(ctx, quiet, (b) => {
-    bar = b;
-  });
+  const bar = barSlot(ctx, quiet);
   try {
+    const hooks = embedHooks(ctx, bar);
     const embedding = await embedCorpus(cache, options, hooks);
     hooks.onEmbedded(embedding);
     return embedding;
@@ -201,20 +195,29 @@ async function embedWithProgress(ctx: CliContext, cache: EmbeddingCache, options
   }
 }
 
-/** The embedding's bar (handed to `setBar`, so the caller stops it) and lines. */
-function embedHooks(ctx: CliContext, quiet: boolean | undefined, setBar: (bar: Progress) => void) {
-  let bar: Progress = { tick() {}, stop() {} };
+/** The embedding's bar and lines. */
+function embedHooks(ctx: CliContext, bar: ReturnType<typeof barSlot>) {
   return {
     onLog: (line: string) => ctx.info(line),
-    onStart: (pending: number) => {
-      bar = ctx.progress('embedding', pending, 'docs', quiet);
-      setBar(bar);
-    },
+    onStart: (pending: number) => bar.start('embedding', pending),
     onBatch: (n: number) => bar.tick(n),
     onEmbedded: (e: EmbeddingSummary) => {
       bar.stop();
       if (e.embedded > 0) ctx.info(`embedded ${e.embedded} documents in ${e.seconds.toFixed(1)} s (${e.model})`);
     },
+  };
+}
+
+/** One progress bar (of documents) at a time: clustering shows the embedding's, then the writing's. */
+function barSlot(ctx: CliContext, quiet: boolean | undefined) {
+  let bar: Progress = { tick() {}, stop() {} };
+  return {
+    start(label: string, total: number): void {
+      bar.stop();
+      bar = ctx.progress(label, total, 'docs', quiet);
+    },
+    tick: (n: number) => bar.tick(n),
+    stop: () => bar.stop(),
   };
 }
 
