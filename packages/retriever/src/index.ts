@@ -19,11 +19,14 @@ export {
   FIELD_BACKENDS,
   IndexMissingError,
   indexFiles,
+  knownBackends,
   type OpenOptions,
   openRetriever,
+  registerRetrieverBackend,
   serverIndexName,
 } from './open.js';
 export { pointId, type QdrantOptions, QdrantRetriever } from './qdrant/qdrant.js';
+export { type BackendPlugin, type PluginOpenOptions, pluginBackends, unregisterBackend } from './registry.js';
 export {
   BackendUnavailableError,
   REMOTE_DEFAULTS,

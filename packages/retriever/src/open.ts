@@ -9,9 +9,10 @@ import type { FieldWeights } from './fields.js';
 import { type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 import { HybridRetriever } from './hybrid/rrf.js';
 import { QdrantRetriever } from './qdrant/qdrant.js';
+import { type BackendPlugin, backendPlugin, pluginBackends, registerBackend } from './registry.js';
 import { probeServer, type RemoteOptions, remoteOptionsFromEnv, resolveRemote } from './remote.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
-import type { Retriever } from './types.js';
+import type { Embedder, Retriever } from './types.js';
 
 export const BACKENDS = ['sqlite', 'dense', 'hnsw', 'hybrid', 'elasticsearch', 'qdrant'] as const;
 /** Backends that run inside the process, with their index in the store folder. */
@@ -28,6 +29,11 @@ export interface OpenOptions {
   build?: boolean;
   /** RG_HOME: where the dense encoder's weights are fetched to. */
   home?: string;
+  /**
+   * The embedder of the vector backends (dense, hnsw, hybrid, qdrant), made when one is needed; the retriever owns it
+   * (closes it). Default: all-MiniLM-L6-v2 on @rg/engine, fetched to `home`.
+   */
+  embedder?: () => Promise<Embedder>;
   /** onnxruntime intra-op threads for the dense encoder. */
   threads?: number;
   /** Server backends read RG_ES_URL / RG_ES_API_KEY and RG_QDRANT_URL / RG_QDRANT_API_KEY from here. */
@@ -93,8 +99,38 @@ export class IndexMissingError extends Error {
   override name = 'IndexMissingError';
 }
 
-/** Open a backend by name. Searching an index that was never built is an error, not an empty result. */
-export async function openRetriever(backend: BackendName, opts: OpenOptions): Promise<Retriever> {
+/**
+ * Makes an outside backend openable by name (`openRetriever(plugin.name, ...)`). Built-in names cannot be taken.
+ */
+export function registerRetrieverBackend(plugin: BackendPlugin): void {
+  registerBackend(plugin, BACKENDS);
+}
+
+/** Every name `openRetriever` opens: the built-in backends, then the registered plug-ins. */
+export function knownBackends(): string[] {
+  return [...BACKENDS, ...pluginBackends()];
+}
+
+/**
+ * Open a backend by name: a built-in one or a registered plug-in. Searching an index that was never built is an
+ * error, not an empty result.
+ */
+export async function openRetriever(backend: BackendName | (string & {}), opts: OpenOptions): Promise<Retriever> {
+  if (!(BACKENDS as readonly string[]).includes(backend)) return openPlugin(backend, opts);
+  return openBuiltIn(backend as BackendName, opts);
+}
+
+async function openPlugin(name: string, opts: OpenOptions): Promise<Retriever> {
+  const plugin = backendPlugin(name);
+  if (!plugin) throw new RangeError(`unknown retrieval backend "${name}": expected one of ${knownBackends().join(', ')}`);
+  if (opts.fieldWeights) throw new RangeError(`field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${name}`);
+  const missing = (plugin.indexFiles?.(opts.storeDir) ?? []).filter((f) => !existsSync(f));
+  if (!opts.build && missing.length > 0)
+    throw new IndexMissingError(`no ${name} index in ${opts.storeDir} (missing ${missing.join(', ')}): build it first`);
+  return plugin.open({ storeDir: opts.storeDir, build: opts.build, env: opts.env });
+}
+
+async function openBuiltIn(backend: BackendName, opts: OpenOptions): Promise<Retriever> {
   if (opts.fieldWeights && !(FIELD_BACKENDS as readonly string[]).includes(backend))
     throw new RangeError(
       `field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${backend} (it embeds title and text only)`,
@@ -107,8 +143,8 @@ export async function openRetriever(backend: BackendName, opts: OpenOptions): Pr
       `no ${backend} index in ${opts.storeDir} (missing ${missing.join(', ')}): run \`rg index build --store ${opts.storeDir} --backend ${backend}\``,
     );
   }
-  const encoder = (): Promise<SentenceEncoder> =>
-    SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
+  const encoder = (): Promise<Embedder> =>
+    opts.embedder ? opts.embedder() : SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
   // A build takes the vectors of unchanged documents from the current dense index instead of embedding them again.
   const vectorOpts = { ownsEmbedder: true, reuseFrom: opts.build ? indexFiles(opts.storeDir, 'dense')[0] : undefined };
   const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), vectorOpts);
