@@ -1,4 +1,4 @@
-import type { RetrievalFields } from '@rg/augment';
+import { type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
 import type { CorpusStore } from '@rg/corpus';
 import {
   abortBuild,
@@ -85,4 +85,28 @@ export async function buildIndex(
   writeIndexStamp(storeDir, { backend, generation, documents: total });
   const seconds = (performance.now() - t0) / 1000;
   return { backend, documents: total, seconds, docsPerSecond: total / Math.max(seconds, 1e-9), withTags, tagsFromTemplate };
+}
+
+/** An augmented file none of whose passages is a document of the store (augmented from another corpus). */
+export class ForeignFieldsError extends Error {
+  override name = 'ForeignFieldsError';
+}
+
+/**
+ * Tags and description per document id from an augmented file (latest record per passage), for buildIndex's
+ * `fields`: the records of passages the store does not hold are counted, not used. AugmentDataError for a malformed
+ * file, ForeignFieldsError when none of its passages is in the store.
+ */
+export async function fieldsFromAugmented(
+  file: string,
+  corpus: CorpusStore,
+): Promise<{ fields: Map<string, RetrievalFields>; records: number; notInStore: number }> {
+  const records = await readAugmented(file);
+  const fields = new Map<string, RetrievalFields>();
+  for (const r of records) if (corpus.get(r.passageId) !== undefined) fields.set(r.passageId, retrievalFields(r));
+  if (records.length > 0 && fields.size === 0)
+    throw new ForeignFieldsError(
+      `${file}: none of its ${records.length} passage ids is a document of the store ${corpus.dir} (augmented from another corpus?)`,
+    );
+  return { fields, records: records.length, notInStore: records.length - fields.size };
 }

@@ -1,5 +1,11 @@
 export { augmentCorpus, corpusPassages } from './augment-corpus.js';
-export { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
+export {
+  type BuildIndexOptions,
+  type BuildIndexSummary,
+  buildIndex,
+  ForeignFieldsError,
+  fieldsFromAugmented,
+} from './build-index.js';
 export {
   type ClusterCorpusHooks,
   type ClusterCorpusOptions,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AugmentDataError, type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
+import { AugmentDataError, type RetrievalFields } from '@rg/augment';
 import { CorpusStore, STORE_FILE, StoreOpenError } from '@rg/corpus';
-import { buildIndex } from '@rg/pipeline';
+import { buildIndex, ForeignFieldsError, fieldsFromAugmented } from '@rg/pipeline';
 import {
   BACKENDS,
   type BackendName,
@@ -41,29 +41,16 @@ export function fieldWeightsOption(value: string): FieldWeights {
 
 const DEFAULT_WEIGHTS_TEXT = FIELD_NAMES.map((f) => `${f}=${DEFAULT_FIELD_WEIGHTS[f]}`).join(',');
 
-/**
- * Tags and description per passage id from an augmented file (latest record per passage). Usage errors name the
- * file; a file none of whose passages is in the store is one (augmented from another corpus).
- */
+/** @rg/pipeline fieldsFromAugmented of `file`; a missing, malformed or foreign file is a usage error naming `flag`. */
 export async function readRetrievalFields(
   file: string,
   store: CorpusStore,
   flag = '--augmented',
 ): Promise<{ fields: Map<string, RetrievalFields>; records: number; notInStore: number }> {
   if (!existsSync(file)) throw new UsageError(`${flag} ${file}: not found (an augmented JSON Lines file from rg augment)`);
-  let records: Awaited<ReturnType<typeof readAugmented>>;
-  try {
-    records = await readAugmented(file);
-  } catch (e) {
-    throw e instanceof AugmentDataError ? new UsageError(`${flag} ${e.message}`) : e;
-  }
-  const fields = new Map<string, RetrievalFields>();
-  for (const r of records) if (store.get(r.passageId) !== undefined) fields.set(r.passageId, retrievalFields(r));
-  if (records.length > 0 && fields.size === 0)
-    throw new UsageError(
-      `${flag} ${file}: none of its ${records.length} passage ids is a document of the store ${store.dir} (augmented from another corpus?)`,
-    );
-  return { fields, records: records.length, notInStore: records.length - fields.size };
+  return fieldsFromAugmented(file, store).catch((e: unknown) => {
+    throw e instanceof AugmentDataError || e instanceof ForeignFieldsError ? new UsageError(`${flag} ${e.message}`) : e;
+  });
 }
 
 export function registerIndex(program: Command, ctx: CliContext): void {
