@@ -85,39 +85,19 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       const input = resolve(ctx.io.cwd, flags.input);
       if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
       const options = encodeOptions(config, flags, input, storeDir);
-      // --json: the summary object alone on stdout (rg encode's own fields); otherwise its line.
-      const print = (line: string, summary: object) => (flags.json ? ctx.json(summary) : ctx.print(line));
+      // --json: the summary object alone on stdout (with rg encode's --mode after the scope); otherwise its line.
       const output = { quiet: flags.json, terse: flags.json };
+      const print = (line: string, summary: object) => (flags.json ? ctx.json(summary) : ctx.print(line));
       if (flags.dapt) {
         await daptStep(ctx, options, {
           ...output,
-          summary: (line, s) => {
-            const { store, scope, id, recipe, passages, status, examples, steps, finalLoss, bytes, seconds } = s;
-            print(line, { store, scope, id, mode: flags.mode, recipe, passages, status, examples, steps, finalLoss, bytes, seconds });
-          },
+          summary: (line, { store, scope, id, ...rest }) => print(line, { store, scope, id, mode: flags.mode, ...rest }),
         }).catch(asUsage);
         return;
       }
       await encodeStep(ctx, options, {
         ...output,
-        summary: (line, s) => {
-          const { store, scope, recipe, passages, trained, skipped, failed, failedIds, seconds, docsPerSecond, tokensPerSecond } = s;
-          const mode = flags.mode;
-          print(line, {
-            store,
-            scope,
-            mode,
-            recipe,
-            passages,
-            trained,
-            skipped,
-            failed,
-            failedIds,
-            seconds,
-            docsPerSecond,
-            tokensPerSecond,
-          });
-        },
+        summary: (line, { store, scope, outcomes, ...rest }) => print(line, { store, scope, mode: flags.mode, ...rest }),
       }).catch(asUsage);
     });
 }
