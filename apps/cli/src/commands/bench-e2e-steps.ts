@@ -3,14 +3,23 @@ import { join } from 'node:path';
 import { defaultConcurrency, type GENERATORS, readPassages, TemplateAugmenter } from '@rg/augment';
 import type { ClusterModel } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
-import { type ComposeMode, type Dataset, type QaExample, sampleExamples, writeFileAtomic } from '@rg/inference';
+import {
+  type ComposeMode,
+  type Dataset,
+  type Method,
+  type MethodOutcome,
+  type QaExample,
+  sampleExamples,
+  writeFileAtomic,
+} from '@rg/inference';
 import { DEFAULT_TARGETS, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
 import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
 import { openRetriever } from '@rg/retriever';
 import { formatSummary, summarize } from '../cluster/run.js';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
-import { augmentStep, daptStep, encodeStep, indexStep, ingestStep, type stepCounter } from '../infer/steps.js';
+import type { InferSettings } from '../infer/pipeline.js';
+import { augmentStep, daptStep, encodeStep, indexStep, inferWithProgress, ingestStep, type stepCounter } from '../infer/steps.js';
 import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 import { warmupStep } from './adapter-warmup.js';
 import { makeAugmenter } from './augment.js';
@@ -272,6 +281,76 @@ async function clusterColumn(
   const training = trainerOptions({ ...ENCODE_DEFAULTS, ...flags, objective: undefined, distillTopk: undefined, distillWeight: undefined });
   await clusterTrainStep(ctx, { ...encode, warmup: undefined, training, clusters, on: 'representatives' }, { quiet: flags.json });
   return { k, store: kStore };
+}
+
+/** What every column answered: the methods over the documents' adapters, without the warm-up, per k the clusters. */
+export interface E2eAnswers {
+  outcomes: MethodOutcome[];
+  /** Base and RAG without the warm-up (--warmup only). */
+  plain: MethodOutcome[];
+  clusterOutcomes: Map<number, MethodOutcome>;
+}
+
+/**
+ * The sampled questions answered by every method (@rg/pipeline runInference), each into its own run folder under
+ * `out`, so a finished method is read back.
+ */
+export async function answerColumns(
+  ctx: CliContext,
+  config: Config,
+  flags: E2eFlags,
+  steps: Steps,
+  dataset: Dataset,
+  out: string,
+  { corpus, examples, adapters, clusterRuns }: E2eColumns,
+): Promise<E2eAnswers> {
+  const methods: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine', ...(flags.dapt ? (['dapt'] as const) : [])];
+  if (examples.every((e) => e.goldDocIds?.length)) methods.push('oracle');
+  steps.announce(`answer ${examples.length} questions with ${methods.join(', ')}`);
+  const settings: InferSettings = {
+    model: config.model,
+    home: config.home,
+    threads: config.threads,
+    dataset: { ...dataset, examples },
+    methods,
+    store: corpus,
+    backend: 'sqlite',
+    adapters,
+    rank: flags.rank,
+    alpha: flags.alpha,
+    lr: flags.lr,
+    epochs: flags.epochs,
+    topk: flags.topk,
+    compose: flags.compose,
+    maxNewTokens: 32,
+    seed: flags.seed,
+    warmup: flags.warmup,
+    // Apart from the untagged run's answers: a run resumes by its config, which does not name the index.
+    out: join(out, flags.tags ? 'output-tags' : 'output'),
+  };
+  const outcomes = await inferWithProgress(ctx, settings, flags.json);
+  // With the warm-up, base and RAG are also answered without it: the references the other columns are measured against.
+  const plain = flags.warmup
+    ? await inferWithProgress(
+        ctx,
+        { ...settings, methods: ['wo_param', 'icl'], warmup: false, out: join(settings.out, 'no-warmup') },
+        flags.json,
+      )
+    : [];
+  const clusterOutcomes = new Map<number, MethodOutcome>();
+  for (const run of clusterRuns) {
+    if (run.why) continue;
+    steps.announce(`answer ${examples.length} questions with cluster k=${run.k} (top ${flags.clusterTop})`);
+    // The k's own store routes the questions; its run folder is apart from the other k's.
+    const [o] = await inferWithProgress(
+      ctx,
+      { ...settings, methods: ['cluster'], store: run.store, topk: flags.clusterTop, out: join(out, 'output', `cluster-k=${run.k}`) },
+      flags.json,
+    );
+    clusterOutcomes.set(run.k, o);
+  }
+
+  return { outcomes, plain, clusterOutcomes };
 }
 
 /** Retrieved ids of every question plus the gold ids, first-seen order. */
