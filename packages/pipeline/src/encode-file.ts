@@ -94,8 +94,8 @@ export async function encodeAugmentedFile(options: EncodeFileOptions, hooks: Enc
 }
 
 /**
- * What every encoder of an augmented file does before training (encodeAugmentedFile, encodeDaptFile): the trainable
- * records read, then the training run opened (withTrainingRun). `body` trains.
+ * What every encoder of an augmented file does before training (encodeAugmentedFile, encodeDaptFile,
+ * encodeClusterFile): the trainable records read, then the training run opened (withTrainingRun). `body` trains.
  */
 export async function withFileRun<T>(
   options: EncodeFileOptions,

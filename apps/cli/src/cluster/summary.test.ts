@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { VectorItem } from '@rg/clustering';
 import { type ClusterSettings, clusterStore } from '@rg/pipeline';
 import { describe, expect, it } from 'vitest';
-import { formatKReports, formatSummary, summarize } from './run.js';
+import { formatKReports, formatSummary, summarize } from './summary.js';
 
 /** Three well-separated groups on the axes of a 3-D space. */
 function vectors(n: number, offset = 0): VectorItem[] {

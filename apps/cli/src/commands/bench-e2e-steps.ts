@@ -15,7 +15,7 @@ import {
 import { DEFAULT_TARGETS, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
 import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
 import { openRetriever } from '@rg/retriever';
-import { formatSummary, summarize } from '../cluster/run.js';
+import { formatSummary, summarize } from '../cluster/summary.js';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import type { InferSettings } from '../infer/pipeline.js';

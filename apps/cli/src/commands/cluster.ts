@@ -18,7 +18,7 @@ import {
 } from '@rg/pipeline';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
-import { formatKReports, formatSummary, summarize } from '../cluster/run.js';
+import { formatKReports, formatSummary, summarize } from '../cluster/summary.js';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
