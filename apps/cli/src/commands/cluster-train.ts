@@ -1,14 +1,23 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClusteringInputError, loadClusters } from '@rg/clustering';
-import { clustersPath, type EncodeClusterFileOptions, type EncodeClusterFileSummary, encodeClusterFile, type TrainOn } from '@rg/pipeline';
+import {
+  clusterGroups,
+  clustersPath,
+  type EncodeClusterFileOptions,
+  type EncodeClusterFileSummary,
+  encodeClusterFile,
+  type TrainOn,
+  trainableRecords,
+} from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { StepOutput } from '../infer/steps.js';
 import { defaultAdapterStore } from '../train/common.js';
-import { addTrainerOptions, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
+import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
+import { trainOnQueue } from './encode-queue.js';
 
 interface ClusterTrainFlags extends TrainerFlags {
   store?: string;
@@ -16,6 +25,7 @@ interface ClusterTrainFlags extends TrainerFlags {
   on: TrainOn;
   adapters?: string;
   json?: boolean;
+  queue?: string;
 }
 
 /** `rg cluster train`: one adapter per cluster, with the same recipe and store layout as `rg encode`. */
@@ -38,6 +48,10 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
   )
     .option('--dataset <name>', 'dataset segment of the store key (default: the input file name, as rg encode)')
     .option('--json', 'print a JSON summary')
+    .option(
+      '--queue <url>',
+      'coordinate workers (rg worker) through Redis, a job per cluster: redis://HOST:PORT/N; this process only stores their adapters',
+    )
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = subcommandFlags<ClusterTrainFlags>(cmd);
       const config = ctx.config(cmd.optsWithGlobals());
@@ -50,9 +64,22 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       } catch (e) {
         throw e instanceof ClusteringInputError ? new UsageError(e.message) : e;
       }
+      const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
+      if (flags.queue) {
+        if (flags.objective === 'distill' || flags.objective === 'both')
+          throw new UsageError('--queue: the queue workers train --objective lm only');
+        const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
+        const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
+        const groups = clusterGroups(clusters, new Map(usable.map((r) => [r.passageId, r])), flags.on);
+        const missing = groups.flatMap((g) => g.missing);
+        if (missing.length > 0)
+          ctx.info(`${missing.length} ${flags.on === 'all' ? 'members' : 'representatives'} have no usable augmented record in ${input}`);
+        // The same group, id and trainingConfig (cluster number) as rg cluster train without the queue.
+        const jobs = groups.map((g) => ({ adapterId: g.adapterId, records: g.records, metadata: { cluster: g.cluster } }));
+        return trainOnQueue(ctx, { config, storeDir, input, flags: { ...flags, queue: flags.queue } }, jobs, [], 'clusters');
+      }
       const input = resolve(ctx.io.cwd, flags.input);
       if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
-      const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
       const options = {
         model: config.model,
         home: config.home,

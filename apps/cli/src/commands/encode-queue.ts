@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
 import { documentGroups, parseQueueUrl, type QueueOutcome, QueueUrlError, runCoordinator } from '@rg/encode-queue';
 import { loadModelConfig, modelFingerprint, modelKeyName } from '@rg/engine';
-import { BaseWeightMismatchError, loadOrInitBaseWeight, type RecipeRecord } from '@rg/lora-trainer';
+import { BaseWeightMismatchError, loadOrInitBaseWeight, type RecipeRecord, type TrainingGroup } from '@rg/lora-trainer';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
@@ -33,12 +33,29 @@ export function queueTarget(url: string) {
  * only writer of the store. Ctrl-C stops collecting: queued jobs stay, and the same command collects them later.
  */
 export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: RecipeRecord[]): Promise<void> {
-  const { flags, config } = run;
+  const { flags } = run;
   if (flags.dapt) throw new UsageError('--queue: --dapt trains one adapter, which gains nothing from a queue (run it without --queue)');
-  if ((flags as { warmup?: boolean }).warmup)
-    throw new UsageError('--queue: --warmup is not supported by the queue’s workers yet (run it without --queue)');
   if ((flags.docsPerPass ?? 1) > 1)
     throw new UsageError('--queue: --docs-per-pass applies to one process; each worker trains one passage per job');
+  const { groups, refused } = documentGroups(todo);
+  await trainOnQueue(ctx, run, groups, refused, 'passages');
+}
+
+/**
+ * The coordinator for any groups of records, one adapter (one job) each: passages (rg encode --queue) or clusters'
+ * representatives (rg cluster train --queue). `refused` are outcomes decided before the queue (reserved ids).
+ */
+export async function trainOnQueue(
+  ctx: CliContext,
+  run: QueueEncodeRun,
+  groups: TrainingGroup[],
+  refused: QueueOutcome[],
+  unit: 'passages' | 'clusters',
+): Promise<void> {
+  const { flags, config } = run;
+  if ((flags as { warmup?: boolean }).warmup)
+    throw new UsageError('--queue: --warmup is not supported by the queue’s workers yet (run it without --queue)');
+  const total = groups.length + refused.length;
   const queue = queueTarget(flags.queue);
   const { config: modelConfig, source } = await loadModelConfig(config.model, { home: config.home, pull: true });
   const modelName = modelKeyName(source);
@@ -47,7 +64,12 @@ export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: 
   const stop = new AbortController();
   const onSigint = () => stop.abort();
   process.once('SIGINT', onSigint);
-  const bar = ctx.progress('encode (queue)', todo.length, 'docs', flags.json);
+  const bar = ctx.progress(
+    `${unit === 'clusters' ? 'cluster adapters' : 'encode'} (queue)`,
+    total,
+    unit === 'clusters' ? 'clusters' : 'docs',
+    flags.json,
+  );
   try {
     try {
       loadOrInitBaseWeight(
@@ -71,18 +93,17 @@ export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: 
       lr: flags.lr,
       epochs: flags.epochs,
     };
-    const { groups, refused } = documentGroups(todo);
     const say = (o: QueueOutcome, done: number) => {
       bar.tick();
       if (o.status === 'failed') ctx.info(`FAILED ${o.id}${o.jobId ? ` (job ${o.jobId})` : ''}: ${o.error}`);
       else if (o.status === 'trained' && !flags.json)
         ctx.info(
-          `[${done}/${todo.length}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${o.trainSeconds.toFixed(1)} s on ${o.worker}`,
+          `[${done}/${total}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${o.trainSeconds.toFixed(1)} s on ${o.worker}`,
         );
     };
     let done = 0;
     for (const o of refused) say(o, ++done);
-    if (!flags.json) ctx.info(`queue ${queue.display}: ${groups.length} passages; start workers with: rg worker --queue ${flags.queue}`);
+    if (!flags.json) ctx.info(`queue ${queue.display}: ${groups.length} ${unit}; start workers with: rg worker --queue ${flags.queue}`);
     let lastLine = 0;
     const summary = await runCoordinator({
       queue,
@@ -110,7 +131,7 @@ export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: 
       scope,
       mode: flags.mode,
       recipe: trainerRecipe(flags),
-      passages: todo.length,
+      [unit]: total,
       trained: summary.committed,
       skipped: summary.alreadyStored,
       failed: failed.length,
@@ -131,7 +152,7 @@ export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: 
       );
     if (summary.interrupted) throw new InterruptedError(`jobs stay queued on ${queue.display}; run the same command again to collect them`);
     if (result.failed > 0 && result.trained === 0 && result.skipped === 0)
-      throw new Error(`all ${result.failed} documents to train failed (first: ${failed[0].id}: ${failed[0].error})`);
+      throw new Error(`all ${result.failed} ${unit} to train failed (first: ${failed[0].id}: ${failed[0].error})`);
   } finally {
     bar.stop();
     process.removeListener('SIGINT', onSigint);

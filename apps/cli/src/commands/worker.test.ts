@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADAPTER_MODEL_FILE, AdapterStore } from '@rg/adapter-store';
 import { type RedisServer, redisSkipReason, startRedisServer } from '@rg/encode-queue/testing';
+import { clusterStore } from '@rg/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { augmentedLine } from '../test-helpers/augmented.js';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
@@ -86,6 +87,52 @@ describe('rg encode --queue and rg worker', () => {
 
       const again = await runCli(['--model', model, 'encode', '--input', input, '--store', join(dir, 'queued'), '--queue', url, ...train]);
       expect(JSON.parse(again.stdout)).toMatchObject({ trained: 0, skipped: 3, enqueued: 0 });
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('rg cluster train --queue: a job per cluster, stored as rg cluster train stores it, bit for bit', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rg-worker-clusters-'));
+      const model = writeTinyModel(join(dir, 'tiny-llama'));
+      const corpus = join(dir, 'corpus');
+      mkdirSync(corpus);
+      // Two clusters from hand-made vectors: {a, b} and {c}.
+      await clusterStore(
+        corpus,
+        [
+          { id: 'a', vector: [0, 0] },
+          { id: 'b', vector: [0, 1] },
+          { id: 'c', vector: [9, 9] },
+        ],
+        { k: 2, seed: 0, representatives: 2, pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false },
+      );
+      const input = join(dir, 'aug.jsonl');
+      writeFileSync(
+        input,
+        `${['a', 'b', 'c'].map((id, i) => augmentedLine(id, `Passage ${id} has ${i + 2} towers.`, [{ question: `How many towers in ${id}?`, answer: String(i + 2) }])).join('\n')}\n`,
+      );
+      const train = ['cluster', 'train', '--store', corpus, '--input', input, '--lr', '1e-3', '--epochs', '2', '--json'];
+      const plain = await runCli(['--model', model, ...train, '--adapters', join(dir, 'plain')]);
+      expect(plain.code, plain.stderr).toBe(0);
+
+      const url = `${redis.url}?queue=clusters`;
+      const worker = runCli(['--model', model, 'worker', '--queue', url, '--exit-when-idle', '2', '--json']);
+      const coordinator = await runCli(['--model', model, ...train, '--adapters', join(dir, 'queued'), '--queue', url]);
+      expect(coordinator.code, coordinator.stderr).toBe(0);
+      expect(JSON.parse(coordinator.stdout)).toMatchObject({ clusters: 2, trained: 2, failed: 0, enqueued: 2 });
+      expect((await worker).code).toBe(0);
+
+      const a = AdapterStore.open(join(dir, 'plain'));
+      const b = AdapterStore.open(join(dir, 'queued'));
+      for (const id of ['cluster-k2-0', 'cluster-k2-1']) {
+        const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 2, id };
+        expect(b.get(key)?.files[ADAPTER_MODEL_FILE].sha256).toBe(a.get(key)?.files[ADAPTER_MODEL_FILE].sha256);
+        expect(b.get(key)?.trainingConfig).toMatchObject({
+          cluster: a.get(key)?.trainingConfig.cluster,
+          documents: a.get(key)?.trainingConfig.documents,
+        });
+      }
+      a.close();
+      b.close();
       rmSync(dir, { recursive: true, force: true });
     });
   });
