@@ -254,7 +254,14 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
         throw e;
       }
 
-      const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
+      let run: ReturnType<typeof benchRun>;
+      try {
+        run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
+      } catch (e) {
+        // A busy machine refused after the setup: the server (and its model, its worker thread) must not outlive it.
+        await server.shutdown();
+        throw e;
+      }
       const result: Record<string, unknown> = {
         bench: 'serve',
         model: config.model,
