@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkRewrite } from './checks.js';
 import { validateAugmentedRecord } from './record.js';
 import { phrasedQa, TemplateAugmenter, templateQa, templateRewrite, templateTags } from './template.js';
 import { isGrounded, numbersIn } from './text.js';
+
+// The shared datasets sit beside the project root; a user's fresh clone does not have them.
+const PUBMEDQA = join(import.meta.dirname, '../../../../shared/data/pubmedqa/ori_pqal.json');
+if (!existsSync(PUBMEDQA)) console.warn(`skipping the template invariants on real abstracts: ${PUBMEDQA} is absent`);
 
 const PASSAGE =
   'The Analytical Engine was designed by Charles Babbage in 1837. However, it was never built. ' +
@@ -66,8 +70,8 @@ describe('template augmenter', () => {
     expect(r.failureReason).toMatch(/no sentence/);
   });
 
-  it('holds its invariants on real abstracts (PubMedQA)', () => {
-    const file = join(import.meta.dirname, '../../../../shared/data/pubmedqa/ori_pqal.json');
+  it.skipIf(!existsSync(PUBMEDQA))('holds its invariants on real abstracts (PubMedQA)', () => {
+    const file = PUBMEDQA;
     const data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { CONTEXTS: string[] }>;
     const abstracts = Object.values(data).map((d) => d.CONTEXTS.join(' '));
     expect(abstracts).toHaveLength(1000);

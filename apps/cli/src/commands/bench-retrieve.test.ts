@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
@@ -72,8 +73,15 @@ describe('rg bench retrieve', () => {
     },
   );
 
+  // The refusals come before the file is read: any existing file will do, so these run without the shared data too.
+  const anyInput = () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rg-bench-retrieve-')), 'ori_pqal.json');
+    writeFileSync(file, '{}');
+    return file;
+  };
+
   it('refuses tag options without --tags, and --tags without a backend that indexes tags', async () => {
-    const input = join(DATA, 'pubmedqa/ori_pqal.json');
+    const input = anyInput();
     const noTags = await runCli(['bench', 'retrieve', '--input', input, '--field-weights', 'tags=1']);
     expect(noTags.code).toBe(2);
     expect(noTags.stderr).toMatch(/--augmented and --field-weights apply with --tags only/);
@@ -83,7 +91,7 @@ describe('rg bench retrieve', () => {
   });
 
   it('rejects a backend that is not embedded', async () => {
-    const r = await runCli(['bench', 'retrieve', '--backends', 'qdrant', '--input', join(DATA, 'pubmedqa/ori_pqal.json')]);
+    const r = await runCli(['bench', 'retrieve', '--backends', 'qdrant', '--input', anyInput()]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown embedded backend "qdrant"/);
   });
