@@ -30,6 +30,7 @@ for (let i = 0; loop === '1' || i < Number(count); i++) {
   const own = writer + '-' + (i % Number(count));
   store.put(key(own), adapter(i + writer.length * 1000), { modelFingerprint: 'fp', trainingConfig: { writer } });
   if (i < Number(shared)) store.put(key('shared-' + i), adapter(i), { modelFingerprint: 'fp', trainingConfig: { writer } });
+  if (i === 0) process.stdout.write('first put done\\n');
 }
 store.close();
 `;
@@ -83,11 +84,16 @@ describe('several processes writing one store', () => {
 
   it('a writer killed mid-write leaves no partial adapter visible, and reopening cleans up', async () => {
     const dir = join(root, 'killed');
-    const child = spawn(process.execPath, [join(BUILD, 'writer.mjs'), dir, 'k', '20', '5', '1'], { stdio: 'ignore' });
-    // Let it write (and overwrite) for a while, then kill it wherever it is.
-    await new Promise((r) => setTimeout(r, 1500));
+    const child = spawn(process.execPath, [join(BUILD, 'writer.mjs'), dir, 'k', '20', '5', '1'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    // Wait for its first complete put (a fixed sleep raced node's start-up on a loaded machine), let it write
+    // and overwrite a while longer, then kill it wherever it is.
+    const exited = new Promise((r) => child.once('exit', r));
+    await Promise.race([new Promise((r) => child.stdout?.once('data', r)), exited]);
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     const store = AdapterStore.open(dir);
     const entries = store.list();
     expect(entries.length).toBeGreaterThan(0);
