@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** Where the queue lives: a Redis server and database, and the queue's name in it. */
 export interface QueueTarget {
@@ -55,4 +55,18 @@ export function parseQueueUrl(url: string): QueueTarget {
   const shown = new URL(u.href);
   if (shown.password) shown.password = '***';
   return { redis, name, prefix: DEFAULT_QUEUE_PREFIX, display: shown.href };
+}
+
+/**
+ * Closes a client we own: QUIT lets the replies of commands still in flight arrive first. `disconnect()` instead
+ * rejects them with "Connection is closed." from a socket event, where no caller can catch it (an unhandled
+ * rejection, seen intermittently in the test run when a coordinator stopped on an error).
+ */
+export async function closeClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
 }

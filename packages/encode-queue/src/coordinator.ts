@@ -21,7 +21,7 @@ import {
 } from '@rg/lora-trainer';
 import { type Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { QueueTarget } from './connection.js';
+import { closeClient, type QueueTarget } from './connection.js';
 import { type BaseWeightRef, baseWeightKey, type EncodeJobData, type EncodeJobResult, JOB_FORMAT, jobIdOf, sha256 } from './job.js';
 
 export type QueueOutcome =
@@ -323,8 +323,11 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<Coord
       outcomes,
     };
   } finally {
+    // A run with nothing to enqueue closes the queue before its connection has finished its start-up INFO; BullMQ
+    // then rejects that INFO where no caller can catch it (an unhandled "Connection is closed."). Wait for it first.
+    await queue.waitUntilReady().catch(() => {});
     await queue.close();
-    redis.disconnect();
+    await closeClient(redis);
   }
 }
 

@@ -5,7 +5,7 @@ import { type LoadedModel, type LoraTarget, modelFingerprint, TrainingSession } 
 import { recordsExamples, resolveRecipe, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { QueueTarget } from './connection.js';
+import { closeClient, type QueueTarget } from './connection.js';
 import { BLOB_TTL_SECONDS, baseWeightKey, type EncodeJobData, type EncodeJobResult, JOB_FORMAT, resultKey, sha256 } from './job.js';
 
 /**
@@ -190,7 +190,7 @@ export async function startEncodeWorker(options: EncodeWorkerOptions): Promise<E
     async close(force = false) {
       await worker.close(force);
       await session?.session.release();
-      blobs.disconnect();
+      await closeClient(blobs);
     },
     async idle(idleMs) {
       for (;;) {
