@@ -57,8 +57,9 @@ export {
 } from './encode-file.js';
 export { RequestError } from './errors.js';
 export { openIndex } from './index-open.js';
-export { adapterScopeInStore, type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
+export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
 export { InferenceInputError } from './infer-errors.js';
+export { type AdapterScope, adapterScopeInStore, DEFAULT_SHAPE, type ScopeShape, shapeOrDefaults } from './infer-scope.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';
 export type {

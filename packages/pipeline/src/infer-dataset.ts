@@ -22,7 +22,10 @@ import {
 import { DAPT_ADAPTER_ID, type WarmupAdapter } from '@rg/lora-trainer';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
 import { InferenceInputError } from './infer-errors.js';
+import { type AdapterScope, adapterScopeInStore, shapeOrDefaults } from './infer-scope.js';
 import { checkAdaptersWarmup, openWarmup, refuseTrainedQuestions, withWarmup } from './infer-warmup.js';
+
+const someLeftOut = (shape: Record<string, number | undefined>) => Object.values(shape).some((v) => v === undefined);
 
 export interface InferSettings {
   model: string;
@@ -37,10 +40,14 @@ export interface InferSettings {
   adapters?: string;
   /** The clusters file of the store (rg cluster's clusters.json): needed by method cluster. */
   clusters?: string;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
+  /**
+   * The adapters' shape and training run (part of the store key). Each left out is taken from what the adapter store
+   * holds (it must hold one value for it), or rg encode's default when no method reads adapters.
+   */
+  rank?: number;
+  alpha?: number;
+  lr?: number;
+  epochs?: number;
   /** The dataset segment the adapters were encoded under (default: the dataset's name). */
   adapterDataset?: string;
   gamma?: number;
@@ -98,14 +105,8 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
   const adapterRoot = s.adapters ?? '';
   const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: s.threads });
   const examples = sampleExamples(s.dataset.examples, s.sample, s.seed);
-  let scope: AdapterScope = {
-    model: name,
-    rank: s.rank,
-    alpha: s.alpha,
-    dataset: s.adapterDataset ?? s.dataset.name,
-    lr: s.lr,
-    epochs: s.epochs,
-  };
+  const shape = { rank: s.rank, alpha: s.alpha, lr: s.lr, epochs: s.epochs };
+  let scope: AdapterScope = { model: name, dataset: s.adapterDataset ?? s.dataset.name, ...shapeOrDefaults(shape) };
 
   let retriever: Retriever | undefined;
   let corpus: CorpusStore | undefined;
@@ -136,8 +137,17 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
     const loadOptions = { gamma: s.gamma, modelFingerprint: modelFingerprint(loaded.config, loaded.source), model: loaded.config };
     if (adapterStore && needsAdapters) {
       // dapt's own check below names the command that makes its adapter.
+      const want = { model: name, dataset: scope.dataset, datasetGiven: s.adapterDataset !== undefined, shape };
       if (s.methods.some((m) => m !== 'dapt' && ADAPTERS.includes(m)))
-        scope = adapterScopeInStore(adapterStore, adapterRoot, scope, s.adapterDataset !== undefined, hooks.onNote);
+        scope = adapterScopeInStore(adapterStore, adapterRoot, want, hooks.onNote);
+      else if (someLeftOut(shape)) {
+        // dapt alone: the shape from the store where it can tell, else the defaults (its own check names the command).
+        try {
+          scope = adapterScopeInStore(adapterStore, adapterRoot, want, hooks.onNote);
+        } catch (e) {
+          if (!(e instanceof InferenceInputError)) throw e;
+        }
+      }
       deps.adapters = storeAdapterSource(adapterStore, scope, loadOptions);
       if (s.methods.includes('dapt')) {
         const key = { ...scope, id: DAPT_ADAPTER_ID };
@@ -215,40 +225,4 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
     await encoder?.close();
     await lm.dispose();
   }
-}
-
-type AdapterScope = { model: string; rank: number; alpha: number; dataset: string; lr: number; epochs: number };
-
-/**
- * The scope whose adapters the methods apply. Answering with no adapter at all is the base model under another name,
- * so an empty scope is an error that says what the store does hold. `rg encode` names the dataset after its input
- * file and `rg infer` after the questions, so when the dataset was not given and the store holds adapters of this
- * model and shape under exactly one dataset, that one is used (and said).
- */
-export function adapterScopeInStore(
-  store: AdapterStore,
-  root: string,
-  scope: AdapterScope,
-  datasetGiven: boolean,
-  note: (text: string) => void = () => {},
-): AdapterScope {
-  const datasets = new Set(
-    store
-      .list({ model: scope.model, rank: scope.rank, alpha: scope.alpha })
-      .flatMap((e) => ('id' in e.key && e.key.lr === scope.lr && e.key.epochs === scope.epochs ? [e.key.dataset] : [])),
-  );
-  if (datasets.has(scope.dataset)) return scope;
-  const shape = `model ${scope.model}, rank ${scope.rank}, alpha ${scope.alpha}, lr ${scope.lr}, epochs ${scope.epochs}`;
-  if (!datasetGiven && datasets.size === 1) {
-    const [only] = datasets;
-    note(
-      `no adapters under dataset "${scope.dataset}" in ${root}; using the store's only dataset with ${shape}: "${only}" (--adapter-dataset to choose)`,
-    );
-    return { ...scope, dataset: only };
-  }
-  const have =
-    datasets.size > 0
-      ? `it holds adapters of this shape under dataset(s) ${[...datasets].map((d) => `"${d}"`).join(', ')}: pass --adapter-dataset NAME`
-      : `it holds none with ${shape} (the shape flags must repeat those of rg encode): rg adapter list --store ${root} shows what it holds`;
-  throw new InferenceInputError(`no adapters in ${root} under dataset "${scope.dataset}" with ${shape}; ${have}`);
 }

@@ -117,8 +117,10 @@ describe('rg infer', () => {
 
     const found = await runCli(base, { env: {} });
     expect(found.code, found.stderr).toBe(0);
+    expect(found.stderr).toContain('using the store\'s only dataset with model tiny-llama: "demo-aug"');
+    // Nor does infer need encode's shape flags: the store has one setup, so it is the one.
     expect(found.stderr).toContain(
-      'using the store\'s only dataset with model tiny-llama, rank 2, alpha 32, lr 0.0003, epochs 1: "demo-aug"',
+      `adapters in ${adapters}: rank 2, alpha 32, lr 0.0003, epochs 1 (--rank, --alpha, --lr, --epochs taken from the store)`,
     );
 
     const typo = await runCli([...base, '--adapter-dataset', 'demo-agu'], { env: {} });
@@ -128,7 +130,22 @@ describe('rg infer', () => {
 
     const shape = await runCli([...base, '--lr', '0.001'], { env: {} });
     expect(shape.code).toBe(2);
-    expect(shape.stderr).toContain(`it holds none with model tiny-llama, rank 2, alpha 32, lr 0.001, epochs 1`);
+    expect(shape.stderr).toContain(
+      `no adapters in ${adapters} under dataset "questions" with model tiny-llama, lr 0.001; it holds dataset "demo-aug" with rank 2, alpha 32, lr 0.0003, epochs 1`,
+    );
+
+    // A second training setup under the same dataset: left out, the shape is ambiguous and refused; given, chosen.
+    const again = ['--model', model, 'encode', '--input', augmented, '--store', adapters, '--lr', '0.001', '--epochs', '2'];
+    expect((await runCli(again, { env: {} })).code).toBe(0);
+    const ambiguous = await runCli(base, { env: {} });
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain('from 2 training setups');
+    expect(ambiguous.stderr).toContain('lr 0.001, epochs 2');
+    expect(ambiguous.stderr).toContain('pass --rank, --alpha, --lr or --epochs to choose');
+    const chosen = await runCli([...base, '--epochs', '2', '--json'], { env: {} });
+    expect(chosen.code, chosen.stderr).toBe(0);
+    expect(chosen.stderr).toContain('rank 2, alpha 32, lr 0.001, epochs 2 (--rank, --alpha, --lr taken from the store)');
+    expect(JSON.parse(chosen.stdout.trim().split('\n')[0]).dir).toContain(join('questions', 'lr=0.001_epoch=2'));
   }, 120_000);
 
   it('answers demo questions with wo_param and icl on SmolLM2 and writes the run folders', async () => {

@@ -22,10 +22,10 @@ interface InferFlags {
   maxNewTokens: number;
   gamma?: number;
   compose: ComposeMode;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
+  rank?: number;
+  alpha?: number;
+  lr?: number;
+  epochs?: number;
   adapterDataset?: string;
   warmup?: boolean;
   out: string;
@@ -57,10 +57,10 @@ export function registerInfer(program: Command, ctx: CliContext): void {
     .option('--max-new-tokens <n>', 'tokens generated for free-text answers', positiveInt, 32)
     .option('--gamma <g>', 'step size for gradient-mode adapters (base_weight - gamma * gradient)', finiteNumber)
     .addOption(composeOption())
-    .option('--rank <r>', 'adapter rank (adapter key and output path)', positiveInt, 2)
-    .option('--alpha <a>', 'adapter alpha', positiveNumber, 32)
-    .option('--lr <lr>', 'learning rate the adapters were encoded with', positiveNumber, 3e-4)
-    .option('--epochs <n>', 'epochs the adapters were encoded with', positiveNumber, 1)
+    .option('--rank <r>', 'adapter rank (default: what the adapter store holds; 2 when no method reads adapters)', positiveInt)
+    .option('--alpha <a>', 'adapter alpha (default: what the adapter store holds; else 32)', positiveNumber)
+    .option('--lr <lr>', 'learning rate the adapters were encoded with (default: what the store holds; else 3e-4)', positiveNumber)
+    .option('--epochs <n>', 'epochs the adapters were encoded with (default: what the store holds; else 1)', positiveNumber)
     .option('--adapter-dataset <name>', 'dataset folder of the adapters in the store (default: the dataset name)')
     .option(
       '--warmup',
