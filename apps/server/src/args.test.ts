@@ -22,6 +22,8 @@ describe('parseServerArgs', () => {
         '--batch',
         '4',
         '--worker',
+        '--training-pause',
+        '0',
       ],
       { RG_MODEL: 'x.gguf', RG_HOME: '/h', RG_THREADS: '1', RG_SERVER_API_KEY: 'k' },
     );
@@ -38,6 +40,7 @@ describe('parseServerArgs', () => {
       maxQueue: 0,
       requestTimeoutMs: 30_000,
       logLevel: 'debug',
+      trainingMaxPauseMs: 0,
       apiKey: 'k',
     });
   });
@@ -54,6 +57,7 @@ describe('parseServerArgs', () => {
       worker: false,
       concurrency: 8,
       logLevel: 'warn',
+      trainingMaxPauseMs: 10_000,
     });
     expect(options !== 'help' && options.home.endsWith('/.cache/rg')).toBe(true);
     expect(options !== 'help' && options.apiKey).toBeUndefined();

@@ -26,6 +26,11 @@ export interface StartOptions extends ServerOptions {
    * Serving). Costs a second copy of the model's weights in memory.
    */
   worker?: boolean;
+  /**
+   * An added document's training waits between its micro-batches while answers are in flight, at most this long at a
+   * time (default 10,000 ms; 0: training never waits): a request no longer waits behind a whole document's training.
+   */
+  trainingMaxPauseMs?: number;
   /** The one line said on listen (default: stderr). */
   say?: (line: string) => void;
   logStream?: BuildAppOptions['logStream'];
@@ -54,6 +59,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     home: options.home,
     threads: options.threads,
     worker: options.worker,
+    trainingMaxPauseMs: options.trainingMaxPauseMs,
     generate: batch > 1 ? batchedGenerate(batch) : undefined,
   });
   const collections = new Map<string, Collection>();

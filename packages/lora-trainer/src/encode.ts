@@ -64,6 +64,8 @@ export type GroupOutcome =
 export interface GroupHooks {
   /** A group's training begins: its examples, the micro-batches it runs (every epoch), those a checkpoint already did. */
   onGroupStart?: (group: TrainingGroup, info: { examples: number; batches: number; resumedBatches: number }) => void;
+  /** Awaited before every micro-batch of the group being trained (TrainOptions.beforeBatch: a yield point). */
+  beforeBatch?: () => Promise<void> | void;
   /** After every micro-batch of the group being trained. */
   onBatch?: (info: { loss: number; tokens: number }) => void;
   /** A group is done (trained, skipped or failed). */
@@ -147,6 +149,7 @@ async function trainGroups(
           distillWeight: recipe.distillWeight,
           scale,
           resume,
+          beforeBatch: hooks.beforeBatch,
           onBatch: hooks.onBatch && ((b) => hooks.onBatch?.({ loss: b.loss, tokens: b.tokens })),
           onCheckpoint:
             file &&

@@ -37,6 +37,32 @@ describe('trainAdapter', () => {
     await session.release();
   });
 
+  it('awaits beforeBatch before every micro-batch: no step runs until it resolves', async () => {
+    const session = await TrainingSession.create(config, weights, { targets });
+    const events: string[] = [];
+    let open: () => void = () => {};
+    const run = trainAdapter(session, initAdapter(4), examples, {
+      mode: 'lora',
+      scale: 16,
+      lr: 1e-2,
+      epochs: 2,
+      batchSize: 1,
+      beforeBatch: () => {
+        events.push('before');
+        // The first micro-batch waits for the test to let it go; the others go on at once.
+        if (events.length === 1) return new Promise<void>((r) => (open = r));
+      },
+      onBatch: () => events.push('batch'),
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(['before']);
+    open();
+    const r = await run;
+    expect(r.losses).toHaveLength(4);
+    expect(events).toEqual(['before', 'batch', 'before', 'batch', 'before', 'batch', 'before', 'batch']);
+    await session.release();
+  });
+
   it('a run resumed from a checkpoint ends exactly where the uninterrupted run does', async () => {
     const session = await TrainingSession.create(config, weights, { targets });
     const three = [...examples, { inputIds: [1, 6, 7, 3], labels: [-100, -100, 7, 3] }];

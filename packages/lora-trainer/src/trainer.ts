@@ -31,6 +31,11 @@ export interface TrainOptions {
    * (distill.ts) must have their teacher targets (computeTeacherTargets).
    */
   distillWeight?: number;
+  /**
+   * Awaited before every micro-batch: a yield point. A process that also answers requests (apps/server) pauses
+   * training here while requests are in flight, so that a request waits for at most one micro-batch, not a document.
+   */
+  beforeBatch?: () => Promise<void> | void;
   /** Called after every micro-batch; `distillKl` with a distilling session. */
   onBatch?: (info: { loss: number; tokens: number; ortMs: number; distillKl?: number }) => void;
   /** 'lora' mode: called after every optimizer step with the state an interrupted run resumes from. */
@@ -125,6 +130,7 @@ export async function trainAdapter(
     if (resume && epoch < resume.epoch) continue;
     const batches = Math.ceil(order.length / options.batchSize);
     for (let i = resume && epoch === resume.epoch ? resume.batch : 0; i < batches; i++) {
+      await options.beforeBatch?.();
       const rows = order.slice(i * options.batchSize, (i + 1) * options.batchSize);
       const batch = collate(rows, options.padId);
       if (session.graph.distill) batch.teacher = teacherBatch(batch, rows, topK, options.distillWeight ?? 1);

@@ -104,6 +104,7 @@ class LiveCollection implements Collection {
       scope: this.scope,
       recipe: r,
       checkpointsDir: join(dir, '.checkpoints'),
+      beforeTrainingBatch: (signal) => runtime.requests?.idle(signal) ?? Promise.resolve(),
       encodeContext: () => {
         this.encode ??= this.makeEncodeContext();
         // A failure (e.g. no chat template) fails this job; the next one tries again.
@@ -145,16 +146,22 @@ class LiveCollection implements Collection {
       maxNewTokens: request.maxNewTokens ?? this.settings.answer.maxNewTokens,
       compose: request.compose ?? this.settings.answer.compose,
     });
-    const answer = await answerer.answer(request.question, {
-      messages: request.messages,
-      raw: request.raw,
-      adapters: request.adapters,
-      temperature: request.temperature,
-      seed: request.seed,
-      onDelta: request.onDelta,
-      signal: request.signal,
-    });
-    return toAnswerResult(method, answer);
+    // Training in this process pauses between its micro-batches until the answer is done (RequestGate).
+    const leave = this.runtime.requests?.enter();
+    try {
+      const answer = await answerer.answer(request.question, {
+        messages: request.messages,
+        raw: request.raw,
+        adapters: request.adapters,
+        temperature: request.temperature,
+        seed: request.seed,
+        onDelta: request.onDelta,
+        signal: request.signal,
+      });
+      return toAnswerResult(method, answer);
+    } finally {
+      leave?.();
+    }
   }
 
   addDocument(doc: NewDocument): { jobId: string; documentId: string } {

@@ -60,6 +60,7 @@ export { openIndex } from './index-open.js';
 export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
 export { InferenceInputError } from './infer-errors.js';
 export { type AdapterScope, adapterScopeInStore, DEFAULT_SHAPE, type ScopeShape, shapeOrDefaults } from './infer-scope.js';
+export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';
 export type {

@@ -1,5 +1,6 @@
 import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, TrainingSession } from '@rg/engine';
 import { engineAnswerModel } from '@rg/inference';
+import { RequestGate } from './request-gate.js';
 import type { ModelRuntime, RuntimeOptions } from './types.js';
 
 /**
@@ -27,6 +28,7 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
     answerModel: engineAnswerModel(lm, loaded.tokenizer, {
       generate: replacement && ((_view, promptIds, generateOptions) => replacement(lm, promptIds, generateOptions)),
     }),
+    requests: new RequestGate(options.trainingMaxPauseMs),
     trainingSession(targets) {
       if (disposed) return Promise.reject(new Error('trainingSession: the runtime was disposed'));
       const key = [...targets].sort().join(',');

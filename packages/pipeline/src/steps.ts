@@ -21,6 +21,8 @@ export interface StepContext {
   checkpointsDir: string;
   /** The training run (session, base_weight), made on first use. */
   encodeContext(): Promise<EncodeContext>;
+  /** Awaited before every training micro-batch: where training yields to answers in flight (RequestGate). */
+  beforeTrainingBatch?: (signal: AbortSignal) => Promise<void>;
 }
 
 /** Why a step stopped early: the collection closes, or the job was cancelled. Not a failure of the job. */
@@ -89,7 +91,13 @@ export async function encodeStep(ctx: StepContext, record: AugmentedRecord, sign
     [{ adapterId: record.passageId, records: [record] }],
     encode,
     options,
-    { onBatch: stop },
+    {
+      beforeBatch: async () => {
+        await ctx.beforeTrainingBatch?.(signal);
+        stop();
+      },
+      onBatch: stop,
+    },
     { dir: checkpointDir(ctx, record.passageId), everySeconds: 30 },
   );
   stop();

@@ -8,6 +8,7 @@
 import type { LoraTarget, ModelConfig, Tokenizer, TrainingSession } from '@rg/engine';
 import type { AnswerModel, ComposeMode, GenerateFn, Method } from '@rg/inference';
 import type { ExampleLayout, LossSpan } from '@rg/lora-trainer';
+import type { RequestGate } from './request-gate.js';
 
 /** A chat turn (the OpenAI shape, text only). */
 export interface ChatTurn {
@@ -217,6 +218,11 @@ export interface RuntimeOptions {
    * (that is how an abort stops a generation).
    */
   generate?: GenerateFn;
+  /**
+   * Training in this process pauses between micro-batches while answers are being computed, for at most this long at
+   * a time (default 10,000 ms; 0: training does not yield). See RequestGate.
+   */
+  trainingMaxPauseMs?: number;
 }
 
 /** The loaded model, shared by every collection of a process. */
@@ -235,6 +241,8 @@ export interface ModelRuntime {
   readonly home: string;
   /** Generation and scoring on the model (chat template, adapters per request). */
   readonly answerModel: AnswerModel;
+  /** Answers in flight on the model, which training yields to (absent: training never waits). */
+  readonly requests?: RequestGate;
   /** The session that trains adapters on `targets`, created on first use and then shared. */
   trainingSession(targets: readonly LoraTarget[]): Promise<TrainingSession>;
   /** Releases the sessions; collections opened on the runtime must be closed first. */

@@ -23,6 +23,7 @@ interface ServeFlags {
   concurrency?: number;
   maxQueue: number;
   timeout: number;
+  trainingPause: number;
   logLevel: string;
 }
 
@@ -57,6 +58,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
       DEFAULT_SERVER_OPTIONS.maxQueue,
     )
     .option('--timeout <seconds>', 'per request, waiting included', positiveInt, DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000)
+    .option(
+      '--training-pause <seconds>',
+      "an added document's training waits between its steps while answers are in flight, at most this long at a time (0: never)",
+      nonNegativeInt,
+      10,
+    )
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DEFAULT_SERVER_OPTIONS.logLevel)
     .addHelpText(
       'after',
@@ -96,6 +103,7 @@ function serveOptions(
     concurrency: flags.concurrency ?? flags.batch,
     maxQueue: flags.maxQueue,
     requestTimeoutMs: flags.timeout * 1000,
+    trainingMaxPauseMs: flags.trainingPause * 1000,
     logLevel: flags.logLevel as LogLevel,
     apiKey: apiKey || undefined,
   };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyModel } from '@rg/engine/testing';
 import { loadRuntime } from '../runtime.js';
-import type { ModelRuntime, NewDocument, OpenCollectionOptions } from '../types.js';
+import type { ModelRuntime, NewDocument, OpenCollectionOptions, RuntimeOptions } from '../types.js';
 
 /** Three documents of invented facts, one topic each, so BM25 retrieves the right one for each question. */
 export const DOCUMENTS: Array<NewDocument & { id: string }> = [
@@ -22,9 +22,17 @@ export const QUESTIONS: Record<string, string> = {
 export const FAST: OpenCollectionOptions['create'] = { recipe: { epochs: 1 }, answer: { maxNewTokens: 6 } };
 
 /** A scratch folder and the tiny random model loaded as a runtime (answers are noise: tests check wiring). */
-export async function tinyRuntime(prefix: string): Promise<{ dir: string; runtime: ModelRuntime; cleanup: () => Promise<void> }> {
+export async function tinyRuntime(
+  prefix: string,
+  options: Partial<RuntimeOptions> = {},
+): Promise<{ dir: string; runtime: ModelRuntime; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `rg-pipeline-${prefix}-`));
-  const runtime = await loadRuntime({ model: writeTinyModel(join(dir, 'tiny-llama')), home: join(dir, 'home'), threads: 1 });
+  const runtime = await loadRuntime({
+    model: writeTinyModel(join(dir, 'tiny-llama')),
+    home: join(dir, 'home'),
+    threads: 1,
+    ...options,
+  });
   return {
     dir,
     runtime,
