@@ -71,8 +71,15 @@ describe('rg bench serve', () => {
     expect(out.concurrency.levels[2].requests).toBe(32);
     expect(out.adapterWork.adaptersPerRequest).toEqual({ min: 3, max: 3 });
     expect(out.adapterWork.fetchPlusComposeMs.concurrency1.n).toBe(4);
-    expect(out.add).toMatchObject({ words: 200, title: 'Zorblax Harbour', status: 200, adapterApplied: true });
-    expect(out.add.firstAnswerSeconds).toBeGreaterThanOrEqual(out.add.jobDoneSeconds);
+    expect(out.add).toMatchObject({ words: 200, title: 'Zorblax Harbour' });
+    // Training that never yields (0, as before) against the default pause, each on its own server.
+    expect(out.add.runs.map((x: { trainingPauseSeconds: number }) => x.trainingPauseSeconds)).toEqual([0, 10]);
+    for (const run of out.add.runs) {
+      expect(run).toMatchObject({ status: 200, adapterApplied: true, answersWhileTraining: { errors: 0 } });
+      expect(run.firstAnswerSeconds).toBeGreaterThanOrEqual(run.jobDoneSeconds);
+      expect(run.idleAnswerMs).toBeGreaterThan(0);
+      expect(run.answersWhileTraining.n).toBeGreaterThan(0);
+    }
     expect(out.batching.runs.map((x: { batch: number }) => x.batch)).toEqual([1, 4]);
     expect(out.batching).toMatchObject({ clients: 4, outputsIdentical: true });
     expect(out.batching.speedup).toBeGreaterThan(0);

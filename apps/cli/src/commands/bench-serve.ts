@@ -1,12 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { median, percentile, summary } from '@rg/bench-kit';
+import { median, summary } from '@rg/bench-kit';
 import { DEFAULT_BATCH, DEFAULT_SERVER_OPTIONS, type RunningServer, startServer } from '@rg/server';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { intList, positiveInt, stringList } from '../parse.js';
+import { intList, nonNegativeInt, positiveInt, stringList } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+import { measureAdd, popqaDocument } from './bench-serve-add.js';
+import { type Ask, api, chat, type DemoDocument, drive, ms, type Outcome, round2, waitForJob } from './bench-serve-http.js';
 
 const PARTS = ['overhead', 'concurrency', 'batching', 'add'] as const;
 type Part = (typeof PARTS)[number];
@@ -18,6 +20,7 @@ interface Flags {
   maxNewTokens: number;
   batch: number;
   worker?: boolean;
+  trainingPause: number;
   compareBatch?: number[];
   clients: number;
   decodeTokens: number;
@@ -31,124 +34,11 @@ interface Flags {
 /** The shipped demo corpus and questions (apps/cli/demo): small documents that encode in seconds each. */
 const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
 
-interface DemoDocument {
-  id: string;
-  title: string;
-  text: string;
-}
-
-interface RgTimings {
-  retrieve_ms: number;
-  fetch_ms: number;
-  compose_ms: number;
-  prefill_ms: number;
-  decode_ms: number;
-}
-
-interface ChatResponse {
-  choices: Array<{ message: { content: string }; finish_reason: string }>;
-  usage: { prompt_tokens: number; completion_tokens: number };
-  rg: { adapters: Array<{ id: string; weight: number }>; missing_adapters: string[]; timings: RgTimings };
-}
-
-/** One HTTP request as the load generator saw it. */
-interface Outcome {
-  status: number;
-  /** From sending the request to the parsed response body. */
-  ms: number;
-  body?: ChatResponse;
-  /** A network error (no status), or the error message of a non-2xx answer. */
-  error?: string;
-}
-
-interface Ask {
-  question: string;
-  maxNewTokens: number;
-  /** Explicit adapters (document ids); none: the k = 3 retrieved documents' adapters. */
-  adapters?: string[];
-}
-
-const jsonHeaders = { 'content-type': 'application/json' };
-
-function chatBody(model: string, ask: Ask): string {
-  return JSON.stringify({
-    model,
-    messages: [{ role: 'user', content: ask.question }],
-    max_tokens: ask.maxNewTokens,
-    temperature: 0,
-    rg: ask.adapters ? { method: 'cat_all_one', adapters: ask.adapters.map((id) => ({ id })) } : { method: 'cat_all_one', k: 3 },
-  });
-}
-
-async function chat(url: string, model: string, ask: Ask): Promise<Outcome> {
-  const start = performance.now();
-  try {
-    const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: jsonHeaders, body: chatBody(model, ask) });
-    const body = (await res.json()) as ChatResponse & { error?: { message: string } };
-    const ms = performance.now() - start;
-    return res.ok ? { status: res.status, ms, body } : { status: res.status, ms, error: body.error?.message };
-  } catch (e) {
-    return { status: 0, ms: performance.now() - start, error: (e as Error).message };
-  }
-}
-
-/**
- * `clients` concurrent clients, each sending its next request as soon as its previous one is answered, until `count`
- * requests were sent or `deadline` (performance.now() ms) passed: a closed loop, what concurrent users of a chat
- * endpoint do. Requests take seconds here, so plain fetch is an instrument with nothing to hide.
- */
-async function drive(clients: number, count: number, deadline: number, send: (i: number) => Promise<Outcome>): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
-  let next = 0;
-  const client = async () => {
-    while (next < count && performance.now() < deadline) {
-      const i = next++;
-      outcomes[i] = await send(i);
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
-  return outcomes.filter(Boolean);
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-const ms = (xs: number[]) => ({ p50: round2(percentile(xs, 0.5)), p99: round2(percentile(xs, 0.99)) });
-
 function readJsonl<T>(file: string): T[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as T);
-}
-
-/** A PopQA paragraph of about `words` words (the closest in length), as a new document. */
-function popqaDocument(dataDir: string, words: number): DemoDocument {
-  const file = join(dataDir, 'popqa', 'popqa.json');
-  if (!existsSync(file)) throw new UsageError(`${file}: not found (--data-dir: the folder holding popqa/)`);
-  const rows = JSON.parse(readFileSync(file, 'utf8')) as Array<{ paragraphs: Array<{ title: string; text: string }> }>;
-  let best: { title: string; text: string } | undefined;
-  const count = (t: string) => t.split(/\s+/).filter(Boolean).length;
-  for (const row of rows) {
-    for (const p of row.paragraphs) if (!best || Math.abs(count(p.text) - words) < Math.abs(count(best.text) - words)) best = p;
-  }
-  if (!best) throw new UsageError(`${file}: no paragraphs`);
-  return { id: `bench-serve-add-${Date.now()}`, title: best.title, text: best.text };
-}
-
-async function api(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, { ...init, headers: init.body ? jsonHeaders : {} });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** Polls a job until it is done; a failed or cancelled job is an error naming its step. */
-async function waitForJob(url: string, jobId: string, timeoutMs: number): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    const { body } = await api(url, `/v1/jobs/${jobId}`);
-    if (body.state === 'done') return;
-    if (body.state === 'failed' || body.state === 'cancelled') throw new Error(`job ${jobId} ${body.state}: ${body.error}`);
-    if (performance.now() > end) throw new Error(`job ${jobId} still ${body.state} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Adds the demo documents the collection lacks (or whose adapter is missing) through the API, and waits for them. */
@@ -204,6 +94,12 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'the served --batch (rows decoded together)', positiveInt, DEFAULT_BATCH)
     .option('--worker', 'serve with rg serve --worker (decoding in a worker thread)')
     .option(
+      '--training-pause <s>',
+      'add part: the served --training-pause compared with 0 (training that does not yield to answers)',
+      nonNegativeInt,
+      10,
+    )
+    .option(
       '--compare-batch <sizes>',
       'batching part: the --batch values compared (default 1 and --batch); 1 is sequential serving',
       intList,
@@ -226,7 +122,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
       const questions = readJsonl<{ question: string }>(join(DEMO_DIR, 'questions.jsonl')).map((q) => q.question);
       const newDocument = parts.has('add') ? popqaDocument(resolve(ctx.io.cwd, flags.dataDir), 200) : undefined;
       const dir = resolve(ctx.io.cwd, flags.collection ?? join(config.home, 'collections', 'bench-serve'));
-      const serve = (batch: number, concurrency: number) =>
+      const serve = (batch: number, concurrency: number, trainingMaxPauseMs = flags.trainingPause * 1000) =>
         startServer({
           ...DEFAULT_SERVER_OPTIONS,
           collections: [dir],
@@ -238,6 +134,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
           batch,
           concurrency,
           worker: flags.worker ?? false,
+          trainingMaxPauseMs,
           logLevel: 'silent',
         });
       const within = () => performance.now() + flags.maxSeconds * 1000;
@@ -385,36 +282,21 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
           };
         }
 
-        if (parts.has('add') && newDocument) {
-          const words = newDocument.text.split(/\s+/).filter(Boolean).length;
-          ctx.info(`rg: add: POST /v1/documents of ${words} words, then the first answer with its adapter ...`);
-          const start = performance.now();
-          const added = await api(server.url, '/v1/documents', { method: 'POST', body: JSON.stringify(newDocument) });
-          if (added.status !== 202) throw new Error(`adding ${newDocument.id}: HTTP ${added.status} ${JSON.stringify(added.body)}`);
-          try {
-            await waitForJob(server.url, added.body.job_id as string, flags.maxSeconds * 1000);
-            const jobDoneSeconds = (performance.now() - start) / 1000;
-            const answer = await chat(server.url, model, {
-              question: `What is ${newDocument.title}?`,
-              maxNewTokens: flags.maxNewTokens,
-            });
-            const applied = answer.body?.rg.adapters.some((a) => a.id === newDocument.id) ?? false;
-            result.add = {
-              words,
-              title: newDocument.title,
-              jobDoneSeconds: round2(jobDoneSeconds),
-              firstAnswerSeconds: round2((performance.now() - start) / 1000),
-              // Retrieved by its title and applied: the answer used the new document's adapter.
-              adapterApplied: applied,
-              status: answer.status,
-            };
-          } finally {
-            await api(server.url, `/v1/documents/${encodeURIComponent(newDocument.id)}`, { method: 'DELETE' });
-          }
-        }
-
         await server.shutdown();
         server = undefined;
+
+        if (parts.has('add') && newDocument) {
+          result.add = await measureAdd({
+            ctx,
+            serve: (pauseMs) => serve(flags.batch, flags.batch, pauseMs),
+            model,
+            document: newDocument,
+            probe: { question: questions[0], maxNewTokens: flags.maxNewTokens, adapters: docs.slice(0, 3).map((d) => d.id) },
+            maxNewTokens: flags.maxNewTokens,
+            pauses: [...new Set([0, flags.trainingPause])],
+            maxSeconds: flags.maxSeconds,
+          });
+        }
 
         if (parts.has('batching')) {
           const clientAsk = (c: number, maxNewTokens: number): Ask => ({
