@@ -34,6 +34,7 @@ interface Flags {
   weights: WeightFormat;
   peer: boolean;
   python: string;
+  llamacpp?: boolean;
   batch?: number[];
   allowBusy?: boolean;
   json?: boolean;
@@ -263,6 +264,10 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
     .option('--no-peer', 'skip the transformers peer')
     .option('--python <path>', 'Python with torch and transformers (tools/.venv)', 'tools/.venv/bin/python')
     .option(
+      '--llamacpp',
+      'also run llama.cpp (node-llama-cpp, tools/bench/generate_llamacpp.mjs; install: npm i --prefix tools/bench/llamacpp --ignore-scripts) on the same GGUF and prompt ids',
+    )
+    .option(
       '--batch <sizes>',
       'instead: batches of separate requests with their own adapters (e.g. 1,4,8), prefill and decode tokens/s per size, then the largest size of concurrent requests through the DecodeBatcher vs served one after another',
       intList,
@@ -272,6 +277,12 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
+      // Before any timing: a peer that is not installed fails the run at once, not after rg's minutes.
+      const llamaCppInstalled = resolve(ctx.io.cwd, 'tools/bench/llamacpp/node_modules/node-llama-cpp');
+      if (flags.llamacpp && !existsSync(llamaCppInstalled))
+        throw new UsageError(
+          `--llamacpp: ${llamaCppInstalled} not found: from the repository root, npm i --prefix tools/bench/llamacpp --ignore-scripts (about 700 MB)`,
+        );
       const model = await loadModel(config.model, { home: config.home, pull: true });
       if (flags.batch) {
         const sizes = flags.batch;
@@ -336,35 +347,36 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
         logitsVsF32 = { maxAbsDiff: maxAbs, maxAbsDiffOverRange: maxAbs / range, top1Equal: top(ref) === top(got) };
       }
 
-      let peer: (Timing & { peer: string; peakRssMb: number }) | null = null;
-      if (flags.peer) {
-        const python = resolve(ctx.io.cwd, flags.python);
-        if (!existsSync(python)) throw new UsageError(`--python ${python}: not found (create tools/.venv, or pass --no-peer)`);
-        const script = resolve(ctx.io.cwd, 'tools/bench/generate_peer.py');
-        if (!existsSync(script)) throw new UsageError(`${script}: not found (run from the repository root, or pass --no-peer)`);
-        if (model.source.kind !== 'gguf') throw new UsageError('the peer loads GGUF files only: use a .gguf model or --no-peer');
+      type PeerTiming = Timing & { peer: string; peakRssMb: number };
+      /** A peer script on the same GGUF and prompt ids; it prints one JSON line. */
+      const runPeer = (what: string, command: string, script: string, noFlag: string): PeerTiming => {
+        if (!existsSync(script)) throw new UsageError(`${script}: not found (run from the repository root, or pass ${noFlag})`);
+        if (model.source.kind !== 'gguf') throw new UsageError(`the peers load GGUF files only: use a .gguf model or ${noFlag}`);
         const dir = mkdtempSync(join(tmpdir(), 'rg-bench-'));
         try {
           const idsFile = join(dir, 'ids.json');
           writeFileSync(idsFile, JSON.stringify(prompt));
-          ctx.info('peer: transformers generate ...');
-          const args = [
-            script,
-            '--gguf',
-            model.source.path,
-            '--ids-file',
-            idsFile,
-            '--new',
-            String(flags.newTokens),
-            '--runs',
-            String(flags.runs),
-          ];
-          const peerRun = spawnSync(python, [...args, '--threads', String(config.threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-          if (peerRun.status !== 0) throw new Error(`peer failed (exit ${peerRun.status}): ${peerRun.stderr.slice(-2000)}`);
-          peer = JSON.parse(peerRun.stdout.trim().split('\n').pop() as string);
+          ctx.info(`peer: ${what} ...`);
+          const args = [script, '--gguf', model.source.path, '--ids-file', idsFile, '--new', String(flags.newTokens)];
+          const peerRun = spawnSync(command, [...args, '--runs', String(flags.runs), '--threads', String(config.threads)], {
+            encoding: 'utf8',
+            maxBuffer: 1 << 24,
+          });
+          if (peerRun.status !== 0) throw new Error(`peer ${what} failed (exit ${peerRun.status}): ${peerRun.stderr.slice(-2000)}`);
+          return JSON.parse(peerRun.stdout.trim().split('\n').pop() as string);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
+      };
+      let peer: PeerTiming | null = null;
+      if (flags.peer) {
+        const python = resolve(ctx.io.cwd, flags.python);
+        if (!existsSync(python)) throw new UsageError(`--python ${python}: not found (create tools/.venv, or pass --no-peer)`);
+        peer = runPeer('transformers generate', python, resolve(ctx.io.cwd, 'tools/bench/generate_peer.py'), '--no-peer');
+      }
+      let llamaCpp: PeerTiming | null = null;
+      if (flags.llamacpp) {
+        llamaCpp = runPeer('llama.cpp', process.execPath, resolve(ctx.io.cwd, 'tools/bench/generate_llamacpp.mjs'), 'no --llamacpp');
       }
       const sameLeading = (a: number[], b: number[]) => {
         let n = 0;
@@ -400,6 +412,17 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
             }
           : null,
         greedyTokensMatchingPeer: peer ? sameLeading(base.generatedIds, peer.generatedIds) : null,
+        // llama.cpp runs the GGUF's own quantized weights: rg with --weights q4 is the like-for-like comparison.
+        llamaCpp: llamaCpp ? strip(llamaCpp) : null,
+        ratiosVsLlamaCpp: llamaCpp
+          ? {
+              prefill: base.prefillTokensPerSecond / llamaCpp.prefillTokensPerSecond,
+              decode: base.decodeTokensPerSecond / llamaCpp.decodeTokensPerSecond,
+              request: llamaCpp.requestSeconds / base.requestSeconds,
+              peakRss: rgPeakRssMb / llamaCpp.peakRssMb,
+            }
+          : null,
+        greedyTokensMatchingLlamaCpp: llamaCpp ? sameLeading(base.generatedIds, llamaCpp.generatedIds) : null,
       };
       if (flags.json) ctx.json(result);
       else ctx.print(JSON.stringify(result, null, 2));

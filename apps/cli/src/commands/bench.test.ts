@@ -45,3 +45,13 @@ describe('rg bench: the load guard', () => {
     }
   });
 });
+
+describe('rg bench generate --llamacpp', () => {
+  it('refuses before any timing when the llama.cpp peer is not installed, naming the command that installs it', async () => {
+    const r = await runCli(['bench', 'generate', '--no-peer', '--llamacpp'], { cwd: root });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--llamacpp: ${join(root, 'tools/bench/llamacpp/node_modules/node-llama-cpp')} not found`);
+    expect(r.stderr).toContain('npm i --prefix tools/bench/llamacpp --ignore-scripts');
+    expect(r.stdout).toBe('');
+  });
+});
