@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type RetrievalFields, retrievalFields, TemplateAugmenter } from '@rg/augment';
-import { mean, median, type Summary, summary } from '@rg/bench-kit';
+import { mean, median } from '@rg/bench-kit';
 import { CorpusStore, type Document, ingest } from '@rg/corpus';
-import { SentenceEncoder, seededRandom, sentenceEncoderDir } from '@rg/engine';
+import { sentenceEncoderDir } from '@rg/engine';
 import { type Dataset, DatasetError, loadPopQa, loadPubMedQa } from '@rg/inference';
 import {
   type BackendName,
@@ -13,12 +13,8 @@ import {
   DEFAULT_FIELD_WEIGHTS,
   EMBEDDED_BACKENDS,
   type FieldWeights,
-  HNSW_DEFAULTS,
-  HnswRetriever,
   HybridRetriever,
-  indexFiles,
   openRetriever,
-  type Retriever,
   SqliteBm25Retriever,
 } from '@rg/retriever';
 import { type Command, Option } from 'commander';
@@ -26,6 +22,8 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, stringList } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+import { type BenchQuestion, KS, measure } from './bench-retrieve-recall.js';
+import { annScaling, scaling } from './bench-retrieve-scale.js';
 import { fieldWeightsOption, readRetrievalFields } from './index-cmd.js';
 
 interface Flags {
@@ -44,19 +42,8 @@ interface Flags {
   json?: boolean;
 }
 
-const KS = [1, 3, 10] as const;
-
-/** A question and the documents that answer it: a hit is any of them in the top k. */
-interface BenchQuestion {
-  text: string;
-  gold: string[];
-}
-
 /** Backends whose lexical part indexes tags: measured again with tags under `--tags`. */
 const TAGGED_BACKENDS = ['sqlite', 'hybrid'] as const;
-// At a million generated passages one BM25 query takes seconds on this machine: 20 questions per size keep the
-// run under an hour (p99 of 20 is their maximum).
-const QUERIES_AT_SCALE = 20;
 
 export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
   benchCommand(program)
@@ -294,219 +281,7 @@ function runPeer(ctx: CliContext, input: string, modelDir: string, threads: numb
   return { ...peer, ratios };
 }
 
-/** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
-async function measure(
-  r: Retriever,
-  questions: BenchQuestion[],
-  warmup = 20,
-): Promise<{ recall: Record<string, number>; latencyMs: Summary }> {
-  for (const q of questions.slice(0, warmup)) await r.search(q.text, { k: 10 });
-  const hits = new Map<number, number>(KS.map((k) => [k, 0]));
-  const times: number[] = [];
-  for (const q of questions) {
-    const t = performance.now();
-    const ids = (await r.search(q.text, { k: 10 })).map((h) => h.id);
-    times.push(performance.now() - t);
-    const found = q.gold.map((g) => ids.indexOf(g)).filter((i) => i !== -1);
-    const rank = found.length > 0 ? Math.min(...found) : -1;
-    for (const k of KS) if (rank !== -1 && rank < k) hits.set(k, (hits.get(k) ?? 0) + 1);
-  }
-  return {
-    recall: Object.fromEntries(KS.map((k) => [`@${k}`, (hits.get(k) ?? 0) / questions.length])),
-    latencyMs: summary(times),
-  };
-}
-
 function cpuSeconds(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1e6;
-}
-
-/**
- * BM25 latency as the index grows: the 1,000 real abstracts plus generated passages. A passage is
- * 100 words drawn independently from the unigram distribution of the real abstracts (seeded), so
- * term statistics look like the corpus' vocabulary but no passage answers a question.
- */
-async function scaling(
-  store: CorpusStore,
-  questions: BenchQuestion[],
-  total: number,
-  path: string,
-  log: (s: string) => void,
-): Promise<unknown[]> {
-  const r = new SqliteBm25Retriever(path);
-  await r.add([...store.iterate()]);
-  const words = unigramSampler(store);
-  const random = seededRandom(42);
-  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
-  const rows: unknown[] = [];
-  let added = 0;
-  for (const target of steps) {
-    const t0 = performance.now();
-    while (added < target) {
-      const batch: Document[] = [];
-      for (let i = 0; i < 10_000 && added < target; i++, added++) {
-        batch.push({ id: `gen-${added}`, text: Array.from({ length: 100 }, () => words(random())).join(' ') });
-      }
-      await r.add(batch);
-    }
-    r.optimize();
-    const addSeconds = (performance.now() - t0) / 1000;
-    const m = await measure(r, questions.slice(0, QUERIES_AT_SCALE), 3);
-    log(`bench retrieve scaling: ${added} generated passages, p50 ${m.latencyMs.p50.toFixed(2)} ms`);
-    rows.push({
-      generatedPassages: added,
-      queries: QUERIES_AT_SCALE,
-      documents: added + store.count(),
-      generateIndexOptimizeSeconds: addSeconds,
-      ...m,
-    });
-  }
-  await r.close();
-  return rows;
-}
-
-// Exact search at a million vectors takes seconds per query here: 100 questions per size.
-const QUERIES_AT_ANN_SCALE = 100;
-const EF_SEARCH_SWEEP = [16, 32, 64, 100, 200, 400];
-
-/**
- * HNSW against exact search on the same vectors as the corpus grows. The 1,000 real abstract vectors
- * (all-MiniLM-L6-v2) come first; each generated vector is a random convex mix of two real abstract
- * vectors, w·a + (1 − w)·b with w uniform in [0, 1], plus isotropic Gaussian noise of expected norm 0.5,
- * renormalised (seeded): it lies among the real documents without answering any question. Queries are
- * real question vectors. recall@10 = share of the exact top 10 that the HNSW top 10 holds; gold@10 =
- * share of questions whose own abstract is in the top 10; cosine loss = mean over ranks 1-10 of exact
- * minus HNSW similarity (0 when HNSW finds the exact list); spread = exact 1st minus 10th similarity.
- */
-async function annScaling(
-  store: CorpusStore,
-  questions: BenchQuestion[],
-  total: number,
-  dir: string,
-  config: { home: string; threads: number },
-  log: (s: string) => void,
-): Promise<unknown> {
-  const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads });
-  // The abstracts' vectors come from the store's dense index when this run built one.
-  const r = new HnswRetriever(join(dir, 'dense.sqlite'), join(dir, 'dense.hnsw'), encoder, {
-    reuseFrom: indexFiles(store.dir, 'dense')[0],
-    ownsEmbedder: true,
-  });
-  await r.add([...store.iterate()]);
-  const real = [...r.vectors.rows()].map((row) => row.vector);
-  const asked = questions.slice(0, QUERIES_AT_ANN_SCALE);
-  const queries = await r.vectors.embed(asked.map((q) => q.text));
-  const random = seededRandom(7);
-  const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  const dim = real[0].length;
-  const sigma = 0.5 / Math.sqrt(dim);
-  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
-  const rows: unknown[] = [];
-  let generated = 0;
-  let addSeconds = 0;
-  for (const target of steps) {
-    const t0 = performance.now();
-    while (real.length + generated < target) {
-      const docs: Document[] = [];
-      const vectors: Float32Array[] = [];
-      for (let i = 0; i < 10_000 && real.length + generated < target; i++, generated++) {
-        const a = real[Math.floor(random() * real.length)];
-        const b = real[Math.floor(random() * real.length)];
-        const w = random();
-        const v = a.map((x, j) => w * x + (1 - w) * b[j] + sigma * gaussian());
-        const norm = Math.hypot(...v);
-        docs.push({ id: `gen-${generated}`, text: `gen-${generated}` });
-        vectors.push(v.map((x) => x / norm));
-      }
-      r.addVectors(docs, vectors);
-    }
-    addSeconds += (performance.now() - t0) / 1000;
-    log(`bench retrieve ann: ${real.length + generated} vectors indexed, searching`);
-    const exactTimes: number[] = [];
-    const exact: string[][] = [];
-    const exactScores: number[][] = [];
-    let exactGold = 0;
-    queries.forEach((q, i) => {
-      const t = performance.now();
-      const hits = r.vectors.searchVector(q, { k: 10 });
-      exactTimes.push(performance.now() - t);
-      const ids = hits.map((h) => h.id);
-      exact.push(ids);
-      exactScores.push(hits.map((h) => h.score));
-      if (asked[i].gold.some((g) => ids.includes(g))) exactGold++;
-    });
-    // How close the exact top 10 are to each other: with near-ties, a missed id costs little similarity.
-    const spread = mean(exactScores.map((sc) => sc[0] - sc[sc.length - 1]));
-    const exactLatency = summary(exactTimes);
-    const ann: Record<string, unknown> = {};
-    for (const ef of EF_SEARCH_SWEEP) {
-      r.setEfSearch(ef);
-      for (const q of queries.slice(0, 10)) r.searchVector(q, { k: 10 });
-      const times: number[] = [];
-      let found = 0;
-      let gold = 0;
-      const loss: number[] = [];
-      queries.forEach((q, i) => {
-        const t = performance.now();
-        const hits = r.searchVector(q, { k: 10 });
-        times.push(performance.now() - t);
-        const ids = hits.map((h) => h.id);
-        found += ids.filter((id) => exact[i].includes(id)).length;
-        if (asked[i].gold.some((g) => ids.includes(g))) gold++;
-        loss.push(mean(exactScores[i].map((sc, j) => sc - (hits[j]?.score ?? 0))));
-      });
-      const lat = summary(times);
-      ann[`efSearch=${ef}`] = {
-        recallAt10VsExact: found / (10 * queries.length),
-        goldAt10: gold / queries.length,
-        meanCosineLossAt10: mean(loss),
-        latencyMs: lat,
-        p50SpeedupOverExact: exactLatency.p50 / lat.p50,
-      };
-    }
-    r.setEfSearch(HNSW_DEFAULTS.efSearch);
-    log(`bench retrieve ann: ${real.length + generated} vectors: ${JSON.stringify({ exact: exactLatency, hnsw: ann })}`);
-    rows.push({
-      vectors: real.length + generated,
-      realAbstracts: real.length,
-      generated,
-      queries: queries.length,
-      addSecondsCumulative: addSeconds,
-      exact: { goldAt10: exactGold / queries.length, meanTop10CosineSpread: spread, latencyMs: exactLatency },
-      hnsw: ann,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    });
-  }
-  const t0 = performance.now();
-  await r.close();
-  return {
-    generator: 'normalize(w·a + (1−w)·b + N(0, (0.5²/dim)·I)), a, b random real abstract vectors, w ~ U[0,1], seed 7',
-    params: { M: r.params.M, efConstruction: r.params.efConstruction, efSearchDefault: HNSW_DEFAULTS.efSearch },
-    saveSeconds: (performance.now() - t0) / 1000,
-    rows,
-  };
-}
-
-function unigramSampler(store: CorpusStore): (u: number) => string {
-  const counts = new Map<string, number>();
-  for (const d of store.iterate()) for (const w of d.text.split(/\s+/)) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
-  const vocab = [...counts.keys()];
-  const cumulative = new Float64Array(vocab.length);
-  let sum = 0;
-  vocab.forEach((w, i) => {
-    sum += counts.get(w) ?? 0;
-    cumulative[i] = sum;
-  });
-  return (u) => {
-    const target = u * sum;
-    let lo = 0;
-    let hi = vocab.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid] <= target) lo = mid + 1;
-      else hi = mid;
-    }
-    return vocab[lo];
-  };
 }

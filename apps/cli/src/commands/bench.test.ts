@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
+import { writeTinyModel } from '../test-helpers/tiny-model.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rg-cli-bench-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -53,5 +54,19 @@ describe('rg bench generate --llamacpp', () => {
     expect(r.stderr).toContain(`--llamacpp: ${join(root, 'tools/bench/llamacpp/node_modules/node-llama-cpp')} not found`);
     expect(r.stderr).toContain('npm i --prefix tools/bench/llamacpp --ignore-scripts');
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('rg bench generate --batch', () => {
+  it('times batches of separate requests and the batcher against one after another, with identical greedy outputs', async () => {
+    const model = writeTinyModel(join(root, 'tiny-llama'));
+    const args = ['--model', model, 'bench', 'generate', '--batch', '1,2', '--prompt-tokens', '8', '--new-tokens', '3'];
+    const r = await runCli([...args, '--runs', '1', '--no-peer', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ bench: 'generate', mode: 'batch', busy: false });
+    expect(out.batches.map((b: { batch: number }) => b.batch)).toEqual([1, 2]);
+    for (const b of out.batches) expect(b.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(out.concurrent).toMatchObject({ requests: 2, outputsIdentical: true });
   });
 });
