@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../test-helpers.js';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
+import { runCli } from '../test-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rg-cli-bench-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
