@@ -1,4 +1,5 @@
 import { type AdapterStore, isDocKey } from '@rg/adapter-store';
+import { WARMUP_ADAPTER_ID } from '@rg/lora-trainer';
 import { InferenceInputError } from './infer-errors.js';
 
 /** Where a run's adapters sit in the store: the model, the adapter shape and the training run's lr and epochs. */
@@ -43,7 +44,8 @@ export function adapterScopeInStore(
 ): AdapterScope {
   const seen = new Map<string, AdapterScope>();
   for (const e of store.list({ model: want.model })) {
-    if (!isDocKey(e.key)) continue;
+    // The warm-up adapter is trained with its own lr and epochs and found by itself (--warmup): not a setup.
+    if (!isDocKey(e.key) || e.key.id === WARMUP_ADAPTER_ID) continue;
     const { model, rank, alpha, dataset, lr, epochs } = e.key;
     const scope = { model, rank, alpha, dataset, lr, epochs };
     seen.set(JSON.stringify(scope), scope);

@@ -43,7 +43,8 @@ describe('worker host', () => {
   it('keeps the event loop responsive while a forward runs (in-process blocks it)', async () => {
     const big = tinyLlamaConfig({ hiddenSize: 256, intermediateSize: 1024, numLayers: 2, numHeads: 8, numKvHeads: 2, headDim: 32 });
     const bigWeights = randomLlamaWeights(big, 2);
-    const long = Array.from({ length: 256 }, (_, i) => (i * 7) % big.vocabSize);
+    // Long enough that the forward takes well over 20 ms even on a quiet machine (256 tokens took 18 ms once).
+    const long = Array.from({ length: 1024 }, (_, i) => (i * 7) % big.vocabSize);
     const local = await OrtCausalLM.load(big, bigWeights, { threads: 1 });
     const remote = await OrtCausalLM.load(big, bigWeights, { threads: 1, worker: true });
     try {
