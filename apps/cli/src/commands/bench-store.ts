@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,12 +7,10 @@ import {
   ADAPTER_DTYPES,
   type AdapterDtype,
   AdapterStore,
-  composeCat,
   type DocAdapterKey,
   encodePeftAdapter,
   type LoraAdapter,
   type LoraPair,
-  readFileInto,
   roundTripDtype,
 } from '@rg/adapter-store';
 import { summary } from '@rg/bench-kit';
@@ -22,6 +20,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+import { type FetchTimes, timeFetches } from './bench-store-fetch.js';
 
 /** SmolLM2-135M: 30 layers, hidden 576, intermediate 1536; the MLP targets the paper's setup uses. */
 const SMOLLM2 = { layers: 30, hidden: 576, intermediate: 1536 };
@@ -82,16 +81,6 @@ function adapterFactory(rank: number): (i: number) => LoraAdapter {
   };
 }
 
-/** Evict a folder's files from the OS page cache (GNU dd iflag=nocache: posix_fadvise DONTNEED). */
-function dropPageCache(dir: string): boolean {
-  let ok = true;
-  for (const f of readdirSync(dir)) {
-    const r = spawnSync('dd', [`if=${join(dir, f)}`, 'iflag=nocache', 'count=0', 'status=none']);
-    ok &&= r.status === 0;
-  }
-  return ok;
-}
-
 /** Max |stored - fp32| over all tensor entries, relative to the largest |entry|. */
 function relativeError(a: LoraAdapter, b: LoraAdapter): number {
   let err = 0;
@@ -109,110 +98,6 @@ function relativeError(a: LoraAdapter, b: LoraAdapter): number {
     }
   }
   return err / max;
-}
-
-let scratch = Buffer.alloc(0);
-/** A buffer kept from call to call, so that timing the disk allocates nothing. */
-function scratchOf(size: number): Buffer {
-  if (scratch.byteLength < size) scratch = Buffer.allocUnsafeSlow(size);
-  return scratch.subarray(0, size);
-}
-
-/** The wall and CPU milliseconds of each fetch mode, and of composing one request's adapters. */
-interface FetchTimes {
-  warm: number[];
-  coldWarmPages: number[];
-  cold: number[];
-  coldSync: number[];
-  coldRawRead: number[];
-  catMs: number[];
-  cpuMs: Record<string, number[]>;
-  evicted: boolean;
-}
-
-async function timeFetches(
-  store: AdapterStore,
-  requests: DocAdapterKey[][],
-  coldRequests: DocAdapterKey[][][],
-  unleased: boolean,
-  ctx: CliContext,
-): Promise<FetchTimes> {
-  // Wall time, and this process's CPU time (user + system), which the other jobs on a shared
-  // machine inflate far less than wall time.
-  const cpuMs: Record<string, number[]> = {};
-  // Requests go through `lease` + `release`, the path inference uses (the k adapters' files are read
-  // concurrently, into buffers recycled from adapters that left the LRU); `coldSync` times `leaseSync` on cold
-  // requests of its own for comparison. `--unleased`: plain fetchAsync / fetch, which allocate per cold load.
-  const walls: Record<string, number[]> = {};
-  const timeOne = async (mode: string, read: (keys: DocAdapterKey[]) => unknown, keys: DocAdapterKey[]) => {
-    walls[mode] ??= [];
-    cpuMs[mode] ??= [];
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await read(keys);
-    walls[mode].push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpuMs[mode].push((c.user + c.system) / 1000);
-  };
-  const opts = { modelFingerprint: 'bench' };
-  const fetchAsync = unleased
-    ? (keys: DocAdapterKey[]) => store.fetchAsync(keys, opts)
-    : async (keys: DocAdapterKey[]) => (await store.lease(keys, opts)).release();
-  const fetchSync = unleased
-    ? (keys: DocAdapterKey[]) => store.fetch(keys, opts)
-    : (keys: DocAdapterKey[]) => store.leaseSync(keys, opts).release();
-  // Every file of the requests' adapters read with nothing else: warms the page cache, or times the disk alone.
-  const readFiles = (keys: DocAdapterKey[]) => {
-    for (const k of keys) for (const f of readdirSync(store.pathOf(k))) readFileInto(join(store.pathOf(k), f), scratchOf);
-  };
-  const time = async (mode: string, before: (keys: DocAdapterKey[]) => void) => {
-    for (const keys of requests.slice(1)) {
-      before(keys);
-      await timeOne(mode, fetchAsync, keys);
-    }
-    return walls[mode];
-  };
-  await fetchAsync(requests[0]); // warm-up: code paths, allocator
-
-  ctx.info('bench store: warm fetches');
-  const warm = await time('warm', fetchSync);
-  ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
-  const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
-    store.dropCache();
-    readFiles(keys);
-  });
-  ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
-  let evicted = true;
-  const evict = (keys: DocAdapterKey[]) => {
-    store.dropCache();
-    for (const k of keys) evicted &&= dropPageCache(store.pathOf(k));
-  };
-  // The three cold modes take turns, in a rotating order, so that none of them always comes first and load
-  // changes hit all of them alike; each has its own requests (same distribution). `coldRawRead` is the disk's
-  // floor: evicted files read with nothing else (no manifest, hash or decode), so the cold figures split into
-  // what the disk costs and what the store adds.
-  const coldModes: [string, (keys: DocAdapterKey[]) => unknown][] = [
-    ['cold', fetchAsync],
-    ['coldSync', fetchSync],
-    ['coldRawRead', readFiles],
-  ];
-  for (let i = 0; i < coldRequests[0].length; i++) {
-    for (let j = 0; j < coldModes.length; j++) {
-      const m = (i + j) % coldModes.length;
-      evict(coldRequests[m][i]);
-      await timeOne(coldModes[m][0], coldModes[m][1], coldRequests[m][i]);
-    }
-  }
-  const { cold, coldSync, coldRawRead } = walls;
-
-  const fetched = store.fetch(requests[1]);
-  const catMs = Array.from({ length: 20 }, () => {
-    const t0 = performance.now();
-    composeCat(fetched.map((adapter) => ({ adapter })));
-    return performance.now() - t0;
-  });
-
-  return { warm, coldWarmPages, cold, coldSync, coldRawRead, catMs, cpuMs, evicted };
 }
 
 /** `timeFetches` in a new `rg bench store --reuse` process on the same store and requests. */
