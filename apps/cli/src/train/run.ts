@@ -21,6 +21,7 @@ import {
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
+import { DEFAULT_SHAPE } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
@@ -56,23 +57,26 @@ export interface TrainerFlags extends TrainingRunFlags {
 
 /** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
 export function addTrainerOptions(command: Command, unit: string): Command {
-  return command
-    .option('--rank <r>', 'LoRA rank', positiveInt, 2)
-    .option('--alpha <a>', 'LoRA alpha', positiveNumber, 32)
-    .option('--lr <lr>', 'AdamW learning rate', positiveNumber, 3e-4)
-    .option('--epochs <n>', `epochs over each ${unit}’s examples`, positiveInt, 1)
-    .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
-    .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
-    .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
-    .addOption(
-      new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
-        .choices(['lora', 'gradient'])
-        .default('lora'),
-    )
-    .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
-    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
-    .addOption(examplesOption())
-    .addOption(lossOption());
+  return (
+    command
+      // The defaults rg infer falls back to when the store cannot tell (one place, so the two cannot drift apart).
+      .option('--rank <r>', 'LoRA rank', positiveInt, DEFAULT_SHAPE.rank)
+      .option('--alpha <a>', 'LoRA alpha', positiveNumber, DEFAULT_SHAPE.alpha)
+      .option('--lr <lr>', 'AdamW learning rate', positiveNumber, DEFAULT_SHAPE.lr)
+      .option('--epochs <n>', `epochs over each ${unit}’s examples`, positiveInt, DEFAULT_SHAPE.epochs)
+      .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
+      .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
+      .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
+      .addOption(
+        new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
+          .choices(['lora', 'gradient'])
+          .default('lora'),
+      )
+      .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
+      .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
+      .addOption(examplesOption())
+      .addOption(lossOption())
+  );
 }
 
 /** `--examples`: the recipe's example layout (rg encode, rg cluster train, and rg bench e2e passing it on). */
