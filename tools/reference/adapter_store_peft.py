@@ -5,7 +5,7 @@ Step 1 (always): build a tiny random LlamaForCausalLM, wrap it in PEFT LoRA adap
 record in expected.json the values PEFT holds (some tensors in full, each tensor's sum) and the delta W of
 PEFT's own add_weighted_adapter "cat" (one*0.7 + two*-0.3) and "linear" (one*0.6 + three*0.4) combinations.
 
-Step 2 (when rg has written its fixtures, see packages/adapter-store/src/peft.test.ts with RG_WRITE_FIXTURES=1):
+Step 2 (when rg has written its fixtures, see packages/lora/src/peft.test.ts with RG_WRITE_FIXTURES=1):
 load each rg-written folder with PeftModel.from_pretrained and check its tensors and logits against PEFT's;
 the outcome goes to rg-written-check.json (committed; the TS test asserts it says ok for the current fixtures).
 

@@ -1,4 +1,4 @@
-import { type LoraAdapter, parseModuleKey } from './peft.js';
+import { type LoraAdapter, parseModuleKey } from '@rg/lora';
 
 /**
  * The dimensions of the base model an adapter must fit: a subset of the engine's ModelConfig

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ADAPTER_MODEL_FILE, encodePeftAdapter, type LoraAdapter, writePeftAdapter } from '@rg/lora';
+import { randomAdapter } from '@rg/lora/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelDims } from './check.js';
-import { ADAPTER_MODEL_FILE, encodePeftAdapter, type LoraAdapter, writePeftAdapter } from './peft.js';
 import { AdapterStore, AdapterStoreError } from './store.js';
-import { randomAdapter } from './test-helpers/random.js';
 
 // Issue 17 case 3: adapter contents (finite weights, shapes that fit the model) are checked on import, verify and load.
 const dirs: string[] = [];

@@ -1,15 +1,48 @@
-export { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims, targetDims } from './check.js';
+// The adapter itself (types, PEFT codec, safetensors, dtypes, composition) is @rg/lora's; re-exported so that code
+// written against the store keeps compiling. New code imports it from @rg/lora.
 export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_DTYPES,
+  ADAPTER_MODEL_FILE,
+  type AdapterDtype,
+  AdapterFormatError,
+  adapterBytes,
   applyGradient,
   ComposeBuffers,
   type CompositionEntry,
   CompositionError,
   composeCat,
   composeLinear,
+  decodePeftAdapter,
+  encodePeftAdapter,
+  encodeSafetensors,
+  f16ToF32,
+  f32ToF16,
+  type LoraAdapter,
+  type LoraAdapterConfig,
+  type LoraModule,
+  type LoraPair,
+  type LoraWeights,
+  loraScale,
+  moduleKey,
+  parseModuleKey,
+  parseSafetensorsHeader,
+  peftTensorName,
+  readFileInto,
+  readPeftAdapter,
+  readSafetensors,
+  readSafetensorsHeader,
+  roundTripDtype,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  SafetensorsError,
+  type SafetensorsHeader,
+  type TensorToWrite,
+  toFloat32,
   toLoraWeights,
-} from './compose.js';
-export { ADAPTER_DTYPES, type AdapterDtype, f32ToF16 } from './dtype.js';
-export { readFileInto } from './fsutil.js';
+  writePeftAdapter,
+} from '@rg/lora';
+export { baseModelWarning, findNonFinite, findShapeMismatch, type ModelDims, targetDims } from './check.js';
 export {
   type AdapterKey,
   AdapterKeyError,
@@ -20,37 +53,6 @@ export {
   escapeSegment,
   isDocKey,
 } from './layout.js';
-export { type LoraModule, type LoraWeights, moduleKey } from './lora.js';
-export {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_MODEL_FILE,
-  AdapterFormatError,
-  adapterBytes,
-  decodePeftAdapter,
-  encodePeftAdapter,
-  type LoraAdapter,
-  type LoraAdapterConfig,
-  type LoraPair,
-  loraScale,
-  parseModuleKey,
-  peftTensorName,
-  readPeftAdapter,
-  roundTripDtype,
-  writePeftAdapter,
-} from './peft.js';
-export {
-  encodeSafetensors,
-  f16ToF32,
-  parseSafetensorsHeader,
-  readSafetensors,
-  readSafetensorsHeader,
-  type SafetensorsDtype,
-  type SafetensorsEntry,
-  SafetensorsError,
-  type SafetensorsHeader,
-  type TensorToWrite,
-  toFloat32,
-} from './safetensors.js';
 export {
   type AdapterLease,
   type AdapterMode,

@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { baseModelWarning } from './check.js';
-import type { AdapterDtype } from './dtype.js';
-import { fsyncDir, mkdirDurable, writeFolderDurable } from './fsutil.js';
-import { type AdapterKey, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
-import { FILES } from './manifest.js';
+import type { AdapterDtype } from '@rg/lora';
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_MODEL_FILE,
   AdapterFormatError,
   encodePeftAdapter,
+  fsyncDir,
   type LoraAdapter,
+  mkdirDurable,
   readPeftAdapter,
-} from './peft.js';
+  writeFolderDurable,
+} from '@rg/lora';
+import { baseModelWarning } from './check.js';
+import { type AdapterKey, type DocAdapterKey, describeKey, isDocKey } from './layout.js';
+import { FILES } from './manifest.js';
 import {
   AdapterStoreError,
   type ExportRecord,

@@ -1,8 +1,7 @@
 import { join, relative, resolve } from 'node:path';
+import { f16ToF32, f32ToF16 } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
-import { f32ToF16 } from './dtype.js';
 import { adapterRelPath, escapeSegment } from './layout.js';
-import { f16ToF32 } from './safetensors.js';
 
 const key = (id: string) => ({ model: 'smollm2', rank: 2, alpha: 4, dataset: 'pubmedqa', lr: 0.0001, epochs: 1, id });
 

@@ -4,10 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { AdapterDtype } from '@rg/lora';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE } from '@rg/lora';
 import Database from 'better-sqlite3';
-import type { AdapterDtype } from './dtype.js';
 import type { AdapterKey } from './layout.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE } from './peft.js';
 import { type AdapterMode, AdapterStoreError, type FileRecord, type ManifestEntry } from './store-types.js';
 
 export const MANIFEST_FILE = '.rg-manifest.sqlite';

@@ -1,5 +1,5 @@
+import { adapterBytes, type LoraAdapter } from '@rg/lora';
 import { ByteLru } from './lru.js';
-import { adapterBytes, type LoraAdapter } from './peft.js';
 import { BufferPool } from './pool.js';
 import type { AdapterLease } from './store-types.js';
 

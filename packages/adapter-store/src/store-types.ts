@@ -1,8 +1,8 @@
 /** The adapter store's public types: keys' manifest entries, options, and the errors it raises. */
+
+import type { AdapterDtype, LoraAdapter } from '@rg/lora';
 import type { ModelDims } from './check.js';
-import type { AdapterDtype } from './dtype.js';
 import type { AdapterKey, DocAdapterKey } from './layout.js';
-import type { LoraAdapter } from './peft.js';
 
 /** Trained weights, or the gradient at base_weight (composed as base_weight - gamma * gradient). */
 export type AdapterMode = 'trained' | 'gradient';

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, type LoraAdapter, readPeftAdapter, roundTripDtype, writePeftAdapter } from '@rg/lora';
+import { randomAdapter } from '@rg/lora/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterRelPath } from './layout.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, type LoraAdapter, readPeftAdapter, roundTripDtype, writePeftAdapter } from './peft.js';
 import { AdapterStore } from './store.js';
-import { randomAdapter } from './test-helpers/random.js';
 
 const dirs: string[] = [];
 function freshRoot(): string {

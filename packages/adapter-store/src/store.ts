@@ -1,14 +1,23 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { AdapterDtype } from '@rg/lora';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_MODEL_FILE,
+  encodePeftAdapter,
+  fsyncDir,
+  type LoraAdapter,
+  mkdirDurable,
+  readFileHashed,
+  readFileInto,
+  writeFolderDurable,
+} from '@rg/lora';
 import type Database from 'better-sqlite3';
 import { baseModelWarning } from './check.js';
-import type { AdapterDtype } from './dtype.js';
-import { fsyncDir, mkdirDurable, readFileHashed, readFileInto, writeFolderDurable } from './fsutil.js';
 import { exportAdapter, importAdapter } from './interchange.js';
 import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
 import { contentHashOf, FILES, MANIFEST_FILE, openManifest, type Row, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
 import { AdapterMemory, type Cached } from './memory.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, encodePeftAdapter, type LoraAdapter } from './peft.js';
 import {
   type AdapterLease,
   AdapterStoreError,

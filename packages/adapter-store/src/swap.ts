@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fsyncDir, writeFileDurable } from '@rg/lora';
 import type Database from 'better-sqlite3';
-import { fsyncDir, writeFileDurable } from './fsutil.js';
 import { FILES, type Row, sha256 } from './manifest.js';
 import type { FileRecord } from './store-types.js';
 

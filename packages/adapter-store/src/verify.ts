@@ -1,8 +1,14 @@
 import { join } from 'node:path';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_MODEL_FILE,
+  AdapterFormatError,
+  decodePeftAdapter,
+  type LoraAdapter,
+  SafetensorsError,
+} from '@rg/lora';
 import { findNonFinite, findShapeMismatch, type ModelDims } from './check.js';
 import { type Row, sha256 } from './manifest.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, AdapterFormatError, decodePeftAdapter, type LoraAdapter } from './peft.js';
-import { SafetensorsError } from './safetensors.js';
 import { AdapterStoreError, type FileRecord } from './store-types.js';
 
 /** A manifest row and the adapter's display name, what every check below reports against. */

@@ -1,9 +1,8 @@
+import type { ChatMessage } from '@rg/engine';
 import type { AugmentedRecord } from './record.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+// One chat message type for the house: the engine's, which its chat template renders.
+export type { ChatMessage } from '@rg/engine';
 
 export interface GenerateOptions {
   /** Sampling seed; a retry uses another one to get a different output. */

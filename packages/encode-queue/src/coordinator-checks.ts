@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_MODEL_FILE,
-  type AdapterStore,
-  type DocAdapterKey,
-  decodePeftAdapter,
-  describeKey,
-  type LoraAdapter,
-} from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey } from '@rg/adapter-store';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, decodePeftAdapter, type LoraAdapter } from '@rg/lora';
 import { formatRecipe, RecipeMismatchError, type resolveRecipe, storedRecipe, type TrainingGroup } from '@rg/lora-trainer';
 import type { Redis } from 'ioredis';
 import type { QueueTarget } from './connection.js';

@@ -1,4 +1,5 @@
-import { ADAPTER_MODEL_FILE, type AdapterStore, type DocAdapterKey, decodePeftAdapter, describeKey } from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey } from '@rg/adapter-store';
+import { ADAPTER_MODEL_FILE, decodePeftAdapter } from '@rg/lora';
 import { type EncodeOptions, type RecipeRecord, reservedAdapterId, resolveRecipe, type TrainingGroup } from '@rg/lora-trainer';
 import { type Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, decodePeftAdapter, encodePeftAdapter, type LoraAdapter } from '@rg/adapter-store';
 import { type LoadedModel, type LoraTarget, modelFingerprint, TrainingSession } from '@rg/engine';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, decodePeftAdapter, encodePeftAdapter, type LoraAdapter } from '@rg/lora';
 import { recordsExamples, resolveRecipe, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';

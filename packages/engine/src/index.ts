@@ -77,7 +77,6 @@ export {
 export { dequantize, GGML_TYPES, type GgmlTypeName, ggmlBytes, ggmlTypeName } from './model/quants.js';
 export { referenceForward } from './reference/llama.js';
 export { randomLora } from './reference/random-lora.js';
-export { concatLora } from './runtime/adapters.js';
 export {
   AdapterMismatchError,
   type AdapterSet,

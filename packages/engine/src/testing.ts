@@ -1,7 +1,7 @@
 // `@rg/engine/testing`: fixtures for the tests and examples of what is built on the engine, kept out of its main API.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSafetensors, type TensorToWrite } from '@rg/adapter-store';
+import { encodeSafetensors, type TensorToWrite } from '@rg/lora';
 import { randomLlamaWeights, tinyLlamaConfig } from './train/tiny-model.js';
 
 /** Role markers of the tiny model's chat template (ChatML, as SmolLM2's), then the 256 byte-level characters. */

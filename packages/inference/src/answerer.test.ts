@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
 import { createAnswerer } from './answerer.js';
 import type { CorpusDocument } from './datasets/types.js';

@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import type { CorpusDocument, QaExample } from './datasets/types.js';
 import { type AnswerOptions, checkDeps, compositionWeights, type Method, type MethodDeps } from './methods.js';
 import type { AdapterSource, ChatMessage, Completion, CompletionRequest, RetrievedHit } from './model.js';

@@ -1,5 +1,5 @@
-import type { LoraWeights } from '@rg/adapter-store';
 import { generate, OrtCausalLM, randomLlamaWeights, tinyLlamaConfig } from '@rg/engine';
+import type { LoraWeights } from '@rg/lora';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAnswerer } from './answerer.js';
 import { type ChatTokenizer, engineAnswerModel } from './engine-model.js';

@@ -1,5 +1,5 @@
-import type { LoraWeights } from '@rg/adapter-store';
 import { type CausalLM, generate, type KvCache, logProbability } from '@rg/engine';
+import type { LoraWeights } from '@rg/lora';
 import type { AnswerModel, ChatMessage, Completion, CompletionRequest } from './model.js';
 
 /** The part of the engine's Tokenizer that answering needs. */

@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
 import type { CorpusDocument, Dataset } from './datasets/types.js';
 import { checkDeps, compositionWeights, type MethodDeps } from './methods.js';

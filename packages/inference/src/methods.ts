@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import type { AdapterSource, AnswerModel, ClusterRouter, ComposeAdapters, DocumentSource, PassageRetriever } from './model.js';
 
 /**

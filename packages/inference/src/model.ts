@@ -1,10 +1,9 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { ChatMessage } from '@rg/engine';
+import type { LoraWeights } from '@rg/lora';
 import type { CorpusDocument } from './datasets/types.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+// One chat message type for the house: the engine's, which its chat template renders.
+export type { ChatMessage } from '@rg/engine';
 
 /** One generation as an app serves it (streamed, abortable, counted and timed): what `AnswerModel.complete` takes. */
 export interface CompletionRequest {

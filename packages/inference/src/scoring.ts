@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import type { AnswerModel, ChatMessage } from './model.js';
 
 export interface LabelChoice {

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterStore, composeCat, type LoraAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
+import { composeCat, type LoraAdapter } from '@rg/lora';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDaptAdapter, NotDaptAdapterError, storeAdapterSource } from './store-adapters.js';
 

@@ -1,12 +1,5 @@
-import {
-  type AdapterLease,
-  type AdapterStore,
-  type CompositionEntry,
-  composeCat,
-  type DocAdapterKey,
-  type LoraWeights,
-  type ModelDims,
-} from '@rg/adapter-store';
+import type { AdapterLease, AdapterStore, DocAdapterKey, ModelDims } from '@rg/adapter-store';
+import { type CompositionEntry, composeCat, type LoraWeights } from '@rg/lora';
 import type { AdapterSource } from './model.js';
 
 /**

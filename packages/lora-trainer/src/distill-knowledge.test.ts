@@ -1,5 +1,5 @@
-import { type LoraAdapter, type LoraPair, toLoraWeights } from '@rg/adapter-store';
 import { generate, type LoadedModel, loadModel, OrtCausalLM, TrainingSession } from '@rg/engine';
+import { type LoraAdapter, type LoraPair, toLoraWeights } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeTeacherTargets, distillDivergence } from './distill.js';
 import { DEFAULT_TARGETS, initAdapter } from './init.js';

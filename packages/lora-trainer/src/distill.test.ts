@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterStore, toLoraWeights } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { type LoadedModel, loadModel, TrainingSession } from '@rg/engine';
 import { writeTinyModel } from '@rg/engine/testing';
+import { toLoraWeights } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeTeacherTargets, distillDivergence, isDistillExample } from './distill.js';
 import { type EncodeOptions, encodeDocuments, RecipeMismatchError } from './encode.js';

@@ -1,5 +1,6 @@
-import { type AdapterStore, type DocAdapterKey, describeKey, type LoraAdapter } from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey } from '@rg/adapter-store';
 import type { CausalLM, TrainingSession } from '@rg/engine';
+import type { LoraAdapter } from '@rg/lora';
 import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { computeTeacherTargets } from './distill.js';

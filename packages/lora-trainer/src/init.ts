@@ -1,5 +1,5 @@
-import type { LoraAdapter, LoraPair } from '@rg/adapter-store';
 import { type LoraTarget, type ModelConfig, seededRandom, targetShape } from '@rg/engine';
+import type { LoraAdapter, LoraPair } from '@rg/lora';
 
 export interface InitOptions {
   rank: number;

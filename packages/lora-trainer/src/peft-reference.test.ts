@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { readPeftAdapter, readSafetensors } from '@rg/adapter-store';
 import { type LoadedModel, type LoraParams, type LoraTarget, loadModel, TrainingSession } from '@rg/engine';
+import { readPeftAdapter, readSafetensors } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainAdapter } from './trainer.js';
 

@@ -1,3 +1,4 @@
+import type { ChatMessage } from '@rg/engine';
 import { seededRandom } from '@rg/engine';
 import { shuffled, type TrainingExample } from './batching.js';
 import { distillExamples } from './distill.js';
@@ -13,10 +14,8 @@ export interface RecipeRecord {
   qa: Array<{ question: string; answer: string }>;
 }
 
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
+// One chat message type for the house: the engine's, which its chat template renders.
+export type { ChatMessage } from '@rg/engine';
 
 /**
  * What the recipe needs from a tokenizer: the model's chat template, rendered and encoded, and (for the `passage`

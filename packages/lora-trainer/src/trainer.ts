@@ -1,5 +1,5 @@
-import type { LoraAdapter, LoraPair } from '@rg/adapter-store';
 import { type LoraParams, seededRandom, type TrainingSession } from '@rg/engine';
+import type { LoraAdapter, LoraPair } from '@rg/lora';
 import { AdamW, type AdamWState } from './adamw.js';
 import { collate, shuffled, type TrainingExample } from './batching.js';
 import { isDistillExample, teacherBatch } from './distill.js';

@@ -1,4 +1,4 @@
-import type { AdapterStore, BaseWeightKey, LoraAdapter } from '@rg/adapter-store';
+import type { AdapterStore, BaseWeightKey } from '@rg/adapter-store';
 import {
   type LoadedModel,
   type LoraTarget,
@@ -8,6 +8,7 @@ import {
   OrtCausalLM,
   TrainingSession,
 } from '@rg/engine';
+import type { LoraAdapter } from '@rg/lora';
 import type { EncodeContext } from './encode.js';
 import { initAdapter } from './init.js';
 import { mergeIntoWeights, type WarmupAdapter } from './warmup.js';

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterStore, type DocAdapterKey, type LoraWeights, toLoraWeights } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { type LoadedModel, loadModel, randomLora, referenceForward } from '@rg/engine';
 import { writeTinyModel } from '@rg/engine/testing';
+import { type LoraWeights, toLoraWeights } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collate, type TrainingExample } from './batching.js';
 import { encodeDocuments, RecipeMismatchError, reservedAdapterId } from './encode.js';

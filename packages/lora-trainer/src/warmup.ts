@@ -1,15 +1,6 @@
-import {
-  type AdapterStore,
-  type DocAdapterKey,
-  describeKey,
-  type LoraModule,
-  type LoraWeights,
-  type ManifestEntry,
-  type ModelDims,
-  parseModuleKey,
-  toLoraWeights,
-} from '@rg/adapter-store';
+import { type AdapterStore, type DocAdapterKey, describeKey, type ManifestEntry, type ModelDims } from '@rg/adapter-store';
 import { type LoraTarget, type ModelWeights, targetParent } from '@rg/engine';
+import { type LoraModule, type LoraWeights, parseModuleKey, toLoraWeights } from '@rg/lora';
 import type { TrainingExample } from './batching.js';
 import type { EncodeContext } from './encode.js';
 import { chatExample } from './recipe.js';

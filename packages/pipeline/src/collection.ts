@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AdapterStore, ComposeBuffers, type CompositionEntry, composeCat, type DocAdapterKey, type LoraWeights } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { CorpusStore } from '@rg/corpus';
 import { createAnswerer, storeAdapterSource } from '@rg/inference';
+import { ComposeBuffers, type CompositionEntry, composeCat, type LoraWeights } from '@rg/lora';
 import { DEFAULT_TARGETS, type EncodeContext, loadOrInitBaseWeight } from '@rg/lora-trainer';
 import type { Retriever } from '@rg/retriever';
 import { adoptStoredAdapters } from './adopt.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdapterStore, ComposeBuffers, type CompositionEntry, composeCat } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { CentroidRouter, loadClusters } from '@rg/clustering';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, SentenceEncoder } from '@rg/engine';
@@ -19,6 +19,7 @@ import {
   sampleExamples,
   storeAdapterSource,
 } from '@rg/inference';
+import { ComposeBuffers, type CompositionEntry, composeCat } from '@rg/lora';
 import { DAPT_ADAPTER_ID, type WarmupAdapter } from '@rg/lora-trainer';
 import { type BackendName, IndexMissingError, openRetriever, type Retriever } from '@rg/retriever';
 import { InferenceInputError } from './infer-errors.js';

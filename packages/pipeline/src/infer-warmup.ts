@@ -1,6 +1,7 @@
-import type { AdapterStore, LoraWeights, ManifestEntry } from '@rg/adapter-store';
+import type { AdapterStore, ManifestEntry } from '@rg/adapter-store';
 import type { ModelConfig } from '@rg/engine';
 import type { AnswerModel, QaExample } from '@rg/inference';
+import type { LoraWeights } from '@rg/lora';
 import {
   checkWarmupOfAdapters,
   findWarmup,

@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterStore, type LoraAdapter, type LoraPair, writePeftAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
+import { type LoraAdapter, type LoraPair, writePeftAdapter } from '@rg/lora';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AdapterStore, type LoraPair, readPeftAdapter, writePeftAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { loadModel, loadModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
+import { type LoraPair, readPeftAdapter, writePeftAdapter } from '@rg/lora';
 import { DEFAULT_TARGETS, initAdapter, trainAdapter } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';

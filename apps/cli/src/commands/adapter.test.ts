@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdapterStore, type LoraAdapter, type LoraPair, readPeftAdapter } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
+import { type LoraAdapter, type LoraPair, readPeftAdapter } from '@rg/lora';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
 

@@ -1,20 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  ADAPTER_DTYPES,
-  type AdapterDtype,
   AdapterStore,
   AdapterStoreError,
-  adapterBytes,
   isDocKey,
   type ListFilter,
-  loraScale,
   type ManifestEntry,
   type ModelDims,
-  parseModuleKey,
   RG_ADAPTER_FILE,
 } from '@rg/adapter-store';
 import { loadModelConfig, ModelFileError } from '@rg/engine';
+import { ADAPTER_DTYPES, type AdapterDtype, adapterBytes, loraScale, parseModuleKey } from '@rg/lora';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';

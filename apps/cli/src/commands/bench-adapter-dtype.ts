@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { type CausalLM, type LoraTarget, loadModel, nextTokenLogits, OrtCausalLM, seededRandom, softmax, targetShape } from '@rg/engine';
 import {
   ADAPTER_DTYPES,
   encodePeftAdapter,
@@ -7,8 +8,7 @@ import {
   readPeftAdapter,
   roundTripDtype,
   toLoraWeights,
-} from '@rg/adapter-store';
-import { type CausalLM, type LoraTarget, loadModel, nextTokenLogits, OrtCausalLM, seededRandom, softmax, targetShape } from '@rg/engine';
+} from '@rg/lora';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { positiveInt, positiveNumber } from '../parse.js';

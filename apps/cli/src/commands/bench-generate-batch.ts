@@ -1,7 +1,5 @@
-import type { LoraWeights } from '@rg/adapter-store';
 import { median } from '@rg/bench-kit';
 import {
-  concatLora,
   DecodeBatcher,
   type GenerateResult,
   generate,
@@ -12,6 +10,7 @@ import {
   seededRandom,
   type WeightFormat,
 } from '@rg/engine';
+import { composeCat, type LoraWeights } from '@rg/lora';
 
 // rg bench generate --batch: batches of separate requests with their own adapters, and concurrent requests through the
 // DecodeBatcher against one after another. Also the prompts and adapters every part of the benchmark uses.
@@ -39,8 +38,10 @@ export function randomPrompt(random: () => number, length: number, vocabSize: nu
 
 /** Each request's own adapters: k rank-r adapters concatenated, seeded per request. */
 export function requestAdapters(model: LoadedModel, flags: Flags, request: number): LoraWeights {
-  return concatLora(
-    Array.from({ length: flags.adapters }, (_, i) => randomLora(model.config, flags.rank, LORA_TARGETS, 1000 + 10 * request + i, 0.01)),
+  return composeCat(
+    Array.from({ length: flags.adapters }, (_, i) => ({
+      weights: randomLora(model.config, flags.rank, LORA_TARGETS, 1000 + 10 * request + i, 0.01),
+    })),
   );
 }
 

@@ -2,11 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { LoraWeights } from '@rg/adapter-store';
 import { median } from '@rg/bench-kit';
 import {
   type AdapterSet,
-  concatLora,
   LORA_TARGETS,
   type LoadedModel,
   type LoraTarget,
@@ -15,6 +13,7 @@ import {
   randomLora,
   seededRandom,
 } from '@rg/engine';
+import { composeCat, type LoraWeights } from '@rg/lora';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -157,8 +156,8 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
       const random = seededRandom(1);
       // Ordinary (non-special) token ids, so the prompt is a plausible text for both implementations.
       const prompt = Array.from({ length: flags.promptTokens }, () => 100 + Math.floor(random() * (model.config.vocabSize - 100)));
-      const adapterSet = concatLora(
-        Array.from({ length: flags.adapters }, (_, i) => randomLora(model.config, flags.rank, LORA_TARGETS, 100 + i, 0.01)),
+      const adapterSet = composeCat(
+        Array.from({ length: flags.adapters }, (_, i) => ({ weights: randomLora(model.config, flags.rank, LORA_TARGETS, 100 + i, 0.01) })),
       );
       ctx.info(`rg: ${flags.runs} requests on a graph without LoRA inputs ...`);
       const [base] = await measure(model, prompt, flags, config.threads, [], [null]);

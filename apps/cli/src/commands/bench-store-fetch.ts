@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AdapterStore, composeCat, type DocAdapterKey, readFileInto } from '@rg/adapter-store';
+import type { AdapterStore, DocAdapterKey } from '@rg/adapter-store';
+import { composeCat, readFileInto } from '@rg/lora';
 import type { CliContext } from '../context.js';
 
 // rg bench store's fetch part: warm, cold (page cache warm or evicted) and raw-disk reads of k adapters per request.

@@ -3,18 +3,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ADAPTER_DTYPES,
-  type AdapterDtype,
-  AdapterStore,
-  type DocAdapterKey,
-  encodePeftAdapter,
-  type LoraAdapter,
-  type LoraPair,
-  roundTripDtype,
-} from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { summary } from '@rg/bench-kit';
 import { seededRandom } from '@rg/engine';
+import { ADAPTER_DTYPES, type AdapterDtype, encodePeftAdapter, type LoraAdapter, type LoraPair, roundTripDtype } from '@rg/lora';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';

@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LoraAdapter, writePeftAdapter } from '@rg/adapter-store';
 import { ensureModel, seededRandom } from '@rg/engine';
+import { type LoraAdapter, writePeftAdapter } from '@rg/lora';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
 

@@ -1,14 +1,5 @@
 import { resolve } from 'node:path';
-import {
-  AdapterFormatError,
-  baseModelWarning,
-  composeCat,
-  findNonFinite,
-  findShapeMismatch,
-  type LoraAdapter,
-  type LoraWeights,
-  readPeftAdapter,
-} from '@rg/adapter-store';
+import { baseModelWarning, findNonFinite, findShapeMismatch } from '@rg/adapter-store';
 import {
   AdapterMismatchError,
   type AdapterSet,
@@ -21,6 +12,7 @@ import {
   OrtCausalLM,
   type WeightFormat,
 } from '@rg/engine';
+import { AdapterFormatError, composeCat, type LoraAdapter, type LoraWeights, readPeftAdapter } from '@rg/lora';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { UsageError } from '../errors.js';

@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADAPTER_MODEL_FILE, AdapterStore } from '@rg/adapter-store';
+import { AdapterStore } from '@rg/adapter-store';
 import { type RedisServer, redisSkipReason, startRedisServer } from '@rg/encode-queue/testing';
+import { ADAPTER_MODEL_FILE } from '@rg/lora';
 import { clusterStore } from '@rg/pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { augmentedLine } from '../test-helpers/augmented.js';

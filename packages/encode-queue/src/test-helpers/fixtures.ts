@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADAPTER_MODEL_FILE, AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { type LoadedModel, loadModel, modelFingerprint, modelKeyName } from '@rg/engine';
 import { writeTinyModel } from '@rg/engine/testing';
+import { ADAPTER_MODEL_FILE } from '@rg/lora';
 import {
   DEFAULT_TARGETS,
   type EncodeOptions,

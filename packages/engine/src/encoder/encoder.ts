@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { readSafetensors, readSafetensorsHeader } from '@rg/adapter-store';
+import { readSafetensors, readSafetensorsHeader } from '@rg/lora';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../runtime/session.js';
 import { BERT_IO, bertConfigFromJson, buildBertEncoderGraph } from './bert.js';

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
+import { composeCat } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedModel, loadModel } from '../model/load.js';
 import { randomLora } from '../reference/random-lora.js';
-import { concatLora } from '../runtime/adapters.js';
 import { type AdapterSet, OrtCausalLM } from '../runtime/causal-lm.js';
 import { writeTinyModel } from '../testing.js';
 import { DecodeBatcher } from './batcher.js';
@@ -25,8 +25,10 @@ function requestLoras(): Array<LoraWeights | null> {
   const c = model.config;
   return [
     randomLora(c, 2, ['q_proj', 'v_proj', 'down_proj'], 11, 0.5),
-    concatLora(
-      [1, 2, 3].map((s) => randomLora(c, 2, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], s, 0.5)),
+    composeCat(
+      [1, 2, 3].map((s) => ({
+        weights: randomLora(c, 2, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], s, 0.5),
+      })),
     ),
     null,
     randomLora(c, 4, ['gate_proj', 'up_proj'], 12, 0.5),

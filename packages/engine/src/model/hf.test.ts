@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, type TensorToWrite } from '@rg/adapter-store';
+import { encodeSafetensors, type TensorToWrite } from '@rg/lora';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { expectedTensors, hfConfig } from './hf.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, readSafetensorsHeader } from '@rg/adapter-store';
+import { readSafetensors, readSafetensorsHeader } from '@rg/lora';
 import type { ModelConfig, ModelWeights, RopeScaling } from './config.js';
 import { ModelFileError } from './errors.js';
 

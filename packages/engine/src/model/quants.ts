@@ -1,4 +1,4 @@
-import { f16ToF32 } from '@rg/adapter-store';
+import { f16ToF32 } from '@rg/lora';
 
 /**
  * GGML tensor types rg can read, with ggml's type ids and block geometry. Block layouts follow

@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import type { ModelConfig, ModelWeights } from '../model/config.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import { seededRandom } from '../generate/prng.js';
 import { type LoraTarget, type ModelConfig, targetShape } from '../model/config.js';
 

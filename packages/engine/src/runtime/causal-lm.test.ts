@@ -1,9 +1,9 @@
+import { composeCat } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig, ModelWeights } from '../model/config.js';
 import { referenceForward } from '../reference/llama.js';
 import { randomLora } from '../reference/random-lora.js';
 import { randomLlamaWeights as randomWeights, tinyLlamaConfig as tinyConfig } from '../train/tiny-model.js';
-import { concatLora } from './adapters.js';
 import { OrtCausalLM } from './causal-lm.js';
 
 const ids = [5, 17, 3, 30, 22, 9, 11];
@@ -100,8 +100,9 @@ describe('LoRA inputs', () => {
     const a1 = randomLora(config, 2, ['q_proj', 'v_proj'], 11);
     const a2 = randomLora(config, 2, ['gate_proj', 'down_proj', 'q_proj'], 12);
     const a3 = randomLora(config, 1, ['o_proj', 'up_proj', 'k_proj'], 13);
-    const cat = concatLora([a1, a2, a3]);
-    expect(cat.modules.get('0.q_proj')?.rank).toBe(4);
+    const cat = composeCat([a1, a2, a3].map((weights) => ({ weights })));
+    // One rank for every module of the set: a module an adapter lacks gets zero rows (q_proj: a1 and a2 only).
+    expect(cat.modules.get('0.q_proj')?.rank).toBe(5);
     // ORT on the concatenation vs the reference adding each adapter's own delta.
     const got = await allLogits(lm, ids, cat);
     const want = referenceForward(config, weights, ids, [a1, a2, a3]).flatMap((r) => Array.from(r));

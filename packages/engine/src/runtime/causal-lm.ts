@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import { buildLlamaGraph, io } from '../graph/llama.js';
 import { type LoraTarget, type ModelConfig, type ModelWeights, targetShape } from '../model/config.js';
 import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';

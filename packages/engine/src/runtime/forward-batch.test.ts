@@ -1,9 +1,9 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
+import { composeCat } from '@rg/lora';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmax } from '../generate/logits-process.js';
 import { randomLora } from '../reference/random-lora.js';
 import { randomLlamaWeights, tinyLlamaConfig } from '../train/tiny-model.js';
-import { concatLora } from './adapters.js';
 import { type AdapterSet, type KvCache, OrtCausalLM } from './causal-lm.js';
 
 const config = tinyLlamaConfig({ eosTokenIds: [] });
@@ -17,7 +17,11 @@ const prompts = [
 // Different ranks and targets per row, and one row without adapters: the stacked inputs are zero-padded per module.
 const loras: Array<LoraWeights | null> = [
   randomLora(config, 2, ['q_proj', 'v_proj', 'down_proj'], 5, 0.5),
-  concatLora([randomLora(config, 2, ['q_proj', 'o_proj', 'gate_proj'], 6, 0.5), randomLora(config, 2, ['q_proj', 'up_proj'], 7, 0.5)]),
+  composeCat(
+    [randomLora(config, 2, ['q_proj', 'o_proj', 'gate_proj'], 6, 0.5), randomLora(config, 2, ['q_proj', 'up_proj'], 7, 0.5)].map(
+      (weights) => ({ weights }),
+    ),
+  ),
   null,
   randomLora(config, 3, ['k_proj', 'v_proj', 'up_proj', 'down_proj'], 8, 0.5),
 ];

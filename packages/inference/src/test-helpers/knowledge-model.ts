@@ -1,4 +1,4 @@
-import type { LoraWeights } from '@rg/adapter-store';
+import type { LoraWeights } from '@rg/lora';
 import type { CorpusDocument } from '../datasets/types.js';
 import type { AnswerModel, ChatMessage, PassageRetriever, RetrievedHit } from '../model.js';
 

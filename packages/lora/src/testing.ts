@@ -1,5 +1,5 @@
-import { moduleKey } from '../lora.js';
-import type { LoraAdapter, LoraPair } from '../peft.js';
+import { moduleKey } from './lora.js';
+import type { LoraAdapter, LoraPair } from './peft.js';
 
 /** Deterministic pseudo-random numbers (mulberry32) in [-1, 1). */
 export function rng(seed: number): () => number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyGradient, ComposeBuffers, composeCat, composeLinear, toLoraWeights } from './compose.js';
 import { loraScale } from './peft.js';
-import { deltaOf, maxAbsDiff, randomAdapter } from './test-helpers/random.js';
+import { deltaOf, maxAbsDiff, randomAdapter } from './testing.js';
 
 describe('composeCat', () => {
   it('k=3 adapters of different ranks and alphas: rank is the sum, delta W the sum of scaled weighted deltas', () => {

@@ -18,7 +18,7 @@ import {
   writePeftAdapter,
 } from './peft.js';
 import { encodeSafetensors } from './safetensors.js';
-import { deltaOf, maxAbsDiff, randomAdapter } from './test-helpers/random.js';
+import { deltaOf, maxAbsDiff, randomAdapter } from './testing.js';
 
 // Written by tools/reference/adapter_store_peft.py with PyTorch + PEFT (see its docstring).
 const FIXTURES = fileURLToPath(new URL('../../../tools/reference/fixtures/adapter-store/', import.meta.url));

@@ -8,7 +8,9 @@ import { type LoraAdapter, type LoraPair, loraScale, parseModuleKey } from './pe
  */
 export type CompositionEntry =
   | { adapter: LoraAdapter; weight?: number }
-  | { base: LoraAdapter; gradient: LoraAdapter; gamma: number; weight?: number };
+  | { base: LoraAdapter; gradient: LoraAdapter; gamma: number; weight?: number }
+  /** Already in the engine's form (scale folded into B), e.g. an earlier composition. */
+  | { weights: LoraWeights; weight?: number };
 
 export class CompositionError extends Error {
   override name = 'CompositionError';
@@ -40,8 +42,18 @@ export function applyGradient(base: LoraAdapter, gradient: LoraAdapter, gamma: n
 }
 
 function resolve(entry: CompositionEntry): { adapter: LoraAdapter; weight: number } {
+  if ('weights' in entry) return { adapter: asAdapter(entry.weights), weight: entry.weight ?? 1 };
   if ('gradient' in entry) return { adapter: applyGradient(entry.base, entry.gradient, entry.gamma), weight: entry.weight ?? 1 };
   return { adapter: entry.adapter, weight: entry.weight ?? 1 };
+}
+
+/** Engine-form weights as an adapter whose scale is 1 (alpha = rank): its B already carries the scale. */
+function asAdapter(weights: LoraWeights): LoraAdapter {
+  for (const [key, m] of weights.modules) {
+    if (m.rank !== weights.rank) throw new CompositionError(`module ${key} has rank ${m.rank}, its set ${weights.rank}`);
+  }
+  const config = { rank: weights.rank, alpha: weights.rank, targetModules: weights.targets, baseModel: null, useRslora: false, dropout: 0 };
+  return { config, modules: weights.modules };
 }
 
 /** Every module key of the entries with its [in, out], checking that the adapters agree on shapes. */
