@@ -1,7 +1,6 @@
 import { LORA_TARGETS, type LoraTarget, type ModelConfig, targetShape } from '../model/config.js';
 import { GraphBuilder } from './builder.js';
 import {
-  causalMask,
   embed,
   groupedAttention,
   type LinearWeight,
@@ -21,13 +20,18 @@ export const io = {
   /** int64 `[1]`: logits are computed for the last `numLogits` positions only. */
   numLogits: 'num_logits',
   logits: 'logits',
+  /**
+   * The KV cache `[batch, kvHeads, capacity, headDim]`: a buffer with room to grow, of which `attention_mask` says
+   * which columns hold tokens (the rest is never read: masked).
+   */
   pastKey: (layer: number) => `past_key.${layer}`,
   pastValue: (layer: number) => `past_value.${layer}`,
+  /** The new tokens' keys and values only, `[batch, kvHeads, seq, headDim]`: the caller appends them to its cache. */
   presentKey: (layer: number) => `present_key.${layer}`,
   presentValue: (layer: number) => `present_value.${layer}`,
-  /** Per-row graph only: int64 `[batch, seq]`, each row's positions (its own past length onward). */
+  /** int64 `[batch, seq]`: each row's positions (its own past length onward). */
   positionIds: 'position_ids',
-  /** Per-row graph only: int64 `[batch, past + seq]`, 1 where the column holds a token of the row, 0 for padding. */
+  /** int64 `[batch, capacity + seq]`: 1 where the column holds a token of the row, 0 for padding and unused capacity. */
   attentionMask: 'attention_mask',
   loraA: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`,
   loraB: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`,
@@ -42,9 +46,10 @@ export interface LlamaGraphOptions {
    */
   linearWeight?: (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number) => LinearWeight | undefined;
   /**
-   * Rows of the batch are separate requests: each has its own LoRA pair (`lora.*.A` `[batch, r, in]`, `.B`
-   * `[batch, out, r]`, zeros past a row's own rank), positions (`position_ids`) and columns (`attention_mask`), so
-   * caches of different lengths share one left-padded cache tensor. Default false: batch rows share positions and adapters.
+   * Rows of the batch are separate requests, each with its own LoRA pair (`lora.*.A` `[batch, r, in]`, `.B`
+   * `[batch, out, r]`, zeros past a row's own rank). Default false: batch rows share adapters. Either way every row has
+   * its own positions (`position_ids`) and columns (`attention_mask`), so caches of different lengths can share one
+   * left-padded cache tensor.
    */
   perRow?: boolean;
 }
@@ -77,18 +82,13 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
   const numLogits = g.input(io.numLogits, 'int64', [1]);
   const batchSeq = g.op('Shape', [ids]);
   const seqLen = g.op('Gather', [batchSeq, g.int(1)], { axis: 0 });
-  const pastLen = g.op('Gather', [g.op('Shape', [g.input(io.pastKey(0), 'float32', ['batch', numKvHeads, 'past', headDim])]), g.int(2)], {
-    axis: 0,
-  });
+  const cacheDims = ['batch', numKvHeads, 'capacity', headDim];
+  const capacity = g.op('Gather', [g.op('Shape', [g.input(io.pastKey(0), 'float32', cacheDims)]), g.int(2)], { axis: 0 });
 
   const perRow = options.perRow ?? false;
-  const positions = perRow
-    ? g.op('Cast', [g.input(io.positionIds, 'int64', ['batch', 'seq'])], { to: 1 })
-    : g.op('Cast', [g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen])], { to: 1 });
+  const positions = g.op('Cast', [g.input(io.positionIds, 'int64', ['batch', 'seq'])], { to: 1 });
   const { cos, sin } = rotaryTables(g, positions, ropeInverseFrequencies(config));
-  const mask = perRow
-    ? paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, pastLen)
-    : causalMask(g, seqLen, pastLen);
+  const mask = paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, capacity);
   const headsShape = (heads: number) => g.op('Concat', [batchSeq, g.ints([heads, headDim])], { axis: 0 });
 
   const embedName = 'model.embed_tokens.weight';
@@ -126,14 +126,17 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
     const q = rotary(g, g.op('Reshape', [proj('self_attn', 'q_proj', h), headsShape(numHeads)]), cos, sin);
     const kNew = rotary(g, g.op('Reshape', [proj('self_attn', 'k_proj', h), headsShape(numKvHeads)]), cos, sin);
     const vNew = g.op('Reshape', [proj('self_attn', 'v_proj', h), headsShape(numKvHeads)]);
-    const pastKey = layer === 0 ? io.pastKey(0) : g.input(io.pastKey(layer), 'float32', ['batch', numKvHeads, 'past', headDim]);
-    const pastValue = g.input(io.pastValue(layer), 'float32', ['batch', numKvHeads, 'past', headDim]);
-    const toCache = (t: string) => g.op('Transpose', [t], { perm: [0, 2, 1, 3] });
-    const k = g.op('Concat', [pastKey, toCache(kNew)], { axis: 2 }, [io.presentKey(layer)]);
-    const v = g.op('Concat', [pastValue, toCache(vNew)], { axis: 2 }, [io.presentValue(layer)]);
-    g.output(k, 'float32', ['batch', numKvHeads, 'total', headDim]);
-    g.output(v, 'float32', ['batch', numKvHeads, 'total', headDim]);
-    const attn = groupedAttention(g, q, k, v, mask, { numHeads, numKvHeads, headDim }, batchSeq);
+    const past = {
+      k: layer === 0 ? io.pastKey(0) : g.input(io.pastKey(layer), 'float32', cacheDims),
+      v: g.input(io.pastValue(layer), 'float32', cacheDims),
+    };
+    // Only the new tokens' K/V leave the graph: the cache grows in place where it lives, instead of being copied into
+    // a new, longer output every step.
+    const toCache = (t: string, name: string) => g.op('Transpose', [t], { perm: [0, 2, 1, 3] }, [name]);
+    const fresh = { k: toCache(kNew, io.presentKey(layer)), v: toCache(vNew, io.presentValue(layer)) };
+    g.output(fresh.k, 'float32', ['batch', numKvHeads, 'seq', headDim]);
+    g.output(fresh.v, 'float32', ['batch', numKvHeads, 'seq', headDim]);
+    const attn = groupedAttention(g, q, past, fresh, mask, { numHeads, numKvHeads, headDim }, batchSeq);
     x = g.op('Add', [x, proj('self_attn', 'o_proj', g.op('Reshape', [attn, g.ints([-1, numHeads * headDim])]))]);
 
     // MLP block.

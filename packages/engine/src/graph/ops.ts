@@ -120,15 +120,7 @@ export function rotary(g: GraphBuilder, x: string, cos: string, sin: string): st
   return g.op('Concat', [out1, out2], { axis: -1 });
 }
 
-/**
- * Additive causal mask `[s, past + s]` for queries at positions past..past+s-1: 0 where the key is
- * at or before the query, -inf after it.
- */
-export function causalMask(g: GraphBuilder, seqLen: string, pastLen: string): string {
-  return g.op('Where', [futureKeys(g, seqLen, pastLen), g.scalar(Number.NEGATIVE_INFINITY), g.scalar(0)]);
-}
-
-/** Boolean `[s, past + s]`: true where the key comes after the query. */
+/** Boolean `[s, past + s]`: true where the key comes after the query (the past's columns never do). */
 function futureKeys(g: GraphBuilder, seqLen: string, pastLen: string): string {
   const queryPos = g.op('Add', [g.op('Range', [g.int(0), seqLen, g.int(1)]), pastLen]);
   const keyPos = g.op('Range', [g.int(0), g.op('Add', [seqLen, pastLen]), g.int(1)]);
@@ -138,6 +130,7 @@ function futureKeys(g: GraphBuilder, seqLen: string, pastLen: string): string {
 /**
  * Additive mask `[b, 1, 1, s, past + s]` for rows of different lengths in one batch: a key is seen when it is not after
  * the query (columns are shared by all rows) and `attentionMask` `[b, past + s]` (int64, 1 = real token) marks it.
+ * `past` is the cache's capacity: its columns past a row's tokens are 0 in `attentionMask`.
  * Masked scores get float32's lowest value rather than -inf: a padding query (a shorter row's left padding) then
  * sees uniform weights instead of NaN, and its finite states never poison the later steps that mask them out. A real
  * query always sees itself, so exp(lowest - max) = 0 leaves its softmax equal to the unpadded one.
@@ -156,16 +149,18 @@ export interface AttentionShape {
 }
 
 /**
- * Scaled dot-product attention with grouped KV heads. q `[b, s, H, d]` (rotated), k and v
- * `[b, Hkv, T, d]` (the whole cache), mask `[s, T]` or `[b, 1, 1, s, T]`. The query heads sharing a KV head are grouped
- * (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv) so K and V are never copied.
- * Returns `[b, s, H·d]`.
+ * Scaled dot-product attention with grouped KV heads over a cache and the new tokens. q `[b, s, H, d]` (rotated);
+ * `past` k and v `[b, Hkv, C, d]` (the cache, C columns of capacity), `fresh` k and v `[b, Hkv, s, d]` (the new
+ * tokens'); mask `[b, 1, 1, s, C + s]`. The scores over both are one softmax, then split again for the two value
+ * products, so the cache is read where it is and never concatenated with the new tokens. The query heads sharing a KV
+ * head are grouped (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv) so K and V are never
+ * copied. Returns `[b, s, H·d]`.
  */
 export function groupedAttention(
   g: GraphBuilder,
   q: string,
-  k: string,
-  v: string,
+  past: { k: string; v: string },
+  fresh: { k: string; v: string },
   mask: string,
   shape: AttentionShape,
   batchSeq: string,
@@ -174,10 +169,15 @@ export function groupedAttention(
   const group = numHeads / numKvHeads;
   // [b, s, Hkv, group, d] -> [b, Hkv, group, s, d]
   const qg = g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, numKvHeads, group, headDim])])], { perm: [0, 2, 3, 1, 4] });
-  const kT = g.op('Unsqueeze', [g.op('Transpose', [k], { perm: [0, 1, 3, 2] }), g.ints([2])]);
-  const scores = g.op('MatMul', [g.op('Mul', [qg, g.scalar(1 / Math.sqrt(headDim))]), kT]);
+  const scaled = g.op('Mul', [qg, g.scalar(1 / Math.sqrt(headDim))]);
+  // Unsqueeze before the transpose, so that the transpose feeds the MatMul directly (ORT fuses it into the product).
+  const keysT = (k: string) => g.op('Transpose', [g.op('Unsqueeze', [k, g.ints([2])])], { perm: [0, 1, 2, 4, 3] });
+  const scores = g.op('Concat', [g.op('MatMul', [scaled, keysT(past.k)]), g.op('MatMul', [scaled, keysT(fresh.k)])], { axis: -1 });
   const probs = g.op('Softmax', [g.op('Add', [scores, mask])], { axis: -1 });
-  const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [v, g.ints([2])])]);
+  const columns = (k: string) => g.op('Slice', [g.op('Shape', [k]), g.ints([2]), g.ints([3])]);
+  const [pPast, pFresh] = g.opMulti('Split', [probs, g.op('Concat', [columns(past.k), columns(fresh.k)], { axis: 0 })], { axis: -1 }, 2);
+  const values = (p: string, v: string) => g.op('MatMul', [p, g.op('Unsqueeze', [v, g.ints([2])])]);
+  const ctx = g.op('Add', [values(pPast, past.v), values(pFresh, fresh.v)]);
   const back = g.op('Transpose', [ctx], { perm: [0, 3, 1, 2, 4] });
   return g.op('Reshape', [back, g.op('Concat', [batchSeq, g.ints([numHeads * headDim])], { axis: 0 })]);
 }

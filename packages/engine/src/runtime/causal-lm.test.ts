@@ -76,6 +76,60 @@ describe('KV cache', () => {
     const rest = await lm.forward({ ids: ids.slice(2), cache: first.cache, numLogits: ids.length - 2 });
     expect(maxAbsDiff(rest.logits, full.subarray(2 * v))).toBeLessThan(1e-5);
   });
+
+  // The cache grows in place in blocks of 128 columns: these cross two block boundaries, fork a cache (two
+  // continuations of one prefix must not see each other's tokens), and batch caches of different capacities.
+  const long = Array.from({ length: 300 }, (_, i) => (i * 7 + 3) % 32);
+  const lastLogits = async (lm: OrtCausalLM, tokens: number[]) => (await lm.forward({ ids: tokens })).logits;
+
+  it('decoding past the cache capacity, released caches reused, equals the full recompute', async () => {
+    const config = configs[0][1];
+    const lm = await OrtCausalLM.load(config, randomWeights(config), { threads: 1 });
+    const v = config.vocabSize;
+    const full = await allLogits(lm, long);
+    let step = await lm.forward({ ids: long.slice(0, 100) });
+    for (let i = 100; i < long.length; i++) {
+      const next = await lm.forward({ ids: [long[i]], cache: step.cache });
+      lm.release(step.cache);
+      step = next;
+      expect(maxAbsDiff(step.logits, full.subarray(i * v, (i + 1) * v))).toBeLessThan(1e-4);
+    }
+    lm.release(step.cache);
+    // A second sequence runs on buffers the first one gave back: still exact.
+    const again = await lm.forward({ ids: long.slice(0, 130) });
+    const after = await lm.forward({ ids: long.slice(130, 140), cache: again.cache, numLogits: 10 });
+    expect(maxAbsDiff(after.logits, full.subarray(130 * v, 140 * v))).toBeLessThan(1e-4);
+  });
+
+  it('two continuations of one cache do not see each other, and batch with the single-row caches', async () => {
+    const config = configs[3][1];
+    const lm = await OrtCausalLM.load(config, randomWeights(config), { threads: 1 });
+    const prefix = long.slice(0, 127);
+    const shared = (await lm.forward({ ids: prefix })).cache;
+    const a1 = await lm.forward({ ids: [1], cache: shared }); // appended in place (room left in the first block)
+    const b1 = await lm.forward({ ids: [2], cache: shared }); // the same column again: must not overwrite a1's
+    const a2 = await lm.forward({ ids: [3, 4], cache: a1.cache, numLogits: 2 }); // crosses the block boundary
+    const b2 = await lm.forward({ ids: [5], cache: b1.cache });
+    const v = config.vocabSize;
+    expect(maxAbsDiff(a1.logits, await lastLogits(lm, [...prefix, 1]))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(b1.logits, await lastLogits(lm, [...prefix, 2]))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(a2.logits.subarray(v), await lastLogits(lm, [...prefix, 1, 3, 4]))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(b2.logits, await lastLogits(lm, [...prefix, 2, 5]))).toBeLessThan(1e-4);
+    // Rows of different lengths and capacities in one batch, then one row back out.
+    const batch = await lm.batchCaches([a2.cache, b2.cache, shared]);
+    const step = await lm.forwardBatch({ ids: [[6], [7], [8]], cache: batch });
+    const rows = [
+      [...prefix, 1, 3, 4, 6],
+      [...prefix, 2, 5, 7],
+      [...prefix, 8],
+    ];
+    for (let r = 0; r < rows.length; r++) {
+      expect(maxAbsDiff(step.logits.subarray(r * v, (r + 1) * v), await lastLogits(lm, rows[r]))).toBeLessThan(1e-4);
+    }
+    const single = await lm.unbatchCache(step.cache, 1);
+    const tail = await lm.forward({ ids: [9], cache: single });
+    expect(maxAbsDiff(tail.logits, await lastLogits(lm, [...rows[1], 9]))).toBeLessThan(1e-4);
+  });
 });
 
 describe('LoRA inputs', () => {

@@ -100,14 +100,18 @@ export interface LoadOptions extends SessionOptions {
 
 interface HostedCache extends KvCache {
   id: number;
+  /** Columns of the cache buffers (≥ length): the attention mask covers them all. */
+  capacity: number;
 }
 interface HostedAdapters extends AdapterSet {
   id: number;
 }
 interface HostedBatchCache extends BatchKvCache {
   id: number;
-  /** Columns of the cache tensor (≥ every length). */
+  /** Columns in use (≥ every length): row b's tokens are columns width - lengths[b] .. width - 1. */
   width: number;
+  /** Columns of the cache buffers (≥ width). */
+  capacity: number;
 }
 interface HostedBatchAdapters extends BatchAdapterSet {
   id: number;
@@ -122,6 +126,8 @@ const PER_ROW_SESSION = 'per-row';
  */
 export class OrtCausalLM implements BatchedCausalLM {
   private perRowSession: Promise<void> | null = null;
+  /** Empty caches by row count (batched forwards without a cache). */
+  private readonly emptyBatchCaches = new Map<number, Promise<number>>();
 
   private constructor(
     readonly config: ModelConfig,
@@ -144,13 +150,7 @@ export class OrtCausalLM implements BatchedCausalLM {
     }
     const spec = { model: graph.model, sessionOptions: sessionOptions({ ...options, externalData: nbits?.externalData() }), constants };
     const host = await (options.worker ? workerHost(spec) : localHost(spec));
-    const empty: Record<string, TensorData> = {};
-    for (let layer = 0; layer < config.numLayers; layer++) {
-      for (const name of [io.pastKey(layer), io.pastValue(layer)]) {
-        empty[name] = { type: 'float32', data: new Float32Array(0), dims: [1, config.numKvHeads, 0, config.headDim] };
-      }
-    }
-    const emptyCache = { length: 0, id: await host.store(empty) };
+    const emptyCache = { length: 0, capacity: 1, id: await host.emptyKv(emptyKvRequest(config, 1)) };
     const noAdapters = { rank: 0, id: await host.store(adapterFeeds(config, graph.loraTargets, null)) };
     const createPerRowSession = async () => {
       // Compact weights are initializers of the session's own external data, written as the graph is built: a second
@@ -179,21 +179,28 @@ export class OrtCausalLM implements BatchedCausalLM {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
         throw new Error(`forward: token id ${id} outside the vocabulary 0..${this.config.vocabSize - 1}`);
     }
-    const keep: Record<string, string> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      keep[io.presentKey(layer)] = io.pastKey(layer);
-      keep[io.presentValue(layer)] = io.pastValue(layer);
-    }
-    const { outputs, kept } = await this.host.run({
+    const { length, capacity } = cache;
+    const seq = ids.length;
+    // The cache's tokens are its first `length` columns; the new tokens come after all `capacity` columns.
+    const mask = new BigInt64Array(capacity + seq);
+    mask.fill(1n, 0, length);
+    mask.fill(1n, capacity);
+    const {
+      outputs,
+      kept,
+      capacity: nextCapacity,
+    } = await this.host.run({
       feeds: {
-        [io.inputIds]: { type: 'int64', data: BigInt64Array.from(ids, BigInt), dims: [1, ids.length] },
+        [io.inputIds]: { type: 'int64', data: BigInt64Array.from(ids, BigInt), dims: [1, seq] },
+        [io.positionIds]: { type: 'int64', data: BigInt64Array.from(ids, (_, t) => BigInt(length + t)), dims: [1, seq] },
+        [io.attentionMask]: { type: 'int64', data: mask, dims: [1, capacity + seq] },
         [io.numLogits]: { type: 'int64', data: BigInt64Array.of(BigInt(numLogits)), dims: [1] },
       },
-      use: [cache.id, adapters.id],
-      keep,
+      use: [adapters.id],
+      cache: { id: cache.id, append: this.appendNames() },
       outputs: [io.logits],
     });
-    const next: HostedCache = { length: cache.length + ids.length, id: kept as number };
+    const next: HostedCache = { length: length + seq, id: kept as number, capacity: nextCapacity as number };
     return { logits: outputs[io.logits].data as Float32Array, cache: next };
   }
 
@@ -218,37 +225,48 @@ export class OrtCausalLM implements BatchedCausalLM {
       }
     }
     await this.ensurePerRowSession();
-    const past = cache?.width ?? 0;
+    const width = cache?.width ?? 0;
+    const capacity = cache?.capacity ?? 1;
+    const cacheId = cache?.id ?? (await this.emptyBatchCache(rows));
     const lengths = cache?.lengths ?? ids.map(() => 0);
+    const columns = capacity + seq;
     const inputIds = new BigInt64Array(rows * seq);
     const positionIds = new BigInt64Array(rows * seq);
-    const mask = new BigInt64Array(rows * (past + seq));
+    const mask = new BigInt64Array(rows * columns);
     ids.forEach((row, b) => {
       const pad = seq - row.length;
       row.forEach((id, t) => {
         inputIds[b * seq + pad + t] = BigInt(id);
         positionIds[b * seq + pad + t] = BigInt(lengths[b] + t);
       });
-      mask.fill(1n, b * (past + seq) + past - lengths[b], b * (past + seq) + past);
-      mask.fill(1n, b * (past + seq) + past + pad, (b + 1) * (past + seq));
+      mask.fill(1n, b * columns + width - lengths[b], b * columns + width);
+      mask.fill(1n, b * columns + capacity + pad, (b + 1) * columns);
     });
     const feeds: Record<string, TensorData> = {
       [io.inputIds]: { type: 'int64', data: inputIds, dims: [rows, seq] },
       [io.positionIds]: { type: 'int64', data: positionIds, dims: [rows, seq] },
-      [io.attentionMask]: { type: 'int64', data: mask, dims: [rows, past + seq] },
+      [io.attentionMask]: { type: 'int64', data: mask, dims: [rows, columns] },
       [io.numLogits]: { type: 'int64', data: BigInt64Array.of(BigInt(numLogits)), dims: [1] },
     };
-    if (!cache) Object.assign(feeds, this.cacheFeeds(rows));
     const stacked = (adapters ?? (await this.batchAdapters(ids.map(() => null)))) as HostedBatchAdapters;
-    const use = [...(cache ? [cache.id] : []), stacked.id];
-    const keep: Record<string, string> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      keep[io.presentKey(layer)] = io.pastKey(layer);
-      keep[io.presentValue(layer)] = io.pastValue(layer);
-    }
     try {
-      const { outputs, kept } = await this.host.run({ session: PER_ROW_SESSION, feeds, use, keep, outputs: [io.logits] });
-      const next: HostedBatchCache = { lengths: ids.map((r, b) => lengths[b] + r.length), width: past + seq, id: kept as number };
+      const {
+        outputs,
+        kept,
+        capacity: nextCapacity,
+      } = await this.host.run({
+        session: PER_ROW_SESSION,
+        feeds,
+        use: [stacked.id],
+        cache: { id: cacheId, append: this.appendNames() },
+        outputs: [io.logits],
+      });
+      const next: HostedBatchCache = {
+        lengths: ids.map((r, b) => lengths[b] + r.length),
+        width: width + seq,
+        id: kept as number,
+        capacity: nextCapacity as number,
+      };
       return { logits: outputs[io.logits].data as Float32Array, cache: next };
     } finally {
       if (!adapters) this.host.release(stacked.id);
@@ -267,29 +285,19 @@ export class OrtCausalLM implements BatchedCausalLM {
       const c = r as HostedCache;
       return { id: c.id, row: 0, length: c.length };
     });
-    const axes: Record<string, number> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      axes[io.pastKey(layer)] = 1;
-      axes[io.pastValue(layer)] = 1;
-    }
-    const id = await this.host.stack({ rows: parts, axes, align: 'end' });
+    const { id, capacity } = await this.host.stackKv({ rows: parts });
     const lengths = parts.map((p) => p.length);
-    return { lengths, width: Math.max(...lengths), id } as HostedBatchCache;
+    return { lengths, width: Math.max(...lengths), id, capacity } as HostedBatchCache;
   }
 
   async unbatchCache(cache: BatchKvCache, row: number): Promise<KvCache> {
     const c = cache as HostedBatchCache;
     if (!Number.isInteger(row) || row < 0 || row >= c.lengths.length)
       throw new Error(`unbatchCache: row ${row} outside a batch cache of ${c.lengths.length}`);
-    const axes: Record<string, number> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      axes[io.pastKey(layer)] = 1;
-      axes[io.pastValue(layer)] = 1;
-    }
-    // One row stacked alone is `[1, kvHeads, length, headDim]` under the past names: the layout `forward` keeps.
+    // One row stacked alone has its tokens in its first `length` columns: the layout `forward` keeps.
     const length = c.lengths[row];
-    const id = await this.host.stack({ rows: [{ id: c.id, row, length }], axes, align: 'end' });
-    return { length, id } as HostedCache;
+    const { id, capacity } = await this.host.stackKv({ rows: [{ id: c.id, row, length }] });
+    return { length, id, capacity } as HostedCache;
   }
 
   async batchAdapters(sets: Array<AdapterSet | null>): Promise<BatchAdapterSet> {
@@ -312,14 +320,24 @@ export class OrtCausalLM implements BatchedCausalLM {
     return this.perRowSession;
   }
 
-  /** An empty cache for `rows` rows. */
-  private cacheFeeds(rows: number): Record<string, TensorData> {
-    const feeds: Record<string, TensorData> = {};
-    for (let layer = 0; layer < this.config.numLayers; layer++) {
-      for (const name of [io.pastKey(layer), io.pastValue(layer)])
-        feeds[name] = { type: 'float32', data: new Float32Array(0), dims: [rows, this.config.numKvHeads, 0, this.config.headDim] };
+  /** An empty cache of `rows` rows (made once per row count; never appended to in place). */
+  private emptyBatchCache(rows: number): Promise<number> {
+    let id = this.emptyBatchCaches.get(rows);
+    if (!id) {
+      id = this.host.emptyKv(emptyKvRequest(this.config, rows));
+      this.emptyBatchCaches.set(rows, id);
     }
-    return feeds;
+    return id;
+  }
+
+  /** The graph's new K/V outputs, by the cache input each is appended to. */
+  private appendNames(): Record<string, string> {
+    const append: Record<string, string> = {};
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      append[io.presentKey(layer)] = io.pastKey(layer);
+      append[io.presentValue(layer)] = io.pastValue(layer);
+    }
+    return append;
   }
 
   release(handle: KvCache | AdapterSet | BatchKvCache | BatchAdapterSet): void {
@@ -330,6 +348,12 @@ export class OrtCausalLM implements BatchedCausalLM {
   async dispose(): Promise<void> {
     await this.host.dispose();
   }
+}
+
+function emptyKvRequest(config: ModelConfig, rows: number) {
+  const names: string[] = [];
+  for (let layer = 0; layer < config.numLayers; layer++) names.push(io.pastKey(layer), io.pastValue(layer));
+  return { names, rows, heads: config.numKvHeads, headDim: config.headDim };
 }
 
 function adapterFeeds(config: ModelConfig, targets: readonly LoraTarget[], lora: LoraWeights | null): Record<string, TensorData> {

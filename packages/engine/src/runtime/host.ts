@@ -16,8 +16,11 @@ export interface RunRequest {
   feeds: Record<string, TensorData>;
   /** Stored feed sets (caches, adapters) to add to the feeds. */
   use: number[];
-  /** Output name -> input name: store these outputs as a new feed set (the next KV cache). */
-  keep?: Record<string, string>;
+  /**
+   * A KV cache handle to feed, and which outputs (the new tokens' K/V) to append to it under which input names: the
+   * result's `kept` is the extended cache (the handle given stays valid).
+   */
+  cache?: { id: number; append: Record<string, string> };
   /** Outputs to return. */
   outputs: string[];
 }
@@ -40,12 +43,35 @@ export interface StackRequest {
   minLength?: number;
 }
 
+/** An empty KV cache: `names` are the cache inputs, each `[rows, heads, columns, headDim]`. */
+export interface EmptyKvRequest {
+  names: string[];
+  rows: number;
+  heads: number;
+  headDim: number;
+}
+
+/** A KV cache whose rows are rows of caches: row `row` of handle `id`, its last `length` columns (left-padded). */
+export interface StackKvRequest {
+  rows: Array<{ id: number; row: number; length: number }>;
+}
+
+/** The result of a run: the outputs asked for and, with `cache`, the extended cache and its capacity in columns. */
+export interface RunResult {
+  outputs: Record<string, TensorData>;
+  kept?: number;
+  capacity?: number;
+}
+
 export interface SessionHost {
   store(feeds: Record<string, TensorData>): Promise<number>;
+  emptyKv(request: EmptyKvRequest): Promise<number>;
+  /** The new cache and its capacity in columns. */
+  stackKv(request: StackKvRequest): Promise<{ id: number; capacity: number }>;
   /** Another session over the same constants and stored sets (a second graph of the same model). */
   addSession(name: string, model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<void>;
   stack(request: StackRequest): Promise<number>;
-  run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
+  run(request: RunRequest): Promise<RunResult>;
   release(id: number): void;
   dispose(): Promise<void>;
 }
@@ -59,9 +85,11 @@ export interface HostSpec {
 interface HostImpl {
   create(model: Uint8Array, options: ort.InferenceSession.SessionOptions, feeds: Record<string, TensorData>): Promise<void>;
   store(feeds: Record<string, TensorData>): number;
+  emptyKv(request: EmptyKvRequest): number;
+  stackKv(request: StackKvRequest): { id: number; capacity: number };
   addSession(name: string, model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<void>;
   stack(request: StackRequest): number;
-  run(request: RunRequest): Promise<{ outputs: Record<string, TensorData>; kept?: number }>;
+  run(request: RunRequest): Promise<RunResult>;
   release(id: number): void;
   dispose(): Promise<void>;
 }
@@ -77,6 +105,8 @@ export async function localHost(spec: HostSpec): Promise<SessionHost> {
   await host.create(spec.model, spec.sessionOptions, spec.constants);
   return {
     store: async (feeds) => host.store(feeds),
+    emptyKv: async (request) => host.emptyKv(request),
+    stackKv: async (request) => host.stackKv(request),
     addSession: (name, model, options) => host.addSession(name, model, options),
     stack: async (request) => host.stack(request),
     run: (request) => host.run(request),
@@ -123,6 +153,8 @@ export async function workerHost(spec: HostSpec): Promise<SessionHost> {
   await call('create', spec.model, spec.sessionOptions, spec.constants);
   return {
     store: (feeds) => call<number>('store', feeds),
+    emptyKv: (request) => call<number>('emptyKv', request),
+    stackKv: (request) => call<{ id: number; capacity: number }>('stackKv', request),
     addSession: (name, model, options) => call<void>('addSession', name, model, options),
     stack: (request) => call<number>('stack', request),
     run: (request) => call('run', request),

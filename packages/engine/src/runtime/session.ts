@@ -5,6 +5,8 @@ export interface SessionOptions {
   threads?: number;
   /** Bytes of external-data initializers, by the location named in the model. */
   externalData?: Array<{ path: string; data: Uint8Array }>;
+  /** Write ORT's per-op profile (Chrome trace JSON) to files starting with this path; the file is written when the session is disposed. */
+  profile?: string;
 }
 
 /** ORT CPU session options for the engine's graphs. */
@@ -17,6 +19,7 @@ export function sessionOptions(options: SessionOptions = {}): ort.InferenceSessi
     interOpNumThreads: 1,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     ...(options.externalData ? { externalData: options.externalData } : {}),
+    ...(options.profile ? { enableProfiling: true, profileFilePrefix: options.profile } : {}),
   };
 }
 
