@@ -62,6 +62,8 @@ export interface TrainingSessionOptions {
   batchedAdapters?: boolean;
   /** Build the graph with soft targets (TrainingGraphOptions.distill): every batch then needs `teacher`. */
   distill?: boolean;
+  /** Write ORT's per-op profile to files starting with this path (written by `endProfiling`). */
+  profile?: string;
 }
 
 /**
@@ -96,8 +98,14 @@ export class TrainingSession {
       enableCpuMemArena: false,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
+      ...(options.profile ? { enableProfiling: true, profileFilePrefix: options.profile } : {}),
     });
     return new TrainingSession(session, graph, feeds);
+  }
+
+  /** Write the profile of a session created with `profile` (ORT names the file). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   get modules(): TrainingModule[] {

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SentenceEncoder } from '@rg/engine';
+import { SentenceEncoder, seededRandom } from '@rg/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteVecRetriever } from '../dense/sqlite-vec.js';
 import { retrieverContract } from '../testing/contract.js';
@@ -24,14 +24,7 @@ retrieverContract('hnsw (all-MiniLM-L6-v2 vectors, HNSW graph)', async () => {
 
 /** Seeded unit vectors: a document's text is its vector's seed, so tests know every vector. */
 function randomUnit(seed: number, dim: number): Float32Array {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const v = Float32Array.from({ length: dim }, () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()));
   const norm = Math.hypot(...v);
   return v.map((x) => x / norm);
