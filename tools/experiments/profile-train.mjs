@@ -1,6 +1,7 @@
 // Where a LoRA training step's time goes: rg's training graph on SmolLM2 (rank 2, the seven targets by default),
 // one sequence of `seq` random tokens, a few steps with ORT's profiler on; prints the time per op type per step.
 // Usage (after `pnpm build`): node tools/experiments/profile-train.mjs [model] [seq] [steps] [targets, e.g. gate_proj,up_proj,down_proj]
+// Env: BY_SHAPE=1 groups ops by input shapes, TOP=n rows, ARENA=0 turns ORT's memory arena off.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,12 @@ const seq = Number(seqArg);
 const targets = targetsArg ? targetsArg.split(',') : LORA_TARGETS;
 const prefix = join(tmpdir(), `rg-train-profile-${process.pid}`);
 const model = await loadModel(spec);
-const session = await TrainingSession.create(model.config, model.weights, { targets, threads: 2, profile: prefix });
+const session = await TrainingSession.create(model.config, model.weights, {
+  targets,
+  threads: 2,
+  profile: prefix,
+  memoryArena: process.env.ARENA !== '0',
+});
 const random = seededRandom(1);
 const ids = Array.from({ length: seq }, () => 100 + Math.floor(random() * (model.config.vocabSize - 100)));
 const batch = { batch: 1, seq, inputIds: ids, attentionMask: ids.map(() => 1), labels: ids };

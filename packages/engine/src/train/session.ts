@@ -64,6 +64,8 @@ export interface TrainingSessionOptions {
   distill?: boolean;
   /** Write ORT's per-op profile to files starting with this path (written by `endProfiling`). */
   profile?: string;
+  /** ORT's CPU memory arena (default on: faster steps for ~10% more peak memory; see `create`). */
+  memoryArena?: boolean;
 }
 
 /**
@@ -93,9 +95,10 @@ export class TrainingSession {
       // ~10x slower (measured: 5.7 s vs 0.6 s for the LM head backward). They are below 1e-38: flush them.
       extra: { session: { set_denormal_as_zero: '1' } },
       executionMode: 'sequential',
-      // The arena keeps its high-water mark of activations: without it, peak RSS at batch 4 x 256 on
-      // SmolLM2-135M fell from 5.06 GB to 4.57 GB, with no slower steps measured.
-      enableCpuMemArena: false,
+      // The arena keeps its high-water mark of activations (peak RSS at batch 4 x 256 on SmolLM2-135M: 5.06 GB with
+      // it, 4.57 GB without), but without it every op's output is a fresh allocation the kernel must fault in: on a
+      // quiet machine a step of seq 256 took 1.43 s without and 1.14-1.23 s with it (tools/experiments/profile-train.mjs).
+      enableCpuMemArena: options.memoryArena ?? true,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       ...(options.profile ? { enableProfiling: true, profileFilePrefix: options.profile } : {}),
