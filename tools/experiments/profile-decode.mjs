@@ -40,7 +40,7 @@ const byOp = new Map();
 let kernel = 0;
 for (const e of events) {
   if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < first) continue;
-  const op = e.args?.op_name ?? '?';
+  const op = process.env.BY_SHAPE ? `${e.args?.op_name} ${JSON.stringify(e.args?.input_type_shape)}` : (e.args?.op_name ?? '?');
   byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
   kernel += e.dur;
 }
@@ -59,6 +59,6 @@ console.log(
     ortRunMs: +runMs.toFixed(2),
     kernelMs: +(kernel / 1000 / runs.length).toFixed(2),
     outsideOrtMs: +(stepMs - runMs).toFixed(2),
-    ops: ops.slice(0, 15),
+    ops: ops.slice(0, Number(process.env.TOP ?? 15)),
   }),
 );

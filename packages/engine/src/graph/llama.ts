@@ -6,6 +6,7 @@ import {
   type LinearWeight,
   type LoraValues,
   linear,
+  linearGroup,
   paddedCausalMask,
   rmsNorm,
   rotary,
@@ -45,6 +46,16 @@ export interface LlamaGraphOptions {
    * 'lm_head.weight') enters the graph. Default (or when it returns undefined): a dense fp32 graph input.
    */
   linearWeight?: (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number) => LinearWeight | undefined;
+  /**
+   * Projections of one input (q, k, v; gate, up) as one compact weight whose rows are theirs stacked, split after the
+   * product. Undefined (or returning undefined): one weight per projection.
+   */
+  linearGroup?: (
+    g: GraphBuilder,
+    names: string[],
+    inFeatures: number,
+    outFeatures: number[],
+  ) => Extract<LinearWeight, { kind: 'nbits' }> | undefined;
   /**
    * Rows of the batch are separate requests, each with its own LoRA pair (`lora.*.A` `[batch, r, in]`, `.B`
    * `[batch, out, r]`, zeros past a row's own rank). Default false: batch rows share adapters. Either way every row has
@@ -112,20 +123,36 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
         b: g.input(io.loraB(layer, target), 'float32', [outFeatures, rank]),
       };
     };
+    const biasFor = (parent: string, target: LoraTarget) =>
+      config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
+        ? weightInput(`${p}.${parent}.${target}.bias`, [targetShape(config, target).outFeatures])
+        : undefined;
     const proj = (parent: string, target: LoraTarget, input: string) => {
       const { inFeatures, outFeatures } = targetShape(config, target);
-      const bias =
-        config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
-          ? weightInput(`${p}.${parent}.${target}.bias`, [outFeatures])
-          : undefined;
-      return linear(g, input, projection(`${p}.${parent}.${target}.weight`, inFeatures, outFeatures), bias, loraFor(target));
+      const weight = projection(`${p}.${parent}.${target}.weight`, inFeatures, outFeatures);
+      return linear(g, input, weight, biasFor(parent, target), loraFor(target));
+    };
+    // Projections that read the same input, through one weight where the format allows (fewer, larger products).
+    const projGroup = (parent: string, targets: LoraTarget[], input: string) => {
+      const shapes = targets.map((t) => targetShape(config, t));
+      const names = targets.map((t) => `${p}.${parent}.${t}.weight`);
+      const fused = options.linearGroup?.(
+        g,
+        names,
+        shapes[0].inFeatures,
+        shapes.map((s) => s.outFeatures),
+      );
+      if (!fused) return targets.map((t) => proj(parent, t, input));
+      const parts = targets.map((t, i) => ({ outFeatures: shapes[i].outFeatures, bias: biasFor(parent, t), lora: loraFor(t) }));
+      return linearGroup(g, input, fused, parts);
     };
 
     // Attention block.
     const h = rmsNorm(g, x, weightInput(`${p}.input_layernorm.weight`, [hidden]), config.rmsNormEps);
-    const q = rotary(g, g.op('Reshape', [proj('self_attn', 'q_proj', h), headsShape(numHeads)]), cos, sin);
-    const kNew = rotary(g, g.op('Reshape', [proj('self_attn', 'k_proj', h), headsShape(numKvHeads)]), cos, sin);
-    const vNew = g.op('Reshape', [proj('self_attn', 'v_proj', h), headsShape(numKvHeads)]);
+    const [qLinear, kLinear, vLinear] = projGroup('self_attn', ['q_proj', 'k_proj', 'v_proj'], h);
+    const q = rotary(g, g.op('Reshape', [qLinear, headsShape(numHeads)]), cos, sin);
+    const kNew = rotary(g, g.op('Reshape', [kLinear, headsShape(numKvHeads)]), cos, sin);
+    const vNew = g.op('Reshape', [vLinear, headsShape(numKvHeads)]);
     const past = {
       k: layer === 0 ? io.pastKey(0) : g.input(io.pastKey(layer), 'float32', cacheDims),
       v: g.input(io.pastValue(layer), 'float32', cacheDims),
@@ -141,7 +168,8 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
 
     // MLP block.
     const m = rmsNorm(g, x, weightInput(`${p}.post_attention_layernorm.weight`, [hidden]), config.rmsNormEps);
-    const gated = swiGlu(g, proj('mlp', 'gate_proj', m), proj('mlp', 'up_proj', m));
+    const [gate, up] = projGroup('mlp', ['gate_proj', 'up_proj'], m);
+    const gated = swiGlu(g, gate, up);
     x = g.op('Add', [x, proj('mlp', 'down_proj', gated)]);
   }
 

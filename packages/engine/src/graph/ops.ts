@@ -56,17 +56,44 @@ export interface LoraValues {
 
 /** x `[n, in]` → x·Wᵀ (+ bias) (+ (x·Aᵀ)·Bᵀ). */
 export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: string, lora?: LoraValues): string {
-  const delta = !lora
-    ? undefined
-    : lora.perRow
-      ? batchedLoraDelta(new Ops(g, 'float32'), x, lora.a, lora.b)
-      : g.op('Gemm', [g.op('Gemm', [x, lora.a], { transB: 1 }), lora.b], { transB: 1 });
+  const delta = lora ? loraDelta(g, x, lora) : undefined;
   if (w.kind === 'dense') {
     // Gemm's C input folds one addend in for free; a second one needs an Add.
     const addend = delta && bias ? g.op('Add', [delta, bias]) : (delta ?? bias);
     return g.op('Gemm', addend ? [x, w.weight, addend] : [x, w.weight], { transB: 1 });
   }
-  let y = g.op(
+  return addTerms(g, nbitsProduct(g, x, w), bias, delta);
+}
+
+/**
+ * Several projections of one input through one MatMulNBits whose rows are theirs stacked (q, k, v; gate, up): one
+ * product and one block-offset term instead of one each, then split. Each part then gets its own bias and LoRA delta.
+ */
+export function linearGroup(
+  g: GraphBuilder,
+  x: string,
+  w: Extract<LinearWeight, { kind: 'nbits' }>,
+  parts: Array<{ outFeatures: number; bias?: string; lora?: LoraValues }>,
+): string[] {
+  const y = nbitsProduct(g, x, w);
+  const outs = g.opMulti('Split', [y, g.ints(parts.map((p) => p.outFeatures))], { axis: -1 }, parts.length);
+  return outs.map((out, i) => addTerms(g, out, parts[i].bias, parts[i].lora ? loraDelta(g, x, parts[i].lora) : undefined));
+}
+
+function loraDelta(g: GraphBuilder, x: string, lora: LoraValues): string {
+  return lora.perRow
+    ? batchedLoraDelta(new Ops(g, 'float32'), x, lora.a, lora.b)
+    : g.op('Gemm', [g.op('Gemm', [x, lora.a], { transB: 1 }), lora.b], { transB: 1 });
+}
+
+function addTerms(g: GraphBuilder, y: string, bias?: string, delta?: string): string {
+  const withBias = bias ? g.op('Add', [y, bias]) : y;
+  return delta ? g.op('Add', [withBias, delta]) : withBias;
+}
+
+/** x·Wᵀ through MatMulNBits, plus the block-offset term of an asymmetric scheme. */
+function nbitsProduct(g: GraphBuilder, x: string, w: Extract<LinearWeight, { kind: 'nbits' }>): string {
+  const y = g.op(
     'MatMulNBits',
     [x, w.qweight, w.scales, w.zeroPoints],
     {
@@ -79,13 +106,10 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: strin
     1,
     'com.microsoft',
   );
-  if (w.blockMins) {
-    const blocks = g.op('Reshape', [x, g.ints([0, w.inFeatures / w.blockSize, w.blockSize])]);
-    const blockSums = g.op('ReduceSum', [blocks, g.ints([-1])], { keepdims: 0 });
-    y = g.op('Add', [y, g.op('MatMul', [blockSums, w.blockMins])]);
-  }
-  if (bias) y = g.op('Add', [y, bias]);
-  return delta ? g.op('Add', [y, delta]) : y;
+  if (!w.blockMins) return y;
+  const blocks = g.op('Reshape', [x, g.ints([0, w.inFeatures / w.blockSize, w.blockSize])]);
+  const blockSums = g.op('ReduceSum', [blocks, g.ints([-1])], { keepdims: 0 });
+  return g.op('Add', [y, g.op('MatMul', [blockSums, w.blockMins])]);
 }
 
 /** SiLU-gated unit of the Llama MLP: silu(gate) · up. */

@@ -141,7 +141,11 @@ export class OrtCausalLM implements BatchedCausalLM {
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
     const format = options.weightFormat ?? 'f32';
     const nbits = format === 'f32' ? undefined : nbitsWeights(weights);
-    const graph = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: nbits?.linearWeight });
+    const graph = buildLlamaGraph(config, {
+      loraTargets: options.loraTargets,
+      linearWeight: nbits?.linearWeight,
+      linearGroup: nbits?.linearGroup,
+    });
     const constants: Record<string, TensorData> = {};
     for (const name of graph.weightInputs) {
       const t = weights.get(name);
@@ -156,7 +160,12 @@ export class OrtCausalLM implements BatchedCausalLM {
       // Compact weights are initializers of the session's own external data, written as the graph is built: a second
       // graph needs its own (the first session's bytes were handed over and dropped).
       const own = format === 'f32' ? undefined : nbitsWeights(weights);
-      const perRow = buildLlamaGraph(config, { loraTargets: options.loraTargets, linearWeight: own?.linearWeight, perRow: true });
+      const perRow = buildLlamaGraph(config, {
+        loraTargets: options.loraTargets,
+        linearWeight: own?.linearWeight,
+        linearGroup: own?.linearGroup,
+        perRow: true,
+      });
       await host.addSession(PER_ROW_SESSION, perRow.model, sessionOptions({ ...options, externalData: own?.externalData() }));
     };
     return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters, createPerRowSession);

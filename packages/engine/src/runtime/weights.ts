@@ -66,6 +66,39 @@ export function nbitsWeights(weights: ModelWeights) {
     };
   };
 
+  // q, k, v (or gate, up) stacked by rows into one 4-bit weight: the blocks run along `in`, so stacking rows changes no
+  // block, and the product's columns are the projections' outputs side by side.
+  const linearGroup = (g: GraphBuilder, names: string[], inFeatures: number, outFeatures: number[]) => {
+    if (inFeatures % BLOCK !== 0) return undefined;
+    const parts = names.map((name) => {
+      const t = weights.get(name);
+      if (!t) throw new Error(`model weights: missing tensor '${name}'`);
+      return t;
+    });
+    const rows = outFeatures.reduce((a, b) => a + b, 0);
+    const data = new Float32Array(rows * inFeatures);
+    let at = 0;
+    for (const t of parts) {
+      data.set(t.data, at);
+      at += t.data.length;
+    }
+    const blocks = blocksQ4({ data, dims: [rows, inFeatures] });
+    const kBlocks = inFeatures / BLOCK;
+    const base = `${names.join('+')}.q4`;
+    return {
+      kind: 'nbits' as const,
+      bits: 4 as const,
+      blockSize: BLOCK,
+      inFeatures,
+      outFeatures: rows,
+      accuracyLevel: 4 as const,
+      qweight: external(g, `${base}.qweight`, 'uint8', [rows, kBlocks, BLOCK / 2], blocks.qweight),
+      scales: external(g, `${base}.scales`, 'float32', [rows * kBlocks], blocks.scales),
+      zeroPoints: external(g, `${base}.zero_points`, 'uint8', [blocks.zeroPoints.length], blocks.zeroPoints),
+      blockMins: external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks.mins as Float32Array),
+    };
+  };
+
   const externalData = () => {
     const data = new Uint8Array(offset);
     let at = 0;
@@ -76,7 +109,7 @@ export function nbitsWeights(weights: ModelWeights) {
     chunks.length = 0;
     return [{ path: EXTERNAL_FILE, data }];
   };
-  return { linearWeight, externalData };
+  return { linearWeight, linearGroup, externalData };
 }
 
 /**
