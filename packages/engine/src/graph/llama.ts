@@ -9,8 +9,8 @@ import {
   linearGroup,
   paddedCausalMask,
   rmsNorm,
+  ropeCaches,
   rotary,
-  rotaryTables,
   swiGlu,
 } from './ops.js';
 import { ropeInverseFrequencies } from './rope.js';
@@ -37,6 +37,14 @@ export const io = {
   loraA: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.A`,
   loraB: (layer: number, target: LoraTarget) => `lora.${layer}.${target}.B`,
 };
+
+/**
+ * Positions the graph's rotary tables cover: the model's own maximum, and at least 8192 (a small model's nominal
+ * maximum should not stop a long test or a long prompt that the model merely handles worse).
+ */
+export function ropePositions(config: ModelConfig): number {
+  return Math.max(config.maxPositionEmbeddings, 8192);
+}
 
 export interface LlamaGraphOptions {
   /** Modules that get LoRA inputs (default: all seven). Fewer targets mean fewer nodes. */
@@ -97,10 +105,11 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
   const capacity = g.op('Gather', [g.op('Shape', [g.input(io.pastKey(0), 'float32', cacheDims)]), g.int(2)], { axis: 0 });
 
   const perRow = options.perRow ?? false;
-  const positions = g.op('Cast', [g.input(io.positionIds, 'int64', ['batch', 'seq'])], { to: 1 });
-  const { cos, sin } = rotaryTables(g, positions, ropeInverseFrequencies(config));
+  const positionIds = g.input(io.positionIds, 'int64', ['batch', 'seq']);
+  const rope = ropeCaches(g, ropeInverseFrequencies(config), ropePositions(config));
   const mask = paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, capacity);
   const headsShape = (heads: number) => g.op('Concat', [batchSeq, g.ints([heads, headDim])], { axis: 0 });
+  const tokensShape = g.op('Concat', [batchSeq, g.ints([-1])], { axis: 0 });
 
   const embedName = 'model.embed_tokens.weight';
   let x = embed(g, weightInput(embedName, [config.vocabSize, hidden]), ids);
@@ -150,8 +159,10 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
     // Attention block.
     const h = rmsNorm(g, x, weightInput(`${p}.input_layernorm.weight`, [hidden]), config.rmsNormEps);
     const [qLinear, kLinear, vLinear] = projGroup('self_attn', ['q_proj', 'k_proj', 'v_proj'], h);
-    const q = rotary(g, g.op('Reshape', [qLinear, headsShape(numHeads)]), cos, sin);
-    const kNew = rotary(g, g.op('Reshape', [kLinear, headsShape(numKvHeads)]), cos, sin);
+    const rotated = (t: string, heads: number) =>
+      g.op('Reshape', [rotary(g, g.op('Reshape', [t, tokensShape]), positionIds, rope, heads), headsShape(heads)]);
+    const q = rotated(qLinear, numHeads);
+    const kNew = rotated(kLinear, numKvHeads);
     const vNew = g.op('Reshape', [vLinear, headsShape(numKvHeads)]);
     const past = {
       k: layer === 0 ? io.pastKey(0) : g.input(io.pastKey(layer), 'float32', cacheDims),
@@ -191,9 +202,9 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
   g.op('Reshape', [logits, g.op('Concat', [batch, g.ints([-1, config.vocabSize])], { axis: 0 })], {}, [io.logits]);
   g.output(io.logits, 'float32', ['batch', 'num_logits', config.vocabSize]);
 
-  const usesContrib = options.linearWeight !== undefined;
   return {
-    model: g.toBytes(18, usesContrib ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    // com.microsoft: RotaryEmbedding always, MatMulNBits for compact weights.
+    model: g.toBytes(18, [{ domain: 'com.microsoft', version: 1 }]),
     weightInputs,
     loraTargets,
   };

@@ -123,25 +123,32 @@ export function embed(g: GraphBuilder, table: string, ids: string): string {
 }
 
 /**
- * Rotary tables for absolute positions `[s]` or `[b, s]` (float): cos and sin `[s, 1, d/2]` or `[b, s, 1, d/2]`,
- * ready to broadcast over `[b, s, heads, d/2]`. `invFreq` already carries any rope scaling.
+ * cos and sin of every position's angles, `[positions, headDim / 2]`, for com.microsoft::RotaryEmbedding. Angles are
+ * float32 products, as a graph computing them from the positions would make.
  */
-export function rotaryTables(g: GraphBuilder, positions: string, invFreq: Float32Array): { cos: string; sin: string } {
-  const freqs = g.initializer(g.fresh('inv_freq'), { dtype: 'float32', dims: [invFreq.length], data: invFreq });
-  const angles = g.op('Mul', [g.op('Unsqueeze', [positions, g.ints([-1])]), freqs]);
-  const table = (op: string) => g.op('Unsqueeze', [g.op(op, [angles]), g.ints([-2])]);
-  return { cos: table('Cos'), sin: table('Sin') };
+export function ropeCaches(g: GraphBuilder, invFreq: Float32Array, positions: number): { cos: string; sin: string } {
+  const half = invFreq.length;
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let t = 0; t < positions; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(t * invFreq[i]);
+      cos[t * half + i] = Math.cos(angle);
+      sin[t * half + i] = Math.sin(angle);
+    }
+  }
+  return {
+    cos: g.initializer(g.fresh('rope_cos'), { dtype: 'float32', dims: [positions, half], data: cos }),
+    sin: g.initializer(g.fresh('rope_sin'), { dtype: 'float32', dims: [positions, half], data: sin }),
+  };
 }
 
 /**
- * Rotary position embedding in the Hugging Face layout (rotate_half: the two halves of each head
- * are the pair), on x `[b, s, heads, d]`.
+ * Rotary position embedding in the Hugging Face layout (rotate_half: the two halves of each head are the pair) on
+ * x `[b, s, heads·d]`, by position id `[b, s]`: one com.microsoft::RotaryEmbedding instead of eight elementwise ops.
  */
-export function rotary(g: GraphBuilder, x: string, cos: string, sin: string): string {
-  const [x1, x2] = g.opMulti('Split', [x], { axis: -1, num_outputs: 2 }, 2);
-  const out1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
-  const out2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
-  return g.op('Concat', [out1, out2], { axis: -1 });
+export function rotary(g: GraphBuilder, x: string, positionIds: string, caches: { cos: string; sin: string }, heads: number): string {
+  return g.op('RotaryEmbedding', [x, positionIds, caches.cos, caches.sin], { interleaved: 0, num_heads: heads }, 1, 'com.microsoft');
 }
 
 /** Boolean `[s, past + s]`: true where the key comes after the query (the past's columns never do). */

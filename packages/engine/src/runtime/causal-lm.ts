@@ -1,5 +1,5 @@
 import type { LoraWeights } from '@rg/lora';
-import { buildLlamaGraph, io } from '../graph/llama.js';
+import { buildLlamaGraph, io, ropePositions } from '../graph/llama.js';
 import { type LoraTarget, type ModelConfig, type ModelWeights, targetShape } from '../model/config.js';
 import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';
 import { type SessionOptions, sessionOptions } from './session.js';
@@ -190,6 +190,7 @@ export class OrtCausalLM implements BatchedCausalLM {
     }
     const { length, capacity } = cache;
     const seq = ids.length;
+    checkPositions(this.config, length + seq, 'forward');
     // The cache's tokens are its first `length` columns; the new tokens come after all `capacity` columns.
     const mask = new BigInt64Array(capacity + seq);
     mask.fill(1n, 0, length);
@@ -223,6 +224,7 @@ export class OrtCausalLM implements BatchedCausalLM {
     const adapters = request.adapters as HostedBatchAdapters | null | undefined;
     if (adapters && adapters.rows !== rows) throw new Error(`forwardBatch: ${rows} rows of ids for adapters of ${adapters.rows}`);
     const seq = Math.max(...ids.map((r) => r.length));
+    checkPositions(this.config, Math.max(...(cache?.lengths ?? [0])) + seq, 'forwardBatch');
     // A cache keeps each row's tokens in its last columns: new tokens must fill the same new columns in every row.
     if (cache && ids.some((r) => r.length !== seq)) throw new Error('forwardBatch: with a cache, every row needs the same number of ids');
     for (const row of ids) {
@@ -357,6 +359,11 @@ export class OrtCausalLM implements BatchedCausalLM {
   async dispose(): Promise<void> {
     await this.host.dispose();
   }
+}
+
+function checkPositions(config: ModelConfig, positions: number, what: string): void {
+  const max = ropePositions(config);
+  if (positions > max) throw new Error(`${what}: ${positions} positions, more than the ${max} this model's graph covers`);
 }
 
 function emptyKvRequest(config: ModelConfig, rows: number) {
