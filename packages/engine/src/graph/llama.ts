@@ -107,7 +107,9 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
   const perRow = options.perRow ?? false;
   const positionIds = g.input(io.positionIds, 'int64', ['batch', 'seq']);
   const rope = ropeCaches(g, ropeInverseFrequencies(config), ropePositions(config));
-  const mask = paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, capacity);
+  const mask = paddedCausalMask(g, g.input(io.attentionMask, 'int64', ['batch', 'total']), seqLen, capacity, numHeads / numKvHeads);
+  // The attention's split of its scores into cache and new columns, once for every layer.
+  const columns = g.op('Concat', [g.op('Unsqueeze', [capacity, g.ints([0])]), g.op('Unsqueeze', [seqLen, g.ints([0])])], { axis: 0 });
   const headsShape = (heads: number) => g.op('Concat', [batchSeq, g.ints([heads, headDim])], { axis: 0 });
   const tokensShape = g.op('Concat', [batchSeq, g.ints([-1])], { axis: 0 });
 
@@ -174,7 +176,7 @@ export function buildLlamaGraph(config: ModelConfig, options: LlamaGraphOptions 
     const fresh = { k: toCache(kNew, io.presentKey(layer)), v: toCache(vNew, io.presentValue(layer)) };
     g.output(fresh.k, 'float32', ['batch', numKvHeads, 'seq', headDim]);
     g.output(fresh.v, 'float32', ['batch', numKvHeads, 'seq', headDim]);
-    const attn = groupedAttention(g, q, past, fresh, mask, { numHeads, numKvHeads, headDim }, batchSeq);
+    const attn = groupedAttention(g, q, past, fresh, mask, columns, { numHeads, numKvHeads, headDim }, batchSeq);
     x = g.op('Add', [x, proj('self_attn', 'o_proj', g.op('Reshape', [attn, g.ints([-1, numHeads * headDim])]))]);
 
     // MLP block.

@@ -159,18 +159,20 @@ function futureKeys(g: GraphBuilder, seqLen: string, pastLen: string): string {
 }
 
 /**
- * Additive mask `[b, 1, 1, s, past + s]` for rows of different lengths in one batch: a key is seen when it is not after
- * the query (columns are shared by all rows) and `attentionMask` `[b, past + s]` (int64, 1 = real token) marks it.
- * `past` is the cache's capacity: its columns past a row's tokens are 0 in `attentionMask`.
+ * Additive mask `[b, 1, group·s, past + s]` for rows of different lengths in one batch: a key is seen when it is not
+ * after the query (columns are shared by all rows) and `attentionMask` `[b, past + s]` (int64, 1 = real token) marks it.
+ * `past` is the cache's capacity: its columns past a row's tokens are 0 in `attentionMask`. The s query rows repeat
+ * `group` times, the layout of `groupedAttention`'s scores (each KV head's query heads, then the positions), so one
+ * mask serves every layer.
  * Masked scores get float32's lowest value rather than -inf: a padding query (a shorter row's left padding) then
  * sees uniform weights instead of NaN, and its finite states never poison the later steps that mask them out. A real
  * query always sees itself, so exp(lowest - max) = 0 leaves its softmax equal to the unpadded one.
  */
-export function paddedCausalMask(g: GraphBuilder, attentionMask: string, seqLen: string, pastLen: string): string {
+export function paddedCausalMask(g: GraphBuilder, attentionMask: string, seqLen: string, pastLen: string, group: number): string {
   const padded = g.op('Equal', [attentionMask, g.int(0)]);
   const hidden = g.op('Or', [futureKeys(g, seqLen, pastLen), g.op('Unsqueeze', [padded, g.ints([1])])]);
   const additive = g.op('Where', [hidden, g.scalar(-3.4028234663852886e38), g.scalar(0)]);
-  return g.op('Unsqueeze', [additive, g.ints([1, 2])]);
+  return g.op('Tile', [g.op('Unsqueeze', [additive, g.ints([1])]), g.ints([1, 1, group, 1])]);
 }
 
 export interface AttentionShape {
@@ -182,10 +184,10 @@ export interface AttentionShape {
 /**
  * Scaled dot-product attention with grouped KV heads over a cache and the new tokens. q `[b, s, H, d]` (rotated);
  * `past` k and v `[b, Hkv, C, d]` (the cache, C columns of capacity), `fresh` k and v `[b, Hkv, s, d]` (the new
- * tokens'); mask `[b, 1, 1, s, C + s]`. The scores over both are one softmax, then split again for the two value
- * products, so the cache is read where it is and never concatenated with the new tokens. The query heads sharing a KV
- * head are grouped (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv) so K and V are never
- * copied. Returns `[b, s, H·d]`.
+ * tokens'); mask `[b, 1, group·s, C + s]` (`paddedCausalMask`); `columns` int64 `[C, s]`. The query heads sharing a
+ * KV head are its rows (head h uses KV head floor(h / (H / Hkv)), as Hugging Face's repeat_kv), so K and V are never
+ * copied; the scores over cache and new tokens are one softmax, split again for the two value products, so the cache
+ * is read where it is and never concatenated with the new tokens. Returns `[b, s, H·d]`.
  */
 export function groupedAttention(
   g: GraphBuilder,
@@ -193,22 +195,23 @@ export function groupedAttention(
   past: { k: string; v: string },
   fresh: { k: string; v: string },
   mask: string,
+  columns: string,
   shape: AttentionShape,
   batchSeq: string,
 ): string {
   const { numHeads, numKvHeads, headDim } = shape;
   const group = numHeads / numKvHeads;
-  // [b, s, Hkv, group, d] -> [b, Hkv, group, s, d]
-  const qg = g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, numKvHeads, group, headDim])])], { perm: [0, 2, 3, 1, 4] });
+  // [b, s, Hkv, group, d] -> [b, Hkv, group, s, d] -> [b, Hkv, group·s, d]
+  const grouped = g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, numKvHeads, group, headDim])])], { perm: [0, 2, 3, 1, 4] });
+  const qg = g.op('Reshape', [grouped, g.ints([0, numKvHeads, -1, headDim])]);
   const scaled = g.op('Mul', [qg, g.scalar(1 / Math.sqrt(headDim))]);
-  // Unsqueeze before the transpose, so that the transpose feeds the MatMul directly (ORT fuses it into the product).
-  const keysT = (k: string) => g.op('Transpose', [g.op('Unsqueeze', [k, g.ints([2])])], { perm: [0, 1, 2, 4, 3] });
-  const scores = g.op('Concat', [g.op('MatMul', [scaled, keysT(past.k)]), g.op('MatMul', [scaled, keysT(fresh.k)])], { axis: -1 });
+  // The transpose feeds the MatMul directly: ORT folds it into the product (FusedMatMul transB).
+  const scoresOf = (k: string) => g.op('MatMul', [scaled, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]);
+  const scores = g.op('Concat', [scoresOf(past.k), scoresOf(fresh.k)], { axis: -1 });
   const probs = g.op('Softmax', [g.op('Add', [scores, mask])], { axis: -1 });
-  const columns = (k: string) => g.op('Slice', [g.op('Shape', [k]), g.ints([2]), g.ints([3])]);
-  const [pPast, pFresh] = g.opMulti('Split', [probs, g.op('Concat', [columns(past.k), columns(fresh.k)], { axis: 0 })], { axis: -1 }, 2);
-  const values = (p: string, v: string) => g.op('MatMul', [p, g.op('Unsqueeze', [v, g.ints([2])])]);
-  const ctx = g.op('Add', [values(pPast, past.v), values(pFresh, fresh.v)]);
-  const back = g.op('Transpose', [ctx], { perm: [0, 3, 1, 2, 4] });
+  const [pPast, pFresh] = g.opMulti('Split', [probs, columns], { axis: -1 }, 2);
+  const ctx = g.op('Add', [g.op('MatMul', [pPast, past.v]), g.op('MatMul', [pFresh, fresh.v])]);
+  // [b, Hkv, group·s, d] -> [b, Hkv, group, s, d] -> [b, s, Hkv, group, d]
+  const back = g.op('Transpose', [g.op('Reshape', [ctx, g.ints([0, numKvHeads, group, -1, headDim])])], { perm: [0, 3, 1, 2, 4] });
   return g.op('Reshape', [back, g.op('Concat', [batchSeq, g.ints([numHeads * headDim])], { axis: 0 })]);
 }
