@@ -77,8 +77,8 @@ export {
 export { dequantize, GGML_TYPES, type GgmlTypeName, ggmlBytes, ggmlTypeName } from './model/quants.js';
 export { referenceForward } from './reference/llama.js';
 export { randomLora } from './reference/random-lora.js';
+export { AdapterMismatchError, checkAdapters } from './runtime/adapter-feeds.js';
 export {
-  AdapterMismatchError,
   type AdapterSet,
   type BatchAdapterSet,
   type BatchedCausalLM,
@@ -86,7 +86,6 @@ export {
   type BatchForwardResult,
   type BatchKvCache,
   type CausalLM,
-  checkAdapters,
   type ForwardRequest,
   type ForwardResult,
   type KvCache,

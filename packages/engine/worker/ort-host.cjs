@@ -137,27 +137,23 @@ function createHost(ort) {
     group.used = width;
     return { id: keepHandle(group, width), capacity: group.capacity };
   }
-  // A new stored set whose tensors stack rows of stored tensors along a new leading batch axis. `rows`: { id, row,
-  // length }: `row` picks a row of a tensor that has a batch axis (absent: the whole tensor is the row); `length`
-  // (absent: all) is how much of the ragged axis is the row's own. `axes`: tensor name -> its ragged axis within a row.
-  // Rows are zero-padded along it to the longest (at least `minLength`): at the end (align 'start') or at the front
-  // (align 'end').
-  function stack({ rows, axes, align, minLength = 0 }) {
+  // A new stored set whose tensors stack stored sets (`rows`: { id }) along a new leading batch axis (adapter sets, one
+  // per row). `axes`: tensor name -> its ragged axis (a LoRA rank): each row is zero-padded along it to the longest, and
+  // to at least `minLength`.
+  function stack({ rows, axes, minLength = 0 }) {
     const sets = rows.map(({ id }) => {
       const set = stored.get(id);
-      if (!set) throw new Error(`ort-host: unknown or released handle ${id}`);
+      if (!set || set.group) throw new Error(`ort-host: unknown or released handle ${id}`);
       return set;
     });
     const out = {};
     for (const [name, axis] of Object.entries(axes)) {
-      const parts = rows.map((r, i) => {
-        const t = sets[i][name];
-        if (!t) throw new Error(`ort-host: stored set ${r.id} has no tensor '${name}'`);
-        const dims = r.row === undefined ? Array.from(t.dims) : Array.from(t.dims).slice(1);
-        const rowSize = dims.reduce((a, b) => a * b, 1);
-        return { data: t.data, dims, offset: r.row === undefined ? 0 : r.row * rowSize, length: r.length ?? dims[axis] };
+      const parts = sets.map((set, i) => {
+        const t = set[name];
+        if (!t) throw new Error(`ort-host: stored set ${rows[i].id} has no tensor '${name}'`);
+        return { data: t.data, dims: Array.from(t.dims) };
       });
-      const width = Math.max(minLength, ...parts.map((p) => p.length));
+      const width = Math.max(minLength, ...parts.map((p) => p.dims[axis]));
       const rowDims = parts[0].dims.slice();
       rowDims[axis] = width;
       const outer = rowDims.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -167,13 +163,11 @@ function createHost(ort) {
       parts.forEach((p, i) => {
         if (p.dims.some((d, k) => k !== axis && d !== rowDims[k]))
           throw new Error(`ort-host: '${name}' row ${i} has dims [${p.dims}], the first row [${parts[0].dims}]`);
-        const n = p.length * inner;
-        const srcSkip = align === 'end' ? (p.dims[axis] - p.length) * inner : 0;
-        const dstSkip = align === 'end' ? (width - p.length) * inner : 0;
+        const n = p.dims[axis] * inner;
         for (let o = 0; o < outer; o++) {
-          const src = p.offset + o * p.dims[axis] * inner + srcSkip;
-          const dst = i * rowSize + o * width * inner + dstSkip;
-          // Whole blocks (a head's cache rows) go through memcpy; a rank's few columns are cheaper as a loop.
+          const src = o * n;
+          const dst = i * rowSize + o * width * inner;
+          // Whole blocks go through memcpy; a rank's few columns are cheaper as a loop.
           if (n >= 64) data.set(p.data.subarray(src, src + n), dst);
           else for (let k = 0; k < n; k++) data[dst + k] = p.data[src + k];
         }

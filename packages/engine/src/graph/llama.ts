@@ -7,6 +7,7 @@ import {
   type LoraValues,
   linear,
   linearGroup,
+  type NbitsWeight,
   paddedCausalMask,
   rmsNorm,
   ropeCaches,
@@ -58,12 +59,7 @@ export interface LlamaGraphOptions {
    * Projections of one input (q, k, v; gate, up) as one compact weight whose rows are theirs stacked, split after the
    * product. Undefined (or returning undefined): one weight per projection.
    */
-  linearGroup?: (
-    g: GraphBuilder,
-    names: string[],
-    inFeatures: number,
-    outFeatures: number[],
-  ) => Extract<LinearWeight, { kind: 'nbits' }> | undefined;
+  linearGroup?: (g: GraphBuilder, names: string[], inFeatures: number, outFeatures: number[]) => NbitsWeight | undefined;
   /**
    * Rows of the batch are separate requests, each with its own LoRA pair (`lora.*.A` `[batch, r, in]`, `.B`
    * `[batch, out, r]`, zeros past a row's own rank). Default false: batch rows share adapters. Either way every row has

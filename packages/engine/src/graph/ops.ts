@@ -22,26 +22,27 @@ export function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number)
  * - `dense`: an fp32 value `[out, in]` (graph input or initializer).
  * - `nbits`: com.microsoft MatMulNBits blocks along `in` (value = (q - zeroPoint) · scale).
  */
-export type LinearWeight =
-  | { kind: 'dense'; weight: string }
-  | {
-      kind: 'nbits';
-      qweight: string;
-      scales: string;
-      zeroPoints: string;
-      bits: 4 | 8;
-      blockSize: number;
-      inFeatures: number;
-      outFeatures: number;
-      /** MatMulNBits accuracy_level: 0 = fp32 compute on dequantized blocks, 4 = int8 activations. */
-      accuracyLevel: 0 | 4;
-      /**
-       * Per-block minimums `[in / blockSize, out]` of an asymmetric (Q4_1-style) scheme, added as
-       * blockSums(x)·mins: MatMulNBits then only needs integer zero points, which keep its fast
-       * prepacked kernels (float zero points force an unpacked, dequantize-every-run path).
-       */
-      blockMins?: string;
-    };
+export type LinearWeight = { kind: 'dense'; weight: string } | NbitsWeight;
+
+/** com.microsoft MatMulNBits blocks along `in` (value = (q - zeroPoint) · scale). */
+export interface NbitsWeight {
+  kind: 'nbits';
+  qweight: string;
+  scales: string;
+  zeroPoints: string;
+  bits: 4 | 8;
+  blockSize: number;
+  inFeatures: number;
+  outFeatures: number;
+  /** MatMulNBits accuracy_level: 0 = fp32 compute on dequantized blocks, 4 = int8 activations. */
+  accuracyLevel: 0 | 4;
+  /**
+   * Per-block minimums `[in / blockSize, out]` of an asymmetric (Q4_1-style) scheme, added as
+   * blockSums(x)·mins: MatMulNBits then only needs integer zero points, which keep its fast
+   * prepacked kernels (float zero points force an unpacked, dequantize-every-run path).
+   */
+  blockMins?: string;
+}
 
 /**
  * LoRA factors as values: A `[r, in]`, B `[out, r]` with the scale folded into B; r may be 0.
@@ -72,7 +73,7 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, bias?: strin
 export function linearGroup(
   g: GraphBuilder,
   x: string,
-  w: Extract<LinearWeight, { kind: 'nbits' }>,
+  w: NbitsWeight,
   parts: Array<{ outFeatures: number; bias?: string; lora?: LoraValues }>,
 ): string[] {
   const y = nbitsProduct(g, x, w);
@@ -92,7 +93,7 @@ function addTerms(g: GraphBuilder, y: string, bias?: string, delta?: string): st
 }
 
 /** x·Wᵀ through MatMulNBits, plus the block-offset term of an asymmetric scheme. */
-function nbitsProduct(g: GraphBuilder, x: string, w: Extract<LinearWeight, { kind: 'nbits' }>): string {
+function nbitsProduct(g: GraphBuilder, x: string, w: NbitsWeight): string {
   const y = g.op(
     'MatMulNBits',
     [x, w.qweight, w.scales, w.zeroPoints],

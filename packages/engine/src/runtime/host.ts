@@ -26,19 +26,13 @@ export interface RunRequest {
 }
 
 /**
- * One ORT session with constant feeds (weights) and stored feed sets by id. Tensors that live across
- * steps (KV cache, adapters) stay where the session is, in-process or in a worker thread.
- */
-/**
- * Stack rows of stored float32 tensors into a new stored set, each zero-padded along its ragged axis (implemented in
- * worker/ort-host.cjs). A row is a batch row of a stored tensor (`row`) or a whole stored tensor; `length` is how much
- * of the ragged axis is the row's own (default all), taken and placed at the end (`align: 'end'`, left padding) or the start.
+ * Stack stored sets (adapter sets, one per row) along a new leading batch axis, each tensor zero-padded at the end of its
+ * ragged axis (implemented in worker/ort-host.cjs).
  */
 export interface StackRequest {
-  rows: Array<{ id: number; row?: number; length?: number }>;
-  /** Tensor name -> its ragged axis within a row. */
+  rows: Array<{ id: number }>;
+  /** Tensor name -> its ragged axis. */
   axes: Record<string, number>;
-  align: 'start' | 'end';
   /** Pad every row to at least this length along the ragged axis (default 0). */
   minLength?: number;
 }
@@ -63,6 +57,10 @@ export interface RunResult {
   capacity?: number;
 }
 
+/**
+ * One ORT session with constant feeds (weights) and stored feed sets by id. Tensors that live across
+ * steps (KV cache, adapters) stay where the session is, in-process or in a worker thread.
+ */
 export interface SessionHost {
   store(feeds: Record<string, TensorData>): Promise<number>;
   emptyKv(request: EmptyKvRequest): Promise<number>;

@@ -1,5 +1,6 @@
 import type { GraphBuilder } from '../graph/builder.js';
-import type { LinearWeight } from '../graph/ops.js';
+import type { LinearWeight, NbitsWeight } from '../graph/ops.js';
+
 import type { ModelWeights, Tensor32 } from '../model/config.js';
 
 /**
@@ -41,62 +42,52 @@ export function nbitsWeights(weights: ModelWeights) {
     return value;
   };
 
-  const linearWeight = (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number): LinearWeight | undefined => {
-    if (inFeatures % BLOCK !== 0) return undefined;
-    const t = weights.get(name);
-    if (!t) throw new Error(`model weights: missing tensor '${name}'`);
-    const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
-    const bits = isHead ? 8 : 4;
-    const blocks = bits === 4 ? blocksQ4(t) : blocksQ8(t);
+  // Blocks of a [rows, in] weight as MatMulNBits initializers named after `base`.
+  const nbits = (g: GraphBuilder, base: string, bits: 4 | 8, blocks: Blocks, rows: number, inFeatures: number) => {
     const kBlocks = inFeatures / BLOCK;
-    const base = `${name}.q${bits}`;
-    return {
+    const weight: NbitsWeight = {
       kind: 'nbits',
       bits,
       blockSize: BLOCK,
       inFeatures,
-      outFeatures,
+      outFeatures: rows,
       // Only the int8-activation kernels are prepacked on x64 in ORT 1.30; accuracy_level 0 dequantizes
       // every block on every run (~25x slower at decode).
       accuracyLevel: 4,
-      qweight: external(g, `${base}.qweight`, 'uint8', [outFeatures, kBlocks, (BLOCK * bits) / 8], blocks.qweight),
-      scales: external(g, `${base}.scales`, 'float32', [outFeatures * kBlocks], blocks.scales),
+      qweight: external(g, `${base}.qweight`, 'uint8', [rows, kBlocks, (BLOCK * bits) / 8], blocks.qweight),
+      scales: external(g, `${base}.scales`, 'float32', [rows * kBlocks], blocks.scales),
       zeroPoints: external(g, `${base}.zero_points`, 'uint8', [blocks.zeroPoints.length], blocks.zeroPoints),
-      ...(blocks.mins ? { blockMins: external(g, `${base}.mins`, 'float32', [kBlocks, outFeatures], blocks.mins) } : {}),
     };
+    if (blocks.mins) weight.blockMins = external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks.mins);
+    return weight;
+  };
+  const tensor = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`model weights: missing tensor '${name}'`);
+    return t;
+  };
+
+  const linearWeight = (g: GraphBuilder, name: string, inFeatures: number, outFeatures: number): LinearWeight | undefined => {
+    if (inFeatures % BLOCK !== 0) return undefined;
+    const t = tensor(name);
+    const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
+    const bits = isHead ? 8 : 4;
+    return nbits(g, `${name}.q${bits}`, bits, bits === 4 ? blocksQ4(t) : blocksQ8(t), outFeatures, inFeatures);
   };
 
   // q, k, v (or gate, up) stacked by rows into one 4-bit weight: the blocks run along `in`, so stacking rows changes no
   // block, and the product's columns are the projections' outputs side by side.
   const linearGroup = (g: GraphBuilder, names: string[], inFeatures: number, outFeatures: number[]) => {
     if (inFeatures % BLOCK !== 0) return undefined;
-    const parts = names.map((name) => {
-      const t = weights.get(name);
-      if (!t) throw new Error(`model weights: missing tensor '${name}'`);
-      return t;
-    });
     const rows = outFeatures.reduce((a, b) => a + b, 0);
     const data = new Float32Array(rows * inFeatures);
     let at = 0;
-    for (const t of parts) {
+    for (const name of names) {
+      const t = tensor(name);
       data.set(t.data, at);
       at += t.data.length;
     }
-    const blocks = blocksQ4({ data, dims: [rows, inFeatures] });
-    const kBlocks = inFeatures / BLOCK;
-    const base = `${names.join('+')}.q4`;
-    return {
-      kind: 'nbits' as const,
-      bits: 4 as const,
-      blockSize: BLOCK,
-      inFeatures,
-      outFeatures: rows,
-      accuracyLevel: 4 as const,
-      qweight: external(g, `${base}.qweight`, 'uint8', [rows, kBlocks, BLOCK / 2], blocks.qweight),
-      scales: external(g, `${base}.scales`, 'float32', [rows * kBlocks], blocks.scales),
-      zeroPoints: external(g, `${base}.zero_points`, 'uint8', [blocks.zeroPoints.length], blocks.zeroPoints),
-      blockMins: external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks.mins as Float32Array),
-    };
+    return nbits(g, `${names.join('+')}.q4`, 4, blocksQ4({ data, dims: [rows, inFeatures] }), rows, inFeatures);
   };
 
   const externalData = () => {
