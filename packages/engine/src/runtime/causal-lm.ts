@@ -1,6 +1,6 @@
 import type { LoraWeights } from '@rg/lora';
 import { buildLlamaGraph, io, ropePositions } from '../graph/llama.js';
-import { type LoraTarget, type ModelConfig, type ModelWeights } from '../model/config.js';
+import type { LoraTarget, ModelConfig, ModelWeights } from '../model/config.js';
 import { adapterFeeds, checkAdapters } from './adapter-feeds.js';
 import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';
 import { type SessionOptions, sessionOptions } from './session.js';
