@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { AdapterStore, type BaseWeightKey, type CompositionEntry, composeCat, type DocAdapterKey } from '@rg/adapter-store';
+import { AdapterStore, type BaseWeightKey, type DocAdapterKey } from '@rg/adapter-store';
 import { type LoadedModel, OrtCausalLM } from '@rg/engine';
 import { type Answerer, type AnswerOptions, createAnswerer, engineAnswerModel, storeAdapterSource } from '@rg/inference';
+import { type CompositionEntry, composeCat } from '@rg/lora';
 import { DEFAULT_TARGETS, encodeDocuments, type GroupOutcome, openTrainingRun, type RecipeRecord } from '@rg/lora-trainer';
 import { SqliteBm25Retriever } from '@rg/retriever';
 
