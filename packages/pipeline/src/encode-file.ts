@@ -20,7 +20,7 @@ import {
 } from '@rg/lora-trainer';
 
 export interface EncodeFileOptions {
-  /** Model name (pulled into `home` before) or path, RG_HOME, and the training session's threads. */
+  /** Model name (pulled into `home` on first use) or path, RG_HOME, and the training session's threads. */
   model: string;
   home: string;
   threads: number;
@@ -144,7 +144,7 @@ export async function withTrainingRun<T>(
   body: (context: EncodeContext) => Promise<T>,
 ): Promise<T> {
   const seed = options.training.seed ?? 0;
-  const model = await loadModel(options.model, { home: options.home });
+  const model = await loadModel(options.model, { home: options.home, pull: true });
   const store = AdapterStore.open(options.store);
   try {
     const dataset = options.dataset;

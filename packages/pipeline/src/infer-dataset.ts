@@ -99,7 +99,7 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
   if (s.store && !existsSync(join(s.store, STORE_FILE)))
     throw new InferenceInputError(`${s.store} is not a corpus store (no ${STORE_FILE}): run rg corpus ingest first`);
 
-  const loaded = await loadModel(s.model, { home: s.home });
+  const loaded = await loadModel(s.model, { home: s.home, pull: true });
   const name = modelKeyName(loaded.source);
   if (needsStore && s.adapters === undefined)
     throw new InferenceInputError(`methods ${ADAPTERS.join(', ')} and warmup need an adapter store (settings.adapters)`);

@@ -44,7 +44,7 @@ export function registerAdapterTrain(program: Command, ctx: CliContext): void {
     .option('--json', 'print JSON')
     .action(async (flags: InitFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      const { config: modelConfig, source } = await loadModelConfig(config.model, { home: config.home });
+      const { config: modelConfig, source } = await loadModelConfig(config.model, { home: config.home, pull: true });
       const adapter = initAdapter(modelConfig, {
         rank: flags.rank,
         alpha: flags.alpha,
@@ -100,7 +100,7 @@ export function registerAdapterTrain(program: Command, ctx: CliContext): void {
       const initDir = resolve(ctx.io.cwd, flags.init);
       if (!existsSync(initDir)) throw new UsageError(`--init ${initDir}: no such folder`);
       const init = readPeftAdapter(initDir);
-      const model = await loadModel(config.model, { home: config.home });
+      const model = await loadModel(config.model, { home: config.home, pull: true });
       const prompt = flags.prompt === undefined ? [] : model.tokenizer.encode(flags.prompt);
       const body = flags.ids ?? model.tokenizer.encode(flags.text as string);
       const ids = [...prompt, ...body];

@@ -88,7 +88,7 @@ export function registerBenchAdapterDtype(program: Command, ctx: CliContext): vo
       const config = ctx.config(cmd.optsWithGlobals());
       // Bytes and logit changes do not depend on load: record it, never refuse.
       const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
-      const loaded = await loadModel(config.model, { home: config.home });
+      const loaded = await loadModel(config.model, { home: config.home, pull: true });
       const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: config.threads, loraTargets: TARGETS });
       try {
         const adapter = flags.adapter

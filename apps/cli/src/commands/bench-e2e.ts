@@ -109,7 +109,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
 
       const answers = await answerColumns(ctx, config, flags, steps, dataset, out, columns);
       // The store's (and the table's) model name: the model's known name, or its file or folder name.
-      const modelName = modelKeyName((await loadModelConfig(config.model, { home: config.home })).source);
+      const modelName = modelKeyName((await loadModelConfig(config.model, { home: config.home, pull: true })).source);
       const { figures, columns: table } = e2eFigures({
         flags,
         modelName,

@@ -45,7 +45,7 @@ export function registerBenchTrain(program: Command, ctx: CliContext): void {
     .action(async (flags: Flags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const run = benchRun(ctx, { threads: config.threads, allowBusy: flags.allowBusy ?? false });
-      const model = await loadModel(config.model, { home: config.home });
+      const model = await loadModel(config.model, { home: config.home, pull: true });
       const targets = flags.targets as typeof DEFAULT_TARGETS;
       const tCreate = performance.now();
       const session = await TrainingSession.create(model.config, model.weights, { targets, threads: config.threads });
