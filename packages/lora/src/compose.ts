@@ -169,7 +169,15 @@ export function composeCat(entries: CompositionEntry[], weights?: readonly numbe
  * composition. Rank 1, 2 and 4 rows are written without the inner loop: with rows of 2 floats the loop's own cost
  * was most of the time (~3x slower per float on these CPUs), and this is most of a request's adapter work.
  */
-function scaledColumns(dst: Float32Array, dstCols: number, offset: number, src: Float32Array, cols: number, rows: number, factor: number): void {
+function scaledColumns(
+  dst: Float32Array,
+  dstCols: number,
+  offset: number,
+  src: Float32Array,
+  cols: number,
+  rows: number,
+  factor: number,
+): void {
   let d = offset;
   if (cols === 2) {
     for (let s = 0, end = 2 * rows; s < end; s += 2, d += dstCols) {
