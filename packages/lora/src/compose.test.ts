@@ -141,4 +141,14 @@ describe('ComposeBuffers', () => {
     small.release(weights);
     expect(small.stats().freeBytes).toBeLessThanOrEqual(arrays[0].byteLength);
   });
+
+  it('shared: arrays in SharedArrayBuffers (for a worker thread), equal to plain ones', () => {
+    const [a, b] = [randomAdapter(1), randomAdapter(2)];
+    const shared = composeCat([{ adapter: a }, { adapter: b }], [0.5, 0.5], new ComposeBuffers(undefined, true));
+    for (const m of shared.modules.values()) {
+      expect(m.a.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(m.b.buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
+    sameWeights(shared, composeCat([{ adapter: a }, { adapter: b }], [0.5, 0.5]));
+  });
 });

@@ -91,13 +91,20 @@ export class ComposeBuffers {
   private taken = 0;
   private reused = 0;
 
-  constructor(private readonly maxBytes = 64 * 1024 * 1024) {}
+  /**
+   * `shared`: arrays in SharedArrayBuffers, for a model whose sessions run in a worker thread: posting a composition
+   * there then copies nothing on this thread (the worker copies it into its own arrays, off this thread).
+   */
+  constructor(
+    private readonly maxBytes = 64 * 1024 * 1024,
+    private readonly shared = false,
+  ) {}
 
   /** An array of `length` floats: a released one if there is one (zeroed when `zero`), else a new (zero) one. */
   take(length: number, zero = true): Float32Array {
     this.taken++;
     const array = this.free.get(length)?.pop();
-    if (!array) return new Float32Array(length);
+    if (!array) return this.shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
     this.reused++;
     this.isFree.delete(array);
     this.freeBytes -= array.byteLength;

@@ -91,6 +91,24 @@ describe('a new collection', () => {
     }
   });
 
+  it('answers the same when the model decodes in a worker thread (compositions cross in shared memory)', async () => {
+    const inWorker = await tinyRuntime('collection-worker', { worker: true });
+    // The same weights (the tiny model is written from a fixed seed), the same collection, opened only to answer.
+    const served = await openCollection(join(dir, 'facts'), inWorker.runtime, { runJobs: false });
+    try {
+      for (const adapters of [['element', 'festival', 'lighthouse'], ['festival']]) {
+        const request = { question: QUESTIONS.element, method: 'cat_all_one' as const, adapters: adapters.map((id) => ({ id })) };
+        const here = await collection.answer(request);
+        const there = await served.answer(request);
+        expect(there.adapters).toEqual(here.adapters);
+        expect(there.text).toBe(here.text);
+      }
+    } finally {
+      await served.close();
+      await inWorker.cleanup();
+    }
+  });
+
   it('streams deltas that concatenate to the text', async () => {
     const deltas: string[] = [];
     const r = await collection.answer({ question: QUESTIONS.festival, maxNewTokens: 12, onDelta: (d) => deltas.push(d) });

@@ -86,8 +86,9 @@ class LiveCollection implements Collection {
   private runner: Runner | undefined;
   private encode: Promise<EncodeContext> | undefined;
   private closed = false;
-  // Every request's composition is written into arrays an earlier request gave back (see ComposeBuffers).
-  private readonly composeBuffers = new ComposeBuffers();
+  // Every request's composition is written into arrays an earlier request gave back (see ComposeBuffers), in shared
+  // memory when the model decodes in a worker thread.
+  private readonly composeBuffers: ComposeBuffers;
 
   constructor(
     readonly dir: string,
@@ -96,6 +97,7 @@ class LiveCollection implements Collection {
     private readonly stores: Stores,
   ) {
     this.name = settings.name;
+    this.composeBuffers = new ComposeBuffers(undefined, runtime.worker === true);
     const r = settings.recipe;
     this.scope = { model: runtime.modelName, rank: r.rank, alpha: r.alpha, dataset: settings.adapterDataset, lr: r.lr, epochs: r.epochs };
     this.steps = {

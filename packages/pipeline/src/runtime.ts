@@ -23,6 +23,7 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
     tokenizer: loaded.tokenizer,
     threads: options.threads,
     home: options.home,
+    worker: options.worker ?? false,
     // A replacement is handed the model itself, not the per-request view engineAnswerModel passes (which tracks the
     // caches a generation cut short leaves): a batcher needs the model's batched forward and releases its own caches.
     answerModel: engineAnswerModel(lm, loaded.tokenizer, {

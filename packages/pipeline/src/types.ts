@@ -239,6 +239,8 @@ export interface ModelRuntime {
   readonly threads: number;
   /** RuntimeOptions.home: where models and caches live (a dense index's encoder too). */
   readonly home: string;
+  /** RuntimeOptions.worker: the inference sessions run in a worker thread (compositions go there in shared memory). */
+  readonly worker?: boolean;
   /** Generation and scoring on the model (chat template, adapters per request). */
   readonly answerModel: AnswerModel;
   /** Answers in flight on the model, which training yields to (absent: training never waits). */

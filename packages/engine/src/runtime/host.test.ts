@@ -1,3 +1,4 @@
+import type { LoraWeights } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
 import { randomLora } from '../reference/random-lora.js';
 import { randomLlamaWeights, tinyLlamaConfig } from '../train/tiny-model.js';
@@ -35,6 +36,40 @@ describe('worker host', () => {
       expect(Array.from(r2.logits)).toEqual(Array.from(l2.logits));
       remote.release(r1.cache);
       await expect(remote.forward({ ids: [7], cache: r1.cache })).rejects.toThrow(/released handle/);
+    } finally {
+      await Promise.all([local.dispose(), remote.dispose()]);
+    }
+  });
+
+  it('takes adapter sets in shared memory (a server composing for its worker): same logits, copies reused safely', async () => {
+    const inShared = (lora: LoraWeights): LoraWeights => ({
+      ...lora,
+      modules: new Map(
+        [...lora.modules].map(([key, m]) => {
+          const a = new Float32Array(new SharedArrayBuffer(m.a.byteLength));
+          const b = new Float32Array(new SharedArrayBuffer(m.b.byteLength));
+          a.set(m.a);
+          b.set(m.b);
+          return [key, { ...m, a, b }];
+        }),
+      ),
+    });
+    const local = await OrtCausalLM.load(config, weights, { threads: 1 });
+    const remote = await OrtCausalLM.load(config, weights, { threads: 1, worker: true });
+    try {
+      const first = randomLora(config, 2, ['q_proj', 'up_proj'], 1);
+      const second = randomLora(config, 2, ['q_proj', 'up_proj'], 2);
+      const plain = await local.prepareAdapters(second);
+      const want = (await local.forward({ ids, adapters: plain, numLogits: ids.length })).logits;
+      for (const lm of [local, remote]) {
+        // The first set's copies go back to the host's pool and are reused for the second: nothing of the first stays.
+        lm.release(await lm.prepareAdapters(inShared(first)));
+        const set = await lm.prepareAdapters(inShared(second));
+        const got = await lm.forward({ ids, adapters: set, numLogits: ids.length });
+        expect(Array.from(got.logits)).toEqual(Array.from(want));
+        lm.release(set);
+        lm.release(got.cache);
+      }
     } finally {
       await Promise.all([local.dispose(), remote.dispose()]);
     }
