@@ -1,20 +1,31 @@
 import { join } from 'node:path';
-import { mean, summary } from '@rg/bench-kit';
+import { mean, type Summary, summary } from '@rg/bench-kit';
 import type { CorpusStore, Document } from '@rg/corpus';
 import { SentenceEncoder, seededRandom } from '@rg/engine';
 import { HNSW_DEFAULTS, HnswRetriever, indexFiles, SqliteBm25Retriever } from '@rg/retriever';
-import { type BenchQuestion, measure } from './bench-retrieve-recall.js';
+import { type BenchQuestion, measure, type RecallFigures } from './retrieve-recall.js';
 
-// rg bench retrieve --scale / --ann-scale: latency as the corpus grows, on generated passages.
+// The retrieval benchmark's `scale` and `annScale`: latency as the corpus grows, on generated passages.
 
 // At a million generated passages one BM25 query takes seconds on this machine: 20 questions per size keep the
 // run under an hour (p99 of 20 is their maximum).
 const QUERIES_AT_SCALE = 20;
 
+/** Index sizes measured on the way to the requested total (the total itself is always the last). */
+const SCALE_STEPS = [10_000, 100_000, 1_000_000, 10_000_000];
+
+/** One size of the BM25 scaling run. */
+export interface ScaleRow extends RecallFigures {
+  generatedPassages: number;
+  queries: number;
+  documents: number;
+  generateIndexOptimizeSeconds: number;
+}
+
 /**
- * BM25 latency as the index grows: the 1,000 real abstracts plus generated passages. A passage is
- * 100 words drawn independently from the unigram distribution of the real abstracts (seeded), so
- * term statistics look like the corpus' vocabulary but no passage answers a question.
+ * BM25 latency as the index grows: the store's real documents plus generated passages, up to `total`. A passage is
+ * 100 words drawn independently from the unigram distribution of the real documents (seeded), so term statistics
+ * look like the corpus' vocabulary but no passage answers a question.
  */
 export async function scaling(
   store: CorpusStore,
@@ -22,13 +33,13 @@ export async function scaling(
   total: number,
   path: string,
   log: (s: string) => void,
-): Promise<unknown[]> {
+): Promise<ScaleRow[]> {
   const r = new SqliteBm25Retriever(path);
   await r.add([...store.iterate()]);
   const words = unigramSampler(store);
   const random = seededRandom(42);
-  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
-  const rows: unknown[] = [];
+  const steps = SCALE_STEPS.filter((n) => n < total).concat(total);
+  const rows: ScaleRow[] = [];
   let added = 0;
   for (const target of steps) {
     const t0 = performance.now();
@@ -45,7 +56,8 @@ export async function scaling(
     log(`bench retrieve scaling: ${added} generated passages, p50 ${m.latencyMs.p50.toFixed(2)} ms`);
     rows.push({
       generatedPassages: added,
-      queries: QUERIES_AT_SCALE,
+      // Fewer than QUERIES_AT_SCALE when the dataset has fewer questions.
+      queries: m.latencyMs.n,
       documents: added + store.count(),
       generateIndexOptimizeSeconds: addSeconds,
       ...m,
@@ -59,14 +71,41 @@ export async function scaling(
 export const QUERIES_AT_ANN_SCALE = 100;
 export const EF_SEARCH_SWEEP = [16, 32, 64, 100, 200, 400];
 
+/** HNSW at one efSearch against exact search on the same vectors. */
+export interface AnnFigures {
+  recallAt10VsExact: number;
+  goldAt10: number;
+  meanCosineLossAt10: number;
+  latencyMs: Summary;
+  p50SpeedupOverExact: number;
+}
+
+/** One size of the HNSW scaling run; `hnsw` is keyed `efSearch=<n>`. */
+export interface AnnScaleRow {
+  vectors: number;
+  realAbstracts: number;
+  generated: number;
+  queries: number;
+  addSecondsCumulative: number;
+  exact: { goldAt10: number; meanTop10CosineSpread: number; latencyMs: Summary };
+  hnsw: Record<string, AnnFigures>;
+  peakRssBytes: number;
+}
+
+export interface AnnScaling {
+  generator: string;
+  params: { M: number; efConstruction: number; efSearchDefault: number };
+  saveSeconds: number;
+  rows: AnnScaleRow[];
+}
+
 /**
- * HNSW against exact search on the same vectors as the corpus grows. The 1,000 real abstract vectors
- * (all-MiniLM-L6-v2) come first; each generated vector is a random convex mix of two real abstract
- * vectors, w·a + (1 − w)·b with w uniform in [0, 1], plus isotropic Gaussian noise of expected norm 0.5,
- * renormalised (seeded): it lies among the real documents without answering any question. Queries are
- * real question vectors. recall@10 = share of the exact top 10 that the HNSW top 10 holds; gold@10 =
- * share of questions whose own abstract is in the top 10; cosine loss = mean over ranks 1-10 of exact
- * minus HNSW similarity (0 when HNSW finds the exact list); spread = exact 1st minus 10th similarity.
+ * HNSW against exact search on the same vectors as the corpus grows. The real abstract vectors (all-MiniLM-L6-v2)
+ * come first; each generated vector is a random convex mix of two real abstract vectors, w·a + (1 − w)·b with w
+ * uniform in [0, 1], plus isotropic Gaussian noise of expected norm 0.5, renormalised (seeded): it lies among the real
+ * documents without answering any question. Queries are real question vectors. recall@10 = share of the exact top 10
+ * that the HNSW top 10 holds; gold@10 = share of questions whose own abstract is in the top 10; cosine loss = mean over
+ * ranks 1-10 of exact minus HNSW similarity (0 when HNSW finds the exact list); spread = exact 1st minus 10th similarity.
  */
 export async function annScaling(
   store: CorpusStore,
@@ -75,7 +114,7 @@ export async function annScaling(
   dir: string,
   config: { home: string; threads: number },
   log: (s: string) => void,
-): Promise<unknown> {
+): Promise<AnnScaling> {
   const encoder = await SentenceEncoder.miniLM(config.home, { threads: config.threads });
   // The abstracts' vectors come from the store's dense index when this run built one.
   const r = new HnswRetriever(join(dir, 'dense.sqlite'), join(dir, 'dense.hnsw'), encoder, {
@@ -90,8 +129,8 @@ export async function annScaling(
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const dim = real[0].length;
   const sigma = 0.5 / Math.sqrt(dim);
-  const steps = [10_000, 100_000, 1_000_000, 10_000_000].filter((n) => n < total).concat(total);
-  const rows: unknown[] = [];
+  const steps = SCALE_STEPS.filter((n) => n < total).concat(total);
+  const rows: AnnScaleRow[] = [];
   let generated = 0;
   let addSeconds = 0;
   for (const target of steps) {
@@ -128,7 +167,7 @@ export async function annScaling(
     // How close the exact top 10 are to each other: with near-ties, a missed id costs little similarity.
     const spread = mean(exactScores.map((sc) => sc[0] - sc[sc.length - 1]));
     const exactLatency = summary(exactTimes);
-    const ann: Record<string, unknown> = {};
+    const ann: Record<string, AnnFigures> = {};
     for (const ef of EF_SEARCH_SWEEP) {
       r.setEfSearch(ef);
       for (const q of queries.slice(0, 10)) r.searchVector(q, { k: 10 });
@@ -177,6 +216,7 @@ export async function annScaling(
   };
 }
 
+/** A sampler of the store's words by their frequency: `u` uniform in [0, 1) picks a word (binary search of the CDF). */
 export function unigramSampler(store: CorpusStore): (u: number) => string {
   const counts = new Map<string, number>();
   for (const d of store.iterate()) for (const w of d.text.split(/\s+/)) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);

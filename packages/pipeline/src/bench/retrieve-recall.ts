@@ -1,6 +1,7 @@
 import { type Summary, summary } from '@rg/bench-kit';
 import type { Retriever } from '@rg/retriever';
 
+/** The k of every recall@k the retrieval benchmark reports. */
 export const KS = [1, 3, 10] as const;
 
 /** A question and the documents that answer it: a hit is any of them in the top k. */
@@ -9,12 +10,14 @@ export interface BenchQuestion {
   gold: string[];
 }
 
-/** Recall@k (gold = the question's own abstract) and per-query latency after a warm-up. */
-export async function measure(
-  r: Retriever,
-  questions: BenchQuestion[],
-  warmup = 20,
-): Promise<{ recall: Record<string, number>; latencyMs: Summary }> {
+/** Recall@k (`@1`, `@3`, `@10`: share of questions with a gold document in the top k) and per-query latency. */
+export interface RecallFigures {
+  recall: Record<string, number>;
+  latencyMs: Summary;
+}
+
+/** Recall@k and per-query latency after a warm-up of the first `warmup` questions (not counted). */
+export async function measure(r: Retriever, questions: BenchQuestion[], warmup = 20): Promise<RecallFigures> {
   for (const q of questions.slice(0, warmup)) await r.search(q.text, { k: 10 });
   const hits = new Map<number, number>(KS.map((k) => [k, 0]));
   const times: number[] = [];

@@ -1,0 +1,22 @@
+export {
+  CLUSTER_BENCH_DEFAULTS,
+  type ClusterBenchOptions,
+  type ClusterBenchResult,
+  type ClusterFigures,
+  clusterBench,
+} from './cluster.js';
+export { BenchInputError } from './errors.js';
+export {
+  type BackendFigures,
+  type EmbeddedBackend,
+  RETRIEVE_BENCH_DEFAULTS,
+  RETRIEVE_DATASET_FILES,
+  type RetrieveBenchOptions,
+  type RetrieveBenchResult,
+  retrieveBench,
+  retrievePeer,
+  TAGGED_BACKENDS,
+  type TagFigures,
+} from './retrieve.js';
+export { type BenchQuestion, KS, measure, type RecallFigures } from './retrieve-recall.js';
+export type { AnnFigures, AnnScaleRow, AnnScaling, ScaleRow } from './retrieve-scale.js';
