@@ -14,7 +14,7 @@ import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { e2eFigures } from './bench-e2e-figures.js';
 import { answerColumns, type E2eFlags, trainColumns } from './bench-e2e-steps.js';
-import { columnsChart } from './bench-e2e-table.js';
+import { columnsChart } from '@rg/pipeline/bench';
 import { fileSize } from './corpus.js';
 
 /** `--cluster-k`: distinct positive k values, or `none`. */

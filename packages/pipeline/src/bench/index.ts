@@ -5,6 +5,17 @@ export {
   type ClusterFigures,
   clusterBench,
 } from './cluster.js';
+export {
+  type Column,
+  type ColumnCosts,
+  type ColumnStats,
+  columnCosts,
+  columnsChart,
+  markdownTable,
+  questionScores,
+  type TableRun,
+  withIntervals,
+} from './e2e-table.js';
 export { BenchInputError } from './errors.js';
 export {
   type BackendFigures,

@@ -1,3 +1,4 @@
+/** The end-to-end table of `rg bench e2e`: per-question scores, bootstrap intervals, paired differences, costs, markdown and the interval chart. */
 import type { ManifestEntry } from '@rg/adapter-store';
 import {
   type BootstrapOptions,

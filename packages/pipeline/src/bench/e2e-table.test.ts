@@ -1,7 +1,7 @@
 import type { ManifestEntry } from '@rg/adapter-store';
 import { bootstrapMean, type Metrics, type Prediction, pairedBootstrapDifference } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
-import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './bench-e2e-table.js';
+import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './e2e-table.js';
 
 const metrics = (score: number, latency: number): Metrics => ({
   n: 4,
