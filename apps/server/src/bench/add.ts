@@ -1,37 +1,52 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median } from '@rg/bench-kit';
-import type { RunningServer } from '@rg/server';
-import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { type Ask, api, chat, type DemoDocument, ms, type Outcome, round2, waitForJob } from './bench-serve-http.js';
+import type { RunningServer } from '../start.js';
+import { type Ask, api, type BenchDocument, chat, ms, type Outcome, round2, waitForJob } from './http.js';
 
 /** A PopQA paragraph of about `words` words (the closest in length), as a new document. */
-export function popqaDocument(dataDir: string, words: number): DemoDocument {
+export function popqaDocument(dataDir: string, words: number): BenchDocument {
   const file = join(dataDir, 'popqa', 'popqa.json');
-  if (!existsSync(file)) throw new UsageError(`${file}: not found (--data-dir: the folder holding popqa/)`);
+  if (!existsSync(file)) throw new Error(`${file}: not found (--data-dir: the folder holding popqa/)`);
   const rows = JSON.parse(readFileSync(file, 'utf8')) as Array<{ paragraphs: Array<{ title: string; text: string }> }>;
   let best: { title: string; text: string } | undefined;
   const count = (t: string) => t.split(/\s+/).filter(Boolean).length;
   for (const row of rows) {
     for (const p of row.paragraphs) if (!best || Math.abs(count(p.text) - words) < Math.abs(count(best.text) - words)) best = p;
   }
-  if (!best) throw new UsageError(`${file}: no paragraphs`);
+  if (!best) throw new Error(`${file}: no paragraphs`);
   return { id: `bench-serve-add-${Date.now()}`, title: best.title, text: best.text };
 }
 
 export interface AddPartOptions {
-  ctx: CliContext;
   /** A server on the collection whose documents' training yields to answers for at most `trainingMaxPauseMs`. */
   serve: (trainingMaxPauseMs: number) => Promise<RunningServer>;
   model: string;
-  document: DemoDocument;
+  document: BenchDocument;
   /** What a user asks while the document trains (explicit adapters, so every answer does the same work). */
   probe: Ask;
   maxNewTokens: number;
   /** The servers' --training-pause values compared, in seconds (0: training never waits, as before it could). */
   pauses: number[];
   maxSeconds: number;
+  say: (line: string) => void;
+}
+
+/** One training pause of the add part. */
+export interface AddRun {
+  trainingPauseSeconds: number;
+  jobDoneSeconds: number;
+  firstAnswerSeconds: number;
+  adapterApplied: boolean;
+  status: number;
+  idleAnswerMs: number;
+  answersWhileTraining: { n: number; errors: number; p50?: number; p99?: number; max?: number };
+}
+
+export interface AddResult {
+  words: number;
+  title: string;
+  runs: AddRun[];
 }
 
 /**
@@ -40,11 +55,11 @@ export interface AddPartOptions {
  * document trains in the server's process (the answers' latency, against the same question asked before the POST)
  * and what it costs the document (the job's time).
  */
-export async function measureAdd(o: AddPartOptions) {
+export async function measureAdd(o: AddPartOptions): Promise<AddResult> {
   const words = o.document.text.split(/\s+/).filter(Boolean).length;
-  const runs = [];
+  const runs: AddRun[] = [];
   for (const pause of o.pauses) {
-    o.ctx.info(`rg: add: --training-pause ${pause}: POST /v1/documents of ${words} words, answering meanwhile ...`);
+    o.say(`rg: add: --training-pause ${pause}: POST /v1/documents of ${words} words, answering meanwhile ...`);
     const server = await o.serve(pause * 1000);
     const id = `${o.document.id}-p${pause}`;
     try {

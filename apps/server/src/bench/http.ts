@@ -1,6 +1,6 @@
 import { percentile } from '@rg/bench-kit';
 
-/** The HTTP side of `rg bench serve`: a chat request as the load generator sees it, closed-loop clients, jobs. */
+// The HTTP side of the serving benchmark: a chat request as the load generator sees it, closed-loop clients, jobs.
 
 export interface RgTimings {
   retrieve_ms: number;
@@ -31,6 +31,13 @@ export interface Ask {
   maxNewTokens: number;
   /** Explicit adapters (document ids); none: the k = 3 retrieved documents' adapters. */
   adapters?: string[];
+}
+
+/** A document the benchmark adds to its collection through the API. */
+export interface BenchDocument {
+  id: string;
+  title: string;
+  text: string;
 }
 
 const jsonHeaders = { 'content-type': 'application/json' };
@@ -93,10 +100,4 @@ export async function waitForJob(url: string, jobId: string, timeoutMs: number):
     if (performance.now() > end) throw new Error(`job ${jobId} still ${body.state} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-export interface DemoDocument {
-  id: string;
-  title: string;
-  text: string;
 }

@@ -1,11 +1,46 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AdapterStore, DocAdapterKey } from '@rg/adapter-store';
 import { composeCat, readFileInto } from '@rg/lora';
-import type { CliContext } from '../context.js';
+import { rng } from '@rg/lora/testing';
+import type { DocAdapterKey } from '../layout.js';
+import { AdapterStore } from '../store.js';
 
-// rg bench store's fetch part: warm, cold (page cache warm or evicted) and raw-disk reads of k adapters per request.
+// The fetch part of the store benchmark: warm, cold (page cache warm or evicted) and raw-disk reads of k adapters per
+// request. It runs in the process that wrote the store, or in a fresh one (store-reader.ts) that opens it as a server
+// would.
+
+/** The key of the benchmark's i-th adapter. */
+export function benchKey(rank: number, i: number): DocAdapterKey {
+  return { model: 'smollm2-135m-instruct', rank, alpha: 4 * rank, dataset: 'bench', lr: 0.0003, epochs: 1, id: `doc-${i}` };
+}
+
+/** What to fetch: the store's size and rank, `k` distinct adapters per request, `requests` timed requests per mode. */
+export interface FetchPlan {
+  count: number;
+  k: number;
+  requests: number;
+  rank: number;
+}
+
+/**
+ * The requests of a run, drawn from a fixed seed so that a reader process draws the very requests of its parent:
+ * one warm-up request then the timed ones, and requests of its own for each of the three cold modes.
+ */
+export function drawRequests(plan: FetchPlan): { requests: DocAdapterKey[][]; coldRequests: DocAdapterKey[][][] } {
+  const pick = rng(7);
+  const draw = (n: number) =>
+    Array.from({ length: n }, () => {
+      const ids = new Set<number>();
+      // rng is uniform in [-1, 1).
+      while (ids.size < plan.k) ids.add(Math.floor(((pick() + 1) / 2) * plan.count));
+      return [...ids].map((i) => benchKey(plan.rank, i));
+    });
+  const requests = draw(plan.requests + 1);
+  // Each cold mode reads its own random requests: read right after another mode read (and evicted) the
+  // same files, fetches measured slower and noisier than reads of files untouched since they were written.
+  return { requests, coldRequests: [draw(plan.requests), draw(plan.requests), draw(plan.requests)] };
+}
 
 /** Evict a folder's files from the OS page cache (GNU dd iflag=nocache: posix_fadvise DONTNEED). */
 function dropPageCache(dir: string): boolean {
@@ -41,14 +76,14 @@ export async function timeFetches(
   requests: DocAdapterKey[][],
   coldRequests: DocAdapterKey[][][],
   unleased: boolean,
-  ctx: CliContext,
+  say: (line: string) => void = () => {},
 ): Promise<FetchTimes> {
   // Wall time, and this process's CPU time (user + system), which the other jobs on a shared
   // machine inflate far less than wall time.
   const cpuMs: Record<string, number[]> = {};
   // Requests go through `lease` + `release`, the path inference uses (the k adapters' files are read
   // concurrently, into buffers recycled from adapters that left the LRU); `coldSync` times `leaseSync` on cold
-  // requests of its own for comparison. `--unleased`: plain fetchAsync / fetch, which allocate per cold load.
+  // requests of its own for comparison. `unleased`: plain fetchAsync / fetch, which allocate per cold load.
   const walls: Record<string, number[]> = {};
   const timeOne = async (mode: string, read: (keys: DocAdapterKey[]) => unknown, keys: DocAdapterKey[]) => {
     walls[mode] ??= [];
@@ -80,14 +115,14 @@ export async function timeFetches(
   };
   await fetchAsync(requests[0]); // warm-up: code paths, allocator
 
-  ctx.info('bench store: warm fetches');
+  say('bench store: warm fetches');
   const warm = await time('warm', fetchSync);
-  ctx.info('bench store: cold fetches (LRU dropped, page cache warm)');
+  say('bench store: cold fetches (LRU dropped, page cache warm)');
   const coldWarmPages = await time('coldPageCacheWarm', (keys) => {
     store.dropCache();
     readFiles(keys);
   });
-  ctx.info('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
+  say('bench store: cold fetches (LRU dropped, files evicted from the page cache)');
   let evicted = true;
   const evict = (keys: DocAdapterKey[]) => {
     store.dropCache();
@@ -119,4 +154,19 @@ export async function timeFetches(
   });
 
   return { warm, coldWarmPages, cold, coldSync, coldRawRead, catMs, cpuMs, evicted };
+}
+
+/** Opens the store in `dir` (written by an earlier run with the same plan), times the plan's fetches, closes it. */
+export async function timeStoreFetches(
+  dir: string,
+  plan: FetchPlan & { unleased: boolean },
+  say?: (line: string) => void,
+): Promise<FetchTimes> {
+  const store = AdapterStore.open(dir, { create: false });
+  try {
+    const { requests, coldRequests } = drawRequests(plan);
+    return await timeFetches(store, requests, coldRequests, plan.unleased, say);
+  } finally {
+    store.close();
+  }
 }

@@ -1,0 +1,408 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { median, type Summary, summary } from '@rg/bench-kit';
+import { DEFAULT_BATCH } from '../batching.js';
+import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
+import { type RunningServer, startServer } from '../start.js';
+import { type AddResult, measureAdd } from './add.js';
+import { type Ask, api, type BenchDocument, chat, drive, ms, type Outcome, round2, waitForJob } from './http.js';
+
+export const SERVE_BENCH_PARTS = ['overhead', 'concurrency', 'batching', 'add'] as const;
+export type ServeBenchPart = (typeof SERVE_BENCH_PARTS)[number];
+
+export const SERVE_BENCH_DEFAULTS = {
+  requests: 16,
+  maxNewTokens: 16,
+  batch: DEFAULT_BATCH,
+  trainingPause: 10,
+  clients: 8,
+  decodeTokens: 32,
+  rounds: 2,
+  maxSeconds: 300,
+  parts: [...SERVE_BENCH_PARTS] as ServeBenchPart[],
+};
+
+export interface ServeBenchOptions {
+  model: string;
+  home: string;
+  threads: number;
+  /** The collection served: created with `documents` when missing, reused after. Default `<home>/collections/bench-serve`. */
+  collection?: string;
+  /** Added to the collection through the API when missing (encoded once); every request applies three of their adapters. */
+  documents: BenchDocument[];
+  questions: string[];
+  /** The add part's new document (~200 words); needed when `parts` has 'add'. */
+  newDocument?: BenchDocument;
+  /** Requests per measurement of the overhead and concurrency parts (concurrency 16: twice as many). */
+  requests: number;
+  /** max_tokens of the overhead, concurrency and add parts. */
+  maxNewTokens: number;
+  /** The served batch (rows decoded together); its concurrency is the same. */
+  batch: number;
+  /** Decode in a worker thread. */
+  worker?: boolean;
+  /** Add part: the served training pause (seconds) compared with 0 (training that does not yield to answers). */
+  trainingPause: number;
+  /** Batching part: the batch sizes compared (default 1 and `batch`); 1 is sequential serving. */
+  compareBatch?: number[];
+  /** Batching part: concurrent clients, each with its own adapters. */
+  clients: number;
+  /** Batching part: max_tokens per request. */
+  decodeTokens: number;
+  /** Batching part: timed rounds per batch size (median), after a warm-up round. */
+  rounds: number;
+  /** Time bound of each measurement: no request is sent after it. */
+  maxSeconds: number;
+  parts: ServeBenchPart[];
+  /**
+   * Called once the collection is served with its documents encoded, before anything is timed: the load guard
+   * (startRun) goes here, so that the setup is not what it sees. When it throws, the server is shut down first.
+   */
+  onReady?: () => void;
+}
+
+type Latency = { p50: number; p99: number };
+
+export interface LoadLevel {
+  clients: number;
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  completionTokensPerSecond: number;
+  latencyMs: Latency | null;
+  errors: number;
+  status429: number;
+  errorSamples: string[];
+}
+
+export interface BatchRun {
+  batch: number;
+  concurrency: number;
+  completionTokens: number;
+  seconds: number;
+  completionTokensPerSecond: number;
+  latencyMs: Latency;
+  errors: number;
+}
+
+/** The figures `rg bench serve` prints, in its order (the run record goes before peakRssMb); parts not run are absent. */
+export interface ServeBenchResult {
+  model: string;
+  threads: number;
+  batch: number;
+  worker: boolean;
+  collection: { dir: string; documents: number };
+  maxNewTokens: number;
+  overhead?: {
+    requests: number;
+    errors: number;
+    inProcessMs: Latency;
+    httpMs: Latency;
+    overheadPercent: number;
+    sameText: boolean;
+  };
+  concurrency?: { serverBatch: number; serverConcurrency: number; maxQueue: number; levels: LoadLevel[] };
+  adapterWork?: {
+    adaptersPerRequest: { min: number; max: number };
+    fetchPlusComposeMs: { concurrency1: Summary | null; concurrency4and16: Summary | null };
+    concurrency1: { fetchMs: Summary; composeMs: Summary } | null;
+  };
+  add?: AddResult;
+  batching?: { clients: number; decodeTokens: number; rounds: number; runs: BatchRun[]; speedup: number | null; outputsIdentical: boolean };
+  peakRssMb: number;
+}
+
+function readJsonl<T>(file: string): T[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** The documents and questions of a corpus folder laid out as `rg demo`'s (corpus.jsonl, questions.jsonl). */
+export function readDemo(dir: string): { documents: BenchDocument[]; questions: string[] } {
+  return {
+    documents: readJsonl<BenchDocument>(join(dir, 'corpus.jsonl')),
+    questions: readJsonl<{ question: string }>(join(dir, 'questions.jsonl')).map((q) => q.question),
+  };
+}
+
+/** Adds the documents the collection lacks (or whose adapter is missing) through the API, and waits for them. */
+async function ensureDocuments(url: string, docs: BenchDocument[], say: (line: string) => void): Promise<void> {
+  const jobs: string[] = [];
+  for (const doc of docs) {
+    const { status, body } = await api(url, `/v1/documents/${encodeURIComponent(doc.id)}`);
+    if (status === 200 && body.has_adapter === true) continue;
+    const added = await api(url, '/v1/documents', { method: 'POST', body: JSON.stringify(doc) });
+    if (added.status !== 202) throw new Error(`adding document ${doc.id}: HTTP ${added.status} ${JSON.stringify(added.body)}`);
+    jobs.push(added.body.job_id as string);
+  }
+  if (jobs.length === 0) return;
+  say(`rg: encoding ${jobs.length} demo documents into the collection (once; --collection reuses them) ...`);
+  for (const job of jobs) await waitForJob(url, job, 30 * 60_000);
+}
+
+/** Latency, throughput and status counts of a batch of outcomes over `seconds` of wall time. */
+function loadFigures(clients: number, outcomes: Outcome[], seconds: number): LoadLevel {
+  const ok = outcomes.filter((o) => o.status === 200);
+  const tokens = ok.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
+  return {
+    clients,
+    requests: outcomes.length,
+    seconds: round2(seconds),
+    requestsPerSecond: round2(ok.length / seconds),
+    completionTokensPerSecond: round2(tokens / seconds),
+    latencyMs: ok.length > 0 ? ms(ok.map((o) => o.ms)) : null,
+    errors: outcomes.filter((o) => o.status !== 200 && o.status !== 429).length,
+    status429: outcomes.filter((o) => o.status === 429).length,
+    errorSamples: [...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.status}: ${o.error}`))].slice(0, 3),
+  };
+}
+
+/**
+ * The HTTP server in-process on loopback: its overhead over answering in-process, the adapters' fetch + compose,
+ * concurrency 1/4/16, batched against unbatched decoding across adapter sets, and the time from adding a document to
+ * an answer with its adapter.
+ */
+export async function serveBench(options: ServeBenchOptions, say: (line: string) => void = () => {}): Promise<ServeBenchResult> {
+  const { documents: docs, questions } = options;
+  const parts = new Set(options.parts);
+  const compare = options.compareBatch ?? [1, options.batch];
+  if (compare.some((b) => b < 1)) throw new RangeError('compareBatch: sizes must be positive');
+  if (parts.has('add') && !options.newDocument) throw new RangeError('the add part needs newDocument');
+  const worker = options.worker ?? false;
+  const dir = options.collection ?? join(options.home, 'collections', 'bench-serve');
+  const serve = (batch: number, concurrency: number, trainingMaxPauseMs = options.trainingPause * 1000) =>
+    startServer({
+      ...DEFAULT_SERVER_OPTIONS,
+      collections: [dir],
+      host: '127.0.0.1',
+      port: 0,
+      model: options.model,
+      home: options.home,
+      threads: options.threads,
+      batch,
+      concurrency,
+      worker,
+      trainingMaxPauseMs,
+      logLevel: 'silent',
+    });
+  const within = () => performance.now() + options.maxSeconds * 1000;
+
+  // Setup (not timed, before onReady's load guard): the collection with its documents encoded.
+  let server: RunningServer | undefined = await serve(options.batch, options.batch);
+  const name = server.collections.keys().next().value as string;
+  const model = `rg:${name}`;
+  const collection = server.collections.get(name)!;
+  try {
+    await ensureDocuments(server.url, docs, say);
+    // A busy machine refused after the setup: the server (and its model, its worker thread) must not outlive it.
+    options.onReady?.();
+  } catch (e) {
+    await server.shutdown();
+    throw e;
+  }
+
+  const result: Omit<ServeBenchResult, 'peakRssMb'> = {
+    model: options.model,
+    threads: options.threads,
+    batch: options.batch,
+    worker,
+    collection: { dir, documents: collection.documentCount() },
+    maxNewTokens: options.maxNewTokens,
+  };
+  // fetch_ms + compose_ms of each answer, alone (concurrency 1) and among others (concurrency 4 and 16).
+  const adapterWorkMs: Record<'alone' | 'concurrent' | 'fetchAlone' | 'composeAlone', number[]> = {
+    alone: [],
+    concurrent: [],
+    fetchAlone: [],
+    composeAlone: [],
+  };
+  const adaptersApplied: number[] = [];
+  const noteAdapterWork = (outcomes: Outcome[], clients: number) => {
+    for (const o of outcomes) {
+      if (!o.body) continue;
+      const { fetch_ms, compose_ms } = o.body.rg.timings;
+      adapterWorkMs[clients === 1 ? 'alone' : 'concurrent'].push(fetch_ms + compose_ms);
+      if (clients === 1) {
+        adapterWorkMs.fetchAlone.push(fetch_ms);
+        adapterWorkMs.composeAlone.push(compose_ms);
+      }
+      adaptersApplied.push(o.body.rg.adapters.length);
+    }
+  };
+  try {
+    // Three explicit adapters per request (BM25 over ten short documents often retrieves fewer than k = 3), a
+    // different set for each of ten consecutive requests.
+    const ask = (i: number): Ask => ({
+      question: questions[i % questions.length],
+      maxNewTokens: options.maxNewTokens,
+      adapters: [0, 1, 2].map((j) => docs[(i + j) % docs.length].id),
+    });
+    // Warm-up: the sessions' first runs, the adapters' first reads.
+    for (let i = 0; i < 2; i++) await chat(server.url, model, ask(i));
+
+    if (parts.has('overhead')) {
+      say(`rg: overhead: ${options.requests} requests over HTTP and ${options.requests} in-process, interleaved, concurrency 1 ...`);
+      const http: Outcome[] = [];
+      const inProcess: number[] = [];
+      let sameText = true;
+      const deadline = within();
+      for (let i = 0; i < options.requests && performance.now() < deadline; i++) {
+        const a = ask(i);
+        const local = async () => {
+          const start = performance.now();
+          const r = await collection.answer({
+            question: a.question,
+            messages: [{ role: 'user', content: a.question }],
+            method: 'cat_all_one',
+            adapters: a.adapters?.map((id) => ({ id })),
+            maxNewTokens: a.maxNewTokens,
+            temperature: 0,
+          });
+          inProcess.push(performance.now() - start);
+          return r.text;
+        };
+        // Alternating which goes first, so that a drift in load hits both alike.
+        let localText: string;
+        let remote: Outcome;
+        if (i % 2 === 0) {
+          localText = await local();
+          remote = await chat(server.url, model, a);
+        } else {
+          remote = await chat(server.url, model, a);
+          localText = await local();
+        }
+        http.push(remote);
+        sameText &&= remote.body?.choices[0].message.content === localText;
+      }
+      noteAdapterWork(http, 1);
+      const ok = http.filter((o) => o.status === 200).map((o) => o.ms);
+      const httpP50 = median(ok);
+      const localP50 = median(inProcess);
+      result.overhead = {
+        requests: http.length,
+        errors: http.length - ok.length,
+        inProcessMs: ms(inProcess),
+        httpMs: ms(ok),
+        // Of the in-process latency (medians): the cost of HTTP, JSON, validation and the queue.
+        overheadPercent: round2(((httpP50 - localP50) / localP50) * 100),
+        sameText,
+      };
+    }
+
+    if (parts.has('concurrency')) {
+      const levels = [];
+      for (const clients of [1, 4, 16]) {
+        const count = Math.max(options.requests, 2 * clients);
+        say(`rg: concurrency ${clients}: ${count} requests ...`);
+        const start = performance.now();
+        const outcomes = await drive(clients, count, within(), (i) => chat(server!.url, model, ask(i)));
+        levels.push(loadFigures(clients, outcomes, (performance.now() - start) / 1000));
+        noteAdapterWork(outcomes, clients);
+      }
+      result.concurrency = {
+        serverBatch: options.batch,
+        serverConcurrency: options.batch,
+        maxQueue: DEFAULT_SERVER_OPTIONS.maxQueue,
+        levels,
+      };
+    }
+
+    if (adaptersApplied.length > 0) {
+      // rg.timings: fetch (read from the store) + compose (composed and prepared as the model's inputs). Among
+      // concurrent requests it includes waiting for the event loop while a forward runs.
+      result.adapterWork = {
+        adaptersPerRequest: { min: Math.min(...adaptersApplied), max: Math.max(...adaptersApplied) },
+        fetchPlusComposeMs: {
+          concurrency1: adapterWorkMs.alone.length > 0 ? summary(adapterWorkMs.alone) : null,
+          concurrency4and16: adapterWorkMs.concurrent.length > 0 ? summary(adapterWorkMs.concurrent) : null,
+        },
+        concurrency1:
+          adapterWorkMs.alone.length > 0
+            ? { fetchMs: summary(adapterWorkMs.fetchAlone), composeMs: summary(adapterWorkMs.composeAlone) }
+            : null,
+      };
+    }
+
+    await server.shutdown();
+    server = undefined;
+
+    if (parts.has('add') && options.newDocument) {
+      result.add = await measureAdd({
+        serve: (pauseMs) => serve(options.batch, options.batch, pauseMs),
+        model,
+        document: options.newDocument,
+        probe: { question: questions[0], maxNewTokens: options.maxNewTokens, adapters: docs.slice(0, 3).map((d) => d.id) },
+        maxNewTokens: options.maxNewTokens,
+        pauses: [...new Set([0, options.trainingPause])],
+        maxSeconds: options.maxSeconds,
+        say,
+      });
+    }
+
+    if (parts.has('batching')) {
+      const clientAsk = (c: number, maxNewTokens: number): Ask => ({
+        question: questions[(3 * c) % questions.length],
+        maxNewTokens,
+        // Client c's own three documents: every client a different adapter set.
+        adapters: [0, 1, 2].map((j) => docs[(c + j) % docs.length].id),
+      });
+      const runs: BatchRun[] = [];
+      let reference: string[] | undefined;
+      let outputsIdentical = true;
+      for (const batch of compare) {
+        // Batch 1 with one generation at a time is sequential serving, the issue's baseline.
+        server = await serve(batch, batch);
+        try {
+          await drive(options.clients, options.clients, within(), (c) => chat(server!.url, model, clientAsk(c, 4)));
+          const rounds = [];
+          for (let r = 0; r < options.rounds; r++) {
+            say(`rg: batching: --batch ${batch}, ${options.clients} clients, round ${r + 1}/${options.rounds} ...`);
+            const start = performance.now();
+            const outcomes = await drive(options.clients, options.clients, within(), (c) =>
+              chat(server!.url, model, clientAsk(c, options.decodeTokens)),
+            );
+            const seconds = (performance.now() - start) / 1000;
+            const texts = outcomes.map((o) => o.body?.choices[0].message.content ?? `HTTP ${o.status}`);
+            reference ??= texts;
+            outputsIdentical &&= texts.length === reference.length && texts.every((t, i) => t === reference![i]);
+            const tokens = outcomes.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
+            rounds.push({
+              seconds,
+              tokens,
+              errors: outcomes.filter((o) => o.status !== 200).length,
+              latency: outcomes.map((o) => o.ms),
+            });
+          }
+          runs.push({
+            batch,
+            concurrency: batch,
+            completionTokens: rounds[0].tokens,
+            seconds: round2(median(rounds.map((r) => r.seconds))),
+            completionTokensPerSecond: round2(median(rounds.map((r) => r.tokens / r.seconds))),
+            latencyMs: ms(rounds.flatMap((r) => r.latency)),
+            errors: rounds.reduce((s, r) => s + r.errors, 0),
+          });
+        } finally {
+          await server.shutdown();
+          server = undefined;
+        }
+      }
+      const base = runs.find((r) => r.batch === 1);
+      const top = runs.find((r) => r.batch === Math.max(...compare));
+      result.batching = {
+        clients: options.clients,
+        decodeTokens: options.decodeTokens,
+        rounds: options.rounds,
+        runs,
+        // Every client's own tokens/s summed, batched over sequential (prefills included on both sides).
+        speedup: base && top && top !== base ? round2(top.completionTokensPerSecond / base.completionTokensPerSecond) : null,
+        outputsIdentical,
+      };
+    }
+  } finally {
+    await server?.shutdown();
+  }
+  return { ...result, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+}

@@ -1,0 +1,1 @@
+export { STORE_BENCH_DEFAULTS, type StoreBenchOptions, type StoreBenchResult, storeBench } from './store.js';
