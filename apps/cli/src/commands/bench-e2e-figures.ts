@@ -3,8 +3,8 @@ import type { RunRecord } from '@rg/bench-kit';
 import { clusterAdapterId } from '@rg/clustering';
 import { BOOTSTRAP_RESAMPLES, bootstrapMean, type Dataset, type Method, type MethodOutcome } from '@rg/inference';
 import { DAPT_ADAPTER_ID, findWarmup } from '@rg/lora-trainer';
-import { type E2eAnswers, type E2eColumns, type E2eFlags, NO_DAPT } from './bench-e2e-steps.js';
 import { type Column, columnCosts, markdownTable, questionScores, withIntervals } from '@rg/pipeline/bench';
+import { type E2eAnswers, type E2eColumns, type E2eFlags, NO_DAPT } from './bench-e2e-steps.js';
 
 /** What figures.json is made of: the run's flags and inputs, what the columns trained and answered, the machine record. */
 export interface E2eResults {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { GENERATORS } from '@rg/augment';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
 import { DatasetError, loadDataset, writeFileAtomic } from '@rg/inference';
+import { columnsChart } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -14,7 +15,6 @@ import { benchCommand, benchRun } from './bench.js';
 import { corpusInput } from './bench-e2e-corpus.js';
 import { e2eFigures } from './bench-e2e-figures.js';
 import { answerColumns, type E2eFlags, trainColumns } from './bench-e2e-steps.js';
-import { columnsChart } from '@rg/pipeline/bench';
 import { fileSize } from './corpus.js';
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
