@@ -1,94 +1,70 @@
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BusyMachineError, startRun } from '@rg/bench-kit';
+import { join } from 'node:path';
+import { type BenchRun, benchFlags, benchMain } from '@rg/bench-kit';
 import { popqaDocument } from './add.js';
 import { readDemo, SERVE_BENCH_DEFAULTS, SERVE_BENCH_PARTS, type ServeBenchPart, serveBench } from './serve.js';
 
 // `nx run server:bench` (node dist/bench/main.js): the serving benchmark without the CLI; `rg bench serve` runs the
-// same function. Paths default to the repository's, whatever folder Nx runs this in: the documents are `rg demo`'s.
-const root = resolve(import.meta.dirname, '../../../..');
-const d = SERVE_BENCH_DEFAULTS;
-const usage = (message: string): never => {
-  process.stderr.write(`bench serve: ${message}\n`);
-  process.exit(2);
-};
-const int = (name: string, raw: string | undefined, fallback: number, min = 1) => {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) usage(`--${name}: expected an integer >= ${min}, got "${raw}"`);
-  return Number(raw);
-};
-
-function parse() {
-  const text = { type: 'string' } as const;
-  try {
-    return parseArgs({
-      options: {
-        model: text,
-        home: text,
-        threads: text,
-        collection: text,
-        'demo-dir': text,
-        'data-dir': text,
-        requests: text,
-        'max-new-tokens': text,
-        batch: text,
-        worker: { type: 'boolean' },
-        'training-pause': text,
-        'compare-batch': text,
-        clients: text,
-        'decode-tokens': text,
-        rounds: text,
-        'max-seconds': text,
-        parts: text,
-        'allow-busy': { type: 'boolean' },
-        json: { type: 'boolean' },
+// same function. The documents are `rg demo`'s (apps/cli/demo), the added one PopQA's (../shared/data).
+await benchMain({
+  benches: ['serve'],
+  options: benchFlags(
+    [
+      'collection',
+      'demo-dir',
+      'data-dir',
+      'requests',
+      'max-new-tokens',
+      'batch',
+      'training-pause',
+      'compare-batch',
+      'clients',
+      'decode-tokens',
+      'rounds',
+      'max-seconds',
+      'parts',
+    ],
+    ['worker'],
+  ),
+  // serveBench's RangeErrors are its inputs'.
+  usageErrors: [RangeError],
+  async run(bench, a) {
+    const d = SERVE_BENCH_DEFAULTS;
+    const parts = (a
+      .string('parts')
+      ?.split(',')
+      .map((p) => p.trim()) ?? d.parts) as ServeBenchPart[];
+    for (const p of parts) if (!SERVE_BENCH_PARTS.includes(p)) a.usage(`--parts: unknown part "${p}" (${SERVE_BENCH_PARTS.join(', ')})`);
+    const demo = readDemo(a.path('demo-dir') ?? join(a.root, 'apps/cli/demo'));
+    const dataDir = a.path('data-dir') ?? join(a.root, '../shared/data');
+    let run: BenchRun | undefined;
+    const result = await serveBench(
+      {
+        model: a.model,
+        home: a.home,
+        threads: a.threads,
+        collection: a.path('collection'),
+        ...demo,
+        newDocument: parts.includes('add') ? popqaDocument(dataDir, 200) : undefined,
+        requests: a.int('requests', d.requests),
+        maxNewTokens: a.int('max-new-tokens', d.maxNewTokens),
+        batch: a.int('batch', d.batch),
+        worker: a.flag('worker'),
+        trainingPause: a.int('training-pause', d.trainingPause, 0),
+        compareBatch: a.string('compare-batch') === undefined ? undefined : a.ints('compare-batch', []),
+        clients: a.int('clients', d.clients),
+        decodeTokens: a.int('decode-tokens', d.decodeTokens),
+        rounds: a.int('rounds', d.rounds),
+        maxSeconds: a.int('max-seconds', d.maxSeconds),
+        parts,
+        // The load guard starts once the collection is ready: encoding its documents on first use is not timed.
+        onReady: () => {
+          run = a.start();
+        },
       },
-    }).values;
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-}
-const values = parse();
-const parts = values.parts ? (values.parts.split(',').map((p) => p.trim()) as ServeBenchPart[]) : d.parts;
-for (const p of parts) if (!SERVE_BENCH_PARTS.includes(p)) usage(`--parts: unknown part "${p}" (${SERVE_BENCH_PARTS.join(', ')})`);
-const env = process.env;
-const threads = int('threads', values.threads ?? env.RG_THREADS, 2);
-
-try {
-  const demo = readDemo(resolve(values['demo-dir'] ?? join(root, 'apps/cli/demo')));
-  const newDocument = parts.includes('add') ? popqaDocument(resolve(values['data-dir'] ?? join(root, '../shared/data')), 200) : undefined;
-  let run: ReturnType<typeof startRun> | undefined;
-  const result = await serveBench(
-    {
-      model: values.model ?? (env.RG_MODEL || 'smollm2-135m-instruct'),
-      home: values.home ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
-      threads,
-      collection: values.collection === undefined ? undefined : resolve(values.collection),
-      ...demo,
-      newDocument,
-      requests: int('requests', values.requests, d.requests),
-      maxNewTokens: int('max-new-tokens', values['max-new-tokens'], d.maxNewTokens),
-      batch: int('batch', values.batch, d.batch),
-      worker: values.worker,
-      trainingPause: int('training-pause', values['training-pause'], d.trainingPause, 0),
-      compareBatch: values['compare-batch']?.split(',').map((b) => int('compare-batch', b.trim(), 1)),
-      clients: int('clients', values.clients, d.clients),
-      decodeTokens: int('decode-tokens', values['decode-tokens'], d.decodeTokens),
-      rounds: int('rounds', values.rounds, d.rounds),
-      maxSeconds: int('max-seconds', values['max-seconds'], d.maxSeconds),
-      parts,
-      onReady: () => {
-        run = startRun({ cwd: process.cwd(), threads, allowBusy: values['allow-busy'] ?? false });
-      },
-    },
-    (line) => process.stderr.write(`${line}\n`),
-  );
-  // The order rg bench serve prints: the figures, the run record, the peak RSS.
-  const { peakRssMb, ...figures } = result;
-  const out = { bench: 'serve', ...figures, ...run!.finish(), peakRssMb };
-  process.stdout.write(`${values.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
-} catch (e) {
-  if (e instanceof BusyMachineError || e instanceof RangeError) usage(e.message);
-  throw e;
-}
+      a.say,
+    );
+    // The order rg bench serve prints: the figures, the run record, the peak RSS.
+    const { peakRssMb, ...figures } = result;
+    return { bench, ...figures, ...run!.finish(), peakRssMb };
+  },
+});

@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BusyMachineError, startRun } from '@rg/bench-kit';
+import { type BenchArgs, benchFlags, benchMain } from '@rg/bench-kit';
 import { CorpusStore, StoreOpenError } from '@rg/corpus';
 import { DatasetError } from '@rg/inference';
 import { EMBEDDED_BACKENDS } from '@rg/retriever';
@@ -11,113 +9,62 @@ import { BenchInputError } from './errors.js';
 import { type EmbeddedBackend, RETRIEVE_BENCH_DEFAULTS, RETRIEVE_DATASET_FILES, retrieveBench, retrievePeer } from './retrieve.js';
 
 // `nx run pipeline:bench [retrieve|cluster]` (node dist/bench/main.js): the retrieval and cluster-routing benchmarks
-// without the CLI; `rg bench retrieve` and `rg bench cluster` run the same functions. The data folder and the peer
-// default to the repository's, whatever folder Nx runs this in.
-const root = resolve(import.meta.dirname, '../../../..');
-// As the rg CLI: RG_HOME and RG_THREADS when set (an empty value is unset), else its defaults.
-const home = process.env.RG_HOME || join(homedir(), '.cache', 'rg');
-let bench = 'retrieve';
-const usage = (message: string): never => {
-  process.stderr.write(`bench ${bench}: ${message}\n`);
-  process.exit(2);
-};
-const count = (name: string, raw: string | undefined, fallback: number, min = 0) => {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) usage(`--${name}: expected an integer ≥ ${min}, got "${raw}"`);
-  return Number(raw);
-};
-const existing = (file: string) => (existsSync(file) ? file : usage(`--input ${file}: not found`));
-const counts = (name: string, raw: string | undefined, fallback: readonly number[]) =>
-  raw === undefined ? fallback : raw.split(',').map((s) => count(name, s.trim(), 0, 1));
+// without the CLI; `rg bench retrieve` and `rg bench cluster` run the same functions. The data folder defaults to the
+// repository's ../shared/data.
+await benchMain({
+  benches: ['retrieve', 'cluster'],
+  options: benchFlags(
+    ['dataset', 'split', 'data-dir', 'input', 'backends', 'scale', 'ann-scale', 'store', 'k-values', 'top-c', 'seed'],
+    ['tags', 'no-peer'],
+  ),
+  usageErrors: [BenchInputError, DatasetError, StoreOpenError],
+  async run(bench, a) {
+    const dataDir = a.path('data-dir') ?? resolve(a.root, '../shared/data');
+    const input = (file: string) => {
+      const path = a.path('input') ?? join(dataDir, file);
+      return existsSync(path) ? path : a.usage(`--input ${path}: not found`);
+    };
+    return bench === 'cluster' ? cluster(a, input(RETRIEVE_DATASET_FILES.pubmedqa)) : retrieve(a, input);
+  },
+});
 
-function parse() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        dataset: { type: 'string' },
-        split: { type: 'string' },
-        'data-dir': { type: 'string' },
-        input: { type: 'string' },
-        backends: { type: 'string' },
-        tags: { type: 'boolean' },
-        scale: { type: 'string' },
-        'ann-scale': { type: 'string' },
-        store: { type: 'string' },
-        'k-values': { type: 'string' },
-        'top-c': { type: 'string' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-        'no-peer': { type: 'boolean' },
-        'allow-busy': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-}
-const { values, positionals } = parse();
-bench = positionals[0] ?? bench;
-if (positionals.length > 1 || !['retrieve', 'cluster'].includes(bench))
-  usage(`expected one of retrieve, cluster, got "${positionals.join(' ')}"`);
-const threads = count('threads', values.threads ?? process.env.RG_THREADS, 2, 1);
-const dataDir = resolve(values['data-dir'] ?? resolve(root, '../shared/data'));
-const say = (line: string) => process.stderr.write(`${line}\n`);
-
-async function retrieve() {
-  const dataset = values.dataset ?? RETRIEVE_BENCH_DEFAULTS.dataset;
-  if (dataset !== 'pubmedqa' && dataset !== 'popqa') return usage(`--dataset: pubmedqa or popqa, got "${dataset}"`);
-  const split = values.split ?? RETRIEVE_BENCH_DEFAULTS.split;
-  if (split !== 'dev' && split !== 'test' && split !== 'all') return usage(`--split: dev, test or all, got "${split}"`);
-  const backends = values.backends?.split(',').map((b) => b.trim()) ?? RETRIEVE_BENCH_DEFAULTS.backends;
+async function retrieve(a: BenchArgs, input: (file: string) => string) {
+  const d = RETRIEVE_BENCH_DEFAULTS;
+  const dataset = a.choice('dataset', ['pubmedqa', 'popqa'] as const, d.dataset);
+  const split = a.choice('split', ['dev', 'test', 'all'] as const, d.split);
+  const backends =
+    a
+      .string('backends')
+      ?.split(',')
+      .map((b) => b.trim()) ?? d.backends;
   for (const b of backends)
-    if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b)) usage(`--backends: one of ${EMBEDDED_BACKENDS.join(', ')}, got "${b}"`);
-  return retrieveBench(
-    {
-      dataset,
-      split,
-      input: existing(resolve(values.input ?? join(dataDir, RETRIEVE_DATASET_FILES[dataset]))),
-      backends: backends as EmbeddedBackend[],
-      tags: values.tags ?? RETRIEVE_BENCH_DEFAULTS.tags,
-      scale: count('scale', values.scale, RETRIEVE_BENCH_DEFAULTS.scale),
-      annScale: count('ann-scale', values['ann-scale'], RETRIEVE_BENCH_DEFAULTS.annScale),
-      peer: values['no-peer'] ? undefined : retrievePeer(root),
-      home,
-      threads,
-    },
-    say,
-  );
+    if (!(EMBEDDED_BACKENDS as readonly string[]).includes(b)) a.usage(`--backends: one of ${EMBEDDED_BACKENDS.join(', ')}, got "${b}"`);
+  const options = {
+    dataset,
+    split,
+    input: input(RETRIEVE_DATASET_FILES[dataset]),
+    backends: backends as EmbeddedBackend[],
+    tags: a.flag('tags') || d.tags,
+    scale: a.int('scale', d.scale, 0),
+    annScale: a.int('ann-scale', d.annScale, 0),
+    peer: a.flag('no-peer') ? undefined : retrievePeer(a.root),
+    home: a.home,
+    threads: a.threads,
+  };
+  const run = a.start();
+  return { bench: 'retrieve', ...run.finish(), ...(await retrieveBench(options, a.say)) };
 }
 
-async function cluster() {
-  if (values.store === undefined) return usage('--store <dir>: the corpus store of the PubMedQA abstracts is required');
-  const store = CorpusStore.open(resolve(values.store), { create: false });
+async function cluster(a: BenchArgs, input: string) {
+  const dir = a.path('store') ?? a.usage('--store <dir>: the corpus store of the PubMedQA abstracts is required');
+  const d = CLUSTER_BENCH_DEFAULTS;
+  const options = { input, kValues: a.ints('k-values', d.kValues), topC: a.ints('top-c', d.topC), seed: a.int('seed', d.seed, 0) };
+  const run = a.start();
+  const store = CorpusStore.open(dir, { create: false });
   try {
-    return await clusterBench(
-      {
-        store,
-        input: existing(resolve(values.input ?? join(dataDir, RETRIEVE_DATASET_FILES.pubmedqa))),
-        kValues: counts('k-values', values['k-values'], CLUSTER_BENCH_DEFAULTS.kValues),
-        topC: counts('top-c', values['top-c'], CLUSTER_BENCH_DEFAULTS.topC),
-        seed: count('seed', values.seed, CLUSTER_BENCH_DEFAULTS.seed),
-        home,
-        threads,
-      },
-      say,
-    );
+    const result = await clusterBench({ ...options, store, home: a.home, threads: a.threads }, a.say);
+    return { bench: 'cluster', ...run.finish(), ...result };
   } finally {
     store.close();
   }
-}
-
-try {
-  const run = startRun({ cwd: root, threads, allowBusy: values['allow-busy'] ?? false });
-  const result = bench === 'cluster' ? await cluster() : await retrieve();
-  const out = { bench, ...run.finish(), ...result };
-  process.stdout.write(`${values.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
-} catch (e) {
-  if (e instanceof BusyMachineError || e instanceof BenchInputError || e instanceof DatasetError || e instanceof StoreOpenError)
-    usage(e.message);
-  throw e;
 }
