@@ -1,4 +1,6 @@
 import { loadavg } from 'node:os';
+import { registerElasticsearch } from '@rg/retriever-elasticsearch';
+import { registerQdrant } from '@rg/retriever-qdrant';
 import { Command, CommanderError } from 'commander';
 import { commandModules } from './commands/index.js';
 import { CliContext, type Io } from './context.js';
@@ -34,6 +36,9 @@ function applyToTree(cmd: Command, ctx: CliContext): void {
 
 /** Run the CLI; returns the exit code instead of exiting so tests can drive it. */
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  // The server backends are plug-ins of @rg/retriever: `--backend elasticsearch|qdrant` opens them by name.
+  registerElasticsearch();
+  registerQdrant();
   const ctx = new CliContext({
     stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
     stderr: io?.stderr ?? ((s) => process.stderr.write(s)),

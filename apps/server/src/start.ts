@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { type Collection, loadRuntime, type ModelRuntime, openCollection } from '@rg/pipeline';
+import { registerElasticsearch } from '@rg/retriever-elasticsearch';
+import { registerQdrant } from '@rg/retriever-qdrant';
 import { type BuildAppOptions, buildApp, type RgApp } from './app.js';
 import { batchedGenerate } from './batching.js';
 import { modelId } from './collections.js';
@@ -52,6 +54,9 @@ export function defaultCollectionDir(home: string): string {
 
 /** Loads the model, opens the collections (creating missing ones with the default settings), and listens. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
+  // A collection's backend may be a server one, a plug-in of @rg/retriever opened by name.
+  registerElasticsearch();
+  registerQdrant();
   const dirs = options.collections.length > 0 ? options.collections : [defaultCollectionDir(options.home)];
   const batch = options.batch ?? 1;
   const runtime = await loadRuntime({

@@ -4,12 +4,12 @@ import {
   type Embedder,
   indexFiles,
   passageText,
-  QdrantRetriever,
   type Retriever,
   remoteOptionsFromEnv,
   SqliteVecRetriever,
   serverIndexName,
 } from '@rg/retriever';
+import { QdrantRetriever } from '@rg/retriever-qdrant';
 import type { EmbeddingCache } from './cluster-embeddings.js';
 
 /** Where document vectors with their cluster ids go: a Qdrant server, or the store's embedded dense index. */

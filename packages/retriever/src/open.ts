@@ -4,20 +4,28 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { SentenceEncoder } from '@rg/engine';
 import { SqliteVecRetriever } from './dense/sqlite-vec.js';
-import { ElasticsearchRetriever } from './elasticsearch/elasticsearch.js';
 import type { FieldWeights } from './fields.js';
 import { type HnswParams, HnswRetriever } from './hnsw/hnsw.js';
 import { HybridRetriever } from './hybrid/rrf.js';
-import { QdrantRetriever } from './qdrant/qdrant.js';
 import { type BackendPlugin, backendPlugin, pluginBackends, registerBackend } from './registry.js';
-import { probeServer, type RemoteOptions, remoteOptionsFromEnv, resolveRemote } from './remote.js';
+import { envVarOf, type RemoteBackend, type RemoteOptions, remoteOptionsFromEnv } from './remote.js';
 import { SqliteBm25Retriever } from './sqlite/bm25.js';
 import type { Embedder, Retriever } from './types.js';
 
-export const BACKENDS = ['sqlite', 'dense', 'hnsw', 'hybrid', 'elasticsearch', 'qdrant'] as const;
-/** Backends that run inside the process, with their index in the store folder. */
+/** The backends built into this package: they run inside the process, with their index in the store folder. */
 export const EMBEDDED_BACKENDS = ['sqlite', 'dense', 'hnsw', 'hybrid'] as const;
+/**
+ * The server backends, each a plug-in package of its own (so a user of the embedded backends installs no server
+ * client): known names, opened once the application registered the package's plug-in.
+ */
+export const SERVER_BACKENDS = {
+  elasticsearch: { package: '@rg/retriever-elasticsearch', register: 'registerElasticsearch' },
+  qdrant: { package: '@rg/retriever-qdrant', register: 'registerQdrant' },
+} as const;
+/** Every backend name this project knows (what the CLI's `--backend` offers): the embedded ones, then the server ones. */
+export const BACKENDS = [...EMBEDDED_BACKENDS, 'elasticsearch', 'qdrant'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+type EmbeddedBackend = (typeof EMBEDDED_BACKENDS)[number];
 
 export interface OpenOptions {
   /** The store folder; embedded indexes live in its `index/` subfolder. */
@@ -86,7 +94,9 @@ export function serverIndexName(storeDir: string): string {
   return `rg-${base}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
 }
 
-function serverUrl(env: NodeJS.ProcessEnv | undefined, name: string, backend: string): string {
+/** The server a server backend talks to, from its variable in `env` (RG_ES_URL, RG_QDRANT_URL); unset is an error saying so. */
+export function serverUrl(env: NodeJS.ProcessEnv | undefined, backend: RemoteBackend): string {
+  const name = envVarOf(backend);
   const url = env?.[name];
   if (!url)
     throw new IndexMissingError(
@@ -100,41 +110,64 @@ export class IndexMissingError extends Error {
 }
 
 /**
- * Makes an outside backend openable by name (`openRetriever(plugin.name, ...)`). Built-in names cannot be taken.
+ * Makes an outside backend openable by name (`openRetriever(plugin.name, ...)`). The embedded backends' names cannot
+ * be taken; the server backends' names are for their packages' plug-ins.
  */
 export function registerRetrieverBackend(plugin: BackendPlugin): void {
-  registerBackend(plugin, BACKENDS);
+  registerBackend(plugin, EMBEDDED_BACKENDS);
 }
 
-/** Every name `openRetriever` opens: the built-in backends, then the registered plug-ins. */
+/** Every name `openRetriever` knows: the project's backends (BACKENDS), then the other registered plug-ins. */
 export function knownBackends(): string[] {
-  return [...BACKENDS, ...pluginBackends()];
+  return [...new Set<string>([...BACKENDS, ...pluginBackends()])];
 }
 
 /**
- * Open a backend by name: a built-in one or a registered plug-in. Searching an index that was never built is an
- * error, not an empty result.
+ * Open a backend by name: an embedded one or a registered plug-in (the server backends are plug-ins). Searching an
+ * index that was never built is an error, not an empty result.
  */
 export async function openRetriever(backend: BackendName | (string & {}), opts: OpenOptions): Promise<Retriever> {
-  if (!(BACKENDS as readonly string[]).includes(backend)) return openPlugin(backend, opts);
-  return openBuiltIn(backend as BackendName, opts);
+  if (opts.fieldWeights && !(FIELD_BACKENDS as readonly string[]).includes(backend))
+    throw new RangeError(
+      `field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${backend}` +
+        ((BACKENDS as readonly string[]).includes(backend) ? ' (it embeds title and text only)' : ''),
+    );
+  if ((EMBEDDED_BACKENDS as readonly string[]).includes(backend)) return openEmbedded(backend as EmbeddedBackend, opts);
+  return openPlugin(backend, opts);
 }
 
 async function openPlugin(name: string, opts: OpenOptions): Promise<Retriever> {
   const plugin = backendPlugin(name);
-  if (!plugin) throw new RangeError(`unknown retrieval backend "${name}": expected one of ${knownBackends().join(', ')}`);
-  if (opts.fieldWeights) throw new RangeError(`field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${name}`);
+  if (!plugin) {
+    const server = SERVER_BACKENDS[name as keyof typeof SERVER_BACKENDS];
+    if (server)
+      throw new RangeError(
+        `backend ${name}: install and register ${server.package} (\`${server.register}()\` once at start, before opening it)`,
+      );
+    throw new RangeError(`unknown retrieval backend "${name}": expected one of ${knownBackends().join(', ')}`);
+  }
   const missing = (plugin.indexFiles?.(opts.storeDir) ?? []).filter((f) => !existsSync(f));
   if (!opts.build && missing.length > 0)
     throw new IndexMissingError(`no ${name} index in ${opts.storeDir} (missing ${missing.join(', ')}): build it first`);
-  return plugin.open({ storeDir: opts.storeDir, build: opts.build, env: opts.env });
+  return plugin.open({
+    storeDir: opts.storeDir,
+    build: opts.build,
+    env: opts.env,
+    home: opts.home,
+    threads: opts.threads,
+    embedder: embedderOf(opts),
+    remote: remoteOf(opts),
+    fieldWeights: opts.fieldWeights,
+  });
 }
 
-async function openBuiltIn(backend: BackendName, opts: OpenOptions): Promise<Retriever> {
-  if (opts.fieldWeights && !(FIELD_BACKENDS as readonly string[]).includes(backend))
-    throw new RangeError(
-      `field weights apply to the ${FIELD_BACKENDS.join(', ')} backends, not ${backend} (it embeds title and text only)`,
-    );
+/** The caller's embedder, or all-MiniLM-L6-v2 on @rg/engine (fetched to `home`). */
+function embedderOf(opts: OpenOptions): () => Promise<Embedder> {
+  return () =>
+    opts.embedder ? opts.embedder() : SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
+}
+
+async function openEmbedded(backend: EmbeddedBackend, opts: OpenOptions): Promise<Retriever> {
   const files = indexFiles(opts.storeDir, backend).map((f) => (opts.build ? f + BUILDING : f));
   if (opts.build) for (const f of files) removeSqlite(f);
   const missing = files.filter((f) => !existsSync(f));
@@ -143,8 +176,7 @@ async function openBuiltIn(backend: BackendName, opts: OpenOptions): Promise<Ret
       `no ${backend} index in ${opts.storeDir} (missing ${missing.join(', ')}): run \`rg index build --store ${opts.storeDir} --backend ${backend}\``,
     );
   }
-  const encoder = (): Promise<Embedder> =>
-    opts.embedder ? opts.embedder() : SentenceEncoder.miniLM(opts.home ?? join(homedir(), '.cache', 'rg'), { threads: opts.threads });
+  const encoder = embedderOf(opts);
   // A build takes the vectors of unchanged documents from the current dense index instead of embedding them again.
   const vectorOpts = { ownsEmbedder: true, reuseFrom: opts.build ? indexFiles(opts.storeDir, 'dense')[0] : undefined };
   const dense = async (path: string): Promise<Retriever> => new SqliteVecRetriever(path, await encoder(), vectorOpts);
@@ -160,38 +192,6 @@ async function openBuiltIn(backend: BackendName, opts: OpenOptions): Promise<Ret
         new SqliteBm25Retriever(files[0], { bulk: opts.build, fieldWeights: opts.fieldWeights }),
         await dense(files[1]),
       ]);
-    case 'elasticsearch':
-      return ElasticsearchRetriever.open({
-        url: serverUrl(opts.env, 'RG_ES_URL', backend),
-        apiKey: opts.env?.RG_ES_API_KEY,
-        index: serverIndexName(opts.storeDir),
-        recreate: opts.build,
-        createIfMissing: opts.build === true,
-        remote: remoteOf(opts),
-        fieldWeights: opts.fieldWeights,
-      });
-    case 'qdrant': {
-      const url = serverUrl(opts.env, 'RG_QDRANT_URL', backend);
-      const apiKey = opts.env?.RG_QDRANT_API_KEY;
-      // Probe before loading the encoder: a dead server should fail in seconds, not after a model load.
-      await probeServer({ backend, url }, resolveRemote(remoteOf(opts)), apiKey ? { 'api-key': apiKey } : {});
-      const embedder = await encoder();
-      try {
-        return await QdrantRetriever.open({
-          url,
-          apiKey,
-          collection: serverIndexName(opts.storeDir),
-          embedder,
-          ownsEmbedder: true,
-          recreate: opts.build,
-          createIfMissing: opts.build === true,
-          remote: remoteOf(opts),
-        });
-      } catch (e) {
-        await embedder.close?.();
-        throw e;
-      }
-    }
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { retrieverContract } from '@rg/retriever/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IndexMissingError, knownBackends, openRetriever, registerRetrieverBackend } from './open.js';
-import { unregisterBackend } from './registry.js';
+import { type PluginOpenOptions, unregisterBackend } from './registry.js';
 import type { Document, Embedder, Retriever, SearchHit, SearchOptions } from './types.js';
 
 /** An outside backend in a few lines: words weighted by rarity, in memory. */
@@ -74,6 +74,53 @@ describe('backend plug-ins', () => {
     writeFileSync(join(dir, 'words.idx'), '');
     expect((await openRetriever('words-on-disk', { storeDir: dir })).backend).toBe('words');
     await expect(openRetriever('words', { storeDir: dir, fieldWeights: { tags: 2 } })).rejects.toThrow('field weights apply to');
+  });
+
+  it('elasticsearch and qdrant are known names that open only once their package registered them', async () => {
+    expect(knownBackends()).toEqual(expect.arrayContaining(['elasticsearch', 'qdrant']));
+    await expect(openRetriever('elasticsearch', { storeDir: dir })).rejects.toThrow(
+      'backend elasticsearch: install and register @rg/retriever-elasticsearch (`registerElasticsearch()` once at start, before opening it)',
+    );
+    await expect(openRetriever('qdrant', { storeDir: dir })).rejects.toThrow(
+      'backend qdrant: install and register @rg/retriever-qdrant (`registerQdrant()` once at start',
+    );
+    // Refused as before, whether or not the plug-in is there: qdrant embeds title and text only.
+    await expect(openRetriever('qdrant', { storeDir: dir, fieldWeights: { tags: 1 } })).rejects.toThrow(
+      'field weights apply to the sqlite, hybrid, elasticsearch backends, not qdrant (it embeds title and text only)',
+    );
+  });
+
+  it("a server backend's plug-in gets the caller's options: embedder, field weights, remote settings, home, threads, env", async () => {
+    let given: PluginOpenOptions | undefined;
+    const plugin = {
+      name: 'elasticsearch',
+      open: async (o: PluginOpenOptions) => {
+        given = o;
+        return new WordsRetriever();
+      },
+    };
+    registerRetrieverBackend(plugin);
+    try {
+      const embedder: Embedder = { dim: 1, embed: async (t) => t.map(() => Float32Array.of(1)) };
+      const env = { RG_ES_URL: 'http://127.0.0.1:9', RG_REMOTE_RETRIES: '0', RG_REMOTE_TIMEOUT: '5' };
+      await openRetriever('elasticsearch', {
+        storeDir: dir,
+        build: true,
+        home: '/models',
+        threads: 3,
+        env,
+        embedder: async () => embedder,
+        fieldWeights: { tags: 2 },
+        remote: { requestTimeoutMs: 1000 },
+      });
+      expect(given).toMatchObject({ storeDir: dir, build: true, home: '/models', threads: 3, env, fieldWeights: { tags: 2 } });
+      // Explicit remote settings win over RG_REMOTE_* of the environment.
+      expect(given?.remote).toMatchObject({ requestTimeoutMs: 1000, maxRetries: 0 });
+      expect(await given?.embedder()).toBe(embedder);
+      expect(() => registerRetrieverBackend({ ...plugin })).toThrow('already registered');
+    } finally {
+      unregisterBackend('elasticsearch');
+    }
   });
 
   it('the vector backends take an injected embedder instead of the default model (and own it)', async () => {

@@ -1,12 +1,27 @@
-import type { Retriever } from './types.js';
+import type { FieldWeights } from './fields.js';
+import type { RemoteOptions } from './remote.js';
+import type { Embedder, Retriever } from './types.js';
 
-/** What `openRetriever` hands a plug-in backend: the store folder and the caller's options, as given. */
+/** What `openRetriever` hands a plug-in backend: the store folder and the caller's options (`OpenOptions`). */
 export interface PluginOpenOptions {
   storeDir: string;
   /** Open for a build: the plug-in should start an empty index (or replace the old one when it is committed). */
   build?: boolean;
   /** Settings and secrets (e.g. a server URL and API key) the plug-in reads; never logged. */
   env?: NodeJS.ProcessEnv;
+  /** RG_HOME: models and caches. */
+  home?: string;
+  /** onnxruntime intra-op threads. */
+  threads?: number;
+  /**
+   * Makes the caller's embedder (`OpenOptions.embedder`), or by default all-MiniLM-L6-v2 fetched to `home`. Call it
+   * only when a vector is needed; the plug-in owns (closes) what it returns.
+   */
+  embedder: () => Promise<Embedder>;
+  /** Timeouts and retries for a server: `OpenOptions.remote` over RG_REMOTE_* of `env` (resolveRemote fills the rest). */
+  remote: RemoteOptions;
+  /** Lexical field weights; given only to the FIELD_BACKENDS names (others are refused before the plug-in is asked). */
+  fieldWeights?: Partial<FieldWeights>;
 }
 
 /**
@@ -14,7 +29,10 @@ export interface PluginOpenOptions {
  * contract suite of `@rg/retriever/testing` (`retrieverContract(name, () => openRetriever(name, ...))`).
  */
 export interface BackendPlugin {
-  /** The name `openRetriever` (and whatever passes names on to it) opens it by; not one of the built-in names. */
+  /**
+   * The name `openRetriever` (and whatever passes names on to it) opens it by; not one of the embedded backends'.
+   * `elasticsearch` and `qdrant` are the names of @rg/retriever-elasticsearch's and @rg/retriever-qdrant's plug-ins.
+   */
   name: string;
   open(options: PluginOpenOptions): Promise<Retriever>;
   /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadClusters } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { openRetriever } from '@rg/retriever';
+import { registerQdrant } from '@rg/retriever-qdrant';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../test-helpers.js';
 
@@ -93,6 +94,7 @@ describe('rg cluster on a real store with the real encoder', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).vectorBackend).toMatchObject({ backend: 'qdrant', documents: 8 });
     const space1 = loadClusters(join(dir, 'clusters.json')).assignments.get('s1') as number;
+    registerQdrant(); // rg registered it in runCli's main; this test opens it itself
     const q = await openRetriever('qdrant', { storeDir: dir, home: HOME, env });
     try {
       const hits = await q.search('cholesterol and heart attacks', { k: 8, filter: { cluster_id: space1 } });

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FieldWeights } from '../fields.js';
 import type { Document, Retriever } from '../types.js';
 
+export { FaultServers, timedFailure } from './faults.js';
+
 /** The same small corpus for every backend: distinct topics, so the right answer is not in doubt. */
 export const CONTRACT_DOCS: Document[] = [
   {

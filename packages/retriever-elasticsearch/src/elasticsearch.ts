@@ -1,8 +1,20 @@
 import { Client, type estypes } from '@elastic/elasticsearch';
-import { FIELD_NAMES, type FieldWeights, resolveFieldWeights } from '../fields.js';
-import { checkFilterKeys } from '../filter.js';
-import { probeServer, type RemoteOptions, type RemoteTarget, remoteCall, resolveRemote } from '../remote.js';
-import type { Document, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
+import {
+  checkFilterKeys,
+  type Document,
+  FIELD_NAMES,
+  type FieldWeights,
+  type Metadata,
+  probeServer,
+  type RemoteOptions,
+  type RemoteTarget,
+  type Retriever,
+  remoteCall,
+  resolveFieldWeights,
+  resolveRemote,
+  type SearchHit,
+  type SearchOptions,
+} from '@rg/retriever';
 
 export interface ElasticsearchOptions {
   /** e.g. http://localhost:9200 (RG_ES_URL). */
@@ -20,7 +32,7 @@ export interface ElasticsearchOptions {
   recreate?: boolean;
   /** When false, a missing index is an error instead of being created. Default true. */
   createIfMissing?: boolean;
-  /** Timeouts and retries of every request (see remote.ts). */
+  /** Timeouts and retries of every request (see @rg/retriever's remote.ts). */
   remote?: RemoteOptions;
   /**
    * Field boosts. Stored in the mapping's `_meta` of an index this open creates, so later searches use them;

@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { passageText } from '../dense/sqlite-vec.js';
-import { checkFilterKeys } from '../filter.js';
-import { probeServer, type RemoteOptions, remoteCall, resolveRemote } from '../remote.js';
-import type { Document, Embedder, Metadata, Retriever, SearchHit, SearchOptions } from '../types.js';
+import {
+  checkFilterKeys,
+  type Document,
+  type Embedder,
+  type Metadata,
+  passageText,
+  probeServer,
+  type RemoteOptions,
+  type Retriever,
+  remoteCall,
+  resolveRemote,
+  type SearchHit,
+  type SearchOptions,
+} from '@rg/retriever';
 
 export interface QdrantOptions {
   /** e.g. http://localhost:6333 (RG_QDRANT_URL). */
@@ -20,7 +30,7 @@ export interface QdrantOptions {
   createIfMissing?: boolean;
   /** Close the embedder with the retriever (when the retriever's opener created it). */
   ownsEmbedder?: boolean;
-  /** Timeouts and retries of every request (see remote.ts). */
+  /** Timeouts and retries of every request (see @rg/retriever's remote.ts). */
   remote?: RemoteOptions;
 }
 

@@ -1,19 +1,19 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_FIELD_WEIGHTS, FIELD_NAMES, type FieldWeights, openRetriever, type Retriever } from '@rg/retriever';
+import { fieldsContract, retrieverContract } from '@rg/retriever/testing';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FIELD_WEIGHTS, FIELD_NAMES, type FieldWeights } from '../fields.js';
-import { fieldsContract, retrieverContract } from '../testing/contract.js';
-import type { Retriever } from '../types.js';
 import { ElasticsearchRetriever, esSearchQuery, esSource } from './elasticsearch.js';
+import { registerElasticsearch } from './plugin.js';
 
 const url = process.env.RG_ES_URL;
+const skip = {
+  skip: 'RG_ES_URL is not set: no Elasticsearch server on this machine (see packages/retriever-elasticsearch/README.md to run one)',
+};
+registerElasticsearch();
 
 /** The contract retriever, dropping its throw-away index when the suite closes it. */
-async function fresh(serverUrl: string, fieldWeights?: Partial<FieldWeights>): Promise<Retriever> {
-  const r = await ElasticsearchRetriever.open({
-    url: serverUrl,
-    index: `rg-contract-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
-    apiKey: process.env.RG_ES_API_KEY,
-    fieldWeights,
-  });
+function dropping(r: ElasticsearchRetriever): Retriever {
   return {
     backend: r.backend,
     add: (d) => r.add(d),
@@ -28,19 +28,27 @@ async function fresh(serverUrl: string, fieldWeights?: Partial<FieldWeights>): P
   };
 }
 
-retrieverContract(
-  'elasticsearch (BM25)',
-  url
-    ? () => fresh(url)
-    : { skip: 'RG_ES_URL is not set: no Elasticsearch server on this machine (see packages/retriever/README.md to run one)' },
-);
+async function fresh(serverUrl: string, fieldWeights?: Partial<FieldWeights>): Promise<Retriever> {
+  return dropping(
+    await ElasticsearchRetriever.open({
+      url: serverUrl,
+      index: `rg-contract-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+      apiKey: process.env.RG_ES_API_KEY,
+      fieldWeights,
+    }),
+  );
+}
 
-fieldsContract(
-  'elasticsearch (BM25)',
-  url
-    ? (fieldWeights) => fresh(url, fieldWeights)
-    : { skip: 'RG_ES_URL is not set: no Elasticsearch server on this machine (see packages/retriever/README.md to run one)' },
-);
+/** As the CLI opens it: by name, through the registered plug-in, building the index of a throw-away store. */
+async function registered(serverUrl: string): Promise<Retriever> {
+  const storeDir = join(tmpdir(), `rg-contract-${process.pid}-${Date.now()}`);
+  const env = { RG_ES_URL: serverUrl, RG_ES_API_KEY: process.env.RG_ES_API_KEY };
+  return dropping((await openRetriever('elasticsearch', { storeDir, build: true, env })) as ElasticsearchRetriever);
+}
+
+retrieverContract('elasticsearch (BM25)', url ? () => fresh(url) : skip);
+retrieverContract('elasticsearch plug-in (openRetriever)', url ? () => registered(url) : skip);
+fieldsContract('elasticsearch (BM25)', url ? (fieldWeights) => fresh(url, fieldWeights) : skip);
 
 // What the backend sends, checked without a server: the contract suites above need one.
 describe('elasticsearch query and document body', () => {
