@@ -1,7 +1,7 @@
 export { type AddResult, type AddRun, popqaDocument } from './add.js';
+export type { BatchingResult, BatchRun } from './batching.js';
 export type { BenchDocument } from './http.js';
 export {
-  type BatchRun,
   type LoadLevel,
   readDemo,
   SERVE_BENCH_DEFAULTS,

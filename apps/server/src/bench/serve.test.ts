@@ -71,6 +71,8 @@ describe('serveBench', () => {
     expect(out.adapterWork!.adaptersPerRequest).toEqual({ min: 3, max: 3 });
     // Concurrency 1: the overhead part's two answers over HTTP and the concurrency part's two.
     expect(out.adapterWork!.fetchPlusComposeMs.concurrency1!.n).toBe(4);
+    // The two warm-up requests read all four adapters, so the overhead part's two requests find them in memory.
+    expect(out.adapterWork!.byCache).toMatchObject({ inMemory: { requests: 2 }, readFromDisk: { requests: 0, fetchPlusComposeMs: null } });
     expect(out.add).toMatchObject({ title: 'Zorblax Harbour', words: 2 + 6 * 8 });
     expect(out.add!.runs).toHaveLength(1); // training pause 0 is the only one compared with itself
     expect(out.add!.runs[0]).toMatchObject({ trainingPauseSeconds: 0, status: 200, adapterApplied: true });

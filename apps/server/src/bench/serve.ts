@@ -5,6 +5,7 @@ import { DEFAULT_BATCH } from '../batching.js';
 import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
 import { type RunningServer, startServer } from '../start.js';
 import { type AddResult, measureAdd } from './add.js';
+import { type BatchingResult, measureBatching } from './batching.js';
 import { type Ask, api, type BenchDocument, chat, drive, ms, type Outcome, round2, waitForJob } from './http.js';
 
 export const SERVE_BENCH_PARTS = ['overhead', 'concurrency', 'batching', 'add'] as const;
@@ -62,6 +63,8 @@ export interface ServeBenchOptions {
 }
 
 type Latency = { p50: number; p99: number };
+/** fetch + compose of the requests in one cache class. */
+type CacheSplit = { requests: number; fetchPlusComposeMs: Summary | null };
 
 export interface LoadLevel {
   clients: number;
@@ -73,16 +76,6 @@ export interface LoadLevel {
   errors: number;
   status429: number;
   errorSamples: string[];
-}
-
-export interface BatchRun {
-  batch: number;
-  concurrency: number;
-  completionTokens: number;
-  seconds: number;
-  completionTokensPerSecond: number;
-  latencyMs: Latency;
-  errors: number;
 }
 
 /** The figures `rg bench serve` prints, in its order (the run record goes before peakRssMb); parts not run are absent. */
@@ -106,9 +99,14 @@ export interface ServeBenchResult {
     adaptersPerRequest: { min: number; max: number };
     fetchPlusComposeMs: { concurrency1: Summary | null; concurrency4and16: Summary | null };
     concurrency1: { fetchMs: Summary; composeMs: Summary } | null;
+    /**
+     * The overhead part's HTTP requests split by whether an adapter had to be read from disk (a store cache miss
+     * during the request) or all were in memory: a cold read is what sets the tail.
+     */
+    byCache?: { inMemory: CacheSplit; readFromDisk: CacheSplit };
   };
   add?: AddResult;
-  batching?: { clients: number; decodeTokens: number; rounds: number; runs: BatchRun[]; speedup: number | null; outputsIdentical: boolean };
+  batching?: BatchingResult;
   peakRssMb: number;
 }
 
@@ -157,6 +155,17 @@ function loadFigures(clients: number, outcomes: Outcome[], seconds: number): Loa
     status429: outcomes.filter((o) => o.status === 429).length,
     errorSamples: [...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.status}: ${o.error}`))].slice(0, 3),
   };
+}
+
+/** fetch + compose of each answered request, split by whether it read an adapter from disk. */
+function splitByCache(outcomes: Outcome[], missed: boolean[]): { inMemory: CacheSplit; readFromDisk: CacheSplit } {
+  const split = (cold: boolean): CacheSplit => {
+    const times = outcomes.flatMap((o, i) =>
+      o.body && missed[i] === cold ? [o.body.rg.timings.fetch_ms + o.body.rg.timings.compose_ms] : [],
+    );
+    return { requests: times.length, fetchPlusComposeMs: times.length > 0 ? summary(times) : null };
+  };
+  return { inMemory: split(false), readFromDisk: split(true) };
 }
 
 /**
@@ -219,6 +228,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
     composeAlone: [],
   };
   const adaptersApplied: number[] = [];
+  let overheadCache: { inMemory: CacheSplit; readFromDisk: CacheSplit } | undefined;
   const noteAdapterWork = (outcomes: Outcome[], clients: number) => {
     for (const o of outcomes) {
       if (!o.body) continue;
@@ -246,6 +256,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
       say(`rg: overhead: ${options.requests} requests over HTTP and ${options.requests} in-process, interleaved, concurrency 1 ...`);
       const http: Outcome[] = [];
       const inProcess: number[] = [];
+      const missed: boolean[] = [];
       let sameText = true;
       const deadline = within();
       for (let i = 0; i < options.requests && performance.now() < deadline; i++) {
@@ -264,19 +275,26 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
           return r.text;
         };
         // Alternating which goes first, so that a drift in load hits both alike.
+        const remoteCounted = async () => {
+          const before = collection.adapterCacheStats().misses;
+          const r = await chat(server!.url, model, a);
+          missed.push(collection.adapterCacheStats().misses > before);
+          return r;
+        };
         let localText: string;
         let remote: Outcome;
         if (i % 2 === 0) {
           localText = await local();
-          remote = await chat(server.url, model, a);
+          remote = await remoteCounted();
         } else {
-          remote = await chat(server.url, model, a);
+          remote = await remoteCounted();
           localText = await local();
         }
         http.push(remote);
         sameText &&= remote.body?.choices[0].message.content === localText;
       }
       noteAdapterWork(http, 1);
+      overheadCache = splitByCache(http, missed);
       const ok = http.filter((o) => o.status === 200).map((o) => o.ms);
       const httpP50 = median(ok);
       const localP50 = median(inProcess);
@@ -322,6 +340,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
           adapterWorkMs.alone.length > 0
             ? { fetchMs: summary(adapterWorkMs.fetchAlone), composeMs: summary(adapterWorkMs.composeAlone) }
             : null,
+        ...(overheadCache ? { byCache: overheadCache } : {}),
       };
     }
 
@@ -342,64 +361,25 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
     }
 
     if (parts.has('batching')) {
-      const clientAsk = (c: number, maxNewTokens: number): Ask => ({
-        question: questions[(3 * c) % questions.length],
-        maxNewTokens,
-        // Client c's own three documents: every client a different adapter set.
-        adapters: [0, 1, 2].map((j) => docs[(c + j) % docs.length].id),
-      });
-      const runs: BatchRun[] = [];
-      let reference: string[] | undefined;
-      let outputsIdentical = true;
-      for (const batch of compare) {
-        // Batch 1 with one generation at a time is sequential serving, the issue's baseline.
-        server = await serve(batch, batch);
-        try {
-          await drive(options.clients, options.clients, within(), (c) => chat(server!.url, model, clientAsk(c, 4)));
-          const rounds = [];
-          for (let r = 0; r < options.rounds; r++) {
-            say(`rg: batching: --batch ${batch}, ${options.clients} clients, round ${r + 1}/${options.rounds} ...`);
-            const start = performance.now();
-            const outcomes = await drive(options.clients, options.clients, within(), (c) =>
-              chat(server!.url, model, clientAsk(c, options.decodeTokens)),
-            );
-            const seconds = (performance.now() - start) / 1000;
-            const texts = outcomes.map((o) => o.body?.choices[0].message.content ?? `HTTP ${o.status}`);
-            reference ??= texts;
-            outputsIdentical &&= texts.length === reference.length && texts.every((t, i) => t === reference![i]);
-            const tokens = outcomes.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
-            rounds.push({
-              seconds,
-              tokens,
-              errors: outcomes.filter((o) => o.status !== 200).length,
-              latency: outcomes.map((o) => o.ms),
-            });
-          }
-          runs.push({
-            batch,
-            concurrency: batch,
-            completionTokens: rounds[0].tokens,
-            seconds: round2(median(rounds.map((r) => r.seconds))),
-            completionTokensPerSecond: round2(median(rounds.map((r) => r.tokens / r.seconds))),
-            latencyMs: ms(rounds.flatMap((r) => r.latency)),
-            errors: rounds.reduce((s, r) => s + r.errors, 0),
-          });
-        } finally {
-          await server.shutdown();
+      result.batching = await measureBatching({
+        serve: async (batch) => {
+          server = await serve(batch, batch);
+          return server;
+        },
+        stop: async () => {
+          await server?.shutdown();
           server = undefined;
-        }
-      }
-      const base = runs.find((r) => r.batch === 1);
-      const top = runs.find((r) => r.batch === Math.max(...compare));
-      result.batching = {
+        },
+        model,
+        documents: docs,
+        questions,
+        compare,
         clients: options.clients,
         decodeTokens: options.decodeTokens,
         rounds: options.rounds,
-        runs,
-        // Every client's own tokens/s summed, batched over sequential (prefills included on both sides).
-        speedup: base && top && top !== base ? round2(top.completionTokensPerSecond / base.completionTokensPerSecond) : null,
-        outputsIdentical,
-      };
+        within,
+        say,
+      });
     }
   } finally {
     await server?.shutdown();
