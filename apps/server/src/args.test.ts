@@ -24,6 +24,7 @@ describe('parseServerArgs', () => {
         '--worker',
         '--training-pause',
         '0',
+        '--no-warm',
       ],
       { RG_MODEL: 'x.gguf', RG_HOME: '/h', RG_THREADS: '1', RG_SERVER_API_KEY: 'k' },
     );
@@ -41,6 +42,7 @@ describe('parseServerArgs', () => {
       requestTimeoutMs: 30_000,
       logLevel: 'debug',
       trainingMaxPauseMs: 0,
+      warmAdapters: false,
       apiKey: 'k',
     });
   });
@@ -58,6 +60,7 @@ describe('parseServerArgs', () => {
       concurrency: 8,
       logLevel: 'warn',
       trainingMaxPauseMs: 10_000,
+      warmAdapters: true,
     });
     expect(options !== 'help' && options.home.endsWith('/.cache/rg')).toBe(true);
     expect(options !== 'help' && options.apiKey).toBeUndefined();

@@ -11,11 +11,12 @@ export class ArgsError extends Error {
 
 export const USAGE = `usage: rg-server [--collection DIR]... [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--model NAME|FILE|DIR]
                  [--home DIR] [--threads N] [--batch N] [--worker] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
-                 [--training-pause SECONDS]
+                 [--training-pause SECONDS] [--no-warm]
 The first --collection is the default one (none: <home>/collections/default, created if missing).
 --batch N (default ${DEFAULT_BATCH}): up to N generations decode together, each with its own adapters; --concurrency defaults to it.
 --worker: decode in a worker thread (keeps decoding's garbage collections off the thread that serves requests; a second copy of the weights).
 --training-pause SECONDS (default 10; 0: never): an added document's training waits between its steps while answers are in flight, at most this long at a time.
+--no-warm: do not read the collections' adapters into memory at start (by default they are, up to 90% of the adapter cache, so that no request's first use of an adapter reads it from disk).
 Environment: RG_MODEL, RG_HOME, RG_THREADS, RG_SERVER_API_KEY (Bearer key; never on the command line, where ps shows it).`;
 
 function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
@@ -47,6 +48,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
         timeout: { type: 'string' },
         'log-level': { type: 'string' },
         'training-pause': { type: 'string' },
+        'no-warm': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -75,6 +77,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOp
     requestTimeoutMs: positive('--timeout', values.timeout as string | undefined, DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000) * 1000,
     logLevel: logLevel as LogLevel,
     trainingMaxPauseMs: positive('--training-pause', values['training-pause'] as string | undefined, 10, true) * 1000,
+    warmAdapters: values['no-warm'] !== true,
     apiKey: env.RG_SERVER_API_KEY || undefined,
   };
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { type Collection, loadRuntime, type ModelRuntime, openCollection } from '@rg/pipeline';
+import { type Collection, loadRuntime, type ModelRuntime, openCollection, type WarmResult } from '@rg/pipeline';
 import { registerElasticsearch } from '@rg/retriever-elasticsearch';
 import { registerQdrant } from '@rg/retriever-qdrant';
 import { type BuildAppOptions, buildApp, type RgApp } from './app.js';
@@ -33,6 +33,12 @@ export interface StartOptions extends ServerOptions {
    * time (default 10,000 ms; 0: training never waits): a request no longer waits behind a whole document's training.
    */
   trainingMaxPauseMs?: number;
+  /**
+   * Read each collection's adapters into memory in the background once listening (default true; up to 90% of the
+   * store's LRU), so that the first request to use an adapter does not read it from disk. `RunningServer.warmed`
+   * resolves when done.
+   */
+  warmAdapters?: boolean;
   /** The one line said on listen (default: stderr). */
   say?: (line: string) => void;
   logStream?: BuildAppOptions['logStream'];
@@ -42,6 +48,8 @@ export interface RunningServer {
   url: string;
   rg: RgApp;
   collections: Map<string, Collection>;
+  /** Each collection's warming (`warmAdapters`), by name; empty when off. Resolves when all are done, or stopped by shutdown. */
+  warmed: Promise<Map<string, WarmResult>>;
   /** Stops accepting, drains requests in flight, closes the collections (their jobs checkpoint) and the model. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -111,19 +119,40 @@ export async function listen(served: ServedCollections, options: ListenOptions, 
       `rg-server listening on ${url}: ${names.join(', ')} on ${served.modelName}${options.apiKey ? ', API key required' : ''}`,
     );
   }
+  const stopWarming = new AbortController();
+  const warmed = options.warmAdapters === false ? Promise.resolve(new Map()) : warmAll(served.collections, stopWarming.signal, rg);
   let shutdown: Promise<void> | undefined;
   return {
     url,
     rg,
     collections: served.collections,
+    warmed,
     shutdown: () => {
       shutdown ??= (async () => {
+        stopWarming.abort();
         await rg.drain();
+        await warmed;
         await release();
       })();
       return shutdown;
     },
   };
+}
+
+/** Warms the collections one after another (reads compete for the same disk and cores as answers); never rejects. */
+async function warmAll(collections: Map<string, Collection>, signal: AbortSignal, rg: RgApp): Promise<Map<string, WarmResult>> {
+  const done = new Map<string, WarmResult>();
+  for (const [name, collection] of collections) {
+    if (signal.aborted) break;
+    try {
+      const result = await collection.warmAdapters(signal);
+      done.set(name, result);
+      rg.app.log.info({ collection: name, ...result }, 'adapters warmed');
+    } catch (e) {
+      rg.app.log.warn({ collection: name, err: e }, 'warming adapters failed');
+    }
+  }
+  return done;
 }
 
 async function closeAll(collections: Map<string, Collection>, runtime: ModelRuntime): Promise<void> {

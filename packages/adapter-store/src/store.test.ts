@@ -287,6 +287,33 @@ describe('leases: the request path that reuses file buffers', () => {
     reader.close();
   });
 
+  it('warm reads adapters into the LRU up to its fill, uncounted; later leases are hits; a broken one is counted, not thrown', async () => {
+    const { root, want, adapterBytes } = filled();
+    // Room for four adapters: a fill of 0.9 stops warming before the fourth would not fit under it.
+    const reader = AdapterStore.open(root, { cacheBytes: 4 * adapterBytes + 1024 });
+    rmSync(join(root, adapterRelPath(key('l1')), ADAPTER_MODEL_FILE));
+    const warmed = await reader.warm(
+      ids.map((id) => key(id)),
+      { modelFingerprint: FP },
+    );
+    expect(warmed).toMatchObject({ adapters: 3, failed: 1, complete: false });
+    expect(warmed.cachedBytes).toBe(3 * adapterBytes);
+    expect(reader.cacheStats).toEqual({ hits: 0, misses: 0 });
+    const lease = await reader.lease(['l0', 'l2', 'l3'].map((id) => key(id)));
+    expect(reader.cacheStats).toEqual({ hits: 3, misses: 0 });
+    for (const [i, id] of ['l0', 'l2', 'l3'].entries()) expectSame(lease.adapters[i], want(id));
+    lease.release();
+    // Warmed entries stay recyclable (not escaped): dropped from the LRU, their buffers go to the pool.
+    reader.dropCache();
+    expect(reader.pooledBytes).toBeGreaterThan(0);
+    // Everything fits: complete; an aborted warm stops at once.
+    const roomy = AdapterStore.open(root);
+    expect(await roomy.warm([key('l4'), key('l5')])).toMatchObject({ adapters: 2, failed: 0, complete: true });
+    expect(await roomy.warm([key('l0')], { signal: AbortSignal.abort() })).toMatchObject({ adapters: 0, complete: false });
+    roomy.close();
+    reader.close();
+  });
+
   it('fp16 and int8 leases widen into the arrays of adapters that left use; plain loads keep theirs', async () => {
     const root = freshRoot();
     const writer = AdapterStore.open(root);

@@ -216,6 +216,38 @@ export class AdapterStore {
     return this.memory.leaseOf(held);
   }
 
+  /**
+   * Read adapters into the in-memory LRU ahead of the requests that will use them (a server at start), so that
+   * a request's first use of an adapter is not a disk read, a hash and a decode. Stops before the LRU is
+   * `fill` (default 0.9) full, so that warming never evicts what it read; an adapter already cached costs nothing. An
+   * adapter that fails to load is counted and left for the request to report. Warm reads are not counted in
+   * `cacheStats`.
+   */
+  async warm(
+    keys: Iterable<AdapterKey>,
+    opts: LoadOptions & { fill?: number; signal?: AbortSignal } = {},
+  ): Promise<{ adapters: number; failed: number; cachedBytes: number; complete: boolean }> {
+    const budget = this.memory.cache.maxBytes * (opts.fill ?? 0.9);
+    let adapters = 0;
+    let failed = 0;
+    let largest = 0;
+    for (const key of keys) {
+      if (opts.signal?.aborted || this.memory.cache.bytes + largest > budget)
+        return { adapters, failed, cachedBytes: this.memory.cache.bytes, complete: false };
+      const before = this.memory.cache.bytes;
+      try {
+        // Pinned and let go at once: the entry stays in the LRU with its buffer recyclable, as after a lease.
+        const entry = await this.entryAsync(key, opts, true, false);
+        this.memory.unpin([entry]);
+        adapters++;
+      } catch {
+        failed++;
+      }
+      largest = Math.max(largest, this.memory.cache.bytes - before);
+    }
+    return { adapters, failed, cachedBytes: this.memory.cache.bytes, complete: true };
+  }
+
   /** Bytes of file buffers kept for reuse. */
   get pooledBytes(): number {
     return this.memory.pool.bytes;
@@ -319,7 +351,7 @@ export class AdapterStore {
   }
 
   /** The manifest row of a key (checked against the requested model), and the LRU's copy if still current. */
-  private lookup(key: AdapterKey, opts: LoadOptions): Lookup {
+  private lookup(key: AdapterKey, opts: LoadOptions, counted = true): Lookup {
     const rel = adapterRelPath(key);
     const row = this.row(rel);
     const name = `adapter ${describeKey(key)}`;
@@ -332,8 +364,9 @@ export class AdapterStore {
     }
     const found = this.memory.cache.get(rel);
     const cached = found && found.contentHash === row.content_hash ? found : undefined;
-    if (cached) this.cacheHits++;
-    else this.cacheMisses++;
+    // warm()'s loads are not a request's.
+    if (counted && cached) this.cacheHits++;
+    else if (counted) this.cacheMisses++;
     return { row, name, cached };
   }
 
@@ -349,10 +382,10 @@ export class AdapterStore {
   }
 
   /** `entrySync` with the files read concurrently, each hashed while it is read. */
-  private async entryAsync(key: AdapterKey, opts: LoadOptions, pin: boolean): Promise<Cached> {
+  private async entryAsync(key: AdapterKey, opts: LoadOptions, pin: boolean, counted = true): Promise<Cached> {
     // Hit or miss, the entry is pinned in the same tick it is found or made: no other load can run in between
     // and recycle it.
-    const hit = this.lookup(key, opts);
+    const hit = this.lookup(key, opts, counted);
     if (hit.cached) return this.memory.hold(this.fits(hit, hit.cached, opts), pin);
     const dir = join(this.root, hit.row.path);
     const files = await Promise.all(

@@ -78,6 +78,18 @@ describe('runMethod', () => {
     expect(r.predictions.map((p) => p.id)).toEqual(['q1', 'q2', 'q3']);
     expect(r.metrics.accuracy).toBe(1);
 
+    // Finished with this config: run again (a later method was interrupted), it answers nothing and keeps the files.
+    const predictText = readFileSync(join(dir, 'predict.json'), 'utf8');
+    const fourth = deps();
+    const again = await runMethod(dataset, dataset.examples, fourth, { ...base, dir });
+    expect((fourth.model as KnowledgeModel).calls).toHaveLength(0);
+    expect(again).toMatchObject({ resumed: 3, metrics: r.metrics });
+    expect(readFileSync(join(dir, 'predict.json'), 'utf8')).toBe(predictText);
+    // Other questions under the same config: answered again.
+    const fewer = deps();
+    expect((await runMethod(dataset, dataset.examples.slice(0, 2), fewer, { ...base, dir })).resumed).toBe(0);
+    expect((fewer.model as KnowledgeModel).calls).toHaveLength(2);
+
     const third = await runMethod(dataset, dataset.examples, deps(), { ...base, dir, topk: 2 });
     expect(third.resumed).toBe(0);
   });

@@ -46,7 +46,11 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
   const configPath = join(dir, 'config.json');
   const partialPath = join(dir, PARTIAL);
   const done = new Map<string, Prediction>();
-  if (existsSync(configPath) && readFileSync(configPath, 'utf8') === configText && existsSync(partialPath)) {
+  const sameConfig = existsSync(configPath) && readFileSync(configPath, 'utf8') === configText;
+  // Finished before with this config (a run stopped in a later method, or a rerun): its answers stand.
+  const finished = sameConfig ? readFinished(dir, examples) : undefined;
+  if (finished) return { predictions: finished, metrics: evaluate(dataset, finished), resumed: finished.length };
+  if (sameConfig && existsSync(partialPath)) {
     for (const line of readFileSync(partialPath, 'utf8').split('\n')) {
       // A crash can leave the last line cut short: it is simply answered again.
       try {
@@ -81,6 +85,20 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
   writeFileAtomic(join(dir, 'result.txt'), formatMetrics(options.method, metrics));
   rmSync(partialPath, { force: true });
   return { predictions, metrics, resumed };
+}
+
+/** predict.json of a finished run, when it answers exactly `examples` in their order (else undefined: answer again). */
+function readFinished(dir: string, examples: QaExample[]): Prediction[] | undefined {
+  const path = join(dir, 'predict.json');
+  if (!existsSync(path) || !existsSync(join(dir, 'result.txt'))) return undefined;
+  try {
+    const predictions = JSON.parse(readFileSync(path, 'utf8')) as Prediction[];
+    const same =
+      Array.isArray(predictions) && predictions.length === examples.length && examples.every((e, i) => predictions[i]?.id === e.id);
+    return same ? predictions : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface MethodsRunOptions extends Omit<AnswerOptions, 'method'> {

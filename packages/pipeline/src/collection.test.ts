@@ -212,6 +212,21 @@ describe('a new collection', () => {
     expect(collection.adapterCacheStats()).toEqual({ hits: once.hits + 1, misses: once.misses });
   });
 
+  it('warms the documents adapters into memory, uncounted; answers then read none from disk', async () => {
+    const reopened = await openCollection(join(dir, 'facts'), runtime);
+    try {
+      const warmed = await reopened.warmAdapters();
+      expect(warmed).toMatchObject({ adapters: DOCUMENTS.length, failed: 0, complete: true });
+      expect(warmed.cachedBytes).toBeGreaterThan(0);
+      expect(reopened.adapterCacheStats()).toEqual({ hits: 0, misses: 0 });
+      await reopened.answer({ question: QUESTIONS.element, method: 'cat_all_one', k: 2 });
+      expect(reopened.adapterCacheStats()).toMatchObject({ misses: 0 });
+      expect(reopened.adapterCacheStats().hits).toBeGreaterThan(0);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('counts jobs by state', async () => {
     const before = collection.jobCounts();
     expect(Object.keys(before).sort()).toEqual(['cancelled', 'done', 'failed', 'queued', 'running']);

@@ -83,6 +83,7 @@ export type {
   NewDocument,
   OpenCollectionOptions,
   RuntimeOptions,
+  WarmResult,
 } from './types.js';
 export { JOB_STEPS } from './types.js';
 export {

@@ -166,6 +166,14 @@ export interface DocumentPage {
   hasMore: boolean;
 }
 
+/** What `Collection.warmAdapters` read into memory; `complete` false: the LRU filled (or it was aborted) first. */
+export interface WarmResult {
+  adapters: number;
+  failed: number;
+  cachedBytes: number;
+  complete: boolean;
+}
+
 export interface Collection {
   readonly name: string;
   readonly dir: string;
@@ -183,6 +191,12 @@ export interface Collection {
    * verified from disk (`misses`). Answers' loads, and training's reads of the store's base_weight.
    */
   adapterCacheStats(): { hits: number; misses: number };
+  /**
+   * Reads the documents' adapters into the store's in-memory LRU (up to 90% of it), so that answers do not pay a
+   * first read from disk; what a server does at start. Stops when `signal` aborts; a broken adapter is counted, and
+   * left to the answer that uses it to report.
+   */
+  warmAdapters(signal?: AbortSignal): Promise<WarmResult>;
   document(id: string): DocumentInfo | undefined;
   documentCount(): number;
   /**

@@ -48,6 +48,7 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
     .option('--max-new-tokens <n>', 'max_tokens of the overhead, concurrency and add parts', positiveInt, d.maxNewTokens)
     .option('--batch <n>', 'the served --batch (rows decoded together)', positiveInt, d.batch)
     .option('--worker', 'serve with rg serve --worker (decoding in a worker thread)')
+    .option('--no-warm', "serve with rg serve --no-warm: the adapters' first uses read them from disk")
     .option(
       '--training-pause <s>',
       'add part: the served --training-pause compared with 0 (training that does not yield to answers)',

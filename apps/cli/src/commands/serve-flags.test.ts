@@ -48,6 +48,12 @@ describe('rg serve --batch', () => {
     expect(await serve(['--batch', '4', '--concurrency', '2'])).toMatchObject({ batch: 4, concurrency: 2 });
   });
 
+  it('warms the adapters at start unless --no-warm, as rg-server', async () => {
+    expect(await serve([])).toMatchObject({ warmAdapters: true });
+    started.length = 0;
+    expect(await serve(['--no-warm'])).toMatchObject({ warmAdapters: false });
+  });
+
   it('refuses --batch 0 with exit 2, naming the flag', async () => {
     const r = await runCli(['serve', '--batch', '0']);
     expect(r.code).toBe(2);

@@ -24,6 +24,8 @@ interface ServeFlags {
   maxQueue: number;
   timeout: number;
   trainingPause: number;
+  /** False with --no-warm. */
+  warm: boolean;
   logLevel: string;
 }
 
@@ -64,6 +66,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       nonNegativeInt,
       10,
     )
+    .option('--no-warm', "do not read the collections' adapters into memory at start (by default up to 90% of the adapter cache)")
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, DEFAULT_SERVER_OPTIONS.logLevel)
     .addHelpText(
       'after',
@@ -104,6 +107,7 @@ function serveOptions(
     maxQueue: flags.maxQueue,
     requestTimeoutMs: flags.timeout * 1000,
     trainingMaxPauseMs: flags.trainingPause * 1000,
+    warmAdapters: flags.warm,
     logLevel: flags.logLevel as LogLevel,
     apiKey: apiKey || undefined,
   };

@@ -23,7 +23,7 @@ await benchMain({
       'max-seconds',
       'parts',
     ],
-    ['worker'],
+    ['worker', 'no-warm'],
   ),
   // serveBench's RangeErrors are its inputs'.
   usageErrors: [RangeError],
@@ -49,6 +49,7 @@ await benchMain({
         maxNewTokens: a.int('max-new-tokens', d.maxNewTokens),
         batch: a.int('batch', d.batch),
         worker: a.flag('worker'),
+        warm: !a.flag('no-warm'),
         trainingPause: a.int('training-pause', d.trainingPause, 0),
         compareBatch: a.string('compare-batch') === undefined ? undefined : a.ints('compare-batch', []),
         clients: a.int('clients', d.clients),

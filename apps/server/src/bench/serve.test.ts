@@ -53,7 +53,7 @@ describe('serveBench', () => {
     // The load guard's hook runs after the documents were encoded, before anything is timed.
     expect(said[readyAt - 1]).toMatch(/encoding 4 demo documents/);
     expect(said.slice(readyAt).some((l) => /encoding/.test(l))).toBe(false);
-    expect(out).toMatchObject({ threads: 1, batch: 2, worker: false, collection: { documents: 4 }, maxNewTokens: 3 });
+    expect(out).toMatchObject({ threads: 1, batch: 2, worker: false, collection: { documents: 4, warmedAdapters: 4 }, maxNewTokens: 3 });
     expect(out.overhead).toMatchObject({ requests: 2, errors: 0, sameText: true });
     expect(out.overhead!.httpMs.p50).toBeLessThanOrEqual(out.overhead!.httpMs.p99);
     expect(out.overhead!.inProcessMs.p50).toBeGreaterThan(0);

@@ -42,6 +42,11 @@ export interface ServeBenchOptions {
   batch: number;
   /** Decode in a worker thread. */
   worker?: boolean;
+  /**
+   * Serve as rg serve does by default, the adapters read into memory before anything is timed (default true); false
+   * (--no-warm): each adapter's first use in the overhead part reads it from disk.
+   */
+  warm?: boolean;
   /** Add part: the served training pause (seconds) compared with 0 (training that does not yield to answers). */
   trainingPause: number;
   /** Batching part: the batch sizes compared (default 1 and `batch`); 1 is sequential serving. */
@@ -84,7 +89,8 @@ export interface ServeBenchResult {
   threads: number;
   batch: number;
   worker: boolean;
-  collection: { dir: string; documents: number };
+  /** `warmedAdapters`: read into memory before timing (null: --no-warm). */
+  collection: { dir: string; documents: number; warmedAdapters: number | null };
   maxNewTokens: number;
   overhead?: {
     requests: number;
@@ -180,6 +186,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
   if (compare.some((b) => b < 1)) throw new RangeError('compareBatch: sizes must be positive');
   if (parts.has('add') && !options.newDocument) throw new RangeError('the add part needs newDocument');
   const worker = options.worker ?? false;
+  const warm = options.warm ?? true;
   const dir = options.collection ?? join(options.home, 'collections', 'bench-serve');
   const serve = (batch: number, concurrency: number, trainingMaxPauseMs = options.trainingPause * 1000) =>
     startServer({
@@ -194,6 +201,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
       concurrency,
       worker,
       trainingMaxPauseMs,
+      warmAdapters: warm,
       logLevel: 'silent',
     });
   const within = () => performance.now() + options.maxSeconds * 1000;
@@ -203,8 +211,14 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
   const name = server.collections.keys().next().value as string;
   const model = `rg:${name}`;
   const collection = server.collections.get(name)!;
+  let warmedAdapters: number | null = null;
   try {
     await ensureDocuments(server.url, docs, say);
+    if (warm) {
+      // As a restarted server would have them: the start's warming, then the documents this setup just encoded.
+      await server.warmed;
+      warmedAdapters = (await collection.warmAdapters()).adapters;
+    }
     // A busy machine refused after the setup: the server (and its model, its worker thread) must not outlive it.
     options.onReady?.();
   } catch (e) {
@@ -217,7 +231,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
     threads: options.threads,
     batch: options.batch,
     worker,
-    collection: { dir, documents: collection.documentCount() },
+    collection: { dir, documents: collection.documentCount(), warmedAdapters },
     maxNewTokens: options.maxNewTokens,
   };
   // fetch_ms + compose_ms of each answer, alone (concurrency 1) and among others (concurrency 4 and 16).

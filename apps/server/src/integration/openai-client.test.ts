@@ -6,7 +6,7 @@ import { loadRuntime, openCollection } from '@rg/pipeline';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
-import { type RunningServer, startServer } from '../start.js';
+import { type RunningServer, type StartOptions, startServer } from '../start.js';
 
 /**
  * The server on a real collection and the tiny random model (answers are noise; the wiring is real: retrieval,
@@ -20,6 +20,7 @@ const DOCUMENTS = [
 
 let dir: string;
 let server: RunningServer;
+let startOptions: StartOptions;
 let client: OpenAI;
 
 async function api(path: string, init: RequestInit = {}): Promise<Response> {
@@ -48,7 +49,7 @@ beforeAll(async () => {
   const runtime = await loadRuntime({ model, home, threads: 1 });
   await (await openCollection(kb, runtime, { create: { recipe: { epochs: 1 }, answer: { maxNewTokens: 6 } } })).close();
   await runtime.dispose();
-  server = await startServer({
+  startOptions = {
     ...DEFAULT_SERVER_OPTIONS,
     collections: [kb],
     host: '127.0.0.1',
@@ -58,7 +59,10 @@ beforeAll(async () => {
     threads: 1,
     logLevel: 'silent',
     apiKey: KEY,
-  });
+  };
+  server = await startServer(startOptions);
+  // An empty collection at start: nothing to warm.
+  expect((await server.warmed).get('kb')).toMatchObject({ adapters: 0, complete: true });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
   for (const doc of DOCUMENTS) {
     const res = await api('/v1/documents', { method: 'POST', body: JSON.stringify(doc) });
@@ -156,6 +160,21 @@ describe('the official openai client against a running server', () => {
     const { error } = (await res.json()) as { error: { param: string; message: string } };
     expect(error.param).toBe('id');
     expect(error.message).toMatch(/^id: "cluster-k4-0" is reserved for a cluster adapter/);
+  });
+
+  it('a restarted server reads the adapters into memory at start: the first answer reads none from disk', async () => {
+    await server.shutdown();
+    server = await startServer(startOptions);
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    expect((await server.warmed).get('kb')).toMatchObject({ adapters: DOCUMENTS.length, failed: 0, complete: true });
+    const kb = server.collections.get('kb')!;
+    const done = await client.chat.completions.create({
+      model: 'rg:kb',
+      messages: [{ role: 'user', content: 'Who keeps the lighthouse on Varnholm Island?' }],
+    });
+    expect((done as unknown as WithRg).rg.adapters.length).toBeGreaterThan(0);
+    expect(kb.adapterCacheStats().misses).toBe(0);
+    expect(kb.adapterCacheStats().hits).toBeGreaterThan(0);
   });
 
   it('a deleted document is no longer retrieved or applied from the next request on', async () => {

@@ -10,6 +10,7 @@ import type {
   JobStatus,
   ListDocumentsOptions,
   NewDocument,
+  WarmResult,
 } from '@rg/pipeline';
 
 /**
@@ -127,6 +128,11 @@ export class FakeCollection implements Collection {
 
   adapterCacheStats(): { hits: number; misses: number } {
     return this.cacheStats;
+  }
+
+  /** Warming reads nothing here: the fake has no store. */
+  async warmAdapters(): Promise<WarmResult> {
+    return { adapters: 0, failed: 0, cachedBytes: 0, complete: true };
   }
 
   document(id: string): DocumentInfo | undefined {
