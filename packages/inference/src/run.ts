@@ -49,7 +49,11 @@ export async function runMethod<E>(dataset: Dataset, examples: QaExample[], deps
   const sameConfig = existsSync(configPath) && readFileSync(configPath, 'utf8') === configText;
   // Finished before with this config (a run stopped in a later method, or a rerun): its answers stand.
   const finished = sameConfig ? readFinished(dir, examples) : undefined;
-  if (finished) return { predictions: finished, metrics: evaluate(dataset, finished), resumed: finished.length };
+  if (finished) {
+    // A partial file beside finished answers is a rerun's that was stopped: the finished answers stand.
+    rmSync(partialPath, { force: true });
+    return { predictions: finished, metrics: evaluate(dataset, finished), resumed: finished.length };
+  }
   if (sameConfig && existsSync(partialPath)) {
     for (const line of readFileSync(partialPath, 'utf8').split('\n')) {
       // A crash can leave the last line cut short: it is simply answered again.
