@@ -92,3 +92,11 @@ export {
   type WarmupAdapterOptions,
   type WarmupAdapterSummary,
 } from './warmup-adapter.js';
+export {
+  defaultWarmupSplit,
+  type WarmupPairs,
+  type WarmupPairsOptions,
+  WarmupSplitError,
+  warmupPair,
+  warmupPairs,
+} from './warmup-pairs.js';

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { LoraTarget } from '@rg/engine';
-import { buildMessages, type Dataset, DatasetError, loadDataset, type QaExample, sampleExamples } from '@rg/inference';
-import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID, type WarmupPair } from '@rg/lora-trainer';
-import { trainWarmupAdapter, type WarmupAdapterSummary } from '@rg/pipeline';
+import { DatasetError } from '@rg/inference';
+import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID } from '@rg/lora-trainer';
+import { trainWarmupAdapter, type WarmupAdapterSummary, type WarmupPairs, WarmupSplitError, warmupPairs } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
@@ -31,50 +31,6 @@ interface WarmupFlags {
   seed: number;
   maxTokens: number;
   json?: boolean;
-}
-
-/**
- * The split a dataset's warm-up questions come from by default: its training split where rg has one (ChemProt's
- * train.txt), else the non-test half of the fixed split (PubMedQA's and PopQA's dev).
- */
-export function defaultWarmupSplit(dataset: string): string | undefined {
-  if (dataset.startsWith('jsonl:')) return undefined;
-  return dataset === 'chemprot' ? 'train' : 'dev';
-}
-
-/**
- * The dataset's questions the warm-up may train on: `split` as loaded (never `test`, nor `all`, which holds the test
- * questions), without the `exclude` sample (the questions an evaluation of the same split will ask).
- */
-export function warmupCandidates(
-  spec: string,
-  options: { dataDir: string; split?: string; exclude?: { sample: number; seed: number } },
-): { dataset: Dataset; split: string; candidates: QaExample[]; excluded: number } {
-  const jsonl = spec.startsWith('jsonl:');
-  if (jsonl && options.split !== undefined)
-    throw new UsageError('--split: a jsonl: file is one split (give a file of training questions, not of test questions)');
-  const split = jsonl ? undefined : (options.split ?? defaultWarmupSplit(spec));
-  if (split === 'test' || split === 'all')
-    throw new UsageError(
-      `--split ${split}: the warm-up never trains on test questions${split === 'all' ? ' (all holds them)' : ''}; expected ${spec === 'chemprot' ? 'train or dev' : 'dev'} (the questions outside the test split)`,
-    );
-  let dataset: Dataset;
-  try {
-    dataset = loadDataset(spec, { dataDir: options.dataDir, split });
-  } catch (e) {
-    throw e instanceof DatasetError ? new UsageError(e.message) : e;
-  }
-  const left = options.exclude
-    ? new Set(sampleExamples(dataset.examples, options.exclude.sample, options.exclude.seed).map((e) => e.id))
-    : new Set();
-  const candidates = dataset.examples.filter((e) => !left.has(e.id));
-  return { dataset, split: split ?? 'file', candidates, excluded: left.size };
-}
-
-/** A question as a warm-up pair: the closed-book prompt the answerer sends, and the first accepted answer. */
-export function warmupPair(example: QaExample, instruction: string | undefined): WarmupPair {
-  const [message] = buildMessages(example.question, { instruction });
-  return { id: example.id, prompt: message.content, answer: example.answers[0] };
 }
 
 export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
@@ -130,7 +86,7 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
 
 /** What the warm-up trains on and with: rg adapter warmup's flags, resolved. */
 export interface WarmupRequest {
-  /** Dataset spec (jsonl: with an absolute path), its data folder, the split (default: defaultWarmupSplit). */
+  /** Dataset spec (jsonl: with an absolute path), its data folder, the split (default: @rg/pipeline defaultWarmupSplit). */
   spec: string;
   dataDir: string;
   split?: string;
@@ -161,11 +117,14 @@ export async function warmupStep(
   r: WarmupRequest,
   quiet?: boolean,
 ): Promise<{ summary: Record<string, unknown>; line: string }> {
-  const { dataset, split, candidates, excluded } = warmupCandidates(r.spec, { dataDir: r.dataDir, split: r.split, exclude: r.exclude });
-  const chosen = sampleExamples(candidates, r.n, r.seed);
-  if (chosen.length < r.n)
-    ctx.info(`--n ${r.n}: the ${split} split has ${candidates.length} questions left to train on; using all of them`);
-  const pairs = chosen.map((e) => warmupPair(e, dataset.instruction));
+  let chosen: WarmupPairs;
+  try {
+    chosen = warmupPairs(r.spec, { dataDir: r.dataDir, split: r.split, n: r.n, seed: r.seed, exclude: r.exclude });
+  } catch (e) {
+    throw e instanceof WarmupSplitError || e instanceof DatasetError ? new UsageError(e.message) : e;
+  }
+  const { dataset, split, pairs, excluded } = chosen;
+  if (pairs.length < r.n) ctx.info(`--n ${r.n}: the ${split} split has ${chosen.candidates} questions left to train on; using all of them`);
   let bar: Progress = { tick() {}, stop() {} };
   let s: WarmupAdapterSummary;
   try {
