@@ -63,6 +63,8 @@ console.log(
     ortMs: +mean(ort).toFixed(1),
     kernelMs: +(kernel / 1000 / n).toFixed(1),
     tokensPerSecond: +((seq * 1000) / mean(wall)).toFixed(1),
+    arena: process.env.ARENA !== '0',
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     ops: ops.slice(0, Number(process.env.TOP ?? 15)),
   }),
 );

@@ -7,8 +7,15 @@ import { join } from 'node:path';
 import type { AdapterDtype } from '@rg/lora';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE } from '@rg/lora';
 import Database from 'better-sqlite3';
-import type { AdapterKey } from './layout.js';
-import { type AdapterMode, AdapterStoreError, type FileRecord, type ManifestEntry } from './store-types.js';
+import { type AdapterKey, isDocKey } from './layout.js';
+import {
+  type AdapterMode,
+  AdapterStoreError,
+  type FileRecord,
+  type ListFilter,
+  type ManifestEntry,
+  type PutOptions,
+} from './store-types.js';
 
 export const MANIFEST_FILE = '.rg-manifest.sqlite';
 export const FILES = [ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE] as const;
@@ -101,5 +108,48 @@ export function rowToEntry(row: Row, root: string): ManifestEntry {
     modelFingerprint: row.model_fingerprint,
     trainingConfig: JSON.parse(row.training_config),
     createdAt: row.created_at,
+  };
+}
+
+/** The manifest rows matching `filter` (every given field equal), in path order. */
+export function listRows(db: Database.Database, filter: ListFilter): Row[] {
+  const columns: Array<[string, keyof ListFilter]> = [
+    ['model', 'model'],
+    ['rank', 'rank'],
+    ['alpha', 'alpha'],
+    ['dataset', 'dataset'],
+    ['adapter_id', 'id'],
+  ];
+  const given = columns.filter(([, field]) => filter[field] !== undefined);
+  const where = given.length ? `WHERE ${given.map(([col, field]) => `${col} = @${field}`).join(' AND ')}` : '';
+  const params = Object.fromEntries(given.map(([, field]) => [field, filter[field]]));
+  return db.prepare(`SELECT * FROM adapters ${where} ORDER BY path`).all(params) as Row[];
+}
+
+/** The manifest row of an adapter about to be stored under `rel`: its key, files, and what `put` was told. */
+export function manifestRow(
+  rel: string,
+  key: AdapterKey,
+  files: Record<string, FileRecord>,
+  opts: PutOptions & { dtype: AdapterDtype },
+): Row {
+  const doc = isDocKey(key) ? key : undefined;
+  return {
+    path: rel,
+    model: key.model,
+    rank: key.rank,
+    alpha: key.alpha,
+    dataset: doc?.dataset ?? null,
+    lr: doc?.lr ?? null,
+    epochs: doc?.epochs ?? null,
+    adapter_id: doc?.id ?? null,
+    mode: opts.mode ?? 'trained',
+    dtype: opts.dtype,
+    bytes: files[ADAPTER_CONFIG_FILE].bytes + files[ADAPTER_MODEL_FILE].bytes,
+    files: JSON.stringify(files),
+    content_hash: contentHashOf(files),
+    model_fingerprint: opts.modelFingerprint,
+    training_config: JSON.stringify(opts.trainingConfig ?? {}),
+    created_at: new Date().toISOString(),
   };
 }

@@ -16,7 +16,7 @@ import type Database from 'better-sqlite3';
 import { baseModelWarning } from './check.js';
 import { exportAdapter, importAdapter } from './interchange.js';
 import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
-import { contentHashOf, FILES, MANIFEST_FILE, openManifest, type Row, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
+import { FILES, listRows, MANIFEST_FILE, manifestRow, openManifest, type Row, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
 import { AdapterMemory, type Cached } from './memory.js';
 import {
   type AdapterLease,
@@ -104,24 +104,7 @@ export class AdapterStore {
     const content = { [ADAPTER_CONFIG_FILE]: encoded.config, [ADAPTER_MODEL_FILE]: encoded.model };
     const files: Record<string, FileRecord> = {};
     for (const f of FILES) files[f] = { bytes: content[f].byteLength, sha256: sha256(content[f]) };
-    const row: Row = {
-      path: rel,
-      model: key.model,
-      rank: key.rank,
-      alpha: key.alpha,
-      dataset: isDocKey(key) ? key.dataset : null,
-      lr: isDocKey(key) ? key.lr : null,
-      epochs: isDocKey(key) ? key.epochs : null,
-      adapter_id: isDocKey(key) ? key.id : null,
-      mode: opts.mode ?? 'trained',
-      dtype,
-      bytes: files[ADAPTER_CONFIG_FILE].bytes + files[ADAPTER_MODEL_FILE].bytes,
-      files: JSON.stringify(files),
-      content_hash: contentHashOf(files),
-      model_fingerprint: opts.modelFingerprint,
-      training_config: JSON.stringify(opts.trainingConfig ?? {}),
-      created_at: new Date().toISOString(),
-    };
+    const row = manifestRow(rel, key, files, { ...opts, dtype });
 
     // The slow part (writing and flushing the files) happens outside the manifest lock.
     const staging = this.swap.tmpName('new');
@@ -270,20 +253,7 @@ export class AdapterStore {
   }
 
   list(filter: ListFilter = {}): ManifestEntry[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    const add = (col: string, field: keyof ListFilter) => {
-      if (filter[field] === undefined) return;
-      where.push(`${col} = @${field}`);
-      params[field] = filter[field];
-    };
-    add('model', 'model');
-    add('rank', 'rank');
-    add('alpha', 'alpha');
-    add('dataset', 'dataset');
-    add('adapter_id', 'id');
-    const sql = `SELECT * FROM adapters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY path`;
-    return (this.db.prepare(sql).all(params) as Row[]).map((r) => rowToEntry(r, this.root));
+    return listRows(this.db, filter).map((r) => rowToEntry(r, this.root));
   }
 
   /** Re-read an adapter from disk (bypassing the LRU) and check its files and format. */
