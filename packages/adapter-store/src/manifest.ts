@@ -118,6 +118,8 @@ export function listRows(db: Database.Database, filter: ListFilter): Row[] {
     ['rank', 'rank'],
     ['alpha', 'alpha'],
     ['dataset', 'dataset'],
+    ['lr', 'lr'],
+    ['epochs', 'epochs'],
     ['adapter_id', 'id'],
   ];
   const given = columns.filter(([, field]) => filter[field] !== undefined);
@@ -152,4 +154,10 @@ export function manifestRow(
     training_config: JSON.stringify(opts.trainingConfig ?? {}),
     created_at: new Date().toISOString(),
   };
+}
+
+/** Up to three folders holding a document id for `model` (under another rank, alpha or run): to name them on a miss. */
+export function pathsOfId(db: Database.Database, model: string, id: string): string[] {
+  const rows = db.prepare('SELECT path FROM adapters WHERE adapter_id = ? AND model = ? LIMIT 3').all(id, model) as Row[];
+  return rows.map((r) => r.path);
 }

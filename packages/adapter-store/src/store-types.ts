@@ -133,5 +133,7 @@ export interface ListFilter {
   rank?: number;
   alpha?: number;
   dataset?: string;
+  lr?: number;
+  epochs?: number;
   id?: string;
 }

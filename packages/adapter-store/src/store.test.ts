@@ -58,6 +58,9 @@ describe('AdapterStore', () => {
     expect(store.list().map((e) => e.relPath)).toEqual(['smollm2/rank=2_alpha=4/base_weight', entry.relPath]);
     expect(store.list({ id: 'doc-1' })).toHaveLength(1);
     expect(store.list({ dataset: 'other' })).toHaveLength(0);
+    // A run's scope (lr and epochs too) lists its documents only, not the base_weight or another run's.
+    expect(store.list({ ...key('x'), id: undefined }).map((e) => e.relPath)).toEqual([entry.relPath]);
+    expect(store.list({ ...key('x'), id: undefined, lr: 0.001 })).toHaveLength(0);
     store.close();
   });
 

@@ -16,7 +16,18 @@ import type Database from 'better-sqlite3';
 import { baseModelWarning } from './check.js';
 import { exportAdapter, importAdapter } from './interchange.js';
 import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
-import { FILES, listRows, MANIFEST_FILE, manifestRow, openManifest, type Row, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
+import {
+  FILES,
+  listRows,
+  MANIFEST_FILE,
+  manifestRow,
+  openManifest,
+  pathsOfId,
+  type Row,
+  rowToEntry,
+  sha256,
+  UPSERT_ROW,
+} from './manifest.js';
 import { AdapterMemory, type Cached } from './memory.js';
 import {
   type AdapterLease,
@@ -310,9 +321,8 @@ export class AdapterStore {
 
   /** For a miss: where the same id does exist (another rank, alpha or run), to tell the caller. */
   private elsewhere(key: AdapterKey): string {
-    if (!isDocKey(key)) return '';
-    const rows = this.db.prepare('SELECT path FROM adapters WHERE adapter_id = ? AND model = ? LIMIT 3').all(key.id, key.model) as Row[];
-    return rows.length ? ` (the store has this id under ${rows.map((r) => r.path).join(', ')})` : '';
+    const paths = isDocKey(key) ? pathsOfId(this.db, key.model, key.id) : [];
+    return paths.length ? ` (the store has this id under ${paths.join(', ')})` : '';
   }
 
   private row(rel: string): Row | undefined {

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AdapterStore, type DocAdapterKey, isDocKey } from '@rg/adapter-store';
+import { AdapterStore, type DocAdapterKey } from '@rg/adapter-store';
 import { CorpusStore } from '@rg/corpus';
 import { createAnswerer, storeAdapterSource } from '@rg/inference';
 import { ComposeBuffers, type CompositionEntry, composeCat, type LoraWeights } from '@rg/lora';
@@ -197,11 +197,7 @@ class LiveCollection implements Collection {
 
   warmAdapters(signal?: AbortSignal): Promise<WarmResult> {
     this.checkOpen();
-    const { lr, epochs, ...listed } = this.scope;
-    const keys = this.stores.adapters
-      .list(listed)
-      .map((e) => e.key)
-      .filter((k): k is DocAdapterKey => isDocKey(k) && k.lr === lr && k.epochs === epochs);
+    const keys = this.stores.adapters.list(this.scope).map((e) => e.key);
     return this.stores.adapters.warm(keys, { modelFingerprint: this.runtime.fingerprint, model: this.runtime.config, signal });
   }
 

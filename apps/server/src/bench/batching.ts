@@ -1,8 +1,6 @@
 import { median } from '@rg/bench-kit';
 import type { RunningServer } from '../start.js';
-import { type Ask, type BenchDocument, chat, drive, ms, round2 } from './http.js';
-
-type Latency = { p50: number; p99: number };
+import { type Ask, type BenchDocument, chat, drive, type Latency, ms, round2 } from './http.js';
 
 export interface BatchRun {
   batch: number;

@@ -83,7 +83,9 @@ export async function drive(clients: number, count: number, deadline: number, se
 }
 
 export const round2 = (x: number) => Math.round(x * 100) / 100;
-export const ms = (xs: number[]) => ({ p50: round2(percentile(xs, 0.5)), p99: round2(percentile(xs, 0.99)) });
+/** Median and 99th percentile of a set of milliseconds, rounded. */
+export type Latency = { p50: number; p99: number };
+export const ms = (xs: number[]): Latency => ({ p50: round2(percentile(xs, 0.5)), p99: round2(percentile(xs, 0.99)) });
 
 export async function api(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${url}${path}`, { ...init, headers: init.body ? jsonHeaders : {} });

@@ -1,8 +1,8 @@
 export { type AddResult, type AddRun, popqaDocument } from './add.js';
 export type { BatchingResult, BatchRun } from './batching.js';
+export type { CacheSplit, LoadLevel } from './figures.js';
 export type { BenchDocument } from './http.js';
 export {
-  type LoadLevel,
   readDemo,
   SERVE_BENCH_DEFAULTS,
   SERVE_BENCH_PARTS,

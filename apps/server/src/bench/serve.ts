@@ -6,7 +6,8 @@ import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
 import { type RunningServer, startServer } from '../start.js';
 import { type AddResult, measureAdd } from './add.js';
 import { type BatchingResult, measureBatching } from './batching.js';
-import { type Ask, api, type BenchDocument, chat, drive, ms, type Outcome, round2, waitForJob } from './http.js';
+import { type CacheSplit, type LoadLevel, loadFigures, splitByCache } from './figures.js';
+import { type Ask, api, type BenchDocument, chat, drive, type Latency, ms, type Outcome, round2, waitForJob } from './http.js';
 
 export const SERVE_BENCH_PARTS = ['overhead', 'concurrency', 'batching', 'add'] as const;
 export type ServeBenchPart = (typeof SERVE_BENCH_PARTS)[number];
@@ -65,22 +66,6 @@ export interface ServeBenchOptions {
    * (startRun) goes here, so that the setup is not what it sees. When it throws, the server is shut down first.
    */
   onReady?: () => void;
-}
-
-type Latency = { p50: number; p99: number };
-/** fetch + compose of the requests in one cache class. */
-type CacheSplit = { requests: number; fetchPlusComposeMs: Summary | null };
-
-export interface LoadLevel {
-  clients: number;
-  requests: number;
-  seconds: number;
-  requestsPerSecond: number;
-  completionTokensPerSecond: number;
-  latencyMs: Latency | null;
-  errors: number;
-  status429: number;
-  errorSamples: string[];
 }
 
 /** The figures `rg bench serve` prints, in its order (the run record goes before peakRssMb); parts not run are absent. */
@@ -144,34 +129,6 @@ async function ensureDocuments(url: string, docs: BenchDocument[], say: (line: s
   if (jobs.length === 0) return;
   say(`rg: encoding ${jobs.length} demo documents into the collection (once; --collection reuses them) ...`);
   for (const job of jobs) await waitForJob(url, job, 30 * 60_000);
-}
-
-/** Latency, throughput and status counts of a batch of outcomes over `seconds` of wall time. */
-function loadFigures(clients: number, outcomes: Outcome[], seconds: number): LoadLevel {
-  const ok = outcomes.filter((o) => o.status === 200);
-  const tokens = ok.reduce((s, o) => s + (o.body?.usage.completion_tokens ?? 0), 0);
-  return {
-    clients,
-    requests: outcomes.length,
-    seconds: round2(seconds),
-    requestsPerSecond: round2(ok.length / seconds),
-    completionTokensPerSecond: round2(tokens / seconds),
-    latencyMs: ok.length > 0 ? ms(ok.map((o) => o.ms)) : null,
-    errors: outcomes.filter((o) => o.status !== 200 && o.status !== 429).length,
-    status429: outcomes.filter((o) => o.status === 429).length,
-    errorSamples: [...new Set(outcomes.filter((o) => o.status !== 200).map((o) => `${o.status}: ${o.error}`))].slice(0, 3),
-  };
-}
-
-/** fetch + compose of each answered request, split by whether it read an adapter from disk. */
-function splitByCache(outcomes: Outcome[], missed: boolean[]): { inMemory: CacheSplit; readFromDisk: CacheSplit } {
-  const split = (cold: boolean): CacheSplit => {
-    const times = outcomes.flatMap((o, i) =>
-      o.body && missed[i] === cold ? [o.body.rg.timings.fetch_ms + o.body.rg.timings.compose_ms] : [],
-    );
-    return { requests: times.length, fetchPlusComposeMs: times.length > 0 ? summary(times) : null };
-  };
-  return { inMemory: split(false), readFromDisk: split(true) };
 }
 
 /**
