@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { AdapterDtype } from '@rg/lora';
 import {
@@ -8,27 +8,15 @@ import {
   fsyncDir,
   type LoraAdapter,
   mkdirDurable,
-  readFileHashed,
-  readFileInto,
   writeFolderDurable,
 } from '@rg/lora';
 import type Database from 'better-sqlite3';
 import { baseModelWarning } from './check.js';
 import { exportAdapter, importAdapter } from './interchange.js';
-import { type AdapterKey, adapterRelPath, describeKey, isDocKey } from './layout.js';
-import {
-  FILES,
-  listRows,
-  MANIFEST_FILE,
-  manifestRow,
-  openManifest,
-  pathsOfId,
-  type Row,
-  rowToEntry,
-  sha256,
-  UPSERT_ROW,
-} from './manifest.js';
+import { type AdapterKey, adapterRelPath, describeKey } from './layout.js';
+import { FILES, listRows, MANIFEST_FILE, manifestRow, openManifest, rowToEntry, sha256, UPSERT_ROW } from './manifest.js';
 import { AdapterMemory, type Cached } from './memory.js';
+import { AdapterReader } from './reader.js';
 import {
   type AdapterLease,
   AdapterStoreError,
@@ -42,17 +30,10 @@ import {
   type VerifyResult,
 } from './store-types.js';
 import { FolderSwap } from './swap.js';
-import { checkContents, checkedFile, decodeStored } from './verify.js';
+import { checkContents } from './verify.js';
 
 // The public types live in store-types.ts; importers of './store.js' keep finding them here.
 export * from './store-types.js';
-
-/** A manifest row found for a load, with the LRU's entry when it is still the row's content. */
-interface Lookup {
-  row: Row;
-  name: string;
-  cached?: Cached;
-}
 
 /**
  * A filesystem store of PEFT LoRA folders with a SQLite manifest. An adapter is visible only
@@ -64,9 +45,7 @@ export class AdapterStore {
   private readonly db: Database.Database;
   private readonly swap: FolderSwap;
   private readonly memory: AdapterMemory;
-  private rowStatement: Database.Statement | undefined;
-  private cacheHits = 0;
-  private cacheMisses = 0;
+  private readonly reader: AdapterReader;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = resolve(root);
@@ -79,12 +58,13 @@ export class AdapterStore {
     mkdirSync(this.swap.tmp, { recursive: true });
     this.memory = new AdapterMemory(opts.cacheBytes ?? 256 * 1024 * 1024, opts.poolBytes ?? 64 * 1024 * 1024);
     this.db = openManifest(manifest, opts.busyTimeoutMs ?? 30_000);
+    this.reader = new AdapterReader(this.root, this.db, this.memory);
   }
 
   /** Open (or create) a store; leftovers of writers that died mid-write are rolled back or removed. */
   static open(root: string, opts: StoreOptions = {}): AdapterStore {
     const store = new AdapterStore(root, opts);
-    store.swap.recover(store.db, (rel) => store.row(rel));
+    store.swap.recover(store.db, (rel) => store.reader.row(rel));
     return store;
   }
 
@@ -150,7 +130,7 @@ export class AdapterStore {
 
   /** The manifest entry of a key, or undefined. */
   get(key: AdapterKey): ManifestEntry | undefined {
-    const row = this.row(adapterRelPath(key));
+    const row = this.reader.row(adapterRelPath(key));
     return row && rowToEntry(row, this.root);
   }
 
@@ -160,7 +140,7 @@ export class AdapterStore {
    * It stays valid for as long as the caller keeps it (see `lease` for the path that recycles memory).
    */
   load(key: AdapterKey, opts: LoadOptions = {}): LoraAdapter {
-    return this.entrySync(key, opts, false).adapter;
+    return this.reader.entrySync(key, opts, false).adapter;
   }
 
   /**
@@ -168,7 +148,7 @@ export class AdapterStore {
    * are read from disk concurrently and each is hashed while it is read.
    */
   async loadAsync(key: AdapterKey, opts: LoadOptions = {}): Promise<LoraAdapter> {
-    return (await this.entryAsync(key, opts, false)).adapter;
+    return (await this.reader.entryAsync(key, opts, false)).adapter;
   }
 
   /** The k adapters of one request, in order. */
@@ -188,7 +168,7 @@ export class AdapterStore {
    * collections (which were the cold p99). The adapters are valid until `release()`.
    */
   async lease(keys: AdapterKey[], opts: LoadOptions = {}): Promise<AdapterLease> {
-    const settled = await Promise.allSettled(keys.map((k) => this.entryAsync(k, opts, true)));
+    const settled = await Promise.allSettled(keys.map((k) => this.reader.entryAsync(k, opts, true)));
     const held = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) {
@@ -202,7 +182,7 @@ export class AdapterStore {
   leaseSync(keys: AdapterKey[], opts: LoadOptions = {}): AdapterLease {
     const held: Cached[] = [];
     try {
-      for (const k of keys) held.push(this.entrySync(k, opts, true));
+      for (const k of keys) held.push(this.reader.entrySync(k, opts, true));
     } catch (e) {
       this.memory.unpin(held);
       throw e;
@@ -231,7 +211,7 @@ export class AdapterStore {
       const before = this.memory.cache.bytes;
       try {
         // Pinned and let go at once: the entry stays in the LRU with its buffer recyclable, as after a lease.
-        const entry = await this.entryAsync(key, opts, true, false);
+        const entry = await this.reader.entryAsync(key, opts, true, false);
         this.memory.unpin([entry]);
         adapters++;
       } catch {
@@ -252,7 +232,7 @@ export class AdapterStore {
     const rel = adapterRelPath(key);
     const result = this.db
       .transaction((): { removed: boolean; aside: string | null } => {
-        if (!this.row(rel)) return { removed: false, aside: null };
+        if (!this.reader.row(rel)) return { removed: false, aside: null };
         const aside = existsSync(join(this.root, rel)) ? this.swap.moveAside(rel) : null;
         this.db.prepare('DELETE FROM adapters WHERE path = ?').run(rel);
         return { removed: true, aside };
@@ -276,7 +256,7 @@ export class AdapterStore {
         throw new AdapterStoreError('wrong_model', `adapter ${describeKey(key)}: trained for model fingerprint ${entry.modelFingerprint}`);
       }
       const name = `adapter ${describeKey(key)}`;
-      const adapter = this.readVerified(this.row(entry.relPath)!, name);
+      const adapter = this.reader.readVerified(this.reader.row(entry.relPath)!, name);
       checkContents(adapter, name, opts.model);
       const warning = baseModelWarning(adapter, key.model, name);
       return { entry, ok: true, warnings: warning ? [warning] : [] };
@@ -296,7 +276,7 @@ export class AdapterStore {
    * (`misses`, a replaced adapter's stale copy included), since it was opened.
    */
   get cacheStats(): { hits: number; misses: number } {
-    return { hits: this.cacheHits, misses: this.cacheMisses };
+    return this.reader.cacheStats;
   }
 
   get cachedBytes(): number {
@@ -317,97 +297,5 @@ export class AdapterStore {
    */
   importFrom(dir: string, given: ImportOptions = {}): ManifestEntry & { warnings: string[] } {
     return importAdapter(this, dir, given);
-  }
-
-  /** For a miss: where the same id does exist (another rank, alpha or run), to tell the caller. */
-  private elsewhere(key: AdapterKey): string {
-    const paths = isDocKey(key) ? pathsOfId(this.db, key.model, key.id) : [];
-    return paths.length ? ` (the store has this id under ${paths.join(', ')})` : '';
-  }
-
-  private row(rel: string): Row | undefined {
-    this.rowStatement ??= this.db.prepare('SELECT * FROM adapters WHERE path = ?');
-    return this.rowStatement.get(rel) as Row | undefined;
-  }
-
-  /** The manifest row of a key (checked against the requested model), and the LRU's copy if still current. */
-  private lookup(key: AdapterKey, opts: LoadOptions, counted = true): Lookup {
-    const rel = adapterRelPath(key);
-    const row = this.row(rel);
-    const name = `adapter ${describeKey(key)}`;
-    if (!row) throw new AdapterStoreError('not_found', `${name}: not in the store at ${this.root}${this.elsewhere(key)}`);
-    if (opts.modelFingerprint !== undefined && row.model_fingerprint !== opts.modelFingerprint) {
-      throw new AdapterStoreError(
-        'wrong_model',
-        `${name}: trained for model fingerprint ${row.model_fingerprint}, not for the requested ${opts.modelFingerprint}`,
-      );
-    }
-    const found = this.memory.cache.get(rel);
-    const cached = found && found.contentHash === row.content_hash ? found : undefined;
-    // warm()'s loads are not a request's.
-    if (counted && cached) this.cacheHits++;
-    else if (counted) this.cacheMisses++;
-    return { row, name, cached };
-  }
-
-  /** An adapter's LRU entry, read and verified from disk on a miss; pinned for a lease, else marked escaped. */
-  private entrySync(key: AdapterKey, opts: LoadOptions, pin: boolean): Cached {
-    const hit = this.lookup(key, opts);
-    if (hit.cached) return this.memory.hold(this.fits(hit, hit.cached, opts), pin);
-    const dir = join(this.root, hit.row.path);
-    const data = Object.fromEntries(
-      FILES.map((f) => [f, checkedFile(this.root, hit, f, () => readFileInto(join(dir, f), this.memory.take))]),
-    );
-    return this.decodeAndCache(hit, data, pin, opts);
-  }
-
-  /** `entrySync` with the files read concurrently, each hashed while it is read. */
-  private async entryAsync(key: AdapterKey, opts: LoadOptions, pin: boolean, counted = true): Promise<Cached> {
-    // Hit or miss, the entry is pinned in the same tick it is found or made: no other load can run in between
-    // and recycle it.
-    const hit = this.lookup(key, opts, counted);
-    if (hit.cached) return this.memory.hold(this.fits(hit, hit.cached, opts), pin);
-    const dir = join(this.root, hit.row.path);
-    const files = await Promise.all(
-      FILES.map(async (f): Promise<[string, Buffer]> => {
-        let read: { bytes: Buffer; sha256: string } | Error;
-        try {
-          read = await readFileHashed(join(dir, f), this.memory.take);
-        } catch (e) {
-          read = e as Error;
-        }
-        // Hashed while it is read (chunk n hashed while chunk n+1 is in flight), and the request's
-        // other files are read at the same time. (WebCrypto's digest in the thread pool measured
-        // slower: it copies the buffer first.)
-        if (read instanceof Error) return [f, checkedFile(this.root, hit, f, () => read)];
-        return [f, checkedFile(this.root, hit, f, () => read.bytes, read.sha256)];
-      }),
-    );
-    return this.decodeAndCache(hit, Object.fromEntries(files), pin, opts);
-  }
-
-  /** A cached adapter checked against the requested model's dimensions (cheap: one comparison per module). */
-  private fits(hit: Lookup, c: Cached, opts: LoadOptions): Cached {
-    if (opts.model) checkContents(c.adapter, hit.name, opts.model, false);
-    return c;
-  }
-
-  private readVerified(row: Row, name: string): LoraAdapter {
-    const hit = { row, name };
-    const dir = join(this.root, row.path);
-    const data = Object.fromEntries(FILES.map((f) => [f, checkedFile(this.root, hit, f, () => readFileSync(join(dir, f)))]));
-    return decodeStored(this.root, hit, data);
-  }
-
-  private decodeAndCache(hit: Lookup, data: Record<string, Buffer>, pin: boolean, opts: LoadOptions): Cached {
-    const file = data[ADAPTER_MODEL_FILE];
-    const configText = data[ADAPTER_CONFIG_FILE].toString('utf8');
-    const adapter =
-      this.memory.reuse(file, configText, hit.row.rank) ??
-      decodeStored(this.root, hit, data, hit.row.dtype === 'fp32' ? undefined : this.memory.spare());
-    // Checked before it is cached: a NaN-filled or misshapen adapter is never handed out. The hashes
-    // only prove the files are what was stored, and files imported by older versions were never checked.
-    checkContents(adapter, hit.name, opts.model);
-    return this.memory.adopt(hit.row.path, adapter, file, configText, hit.row.content_hash, pin);
   }
 }
