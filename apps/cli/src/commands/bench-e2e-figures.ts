@@ -3,7 +3,7 @@ import type { RunRecord } from '@rg/bench-kit';
 import { clusterAdapterId } from '@rg/clustering';
 import { BOOTSTRAP_RESAMPLES, bootstrapMean, type Dataset, type Method, type MethodOutcome } from '@rg/inference';
 import { DAPT_ADAPTER_ID, findWarmup } from '@rg/lora-trainer';
-import { type Column, columnCosts, markdownTable, questionScores, withIntervals } from '@rg/pipeline/bench';
+import { type Column, columnCosts, markdownTable, questionScores, retrievalHits, withIntervals } from '@rg/pipeline/bench';
 import { type E2eAnswers, type E2eColumns, type E2eFlags, NO_DAPT } from './bench-e2e-steps.js';
 
 /** What figures.json is made of: the run's flags and inputs, what the columns trained and answered, the machine record. */
@@ -35,6 +35,9 @@ export function e2eFigures(r: E2eResults) {
   const oracleScores = scoresOf(outcomes.find((o) => o.method === 'oracle'));
   const oracle = oracleScores && bootstrapMean(oracleScores, bootstrap);
   const split = dataset.split ?? 'all';
+  // RAG's retrieved ids are the ones RG and RG+RAG composed (the same query, k and index).
+  const rag = outcomes.find((o) => o.method === 'icl');
+  const retrieval = rag && retrievalHits(examples, rag.predictions, flags.topk);
   const figures = {
     benchmark: 'e2e',
     dataset: dataset.name,
@@ -75,6 +78,7 @@ export function e2eFigures(r: E2eResults) {
     },
     documentsEncoded: rg?.adapters ?? 0,
     encodeSecondsPerDocument: rg?.encodeSecondsPerDocument ?? null,
+    retrieval: retrieval ?? null,
     bytesPerAdapter: rg?.bytesPerAdapter ?? null,
     bootstrap: {
       ...bootstrap,
@@ -122,6 +126,7 @@ export function e2eFigures(r: E2eResults) {
     representatives: flags.representatives,
     clusterTop: flags.clusterTop,
     oracle,
+    retrieval,
     bootstrap,
     warmup: warmupSplit ? { split: warmupSplit, n: flags.warmupN } : undefined,
   });

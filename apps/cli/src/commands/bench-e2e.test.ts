@@ -106,7 +106,19 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
     const clusterRuns = join(out, 'output', 'cluster-k=1', 'tiny-llama', 'rank=2_alpha=32', 'questions', 'lr=0.001_epoch=1');
     const cluster = JSON.parse(readFileSync(join(clusterRuns, 'cluster', 'predict.json'), 'utf8'));
     expect(cluster.map((p: { adapters: string[] }) => p.adapters)).toEqual([['cluster-k1-0'], ['cluster-k1-0']]);
+    // Retrieval against the questions' gold documents, from RAG's retrieved ids (RG composed the same ones).
+    const gold = new Map(
+      readFileSync(join(dir, 'questions.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .map((q: { id: string; gold_doc_ids: string[] }) => [q.id, q.gold_doc_ids]),
+    );
+    const rag = JSON.parse(readFileSync(join(runs, 'icl', 'predict.json'), 'utf8'));
+    const found = rag.filter((p: { id: string; retrievedIds: string[] }) => gold.get(p.id)?.includes(p.retrievedIds[0])).length;
+    expect(figures.retrieval).toEqual({ k: 1, questions: 2, anyGoldInTopK: found, goldAtRank1: found, allGoldInTopK: found });
     const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table).toContain(`Retrieval (top 1): a gold document among them for ${found} of 2`);
     expect(table).toContain('| model | base | DAPT | RAG | RG | RG+RAG | cluster k=1 | cluster k=2 | cluster k=9 |');
     expect(table).toContain('| tiny-llama | ');
     // Intervals from the per-question scores of predict.json, in figures.json, table.md and chart.svg.

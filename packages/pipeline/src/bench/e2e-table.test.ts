@@ -1,7 +1,7 @@
 import type { ManifestEntry } from '@rg/adapter-store';
 import { bootstrapMean, type Metrics, type Prediction, pairedBootstrapDifference } from '@rg/inference';
 import { describe, expect, it } from 'vitest';
-import { type Column, columnCosts, columnsChart, markdownTable, questionScores, withIntervals } from './e2e-table.js';
+import { type Column, columnCosts, columnsChart, markdownTable, questionScores, retrievalHits, withIntervals } from './e2e-table.js';
 
 const metrics = (score: number, latency: number): Metrics => ({
   n: 4,
@@ -108,6 +108,7 @@ describe('rg bench e2e table', () => {
     expect(note).toContain('3 representatives per cluster of the same documents, answering with the top 1 cluster(s)');
     expect(note).toContain('cluster k=50: n/a because k=50 exceeds the 10 documents to cluster.');
     expect(note).toContain("oracle (gold documents' adapters): 0.750 [0.250, 1.000].");
+    expect(note).not.toContain('Retrieval (top');
     // Without scores (a run that recorded none) there is no interval table, and the notes do not promise one.
     const plain = markdownTable(
       'm',
@@ -217,5 +218,44 @@ describe('rg bench e2e intervals and chart', () => {
     expect(svg).toContain('>base</text>');
     expect(svg).toContain('stroke-dasharray="4 3"');
     expect(svg).toContain('>1.000 [1.000, 1.000]</text>');
+  });
+});
+
+describe('retrievalHits', () => {
+  const examples = [
+    { id: 'a', goldDocIds: ['d1', 'd2'] },
+    { id: 'b', goldDocIds: ['d3'] },
+    { id: 'c', goldDocIds: ['d4'] },
+    { id: 'd' },
+    { id: 'e', goldDocIds: ['d5'] },
+  ];
+  const predictions = [
+    { id: 'a', retrievedIds: ['d2', 'x', 'd1', 'd9'] },
+    { id: 'b', retrievedIds: ['x', 'd3', 'y'] },
+    { id: 'c', retrievedIds: ['x', 'y', 'z'] },
+    { id: 'd', retrievedIds: ['d1'] },
+  ];
+
+  it('counts the questions with gold documents whose gold came among the top k, first, and all of them', () => {
+    // 'd' names no gold and 'e' was not answered: neither counts. 'a' has both gold in the top 3, 'b' one not first.
+    expect(retrievalHits(examples, predictions, 3)).toEqual({ k: 3, questions: 3, anyGoldInTopK: 2, goldAtRank1: 1, allGoldInTopK: 2 });
+    // Only the first k retrieved count: at k = 1, 'a' has one of its two gold documents.
+    expect(retrievalHits(examples, predictions, 1)).toEqual({ k: 1, questions: 3, anyGoldInTopK: 1, goldAtRank1: 1, allGoldInTopK: 0 });
+    expect(retrievalHits([{ id: 'd' }], predictions, 3)).toBeUndefined();
+  });
+
+  it('is a line of the table notes', () => {
+    const retrieval = retrievalHits(examples, predictions, 3);
+    const table = markdownTable('m', withIntervals(sampleColumns(), { seed: 1 }), {
+      questions: 4,
+      split: 'dev',
+      documents: 10,
+      representatives: 3,
+      clusterTop: 1,
+      retrieval,
+    });
+    expect(table.split('\n').at(-1)).toContain(
+      'Retrieval (top 3): a gold document among them for 2 of 3 (67%) questions, first for 1 of 3 (33%), every gold document among them for 2 of 3 (67%).',
+    );
   });
 });

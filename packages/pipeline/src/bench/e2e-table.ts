@@ -64,6 +64,46 @@ export interface TableRun {
   /** The oracle's score (gold documents' adapters) with its interval, when the questions name gold documents. */
   oracle?: Interval;
   bootstrap?: { resamples: number; seed: number };
+  /** Where the questions' gold documents came in the retrieval (retrievalHits), when they name any. */
+  retrieval?: RetrievalHits;
+}
+
+/** How often retrieval found a question's gold documents: what the RG columns can at best build on. */
+export interface RetrievalHits {
+  /** Documents retrieved per question. */
+  k: number;
+  /** Questions that name gold documents and were answered with retrieval. */
+  questions: number;
+  /** Of those, questions with at least one gold document among the k retrieved. */
+  anyGoldInTopK: number;
+  /** Questions whose first retrieved document is a gold one. */
+  goldAtRank1: number;
+  /** Questions with every gold document among the k. */
+  allGoldInTopK: number;
+}
+
+/**
+ * Retrieval against the gold documents, read from a retrieval method's predictions (their retrievedIds): the line that
+ * tells a reader whether RG's distance from the oracle is retrieval (gold documents not found) or composition (found,
+ * but composed with the other k - 1 documents' adapters). Undefined when no question names gold documents.
+ */
+export function retrievalHits(
+  examples: ReadonlyArray<{ id: string; goldDocIds?: string[] }>,
+  predictions: ReadonlyArray<Pick<Prediction, 'id' | 'retrievedIds'>>,
+  k: number,
+): RetrievalHits | undefined {
+  const retrieved = new Map(predictions.map((p) => [p.id, p.retrievedIds.slice(0, k)]));
+  const hits: RetrievalHits = { k, questions: 0, anyGoldInTopK: 0, goldAtRank1: 0, allGoldInTopK: 0 };
+  for (const e of examples) {
+    const ids = retrieved.get(e.id);
+    if (!e.goldDocIds?.length || !ids) continue;
+    hits.questions++;
+    const gold = new Set(e.goldDocIds);
+    if (ids.some((id) => gold.has(id))) hits.anyGoldInTopK++;
+    if (ids.length > 0 && gold.has(ids[0])) hits.goldAtRank1++;
+    if (e.goldDocIds.every((id) => ids.includes(id))) hits.allGoldInTopK++;
+  }
+  return hits.questions > 0 ? hits : undefined;
 }
 
 /** Adapters, bytes and the training time recorded with them (rg encode / cluster train write trainSeconds). */
@@ -180,6 +220,13 @@ export function markdownTable(model: string, columns: Column[], run: TableRun): 
       `encode s/doc of ${untimed.join(', ')}: n/a, some adapters were stored before rg recorded training time (use a fresh --out).`,
     );
   if (run.oracle !== undefined) notes.push(`oracle (gold documents' adapters): ${withInterval(run.oracle)}.`);
+  if (run.retrieval) {
+    const r = run.retrieval;
+    const share = (n: number) => `${n} of ${r.questions} (${Math.round((100 * n) / r.questions)}%)`;
+    notes.push(
+      `Retrieval (top ${r.k}): a gold document among them for ${share(r.anyGoldInTopK)} questions, first for ${share(r.goldAtRank1)}, every gold document among them for ${share(r.allGoldInTopK)}.`,
+    );
+  }
   lines.push(notes.join(' '));
   return lines.join('\n');
 }

@@ -13,6 +13,8 @@ export {
   columnsChart,
   markdownTable,
   questionScores,
+  type RetrievalHits,
+  retrievalHits,
   type TableRun,
   withIntervals,
 } from './e2e-table.js';
