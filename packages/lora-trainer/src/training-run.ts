@@ -103,6 +103,11 @@ export interface TrainingRunOptions {
    * warm-up, if any: the teacher is what the adapter sits on) is loaded on the inference graph as the teacher.
    */
   distill?: boolean;
+  /**
+   * Gradient checkpointing in the training session (the engine's TrainingSessionOptions.checkpoint): each layer's
+   * activations recomputed in the backward pass, for long examples on little memory; same gradients, slower steps.
+   */
+  checkpoint?: boolean;
   /** No base_weight was stored: one was initialised with `seed` and stored under this key. */
   onInitBaseWeight?: (key: BaseWeightKey) => void;
 }
@@ -135,6 +140,7 @@ export async function openTrainingRun(model: LoadedModel, store: AdapterStore, o
     threads: options.threads,
     batchedAdapters: options.batchedAdapters,
     distill: options.distill,
+    checkpoint: options.checkpoint,
   });
   const teacher = options.distill ? await OrtCausalLM.load(model.config, weights, { threads: options.threads }) : undefined;
   const scope = {

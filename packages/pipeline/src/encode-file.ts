@@ -42,6 +42,8 @@ export interface EncodeFileOptions {
   docsPerPass?: number;
   /** Train on top of the store's warm-up adapter of the model and dataset (WarmupNotFoundError when there is none). */
   warmup?: boolean;
+  /** Gradient checkpointing (TrainingRunOptions.gradientCheckpointing). */
+  gradientCheckpointing?: boolean;
 }
 
 export interface EncodeProgress {
@@ -130,6 +132,11 @@ export interface TrainingRunOptions {
   training: Pick<EncodeOptions, 'lr' | 'epochs' | 'seed'>;
   /** Train on top of the store's warm-up adapter of the model and dataset (WarmupNotFoundError when there is none). */
   warmup?: boolean;
+  /**
+   * Gradient checkpointing (openTrainingRun's `checkpoint`): layers recomputed in the backward pass, so a long
+   * example's step needs about a third of the memory (a 1,024-token step of SmolLM2-135M: see docs/BENCHMARKS.md).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /**
@@ -166,6 +173,7 @@ export async function withTrainingRun<T>(
       threads: options.threads,
       batchedAdapters: session.batchedAdapters,
       distill: session.distill,
+      checkpoint: options.gradientCheckpointing,
       warmup,
       onInitBaseWeight: (key) =>
         note(`no base_weight for ${key.model} rank=${key.rank} alpha=${key.alpha}: initialised one (seed ${seed})`),

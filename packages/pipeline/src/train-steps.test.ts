@@ -10,7 +10,7 @@ import { augmentCorpus } from './augment-corpus.js';
 import { clusterStore } from './cluster-store.js';
 import { encodeClusterFile } from './cluster-train.js';
 import { encodeDaptFile } from './encode-dapt.js';
-import type { EncodeFileOptions } from './encode-file.js';
+import { type EncodeFileOptions, withTrainingRun } from './encode-file.js';
 import { DOCUMENTS } from './test-helpers/fixtures.js';
 import { trainWarmupAdapter } from './warmup-adapter.js';
 
@@ -97,5 +97,19 @@ describe('trainWarmupAdapter', () => {
     expect(again).toMatchObject({ status: 'skipped', sha256: first.sha256 });
     const other = await trainWarmupAdapter({ ...warmup, pairs: pairs.slice(0, 1) });
     expect(other.status).toBe('trained');
+  }, 120_000);
+});
+
+describe('withTrainingRun', () => {
+  it('builds the training session with gradient checkpointing when asked, and without it by default', async () => {
+    const checkpointed = (gradientCheckpointing?: boolean) =>
+      withTrainingRun(
+        { ...options, dataset: 'train-steps', gradientCheckpointing },
+        () => {},
+        { batchedAdapters: false, distill: false },
+        async (c) => c.session.graph.checkpoint,
+      );
+    expect(await checkpointed(true)).toBe(true);
+    expect(await checkpointed(undefined)).toBe(false);
   }, 120_000);
 });

@@ -62,6 +62,8 @@ export interface E2eFlags {
   clusterTop: number;
   /** Index the augmenter's tags and descriptions with the passages (rg index build --augmented). */
   tags?: boolean;
+  /** rg encode --gradient-checkpointing, for the document, DAPT and cluster adapters. */
+  gradientCheckpointing?: boolean;
   out: string;
   json?: boolean;
 }
@@ -194,6 +196,7 @@ async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOpti
       distillWeight: flags.objective === 'both' ? flags.distillWeight : undefined,
     }),
     warmup: flags.warmup,
+    gradientCheckpointing: flags.gradientCheckpointing,
   };
   const recipe = [...recipeArgs(flags), ...objectiveArgs(flags)].join(' ');
   const asUsage = trainingErrorsAsUsage('another --out DIR');

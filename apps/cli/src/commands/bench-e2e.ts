@@ -76,6 +76,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       '--tags',
       'index the template augmenter’s tags and description of every corpus document with it (the index is built before documents are chosen, so the cheap generator); answers go to output-tags/',
     )
+    .option('--gradient-checkpointing', 'rg encode --gradient-checkpointing (less memory for long documents, slower, same adapters)')
     .option('--out <dir>', 'folder for everything the benchmark writes', 'bench-e2e')
     .option('--json', 'print the figures as one JSON line')
     .action(async (flags: E2eFlags, cmd: Command) => {

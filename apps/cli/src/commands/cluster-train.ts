@@ -91,6 +91,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
         alpha: flags.alpha,
         targets: flags.targets,
         training: trainerOptions(flags),
+        gradientCheckpointing: flags.gradientCheckpointing,
         clusters,
         on: flags.on,
       };

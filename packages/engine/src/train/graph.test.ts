@@ -76,6 +76,29 @@ describe('training graph on a tiny random Llama (float64)', () => {
     await session.release();
   });
 
+  it('gradient checkpointing gives the loss and gradients of the graph that keeps every activation', async () => {
+    for (const [targets, layers] of [
+      [LORA_TARGETS, [0, 1]],
+      [['gate_proj', 'up_proj', 'down_proj'], [1]],
+    ] as const) {
+      const params = randomLora(targets, [...layers], 2, 60);
+      const plain = await TrainingSession.create(config, weights, { targets, layers, dtype: 'float64' });
+      const kept = await plain.step(batch, params, 8);
+      await plain.release();
+      const session = await TrainingSession.create(config, weights, { targets, layers, dtype: 'float64', checkpoint: true });
+      expect(session.graph.checkpoint).toBe(true);
+      const recomputed = await session.step(batch, params, 8);
+      await session.release();
+      expect(recomputed.loss).toBe(kept.loss);
+      expect([...recomputed.grads.keys()]).toEqual([...kept.grads.keys()]);
+      for (const [key, g] of kept.grads) {
+        const r = recomputed.grads.get(key) as LoraParams;
+        for (let i = 0; i < g.a.length; i++) expect(r.a[i], `${key}.a[${i}]`).toBeCloseTo(g.a[i], 13);
+        for (let i = 0; i < g.b.length; i++) expect(r.b[i], `${key}.b[${i}]`).toBeCloseTo(g.b[i], 13);
+      }
+    }
+  });
+
   it('padding changes nothing: a padded row gives the loss and gradients of the bare row', async () => {
     const session = await TrainingSession.create(config, weights, { targets: ['q_proj', 'v_proj', 'down_proj'], dtype: 'float64' });
     const params = randomLora(['q_proj', 'v_proj', 'down_proj'], [0, 1], 2, 90);

@@ -30,6 +30,13 @@ export interface TrainingGraphOptions {
    * loss = CE over the labels + λ·KL(teacher ‖ student) over the masked positions, output distill_kl. One adapter only.
    */
   distill?: boolean;
+  /**
+   * Gradient checkpointing: keep only each layer's input for the backward pass and recompute the layer's forward
+   * when its backward starts. Peak memory then holds one layer's activations instead of every layer's (the part of
+   * a step's memory that grows with the sequence, and with its square for attention), for one more forward of the
+   * layers (~+30% step time). Gradients are those of the graph without it (same ops on the same values).
+   */
+  checkpoint?: boolean;
 }
 
 /** One LoRA module of the graph: its input names and the names of its gradient outputs. */
@@ -56,6 +63,8 @@ export interface TrainingGraph {
   batchedAdapters: boolean;
   /** Built with TrainingGraphOptions.distill. */
   distill: boolean;
+  /** Built with TrainingGraphOptions.checkpoint. */
+  checkpoint: boolean;
 }
 
 /** Graph input and output names besides weights and LoRA tensors. */
@@ -119,9 +128,8 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
   const modules: TrainingModule[] = [];
   const lowestLoraLayer = Math.min(...layers);
 
-  let x = embeddingForward(o, embed, inputIds, h);
-  const saved = [];
-  for (let l = 0; l < config.numLayers; l++) {
+  // Each layer's graph inputs (weights, LoRA A and B), declared once: a checkpointed backward runs the layer again on them.
+  const layerInputs = Array.from({ length: config.numLayers }, (_, l) => {
     const p = `model.layers.${l}`;
     const lora = (target: LoraTarget): LoraBranch | undefined => {
       if (!layers.has(l) || !options.targets.includes(target)) return undefined;
@@ -139,30 +147,51 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
       modules.push(m);
       return { a: m.a, b: m.b, scale };
     };
+    const projections = Object.fromEntries(
+      (['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const).map((target) => {
+        const { inFeatures, outFeatures } = targetShape(config, target);
+        const w = weight(`${p}.${targetParent(target)}.${target}.weight`, [outFeatures, inFeatures]);
+        const bias =
+          config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
+            ? weight(`${p}.self_attn.${target}.bias`, [outFeatures])
+            : undefined;
+        return [target, { w, bias, branch: lora(target) }];
+      }),
+    ) as Record<LoraTarget, { w: string; bias?: string; branch?: LoraBranch }>;
+    const norm1 = weight(`${p}.input_layernorm.weight`, [h]);
+    const norm2 = weight(`${p}.post_attention_layernorm.weight`, [h]);
+    return { projections, norm1, norm2 };
+  });
+  const layerForward = (l: number, x: string) => {
+    const { projections, norm1, norm2 } = layerInputs[l];
     const proj = (target: LoraTarget, input: string) => {
-      const { inFeatures, outFeatures } = targetShape(config, target);
-      const w = weight(`${p}.${targetParent(target)}.${target}.weight`, [outFeatures, inFeatures]);
-      const bias =
-        config.attentionBias && ['q_proj', 'k_proj', 'v_proj'].includes(target)
-          ? weight(`${p}.self_attn.${target}.bias`, [outFeatures])
-          : undefined;
-      const branch = lora(target);
+      const { w, bias, branch } = projections[target];
       return batched && branch ? batchedLinearForward(o, input, w, bias, branch) : linearForward(o, input, w, bias, branch);
     };
-    const n1 = rmsNormForward(o, x, weight(`${p}.input_layernorm.weight`, [h]), config.rmsNormEps);
+    const n1 = rmsNormForward(o, x, norm1, config.rmsNormEps);
     const q = proj('q_proj', n1.y);
     const k = proj('k_proj', n1.y);
     const v = proj('v_proj', n1.y);
     const att = attentionForward(o, ctx, q.y, k.y, v.y);
     const out = proj('o_proj', att.y);
     const x2 = o.add(x, out.y);
-    const n2 = rmsNormForward(o, x2, weight(`${p}.post_attention_layernorm.weight`, [h]), config.rmsNormEps);
+    const n2 = rmsNormForward(o, x2, norm2, config.rmsNormEps);
     const gate = proj('gate_proj', n2.y);
     const up = proj('up_proj', n2.y);
     const act = swiGluForward(o, gate.y, up.y);
     const down = proj('down_proj', act.m);
-    saved.push({ n1, q, k, v, att, out, n2, gate, up, act, down });
-    x = o.add(x2, down.y);
+    return { y: o.add(x2, down.y), saved: { n1, q, k, v, att, out, n2, gate, up, act, down } };
+  };
+  type LayerSaved = ReturnType<typeof layerForward>['saved'];
+
+  const checkpoint = options.checkpoint ?? false;
+  let x = embeddingForward(o, embed, inputIds, h);
+  /** Per layer: what its backward reads (every activation), or with `checkpoint` only its input. */
+  const saved: Array<LayerSaved | string> = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const layer = layerForward(l, x);
+    saved.push(checkpoint ? x : layer.saved);
+    x = layer.y;
   }
   const final = rmsNormForward(o, x, weight('model.norm.weight', [h]), config.rmsNormEps);
   const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight', [config.vocabSize, h]);
@@ -208,7 +237,11 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
   const hasLora = (l: number, ts: LoraTarget[]) => layers.has(l) && ts.some((t) => options.targets.includes(t));
   let dx = rmsNormBackward(o, final.saved, lossBackward());
   for (let l = config.numLayers - 1; l >= lowestLoraLayer; l--) {
-    const s = saved[l];
+    // Checkpointed: the layer's forward again, on its input reshaped to the incoming gradient's shape (the same
+    // [N, hidden]). The reshape changes nothing but makes the recomputation wait for that gradient, so the ORT plan
+    // runs it when this layer's backward starts (and it is not merged with the first forward as a common subexpression).
+    const kept = saved[l];
+    const s = typeof kept === 'string' ? layerForward(l, o.reshape(kept, o.unary('Shape', dx))).saved : kept;
     const needInput = l > lowestLoraLayer;
     const needAttn = needInput || hasLora(l, ATTN);
     const needMlpInput = needAttn || hasLora(l, ['gate_proj', 'up_proj']);
@@ -232,5 +265,5 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
     g.outputAs(grads.get(m.gradA) as string, m.gradA, dtype, perAdapter(['rank', m.inFeatures]));
     g.outputAs(grads.get(m.gradB) as string, m.gradB, dtype, perAdapter([m.outFeatures, 'rank']));
   }
-  return { bytes: g.toBytes(), dtype, weightNames, modules, batchedAdapters: batched, distill };
+  return { bytes: g.toBytes(), dtype, weightNames, modules, batchedAdapters: batched, distill, checkpoint };
 }
