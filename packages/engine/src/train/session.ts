@@ -71,6 +71,8 @@ export interface TrainingSessionOptions {
   profile?: string;
   /** ORT's CPU memory arena (default on: faster steps for ~10% more peak memory; see `create`). */
   memoryArena?: boolean;
+  /** ORT's memory pattern (one planned block per input shape; see `create`). */
+  memoryPattern?: boolean;
 }
 
 /**
@@ -104,6 +106,7 @@ export class TrainingSession {
       // it, 4.57 GB without), but without it every op's output is a fresh allocation the kernel must fault in: on a
       // quiet machine a step of seq 256 took 1.43 s without and 1.14-1.23 s with it (tools/experiments/profile-train.mjs).
       enableCpuMemArena: options.memoryArena ?? true,
+      enableMemPattern: options.memoryPattern ?? true,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       ...(options.profile ? { enableProfiling: true, profileFilePrefix: options.profile } : {}),
