@@ -2,7 +2,7 @@
 // one sequence of `seq` random tokens, a few steps with ORT's profiler on; prints the time per op type per step.
 // Usage (after `pnpm build`): node tools/experiments/profile-train.mjs [model] [seq] [steps] [targets, e.g. gate_proj,up_proj,down_proj]
 // Env: BY_SHAPE=1 groups ops by input shapes, TOP=n rows, ARENA=0 turns ORT's memory arena off, CHECKPOINT=1 builds the
-// graph with gradient checkpointing (layers recomputed in the backward pass), MEMPATTERN=0 turns ORT's memory pattern off.
+// graph with gradient checkpointing (layers recomputed in the backward pass), MEMPATTERN=1 turns ORT's memory pattern on.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ const session = await TrainingSession.create(model.config, model.weights, {
   profile: prefix,
   memoryArena: process.env.ARENA !== '0',
   checkpoint: process.env.CHECKPOINT === '1',
-  memoryPattern: process.env.MEMPATTERN !== '0',
+  memoryPattern: process.env.MEMPATTERN === '1',
 });
 const random = seededRandom(1);
 const ids = Array.from({ length: seq }, () => 100 + Math.floor(random() * (model.config.vocabSize - 100)));
@@ -68,7 +68,7 @@ console.log(
     tokensPerSecond: +((seq * 1000) / mean(wall)).toFixed(1),
     arena: process.env.ARENA !== '0',
     checkpoint: process.env.CHECKPOINT === '1',
-    memoryPattern: process.env.MEMPATTERN !== '0',
+    memoryPattern: process.env.MEMPATTERN === '1',
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     ops: ops.slice(0, Number(process.env.TOP ?? 15)),
   }),

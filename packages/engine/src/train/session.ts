@@ -71,7 +71,7 @@ export interface TrainingSessionOptions {
   profile?: string;
   /** ORT's CPU memory arena (default on: faster steps for ~10% more peak memory; see `create`). */
   memoryArena?: boolean;
-  /** ORT's memory pattern (one planned block per input shape; see `create`). */
+  /** ORT's memory pattern (one planned block per input shape; default off, see `create`). */
   memoryPattern?: boolean;
 }
 
@@ -106,7 +106,11 @@ export class TrainingSession {
       // it, 4.57 GB without), but without it every op's output is a fresh allocation the kernel must fault in: on a
       // quiet machine a step of seq 256 took 1.43 s without and 1.14-1.23 s with it (tools/experiments/profile-train.mjs).
       enableCpuMemArena: options.memoryArena ?? true,
-      enableMemPattern: options.memoryPattern ?? true,
+      // ORT's memory pattern plans one block per input shape after a first run and allocates it whole from the arena on
+      // the next runs; with the arena's chunks of the first run still held, the arena grows by the block again, and every
+      // new sequence length adds one. Off (quiet machine, SmolLM2-135M, gate/up/down): seq 256 1.96 -> 1.41 GB peak RSS
+      // and 139-158 -> 158-168 tokens/s; seq 1,024 6.7 -> 3.9 GB and 88 -> 138 tokens/s (tools/experiments/profile-train.mjs).
+      enableMemPattern: options.memoryPattern ?? false,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       ...(options.profile ? { enableProfiling: true, profileFilePrefix: options.profile } : {}),
