@@ -1,6 +1,6 @@
 import type { LoraWeights } from '@rg/lora';
 import type { CorpusDocument, QaExample } from './datasets/types.js';
-import { type AnswerOptions, checkDeps, compositionWeights, type Method, type MethodDeps } from './methods.js';
+import { type AnswerOptions, checkDeps, compositionWeights, type Method, type MethodDeps, scaledWeights } from './methods.js';
 import type { AdapterSource, ChatMessage, Completion, CompletionRequest, RetrievedHit } from './model.js';
 import { buildMessages, passagesInstruction } from './prompts.js';
 import { chooseLabel } from './scoring.js';
@@ -136,7 +136,11 @@ async function answer<E>(q: Question, deps: MethodDeps<E>, options: AnswerOption
       ? appliedExplicit.every((w) => w === 1)
         ? undefined
         : appliedExplicit
-      : compositionWeights(options.compose ?? 'cat', loaded.length, adapterScores && appliedScores);
+      : scaledWeights(
+          compositionWeights(options.compose ?? 'cat', loaded.length, adapterScores && appliedScores),
+          loaded.length,
+          options.adapterScale,
+        );
     if (loaded.length > 0) adapters = weights ? deps.compose!(loaded, weights) : deps.compose!(loaded);
   } finally {
     source?.release?.(loaded); // composed (copied): the source may reuse their memory

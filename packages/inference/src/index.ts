@@ -21,6 +21,7 @@ export {
   METHODS,
   type Method,
   type MethodDeps,
+  scaledWeights,
 } from './methods.js';
 export { accuracy, answerInOutput, exactMatch, macroF1, mean, normalizeAnswer, tokenF1 } from './metrics.js';
 export type {
@@ -39,6 +40,7 @@ export { pathSegment, type RunCoordinates, runDir, writeFileAtomic } from './out
 export { answerQuestion, type Prediction } from './predict.js';
 export { buildMessages, PROMPT_VERSION, passagesInstruction } from './prompts.js';
 export {
+  composedFolder,
   type MethodOutcome,
   type MethodsRunOptions,
   type RunOptions,

@@ -1,7 +1,7 @@
 import type { LoraWeights } from '@rg/lora';
 import { describe, expect, it } from 'vitest';
 import type { CorpusDocument, Dataset } from './datasets/types.js';
-import { checkDeps, compositionWeights, type MethodDeps } from './methods.js';
+import { checkDeps, compositionWeights, type MethodDeps, scaledWeights } from './methods.js';
 import { answerQuestion } from './predict.js';
 import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
 
@@ -184,5 +184,24 @@ describe('compose modes', () => {
     expect(score.adapterWeights).toEqual([6 / 7, 1 / 7]);
     const oracle = await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'oracle', compose: 'score' });
     expect(oracle.adapterWeights).toEqual([1]);
+  });
+
+  it('--adapter-scale multiplies the weights of any mode (cat: 1 each) and records them; scale 1 changes nothing', async () => {
+    const { d, calls } = weighed();
+    const cat = await answerQuestion(dataset.examples[0], dataset, d, {
+      ...opts,
+      method: 'cat_all_one',
+      topk: 2,
+      compose: 'cat',
+      adapterScale: 0.5,
+    });
+    expect(calls[0]).toEqual({ ids: ['velmora', 'quorinium'], weights: [0.5, 0.5] });
+    expect(cat.adapterWeights).toEqual([0.5, 0.5]);
+    await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'combine', topk: 2, compose: 'mean', adapterScale: 0.25 });
+    expect(calls[1].weights).toEqual([0.125, 0.125]);
+    await answerQuestion(dataset.examples[0], dataset, d, { ...opts, method: 'cat_all_one', topk: 2, compose: 'cat', adapterScale: 1 });
+    expect(calls[2].weights).toBeUndefined();
+    expect(scaledWeights([0.6, 0.4], 2, 2)).toEqual([1.2, 0.8]);
+    expect(() => scaledWeights(undefined, 2, 0)).toThrow('adapter scale 0: expected a positive number');
   });
 });

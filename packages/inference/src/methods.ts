@@ -71,6 +71,18 @@ export interface AnswerOptions {
   instruction?: string;
   /** Weighting of the composed adapters (default cat). */
   compose?: ComposeMode;
+  /**
+   * Every composition weight multiplied by this (default 1): how strongly the composed adapters act. The published
+   * PopQA reference sweep found adapters plus passages best well below full strength (RAG + adapter at s = 0.25).
+   */
+  adapterScale?: number;
+}
+
+/** The composition's weights scaled by `scale` (undefined weights are 1 each); unchanged at scale 1. */
+export function scaledWeights(weights: number[] | undefined, k: number, scale = 1): number[] | undefined {
+  if (scale === 1 || k === 0) return weights;
+  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`adapter scale ${scale}: expected a positive number`);
+  return (weights ?? Array.from({ length: k }, () => 1)).map((w) => w * scale);
 }
 
 const NEEDS: Record<Method, Array<keyof MethodDeps<unknown>>> = {

@@ -6,7 +6,7 @@ import type { CorpusDocument, Dataset } from './datasets/types.js';
 import type { MethodDeps } from './methods.js';
 import type { AnswerModel } from './model.js';
 import { pathSegment, runDir } from './output.js';
-import { runMethod, runMethods, sampleExamples } from './run.js';
+import { composedFolder, runMethod, runMethods, sampleExamples } from './run.js';
 import { KnowledgeModel, overlapRetriever } from './test-helpers/knowledge-model.js';
 
 const docs: CorpusDocument[] = [
@@ -123,6 +123,23 @@ describe('runMethods', () => {
     const config = (dir: string) => readFileSync(join(dir, 'config.json'), 'utf8');
     expect(Object.keys(JSON.parse(config(outcomes[1].dir))).slice(0, 3)).toEqual(['model', 'compose', 'seed']);
     expect(JSON.parse(config(outcomes[0].dir))).not.toHaveProperty('compose');
+    expect(JSON.parse(config(outcomes[1].dir))).not.toHaveProperty('adapterScale');
+
+    // A scale other than 1: a folder and a config record of its own; the methods that compose nothing are as before.
+    const scaled = await runMethods(dataset, dataset.examples, d, {
+      methods: ['icl', 'cat_all_one'],
+      topk: 1,
+      maxNewTokens: 8,
+      compose: 'mean',
+      adapterScale: 0.5,
+      out,
+      coordinates,
+      config: (compose) => ({ model: 'toy-model', ...(compose ? { compose } : {}), seed: 1 }),
+    });
+    expect(scaled.map((o) => o.dir)).toEqual([outcomes[0].dir, runDir(out, { ...coordinates, method: 'cat_all_one-mean-s0.5' })]);
+    expect(scaled[0].resumed).toBe(3);
+    expect(JSON.parse(config(scaled[1].dir))).toMatchObject({ compose: 'mean', adapterScale: 0.5 });
+    expect(composedFolder('combine', 'cat', 0.25)).toBe('combine-s0.25');
   });
 });
 

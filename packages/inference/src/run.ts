@@ -138,10 +138,11 @@ export async function runMethods<E>(
 ): Promise<MethodOutcome[]> {
   const { methods, out, coordinates, config, onMethodStart, onAnswer, ...answer } = options;
   const compose = answer.compose ?? 'cat';
+  const scale = answer.adapterScale ?? 1;
   const outcomes: MethodOutcome[] = [];
   for (const method of methods) {
     const composes = COMPOSING_METHODS.includes(method);
-    const dir = runDir(out, { ...coordinates, method: composes && compose !== 'cat' ? `${method}-${compose}` : method });
+    const dir = runDir(out, { ...coordinates, method: composes ? composedFolder(method, compose, answer.adapterScale) : method });
     onMethodStart?.(method, examples.length);
     const t0 = performance.now();
     const r = await runMethod(dataset, examples, deps, {
@@ -149,12 +150,17 @@ export async function runMethods<E>(
       method,
       compose,
       dir,
-      config: config(composes ? compose : undefined),
+      config: { ...config(composes ? compose : undefined), ...(composes && scale !== 1 ? { adapterScale: scale } : {}) },
       onProgress: (done, _total, p) => onAnswer?.(method, done, p),
     });
     outcomes.push({ method, dir, ...r, seconds: (performance.now() - t0) / 1000 });
   }
   return outcomes;
+}
+
+/** A composing method's folder: `{method}`, `-{mode}` for another mode than cat, `-s{scale}` for a scale other than 1. */
+export function composedFolder(method: Method, compose: ComposeMode, scale = 1): string {
+  return `${method}${compose !== 'cat' ? `-${compose}` : ''}${scale !== 1 ? `-s${scale}` : ''}`;
 }
 
 /** A seeded, reproducible sample of n examples (all of them, in order, when n is absent or too large). */

@@ -54,6 +54,8 @@ export interface InferSettings {
   gamma?: number;
   /** Weighting of the composed adapters (default cat: their sum, as published). */
   compose?: ComposeMode;
+  /** Every composition weight times this (default 1; recorded in config.json and the folder name when not 1). */
+  adapterScale?: number;
   /**
    * Stack the store's warm-up adapter (rg adapter warmup, same model and adapter dataset) under every method's
    * adapters at weight 1, and under none for wo_param and icl (the "base + warm-up" row).
@@ -196,6 +198,7 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
       maxNewTokens: s.maxNewTokens,
       instruction: s.dataset.instruction,
       compose: s.compose ?? 'cat',
+      adapterScale: s.adapterScale,
       out: s.out,
       coordinates: { ...scope, dataset: s.dataset.name },
       config: (compose) => ({

@@ -61,6 +61,7 @@ export function e2eFigures(r: E2eResults) {
       objective: flags.objective,
       ...(flags.objective !== 'lm' ? { distillTopk: flags.distillTopk ?? null, distillWeight: flags.distillWeight ?? null } : {}),
       compose: flags.compose,
+      adapterScale: flags.adapterScale ?? 1,
       dapt: flags.dapt,
       clusterK: flags.clusterK,
       representatives: flags.representatives,

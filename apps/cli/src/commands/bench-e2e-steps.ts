@@ -51,6 +51,8 @@ export interface E2eFlags {
   distillTopk?: number;
   distillWeight?: number;
   compose: ComposeMode;
+  /** rg infer --adapter-scale for every composing column (default 1). */
+  adapterScale?: number;
   /** false with --no-dapt. */
   dapt: boolean;
   warmup?: boolean;
@@ -325,6 +327,7 @@ export async function answerColumns(
     epochs: flags.epochs,
     topk: flags.topk,
     compose: flags.compose,
+    adapterScale: flags.adapterScale,
     maxNewTokens: 32,
     seed: flags.seed,
     warmup: flags.warmup,

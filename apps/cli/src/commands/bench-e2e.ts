@@ -8,7 +8,7 @@ import { columnsChart } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { composeOption, stepCounter } from '../infer/steps.js';
+import { adapterScaleOption, composeOption, stepCounter } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { examplesOption, lossOption, objectiveOption } from '../train/run.js';
 import { benchCommand, benchRun } from './bench.js';
@@ -61,6 +61,7 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
     .option('--distill-topk <k>', 'rg encode --distill-topk', positiveInt)
     .option('--distill-weight <w>', 'rg encode --distill-weight', positiveNumber)
     .addOption(composeOption())
+    .addOption(adapterScaleOption())
     .option('--no-dapt', 'leave out the DAPT column (its encode costs as much as every document’s adapter together)')
     .option(
       '--warmup',

@@ -5,7 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type InferSettings, runInference } from '../infer/pipeline.js';
-import { composeOption } from '../infer/steps.js';
+import { adapterScaleOption, composeOption } from '../infer/steps.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 
 interface InferFlags {
@@ -22,6 +22,7 @@ interface InferFlags {
   maxNewTokens: number;
   gamma?: number;
   compose: ComposeMode;
+  adapterScale?: number;
   rank?: number;
   alpha?: number;
   lr?: number;
@@ -57,6 +58,7 @@ export function registerInfer(program: Command, ctx: CliContext): void {
     .option('--max-new-tokens <n>', 'tokens generated for free-text answers', positiveInt, 32)
     .option('--gamma <g>', 'step size for gradient-mode adapters (base_weight - gamma * gradient)', finiteNumber)
     .addOption(composeOption())
+    .addOption(adapterScaleOption())
     .option('--rank <r>', 'adapter rank (default: what the adapter store holds; 2 when no method reads adapters)', positiveInt)
     .option('--alpha <a>', 'adapter alpha (default: what the adapter store holds; else 32)', positiveNumber)
     .option('--lr <lr>', 'learning rate the adapters were encoded with (default: what the store holds; else 3e-4)', positiveNumber)

@@ -19,6 +19,7 @@ import { pullReporter } from '../commands/model.js';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
+import { positiveNumber } from '../parse.js';
 import { type InferSettings, runInference } from './pipeline.js';
 
 /** Numbered "[i/total] label" announcements on stderr, for commands that run the pipeline step by step. */
@@ -254,6 +255,14 @@ export async function inferWithProgress(ctx: CliContext, settings: InferSettings
     },
     onAnswer: () => bar?.tick(),
   }).finally(() => bar?.stop());
+}
+
+/** `--adapter-scale`: every composition weight times s (rg infer, rg bench e2e). */
+export function adapterScaleOption(): Option {
+  return new Option(
+    '--adapter-scale <s>',
+    'multiply the composed adapters’ weights (after --compose) by s: below 1 they act more weakly; answers go to a folder of their own (-s<s>)',
+  ).argParser(positiveNumber);
 }
 
 /** `--compose`: how the composed adapters are weighted (rg infer, and commands that answer through runInference). */
