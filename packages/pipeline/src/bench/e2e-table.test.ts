@@ -255,7 +255,7 @@ describe('retrievalHits', () => {
       retrieval,
     });
     expect(table.split('\n').at(-1)).toContain(
-      'Retrieval (top 3): a gold document among them for 2 of 3 (67%) questions, first for 1 of 3 (33%), every gold document among them for 2 of 3 (67%).',
+      'Retrieval (top 3): a gold document among them for 2 of 3 (66.7%) questions, first for 1 of 3 (33.3%), every gold document among them for 2 of 3 (66.7%).',
     );
   });
 });

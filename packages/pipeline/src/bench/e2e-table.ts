@@ -222,7 +222,8 @@ export function markdownTable(model: string, columns: Column[], run: TableRun): 
   if (run.oracle !== undefined) notes.push(`oracle (gold documents' adapters): ${withInterval(run.oracle)}.`);
   if (run.retrieval) {
     const r = run.retrieval;
-    const share = (n: number) => `${n} of ${r.questions} (${Math.round((100 * n) / r.questions)}%)`;
+    // One decimal: 299 of 300 is not 100%.
+    const share = (n: number) => `${n} of ${r.questions} (${Math.round((1000 * n) / r.questions) / 10}%)`;
     notes.push(
       `Retrieval (top ${r.k}): a gold document among them for ${share(r.anyGoldInTopK)} questions, first for ${share(r.goldAtRank1)}, every gold document among them for ${share(r.allGoldInTopK)}.`,
     );
