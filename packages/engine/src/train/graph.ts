@@ -1,5 +1,5 @@
 import { type DTypeName, GraphBuilder } from '../graph/builder.js';
-import { type LoraTarget, type ModelConfig, targetParent, targetShape } from '../model/config.js';
+import { LORA_TARGETS, type LoraTarget, type ModelConfig, targetParent, targetShape } from '../model/config.js';
 import { type AttentionContext, attentionBackward, attentionForward, attentionMask } from './attention.js';
 import { adapterCount, type BatchedLinearSaved, batchedLinearBackward, batchedLinearForward } from './batched-lora.js';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
@@ -148,7 +148,7 @@ export function buildTrainingGraph(config: ModelConfig, options: TrainingGraphOp
       return { a: m.a, b: m.b, scale };
     };
     const projections = Object.fromEntries(
-      (['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const).map((target) => {
+      LORA_TARGETS.map((target) => {
         const { inFeatures, outFeatures } = targetShape(config, target);
         const w = weight(`${p}.${targetParent(target)}.${target}.weight`, [outFeatures, inFeatures]);
         const bias =
