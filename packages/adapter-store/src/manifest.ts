@@ -55,6 +55,21 @@ export function contentHashOf(files: Record<string, FileRecord>): string {
 
 /** The manifest database; a file that is not one (or cannot be opened) fails naming its path. */
 export function openManifest(path: string, busyTimeoutMs: number): Database.Database {
+  // Two processes creating the same store at once: switching a new database to WAL can fail with SQLITE_BUSY at once,
+  // without SQLite's busy handler (which waits for ordinary locks). Opening again after a short wait succeeds.
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return openManifestOnce(path, busyTimeoutMs);
+    } catch (e) {
+      const busy = e instanceof AdapterStoreError && /database is locked|SQLITE_BUSY/.test(e.message);
+      if (!busy || Date.now() + wait > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
+}
+
+function openManifestOnce(path: string, busyTimeoutMs: number): Database.Database {
   let db: Database.Database | undefined;
   try {
     db = new Database(path);
