@@ -62,13 +62,18 @@ export function openManifest(path: string, busyTimeoutMs: number): Database.Data
     try {
       return openManifestOnce(path, busyTimeoutMs);
     } catch (e) {
-      const busy = e instanceof AdapterStoreError && /database is locked|SQLITE_BUSY/.test(e.message);
-      if (!busy || Date.now() + wait > deadline) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+      const code = (e as { code?: unknown }).code;
+      const busy = typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+      if (busy && Date.now() + wait <= deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+        continue;
+      }
+      throw new AdapterStoreError('no_store', `${path}: cannot open the adapter manifest (${(e as Error).message})`);
     }
   }
 }
 
+/** One try at opening the manifest; SQLite's own error (with its `code`) goes to the caller. */
 function openManifestOnce(path: string, busyTimeoutMs: number): Database.Database {
   let db: Database.Database | undefined;
   try {
@@ -89,7 +94,7 @@ function openManifestOnce(path: string, busyTimeoutMs: number): Database.Databas
     return db;
   } catch (e) {
     db?.close();
-    throw new AdapterStoreError('no_store', `${path}: cannot open the adapter manifest (${(e as Error).message})`);
+    throw e;
   }
 }
 

@@ -17,6 +17,7 @@ export {
   type ComposeMode,
   checkDeps,
   compositionWeights,
+  effectiveCompose,
   isMethod,
   METHODS,
   type Method,

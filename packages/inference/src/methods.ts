@@ -32,6 +32,14 @@ export type ComposeMode = (typeof COMPOSE_MODES)[number];
 export const COMPOSING_METHODS: readonly Method[] = ['cat_all_one', 'combine', 'oracle', 'cluster'];
 
 /**
+ * The compose mode `method` actually uses when asked for `mode`: score falls back to mean where the adapters come
+ * without retrieval scores (oracle, cluster), so their answers are filed, and recorded, as mean's.
+ */
+export function effectiveCompose(method: Method, mode: ComposeMode): ComposeMode {
+  return mode === 'score' && (method === 'oracle' || method === 'cluster') ? 'mean' : mode;
+}
+
+/**
  * Per-adapter weights of a composition of `k` adapters (undefined for cat: composition as it always was).
  * `scores`: the adapters' retrieval scores, in order, where they came from retrieval. Scores must be positive for
  * their share to mean anything (BM25 and RRF scores are; a dense cosine can fall to zero or below).

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CorpusDocument, Dataset } from './datasets/types.js';
-import type { MethodDeps } from './methods.js';
+import { effectiveCompose, type MethodDeps } from './methods.js';
 import type { AnswerModel } from './model.js';
 import { pathSegment, runDir } from './output.js';
 import { composedFolder, runMethod, runMethods, sampleExamples } from './run.js';
@@ -140,6 +140,26 @@ describe('runMethods', () => {
     expect(scaled[0].resumed).toBe(3);
     expect(JSON.parse(config(scaled[1].dir))).toMatchObject({ compose: 'mean', adapterScale: 0.5 });
     expect(composedFolder('combine', 'cat', 0.25)).toBe('combine-s0.25');
+
+    // score on the oracle: its adapters have no retrieval scores, so it composes, files and records as mean.
+    const withGold = dataset.examples.map((e) => ({ ...e, goldDocIds: ['d1'] }));
+    const scored = await runMethods(dataset, withGold, d, {
+      methods: ['oracle', 'cat_all_one'],
+      topk: 1,
+      maxNewTokens: 8,
+      compose: 'score',
+      out,
+      coordinates,
+      config: (compose) => ({ model: 'toy-model', ...(compose ? { compose } : {}), seed: 1 }),
+    });
+    expect(scored.map((o) => o.dir)).toEqual([
+      runDir(out, { ...coordinates, method: 'oracle-mean' }),
+      runDir(out, { ...coordinates, method: 'cat_all_one-score' }),
+    ]);
+    expect(JSON.parse(config(scored[0].dir))).toMatchObject({ compose: 'mean' });
+    expect(effectiveCompose('cluster', 'score')).toBe('mean');
+    expect(effectiveCompose('combine', 'score')).toBe('score');
+    expect(effectiveCompose('oracle', 'cat')).toBe('cat');
   });
 });
 

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { shuffledIndices } from './datasets/split.js';
 import type { Dataset, QaExample } from './datasets/types.js';
 import { evaluate, formatMetrics, type Metrics } from './evaluate.js';
-import { type AnswerOptions, COMPOSING_METHODS, type ComposeMode, checkDeps, type Method, type MethodDeps } from './methods.js';
+import {
+  type AnswerOptions,
+  COMPOSING_METHODS,
+  type ComposeMode,
+  checkDeps,
+  effectiveCompose,
+  type Method,
+  type MethodDeps,
+} from './methods.js';
 import { type RunCoordinates, runDir, writeFileAtomic } from './output.js';
 import { answerQuestion, type Prediction } from './predict.js';
 
@@ -137,11 +145,11 @@ export async function runMethods<E>(
   options: MethodsRunOptions,
 ): Promise<MethodOutcome[]> {
   const { methods, out, coordinates, config, onMethodStart, onAnswer, ...answer } = options;
-  const compose = answer.compose ?? 'cat';
   const scale = answer.adapterScale ?? 1;
   const outcomes: MethodOutcome[] = [];
   for (const method of methods) {
     const composes = COMPOSING_METHODS.includes(method);
+    const compose = effectiveCompose(method, answer.compose ?? 'cat');
     const dir = runDir(out, { ...coordinates, method: composes ? composedFolder(method, compose, answer.adapterScale) : method });
     onMethodStart?.(method, examples.length);
     const t0 = performance.now();

@@ -21,8 +21,8 @@ export function adoptStoredAdapters(
 ): CollectionSettings {
   const { rank, alpha, lr, epochs } = settings.recipe;
   const docEntries = store
-    .list({ model: modelName, rank, alpha })
-    .flatMap((e) => (isDocKey(e.key) && e.key.lr === lr && e.key.epochs === epochs ? [{ key: e.key, entry: e }] : []));
+    .list({ model: modelName, rank, alpha, lr, epochs })
+    .flatMap((e) => (isDocKey(e.key) ? [{ key: e.key, entry: e }] : []));
   const datasets = new Set(docEntries.map((e) => e.key.dataset));
   let adapterDataset = settings.adapterDataset;
   if (!datasets.has(adapterDataset) && create.adapterDataset === undefined && datasets.size === 1) [adapterDataset] = datasets;

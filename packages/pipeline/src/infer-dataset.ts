@@ -183,8 +183,8 @@ export async function runInference(s: InferSettings, hooks: InferenceHooks = {})
     if (adapterStore && needsAdapters) {
       // Adapters trained on top of a warm-up are only meaningful over that same warm-up (sha256), and never without it.
       const entries = adapterStore
-        .list({ model: scope.model, rank: scope.rank, alpha: scope.alpha, dataset: scope.dataset })
-        .filter((e) => 'id' in e.key && e.key.lr === scope.lr && e.key.epochs === scope.epochs);
+        .list({ model: scope.model, rank: scope.rank, alpha: scope.alpha, dataset: scope.dataset, lr: scope.lr, epochs: scope.epochs })
+        .filter((e) => 'id' in e.key);
       const plain = checkAdaptersWarmup(entries, warmup?.identity ?? null);
       if (warmup && plain > 0)
         hooks.onNote?.(

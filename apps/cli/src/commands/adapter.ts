@@ -86,10 +86,11 @@ function withSelectors(cmd: Command): Command {
 /** Manifest entries matching an id (or base_weight) and the selector flags; the global --model filters by model. */
 function select(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry[] {
   const filter: ListFilter = { model, dataset: flags.dataset, rank: flags.rank, alpha: flags.alpha, id: flags.base ? undefined : id };
+  // lr and epochs go to the manifest query too: rows without them (base_weight) then drop out, as they should.
+  if (!flags.base) Object.assign(filter, { lr: flags.lr, epochs: flags.epochs });
   return store.list(filter).filter((e) => {
     if (flags.base) return !isDocKey(e.key);
-    if (!isDocKey(e.key)) return id === undefined && flags.dataset === undefined && flags.lr === undefined && flags.epochs === undefined;
-    return (flags.lr === undefined || e.key.lr === flags.lr) && (flags.epochs === undefined || e.key.epochs === flags.epochs);
+    return isDocKey(e.key) || (id === undefined && flags.dataset === undefined);
   });
 }
 

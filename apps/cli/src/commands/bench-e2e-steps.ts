@@ -1,20 +1,12 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConcurrency, type GENERATORS, readPassages, TemplateAugmenter } from '@rg/augment';
+import { defaultConcurrency, readPassages, TemplateAugmenter } from '@rg/augment';
 import type { ClusterModel } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
-import {
-  type ComposeMode,
-  type Dataset,
-  type Method,
-  type MethodOutcome,
-  type QaExample,
-  sampleExamples,
-  writeFileAtomic,
-} from '@rg/inference';
-import { DEFAULT_TARGETS, type ExampleLayout, type LossSpan, type Objective } from '@rg/lora-trainer';
+import { type Dataset, type Method, type MethodOutcome, sampleExamples } from '@rg/inference';
+import { DEFAULT_TARGETS } from '@rg/lora-trainer';
 import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
-import { openRetriever } from '@rg/retriever';
+import { type CorpusInput, type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT, writeNeededDocuments } from '@rg/pipeline/bench';
 import { formatSummary, summarize } from '../cluster/summary.js';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
@@ -23,52 +15,9 @@ import { augmentStep, daptStep, encodeStep, indexStep, inferWithProgress, ingest
 import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 import { warmupStep } from './adapter-warmup.js';
 import { makeAugmenter } from './augment.js';
-import type { CorpusInput } from './bench-e2e-corpus.js';
 import { clusterStep } from './cluster.js';
 import { clusterTrainStep } from './cluster-train.js';
 import { readRetrievalFields } from './index-cmd.js';
-
-/** rg bench e2e's flags. */
-export interface E2eFlags {
-  dataset: string;
-  corpus?: string;
-  dataDir: string;
-  split?: 'dev' | 'test' | 'all';
-  sample: number;
-  seed: number;
-  topk: number;
-  generator: (typeof GENERATORS)[number];
-  qa: number;
-  phrasings?: number;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
-  examples: ExampleLayout;
-  loss: LossSpan;
-  /** rg encode --objective (and its --distill-topk / --distill-weight), passed to the encode steps. */
-  objective: Objective;
-  distillTopk?: number;
-  distillWeight?: number;
-  compose: ComposeMode;
-  /** rg infer --adapter-scale for every composing column (default 1). */
-  adapterScale?: number;
-  /** false with --no-dapt. */
-  dapt: boolean;
-  warmup?: boolean;
-  warmupN: number;
-  warmupLr: number;
-  warmupEpochs: number;
-  clusterK: number[];
-  representatives: number;
-  clusterTop: number;
-  /** Index the augmenter's tags and descriptions with the passages (rg index build --augmented). */
-  tags?: boolean;
-  /** rg encode --gradient-checkpointing, for the document, DAPT and cluster adapters. */
-  gradientCheckpointing?: boolean;
-  out: string;
-  json?: boolean;
-}
 
 /** rg encode's (and rg adapter warmup's) defaults of the training flags bench e2e does not take. */
 const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulation' | 'maxTokens' | 'targets'> = {
@@ -82,8 +31,11 @@ const ENCODE_DEFAULTS: Pick<TrainerFlags, 'mode' | 'batchSize' | 'gradAccumulati
 /** rg cluster's defaults of the k-means settings bench e2e does not take. */
 const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false } as const;
 
-/** Why the DAPT column is empty with --no-dapt. */
-export const NO_DAPT = '--no-dapt was given';
+/** rg bench e2e's flags: the run's settings, where it writes, and --json. */
+export interface E2eFlags extends E2eSettings {
+  out: string;
+  json?: boolean;
+}
 
 /** What the run is about, resolved from the flags. */
 export interface E2eInputs {
@@ -95,17 +47,6 @@ export interface E2eInputs {
   /** The warm-up's split (--warmup). */
   warmupSplit?: string;
   ingest: CorpusInput;
-}
-
-/** What the columns answer with: the corpus store, the sampled questions, the adapters and one clustering per k. */
-export interface E2eColumns {
-  corpus: string;
-  examples: QaExample[];
-  /** The documents the adapters were trained on (those the questions need). */
-  documentIds: string[];
-  adapters: string;
-  /** Per k its corpus store, or why it has no column. */
-  clusterRuns: Array<{ k: number; store: string; why?: string }>;
 }
 
 /**
@@ -152,19 +93,6 @@ async function indexCorpus({ ctx, config, flags, steps, out, ingest }: Run): Pro
     store.close();
   }
   return corpus;
-}
-
-/** The documents the questions need (neededDocuments) written to `docsFile` as JSON Lines; their ids. */
-async function writeNeededDocuments(corpus: string, examples: QaExample[], topk: number, docsFile: string): Promise<string[]> {
-  const needed = await neededDocuments(corpus, examples, topk);
-  const store = CorpusStore.open(corpus);
-  try {
-    const docs = needed.flatMap((id) => store.get(id) ?? []).map((d) => ({ id: d.id, title: d.title, text: d.text }));
-    writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
-    return docs.map((d) => d.id);
-  } finally {
-    store.close();
-  }
 }
 
 /**
@@ -288,14 +216,6 @@ async function clusterColumn(
   return { k, store: kStore };
 }
 
-/** What every column answered: the methods over the documents' adapters, without the warm-up, per k the clusters. */
-export interface E2eAnswers {
-  outcomes: MethodOutcome[];
-  /** Base and RAG without the warm-up (--warmup only). */
-  plain: MethodOutcome[];
-  clusterOutcomes: Map<number, MethodOutcome>;
-}
-
 /**
  * The sampled questions answered by every method (@rg/pipeline runInference), each into its own run folder under
  * `out`, so a finished method is read back.
@@ -357,23 +277,4 @@ export async function answerColumns(
   }
 
   return { outcomes, plain, clusterOutcomes };
-}
-
-/** Retrieved ids of every question plus the gold ids, first-seen order. */
-async function neededDocuments(
-  storeDir: string,
-  examples: Array<{ question: string; goldDocIds?: string[] }>,
-  k: number,
-): Promise<string[]> {
-  const retriever = await openRetriever('sqlite', { storeDir });
-  const ids = new Set<string>();
-  try {
-    for (const ex of examples) {
-      for (const h of await retriever.search(ex.question, { k })) ids.add(h.id);
-      for (const id of ex.goldDocIds ?? []) ids.add(id);
-    }
-  } finally {
-    await retriever.close();
-  }
-  return [...ids];
 }

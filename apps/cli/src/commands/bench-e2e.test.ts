@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CHEMPROT_LABELS } from '@rg/inference';
+import { CHEMPROT_CORPUS_FILE, chemprotCorpusFile } from '@rg/pipeline/bench';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
 import { clusterKList } from './bench-e2e.js';
-import { CHEMPROT_CORPUS_FILE, chemprotCorpusFile } from './bench-e2e-corpus.js';
 
 describe('rg bench e2e flags', () => {
   it('reads --cluster-k as distinct positive k values, or none', () => {

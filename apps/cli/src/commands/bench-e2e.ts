@@ -4,7 +4,7 @@ import { GENERATORS } from '@rg/augment';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
 import { DatasetError, loadDataset, writeFileAtomic } from '@rg/inference';
 import { defaultWarmupSplit } from '@rg/pipeline';
-import { columnsChart } from '@rg/pipeline/bench';
+import { BenchInputError, columnsChart, corpusInput, e2eFigures } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -12,8 +12,6 @@ import { adapterScaleOption, composeOption, stepCounter } from '../infer/steps.j
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { examplesOption, lossOption, objectiveOption } from '../train/run.js';
 import { benchCommand, benchRun } from './bench.js';
-import { corpusInput } from './bench-e2e-corpus.js';
-import { e2eFigures } from './bench-e2e-figures.js';
 import { answerColumns, type E2eFlags, trainColumns } from './bench-e2e-steps.js';
 import { fileSize } from './corpus.js';
 
@@ -95,7 +93,12 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
         throw e instanceof DatasetError ? new UsageError(e.message) : e;
       }
       const warmupSplit = flags.warmup ? checkWarmupSplit(spec, dataset.split) : undefined;
-      const ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
+      let ingest: ReturnType<typeof corpusInput>;
+      try {
+        ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
+      } catch (e) {
+        throw e instanceof BenchInputError ? new UsageError(e.message) : e;
+      }
       fileSize(ingest.file, flags.corpus ? '--corpus' : '--data-dir');
       mkdirSync(out, { recursive: true });
       const steps = stepCounter(ctx, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));

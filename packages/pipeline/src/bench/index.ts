@@ -5,6 +5,8 @@ export {
   type ClusterFigures,
   clusterBench,
 } from './cluster.js';
+export { CHEMPROT_CORPUS_FILE, type CorpusInput, chemprotCorpusFile, corpusInput, writeNeededDocuments } from './e2e-corpus.js';
+export { type E2eResults, e2eFigures } from './e2e-figures.js';
 export {
   type Column,
   type ColumnCosts,
@@ -18,6 +20,7 @@ export {
   type TableRun,
   withIntervals,
 } from './e2e-table.js';
+export { type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT } from './e2e-types.js';
 export { BenchInputError } from './errors.js';
 export {
   type BackendFigures,

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { InputFormat } from '@rg/corpus';
-import { chemprotCorpus, DatasetError, writeFileAtomic } from '@rg/inference';
-import { UsageError } from '../errors.js';
+import { CorpusStore, type InputFormat } from '@rg/corpus';
+import { chemprotCorpus, DatasetError, type QaExample, writeFileAtomic } from '@rg/inference';
+import { openRetriever } from '@rg/retriever';
+import { BenchInputError } from './errors.js';
 
 /** The corpus file a bench e2e run ingests, and its format (default: from the file name). */
 export interface CorpusInput {
@@ -29,7 +30,7 @@ export function corpusInput(
   if (name === 'pubmedqa') return { file: join(dataDir, 'pubmedqa', 'ori_pqal.json'), format: 'pubmedqa' };
   if (name === 'popqa') return { file: join(dataDir, 'popqa', 'popqa.json'), format: 'popqa' };
   if (name === 'chemprot') return { file: chemprotCorpusFile(join(dataDir, 'chemprot'), out), format: 'jsonl' };
-  throw new UsageError(`--dataset ${flags.dataset}: give the corpus with --corpus CORPUS.jsonl`);
+  throw new BenchInputError(`--dataset ${flags.dataset}: give the corpus with --corpus CORPUS.jsonl`);
 }
 
 /**
@@ -42,7 +43,7 @@ export function chemprotCorpusFile(chemprotDir: string, out: string): string {
   try {
     documents = chemprotCorpus(chemprotDir);
   } catch (e) {
-    throw e instanceof DatasetError ? new UsageError(e.message) : e;
+    throw e instanceof DatasetError ? new BenchInputError(e.message) : e;
   }
   const file = join(out, CHEMPROT_CORPUS_FILE);
   const text = documents.map((d) => `${JSON.stringify({ id: d.id, text: d.text })}\n`).join('');
@@ -51,4 +52,36 @@ export function chemprotCorpusFile(chemprotDir: string, out: string): string {
     writeFileAtomic(file, text);
   }
   return file;
+}
+
+/** The documents the questions need (neededDocuments) written to `docsFile` as JSON Lines; their ids. */
+export async function writeNeededDocuments(corpus: string, examples: QaExample[], topk: number, docsFile: string): Promise<string[]> {
+  const needed = await neededDocuments(corpus, examples, topk);
+  const store = CorpusStore.open(corpus);
+  try {
+    const docs = needed.flatMap((id) => store.get(id) ?? []).map((d) => ({ id: d.id, title: d.title, text: d.text }));
+    writeFileAtomic(docsFile, docs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    return docs.map((d) => d.id);
+  } finally {
+    store.close();
+  }
+}
+
+/** Retrieved ids of every question plus the gold ids, first-seen order. */
+async function neededDocuments(
+  storeDir: string,
+  examples: Array<{ question: string; goldDocIds?: string[] }>,
+  k: number,
+): Promise<string[]> {
+  const retriever = await openRetriever('sqlite', { storeDir });
+  const ids = new Set<string>();
+  try {
+    for (const ex of examples) {
+      for (const h of await retriever.search(ex.question, { k })) ids.add(h.id);
+      for (const id of ex.goldDocIds ?? []) ids.add(id);
+    }
+  } finally {
+    await retriever.close();
+  }
+  return [...ids];
 }

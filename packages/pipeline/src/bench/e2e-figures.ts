@@ -3,12 +3,12 @@ import type { RunRecord } from '@rg/bench-kit';
 import { clusterAdapterId } from '@rg/clustering';
 import { BOOTSTRAP_RESAMPLES, bootstrapMean, type Dataset, type Method, type MethodOutcome } from '@rg/inference';
 import { DAPT_ADAPTER_ID, findWarmup } from '@rg/lora-trainer';
-import { type Column, columnCosts, markdownTable, questionScores, retrievalHits, withIntervals } from '@rg/pipeline/bench';
-import { type E2eAnswers, type E2eColumns, type E2eFlags, NO_DAPT } from './bench-e2e-steps.js';
+import { type Column, columnCosts, markdownTable, questionScores, retrievalHits, withIntervals } from './e2e-table.js';
+import { type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT } from './e2e-types.js';
 
 /** What figures.json is made of: the run's flags and inputs, what the columns trained and answered, the machine record. */
 export interface E2eResults {
-  flags: E2eFlags;
+  flags: E2eSettings;
   /** The store's (and the table's) model name, and the model as given. */
   modelName: string;
   model: string;
@@ -142,8 +142,8 @@ function tableColumns(r: E2eResults, scoresOf: (o: MethodOutcome | undefined) =>
   const adapterStore = AdapterStore.open(adapters);
   try {
     const entries = adapterStore
-      .list({ model: modelName, dataset: dataset.name, rank: flags.rank, alpha: flags.alpha })
-      .filter((e) => 'id' in e.key && e.key.lr === flags.lr && e.key.epochs === flags.epochs);
+      .list({ model: modelName, dataset: dataset.name, rank: flags.rank, alpha: flags.alpha, lr: flags.lr, epochs: flags.epochs })
+      .filter((e) => 'id' in e.key);
     const byId = (ids: Iterable<string>) => {
       const wanted = new Set(ids);
       return entries.filter((e) => wanted.has((e.key as DocAdapterKey).id));
