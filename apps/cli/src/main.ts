@@ -4,7 +4,7 @@ import { registerQdrant } from '@rg/retriever-qdrant';
 import { Command, CommanderError } from 'commander';
 import { commandModules } from './commands/index.js';
 import { CliContext, type Io } from './context.js';
-import { ExitCode, InterruptedError, NotBuiltError, UsageError } from './errors.js';
+import { ExitCode, InterruptedError, isUsageError, NotBuiltError } from './errors.js';
 import { positiveInt } from './parse.js';
 
 export const VERSION = '0.1.0';
@@ -60,7 +60,7 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
       // help and version end through exitOverride with code 0; parse errors have been printed.
       return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    if (e instanceof UsageError) {
+    if (isUsageError(e)) {
       ctx.io.stderr(`rg: error: ${e.message}\n`);
       return ExitCode.usage;
     }

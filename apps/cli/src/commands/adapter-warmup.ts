@@ -1,12 +1,10 @@
 import { resolve } from 'node:path';
 import type { LoraTarget } from '@rg/engine';
-import { DatasetError } from '@rg/inference';
 import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID } from '@rg/lora-trainer';
-import { trainWarmupAdapter, type WarmupAdapterSummary, type WarmupPairs, WarmupSplitError, warmupPairs } from '@rg/pipeline';
+import { trainWarmupAdapter, type WarmupAdapterSummary, type WarmupPairs, warmupPairs } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
-import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore, targetList } from '../train/common.js';
 import { trainingErrorsAsUsage } from '../train/run.js';
@@ -117,12 +115,7 @@ export async function warmupStep(
   r: WarmupRequest,
   quiet?: boolean,
 ): Promise<{ summary: Record<string, unknown>; line: string }> {
-  let chosen: WarmupPairs;
-  try {
-    chosen = warmupPairs(r.spec, { dataDir: r.dataDir, split: r.split, n: r.n, seed: r.seed, exclude: r.exclude });
-  } catch (e) {
-    throw e instanceof WarmupSplitError || e instanceof DatasetError ? new UsageError(e.message) : e;
-  }
+  const chosen: WarmupPairs = warmupPairs(r.spec, { dataDir: r.dataDir, split: r.split, n: r.n, seed: r.seed, exclude: r.exclude });
   const { dataset, split, pairs, excluded } = chosen;
   if (pairs.length < r.n) ctx.info(`--n ${r.n}: the ${split} split has ${chosen.candidates} questions left to train on; using all of them`);
   let bar: Progress = { tick() {}, stop() {} };

@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  AugmentDataError,
   type Augmenter,
   type AugmentRunSummary,
   type AugmentUnit,
@@ -62,19 +61,14 @@ async function readInput(path: string, sample: number | undefined): Promise<Pass
       store.close();
     }
   }
-  try {
-    const input = await readPassages(path);
-    if (sample === undefined) return input;
-    // In the published layout, as in the original's --sample, the sample counts items (questions), not passages.
-    if (input.pragItems) {
-      const items = input.pragItems.slice(0, sample);
-      return { passages: passagesFromPrag(items, path), pragItems: items };
-    }
-    return { passages: input.passages.slice(0, sample) };
-  } catch (e) {
-    if (e instanceof AugmentDataError) throw new UsageError(e.message);
-    throw e;
+  const input = await readPassages(path);
+  if (sample === undefined) return input;
+  // In the published layout, as in the original's --sample, the sample counts items (questions), not passages.
+  if (input.pragItems) {
+    const items = input.pragItems.slice(0, sample);
+    return { passages: passagesFromPrag(items, path), pragItems: items };
   }
+  return { passages: input.passages.slice(0, sample) };
 }
 
 /** The flags that choose and tune the generator (rg augment's, and rg bench e2e's --generator/--qa/--phrasings). */
@@ -213,9 +207,6 @@ export function registerAugment(program: Command, ctx: CliContext): void {
           },
           onRecord: (_record, p) => progress.tick(1, { note: ` | ${p.failed} failed` }),
         });
-      } catch (e) {
-        if (e instanceof AugmentDataError) throw new UsageError(e.message);
-        throw e;
       } finally {
         progress.stop();
         process.removeListener('SIGINT', onSigint);

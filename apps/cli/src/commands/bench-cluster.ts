@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BenchInputError, CLUSTER_BENCH_DEFAULTS, clusterBench } from '@rg/pipeline/bench';
+import { CLUSTER_BENCH_DEFAULTS, clusterBench } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -47,9 +47,7 @@ export function registerBenchCluster(program: Command, ctx: CliContext): void {
         const result = await clusterBench(
           { store, input, kValues: flags.kValues, topC: flags.topC, seed: flags.seed, home: config.home, threads: config.threads },
           (line) => ctx.info(line),
-        ).catch((e: unknown) => {
-          throw e instanceof BenchInputError ? new UsageError(e.message) : e;
-        });
+        );
         const out = { bench: 'cluster', ...run.finish(), ...result };
         if (flags.json) ctx.json(out);
         else ctx.print(JSON.stringify(out, null, 2));

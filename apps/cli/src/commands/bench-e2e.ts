@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GENERATORS } from '@rg/augment';
 import { loadModelConfig, modelKeyName } from '@rg/engine';
-import { DatasetError, loadDataset, writeFileAtomic } from '@rg/inference';
+import { loadDataset, writeFileAtomic } from '@rg/inference';
 import { defaultWarmupSplit } from '@rg/pipeline';
-import { BenchInputError, columnsChart, corpusInput, e2eFigures } from '@rg/pipeline/bench';
+import { columnsChart, corpusInput, e2eFigures } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -86,19 +86,9 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       const out = resolve(ctx.io.cwd, flags.out);
       const dataDir = resolve(ctx.io.cwd, flags.dataDir);
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
-      let dataset: ReturnType<typeof loadDataset>;
-      try {
-        dataset = loadDataset(spec, { dataDir, split: flags.split });
-      } catch (e) {
-        throw e instanceof DatasetError ? new UsageError(e.message) : e;
-      }
+      const dataset: ReturnType<typeof loadDataset> = loadDataset(spec, { dataDir, split: flags.split });
       const warmupSplit = flags.warmup ? checkWarmupSplit(spec, dataset.split) : undefined;
-      let ingest: ReturnType<typeof corpusInput>;
-      try {
-        ingest = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
-      } catch (e) {
-        throw e instanceof BenchInputError ? new UsageError(e.message) : e;
-      }
+      const ingest: ReturnType<typeof corpusInput> = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
       fileSize(ingest.file, flags.corpus ? '--corpus' : '--data-dir');
       mkdirSync(out, { recursive: true });
       const steps = stepCounter(ctx, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));

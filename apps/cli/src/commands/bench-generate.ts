@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { GENERATE_BENCH_DEFAULTS, type GenerateWorkload, generateBatchBench, generateBench, PeerSetupError } from '@rg/engine/bench';
+import { GENERATE_BENCH_DEFAULTS, type GenerateWorkload, generateBatchBench, generateBench } from '@rg/engine/bench';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -62,9 +62,7 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
             llamaCpp: llamacpp ? { script: resolve(ctx.io.cwd, 'tools/bench/generate_llamacpp.mjs') } : null,
           },
           say,
-        ).catch((e) => {
-          throw e instanceof PeerSetupError ? new UsageError(e.message) : e;
-        });
+        );
         out = { bench: 'generate', ...run.finish(), ...result };
       }
       if (json) ctx.json(out);

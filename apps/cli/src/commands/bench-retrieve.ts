@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DatasetError } from '@rg/inference';
 import {
   RETRIEVE_BENCH_DEFAULTS,
   RETRIEVE_DATASET_FILES,
@@ -104,9 +103,7 @@ export function registerBenchRetrieve(program: Command, ctx: CliContext): void {
         threads: config.threads,
       };
       // A malformed dataset file is the user's to fix (exit 2), as a missing one.
-      const result = await retrieveBench(options, (line) => ctx.info(line)).catch((e: unknown) => {
-        throw e instanceof DatasetError ? new UsageError(e.message) : e;
-      });
+      const result = await retrieveBench(options, (line) => ctx.info(line));
       const out = { bench: 'retrieve', ...run.finish(), ...result };
       if (flags.json) ctx.json(out);
       else ctx.print(JSON.stringify(out, null, 2));

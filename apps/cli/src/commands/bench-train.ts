@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
-import { PeerSetupError } from '@rg/engine/bench';
 import { TRAIN_BENCH_DEFAULTS, type TrainBenchOptions, trainBench } from '@rg/lora-trainer/bench';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { targetList } from '../train/common.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
@@ -44,8 +42,6 @@ export function registerBenchTrain(program: Command, ctx: CliContext): void {
         threads: config.threads,
         ...sizes,
         peer: peer ? { python: resolve(ctx.io.cwd, python), script: resolve(ctx.io.cwd, 'tools/bench/train_peer.py') } : null,
-      }).catch((e) => {
-        throw e instanceof PeerSetupError ? new UsageError(e.message) : e;
       });
       const out = { bench: 'train', ...run.finish(), ...result };
       if (json) ctx.json(out);

@@ -1,7 +1,6 @@
-import { type BenchRun, BUSY_LOAD_1M, BusyMachineError, startRun } from '@rg/bench-kit';
+import { type BenchRun, BUSY_LOAD_1M, startRun } from '@rg/bench-kit';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
 
 // bench e2e still imports the commit from here; the kit owns it.
 export { gitCommit } from '@rg/bench-kit';
@@ -29,9 +28,5 @@ export function allowBusyOption(): Option {
  * (accuracy, bytes) pass `allowBusy: true`: they never refuse, and still record the load and the busy flag.
  */
 export function benchRun(ctx: CliContext, opts: { threads?: number; allowBusy: boolean }): BenchRun {
-  try {
-    return startRun({ cwd: ctx.io.cwd, loadavg: ctx.io.loadavg, ...opts });
-  } catch (e) {
-    throw e instanceof BusyMachineError ? new UsageError(e.message) : e;
-  }
+  return startRun({ cwd: ctx.io.cwd, loadavg: ctx.io.loadavg, ...opts });
 }

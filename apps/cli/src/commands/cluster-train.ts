@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ClusteringInputError, loadClusters } from '@rg/clustering';
+import { loadClusters } from '@rg/clustering';
 import {
   clusterGroups,
   clustersPath,
@@ -58,12 +58,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       if (!flags.store) throw new UsageError('--store DIR is required');
       const file = clustersPath(flags.store);
       if (!existsSync(file)) throw new UsageError(`${file} does not exist: run rg cluster --store ${flags.store} --k K first`);
-      let clusters: ReturnType<typeof loadClusters>;
-      try {
-        clusters = loadClusters(file);
-      } catch (e) {
-        throw e instanceof ClusteringInputError ? new UsageError(e.message) : e;
-      }
+      const clusters: ReturnType<typeof loadClusters> = loadClusters(file);
       const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
       if (flags.queue) {
         if (flags.objective === 'distill' || flags.objective === 'both')

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ClusteringInputError, evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
+import { evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
 import type { CorpusStore } from '@rg/corpus';
 import { MINILM } from '@rg/engine';
 import {
@@ -136,13 +136,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       if (!flags.store) throw new UsageError('--store DIR is required');
       const file = clustersPath(flags.store);
       if (!existsSync(file)) throw new UsageError(`${file} does not exist: run rg cluster --store ${flags.store} --k K first`);
-      let model: ReturnType<typeof loadClusters>;
-      try {
-        model = loadClusters(file);
-      } catch (e) {
-        if (e instanceof ClusteringInputError) throw new UsageError(e.message);
-        throw e;
-      }
+      const model: ReturnType<typeof loadClusters> = loadClusters(file);
       const summary = summarize(model, file);
       if (flags.json) ctx.json(summary);
       else ctx.print(formatSummary(summary));
@@ -221,9 +215,8 @@ function barSlot(ctx: CliContext, quiet: boolean | undefined) {
   };
 }
 
-/** Bad clustering input and saved clusters of other settings (with the flag that replaces them) as usage errors. */
+/** Saved clusters of other settings as a usage error naming the flag that replaces them. */
 function clusteringAsUsage(e: unknown): never {
-  if (e instanceof ClusteringInputError) throw new UsageError(e.message);
   if (e instanceof ClusterSettingsError)
     throw new UsageError(`${e.file} was fitted with ${e.differs.join(', ')}; pass --refit to replace it`);
   throw e;

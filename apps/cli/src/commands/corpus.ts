@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatFromPath, INPUT_FORMATS, IngestError, type InputFormat, ingest, readQuestions } from '@rg/corpus';
+import { formatFromPath, INPUT_FORMATS, type InputFormat, ingest, readQuestions } from '@rg/corpus';
 import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -92,11 +92,8 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
               `${summary.documents} documents in ${flags.store} (${summary.docsPerSecond.toFixed(0)} docs/s)`,
           );
         }
-      } catch (e) {
-        progress.stop();
-        if (e instanceof IngestError) throw new UsageError(e.message);
-        throw e;
       } finally {
+        progress.stop();
         store.close();
       }
     });

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
-import { documentGroups, parseQueueUrl, type QueueOutcome, QueueUrlError, runCoordinator } from '@rg/encode-queue';
+import { documentGroups, parseQueueUrl, type QueueOutcome, runCoordinator } from '@rg/encode-queue';
 import { loadModelConfig, modelFingerprint, modelKeyName } from '@rg/engine';
 import { BaseWeightMismatchError, loadOrInitBaseWeight, type RecipeRecord, type TrainingGroup } from '@rg/lora-trainer';
 import type { Config } from '../config.js';
@@ -20,11 +20,7 @@ export interface QueueEncodeRun {
 
 /** A --queue URL that does not parse is the user's to fix. */
 export function queueTarget(url: string) {
-  try {
-    return parseQueueUrl(url);
-  } catch (e) {
-    throw e instanceof QueueUrlError ? new UsageError(e.message) : e;
-  }
+  return parseQueueUrl(url);
 }
 
 /**

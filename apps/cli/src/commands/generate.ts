@@ -8,11 +8,10 @@ import {
   type LoadedModel,
   type LoraTarget,
   loadModel,
-  ModelFileError,
   OrtCausalLM,
   type WeightFormat,
 } from '@rg/engine';
-import { AdapterFormatError, composeCat, type LoraAdapter, type LoraWeights, readPeftAdapter } from '@rg/lora';
+import { composeCat, type LoraAdapter, type LoraWeights, readPeftAdapter } from '@rg/lora';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -75,13 +74,7 @@ interface AdapterFolder {
 export function readAdapterFolders(dirs: string[], cwd: string): AdapterFolder[] {
   return dirs.map((d) => {
     const dir = resolve(cwd, d);
-    let adapter: LoraAdapter;
-    try {
-      adapter = readPeftAdapter(dir);
-    } catch (e) {
-      if (e instanceof AdapterFormatError) throw new UsageError(e.message);
-      throw e;
-    }
+    const adapter: LoraAdapter = readPeftAdapter(dir);
     const bad = findNonFinite(adapter);
     if (bad) throw new UsageError(`--adapter ${dir}: ${bad.message}`);
     return { dir, adapter };
@@ -112,13 +105,7 @@ export async function prepare(ctx: CliContext, flags: PromptFlags, globals: Glob
   if (flags.ids && flags.chat) throw new UsageError('--chat applies to --prompt, not to --ids');
   const config = ctx.config(globals);
   const folders = readAdapterFolders(flags.adapter ?? [], ctx.io.cwd);
-  let model: LoadedModel;
-  try {
-    model = await loadModel(config.model, { home: config.home, pull: true });
-  } catch (e) {
-    if (e instanceof ModelFileError) throw new UsageError(e.message);
-    throw e;
-  }
+  const model: LoadedModel = await loadModel(config.model, { home: config.home, pull: true });
   checkAdapterFolders(ctx, folders, model, config.model);
   const lora = concatenate(folders);
   let promptIds: number[];

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
-import { type ComposeMode, DATASET_NAMES, DatasetError, isMethod, loadDataset, METHODS, type Method } from '@rg/inference';
+import { type ComposeMode, DATASET_NAMES, isMethod, loadDataset, METHODS, type Method } from '@rg/inference';
 import { BACKENDS, type BackendName } from '@rg/retriever';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
 import { type InferSettings, runInference } from '../infer/pipeline.js';
 import { adapterScaleOption, composeOption } from '../infer/steps.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
@@ -74,12 +73,7 @@ export function registerInfer(program: Command, ctx: CliContext): void {
       const config = ctx.config(cmd.optsWithGlobals());
       const here = (p: string | undefined) => (p === undefined ? undefined : resolve(ctx.io.cwd, p));
       const jsonl = flags.dataset.startsWith('jsonl:') ? `jsonl:${here(flags.dataset.slice('jsonl:'.length))}` : flags.dataset;
-      let dataset: InferSettings['dataset'];
-      try {
-        dataset = loadDataset(jsonl, { dataDir: resolve(ctx.io.cwd, flags.dataDir), split: flags.split });
-      } catch (e) {
-        throw e instanceof DatasetError ? new UsageError(e.message) : e;
-      }
+      const dataset: InferSettings['dataset'] = loadDataset(jsonl, { dataDir: resolve(ctx.io.cwd, flags.dataDir), split: flags.split });
       let bar: ReturnType<CliContext['progress']> | undefined;
       const outcomes = await runInference(
         {

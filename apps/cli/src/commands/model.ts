@@ -1,4 +1,4 @@
-import { KNOWN_MODELS, knownModel, loadModelConfig, ModelFileError, type PullProgress, pullModel } from '@rg/engine';
+import { KNOWN_MODELS, knownModel, loadModelConfig, type PullProgress, pullModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext, Progress } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
@@ -20,12 +20,6 @@ interface PullFlags {
 
 interface InfoFlags {
   json?: boolean;
-}
-
-/** Turns the engine's file errors into usage errors (exit 2): the user can fix the path or the file. */
-function asUsage(e: unknown): never {
-  if (e instanceof ModelFileError) throw new UsageError(e.message);
-  throw e;
 }
 
 /** Pull progress as bars on a terminal (MB), one per phase: download (pip), extract, verify. */
@@ -95,7 +89,7 @@ export function registerModel(program: Command, ctx: CliContext): void {
     .action(async (spec: string | undefined, flags: InfoFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const wanted = spec ?? config.model;
-      const { config: modelConfig, source } = await loadModelConfig(wanted, { home: config.home }).catch(asUsage);
+      const { config: modelConfig, source } = await loadModelConfig(wanted, { home: config.home });
       if (flags.json) {
         ctx.json({ model: wanted, source, config: modelConfig });
         return;

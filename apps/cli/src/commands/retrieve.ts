@@ -1,5 +1,5 @@
 import { formatFromPath, type Metadata, readQuestions } from '@rg/corpus';
-import { BACKENDS, type BackendName, HNSW_DEFAULTS, IndexMissingError, openRetriever, staleIndexReason } from '@rg/retriever';
+import { BACKENDS, type BackendName, HNSW_DEFAULTS, openRetriever, staleIndexReason } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -61,8 +61,6 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
         threads: config.threads,
         env: ctx.io.env,
         hnsw: { efSearch: flags.efSearch },
-      }).catch((e: Error) => {
-        throw e instanceof IndexMissingError ? new UsageError(e.message) : e;
       });
       const emit = (queryId: string, hits: Array<{ id: string; score: number }>): void => {
         if (flags.json) ctx.json({ queryId, docIds: hits.map((h) => h.id), scores: hits.map((h) => h.score) });

@@ -1,12 +1,5 @@
 import type { MethodOutcome } from '@rg/inference';
-import {
-  clustersPath,
-  type InferenceHooks,
-  InferenceInputError,
-  type InferSettings as LibrarySettings,
-  runInference as run,
-} from '@rg/pipeline';
-import { UsageError } from '../errors.js';
+import { clustersPath, type InferenceHooks, type InferSettings as LibrarySettings, runInference as run } from '@rg/pipeline';
 import { defaultAdapterStore } from '../train/common.js';
 
 /** @rg/pipeline's settings of runInference, the adapter store defaulted as rg encode's and the clusters rg cluster's. */
@@ -18,7 +11,5 @@ export type InferSettings = Omit<LibrarySettings, 'clusters'>;
  */
 export function runInference(s: InferSettings, hooks: InferenceHooks = {}): Promise<MethodOutcome[]> {
   const settings = { ...s, adapters: s.adapters ?? defaultAdapterStore(s.home), clusters: s.store && clustersPath(s.store) };
-  return run(settings, hooks).catch((e: unknown) => {
-    throw e instanceof InferenceInputError ? new UsageError(e.message) : e;
-  });
+  return run(settings, hooks);
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { type Augmenter, type AugmentRunSummary, type Passage, runAugment } from '@rg/augment';
-import { type CorpusStore, formatFromPath, IngestError, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
+import { type CorpusStore, formatFromPath, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
 import { pullModel } from '@rg/engine';
 import { COMPOSE_MODES, type MethodOutcome } from '@rg/inference';
 import {
@@ -74,8 +74,6 @@ export async function ingestStep(
         bar.tick(kb - shownKb);
         shownKb = kb;
       },
-    }).catch((e: unknown) => {
-      throw e instanceof IngestError ? new UsageError(e.message) : e;
     });
     bar.stop();
     ctx.info(

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AugmentDataError, type AugmentedRecord, readAugmented } from '@rg/augment';
+import { type AugmentedRecord, readAugmented } from '@rg/augment';
 import type { LoraTarget } from '@rg/engine';
 import {
   BaseWeightMismatchError,
@@ -11,7 +11,6 @@ import {
   type ExampleLayout,
   LOSS_SPANS,
   type LossSpan,
-  NoChatTemplateError,
   OBJECTIVES,
   type Objective,
   type Recipe,
@@ -173,7 +172,6 @@ export function trainingErrorsAsUsage(hint: string): (e: unknown) => never {
   return (e) => {
     if (e instanceof BaseWeightMismatchError) throw baseWeightUsage(e);
     if (e instanceof WarmupNotFoundError) throw new UsageError(`--warmup: ${e.message}`);
-    if (e instanceof NoChatTemplateError || e instanceof AugmentDataError) throw new UsageError(e.message);
     return recipeMismatchAsUsage(hint)(e);
   };
 }
@@ -188,9 +186,5 @@ function baseWeightUsage(e: BaseWeightMismatchError): UsageError {
 export async function readAugmentedInput(cwd: string, file: string): Promise<{ input: string; records: AugmentedRecord[] }> {
   const input = resolve(cwd, file);
   if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
-  try {
-    return { input, records: await readAugmented(input) };
-  } catch (e) {
-    throw e instanceof AugmentDataError ? new UsageError(e.message) : e;
-  }
+  return { input, records: await readAugmented(input) };
 }
