@@ -1,3 +1,4 @@
+import type { Progress, Reporter } from '@rg/pipeline';
 import cliProgress from 'cli-progress';
 import { type Config, loadConfig } from './config.js';
 
@@ -13,10 +14,7 @@ export interface Io {
   loadavg: () => number[];
 }
 
-export interface Progress {
-  tick(n?: number, payload?: Record<string, string | number>): void;
-  stop(): void;
-}
+export type { Progress };
 
 /** Global flags every command understands (defined on the root program). */
 export interface GlobalFlags {
@@ -49,6 +47,11 @@ export class CliContext {
 
   info(text: string): void {
     this.io.stderr(`${text}\n`);
+  }
+
+  /** @rg/pipeline's steps report here: lines on stderr, bars on a terminal unless `quiet` (--json). */
+  reporter(quiet?: boolean): Reporter {
+    return { info: (line) => this.info(line), progress: (label, total, unit) => this.progress(label, total, unit, quiet) };
   }
 
   /**

@@ -60,6 +60,19 @@ export { openIndex } from './index-open.js';
 export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
 export { InferenceInputError } from './infer-errors.js';
 export { type AdapterScope, adapterScopeInStore, DEFAULT_SHAPE, type ScopeShape, shapeOrDefaults } from './infer-scope.js';
+export {
+  augmentReported,
+  daptReported,
+  encodeReported,
+  indexReported,
+  ingestReported,
+  minutes,
+  type Progress,
+  type Reporter,
+  SILENT,
+  StepInputError,
+  type SummaryOutput,
+} from './reported.js';
 export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';

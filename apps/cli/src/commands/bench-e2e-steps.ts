@@ -5,13 +5,22 @@ import type { ClusterModel } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import { type Dataset, type Method, type MethodOutcome, sampleExamples } from '@rg/inference';
 import { DEFAULT_TARGETS } from '@rg/lora-trainer';
-import { corpusPassages, EMBEDDINGS_FILE, type EncodeFileOptions } from '@rg/pipeline';
+import {
+  augmentReported,
+  corpusPassages,
+  daptReported,
+  EMBEDDINGS_FILE,
+  type EncodeFileOptions,
+  encodeReported,
+  indexReported,
+  ingestReported,
+} from '@rg/pipeline';
 import { type CorpusInput, type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT, writeNeededDocuments } from '@rg/pipeline/bench';
 import { formatSummary, summarize } from '../cluster/summary.js';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import type { InferSettings } from '../infer/pipeline.js';
-import { augmentStep, daptStep, encodeStep, indexStep, inferWithProgress, ingestStep, type stepCounter } from '../infer/steps.js';
+import { inferWithProgress, type stepCounter } from '../infer/steps.js';
 import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 import { warmupStep } from './adapter-warmup.js';
 import { makeAugmenter } from './augment.js';
@@ -80,15 +89,20 @@ async function indexCorpus({ ctx, config, flags, steps, out, ingest }: Run): Pro
   const store = CorpusStore.open(corpus, { create: true });
   try {
     steps.announce('ingest the corpus');
-    await ingestStep(ctx, store, ingest.file, flags.json, ingest.format);
+    await ingestReported(ctx.reporter(flags.json), store, ingest.file, ingest.format);
     if (flags.tags) {
       steps.announce('augment the whole corpus for index tags (template)');
       // rg augment's defaults: the template generator, 3 QA pairs (the tags and description do not depend on them).
-      await augmentStep(ctx, corpusPassages(store), indexTags, new TemplateAugmenter({ qaCount: 3 }), { quiet: flags.json });
+      await augmentReported(ctx.reporter(flags.json), corpusPassages(store), indexTags, new TemplateAugmenter({ qaCount: 3 }));
     }
     steps.announce(flags.tags ? 'index it for BM25 with tags and descriptions' : 'index it for BM25');
     const tags = flags.tags ? (await readRetrievalFields(indexTags, store)).fields : undefined;
-    await indexStep(ctx, config, store, 'sqlite', flags.json, tags);
+    await indexReported(ctx.reporter(flags.json), store, 'sqlite', {
+      home: config.home,
+      threads: config.threads,
+      env: ctx.io.env,
+      fields: tags,
+    });
   } finally {
     store.close();
   }
@@ -105,7 +119,7 @@ async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOpti
   steps.announce('augment');
   const augmenter = await makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config);
   const passages = (await readPassages(docsFile)).passages;
-  await augmentStep(ctx, passages, augmented, augmenter, { quiet: flags.json, concurrency: defaultConcurrency(flags.generator) });
+  await augmentReported(ctx.reporter(flags.json), passages, augmented, augmenter, { concurrency: defaultConcurrency(flags.generator) });
   const adapters = join(out, 'adapters');
   if (run.warmupSplit) await warmup(run, run.warmupSplit, adapters);
   // rg encode's defaults for everything bench e2e has no flag for (batch 1, 1024 tokens, the default targets).
@@ -131,10 +145,10 @@ async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOpti
   const recipe = [...recipeArgs(flags), ...objectiveArgs(flags)].join(' ');
   const asUsage = trainingErrorsAsUsage('another --out DIR');
   steps.announce(`encode one adapter per document (${recipe})`);
-  await encodeStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
+  await encodeReported(ctx.reporter(flags.json), encode).catch(asUsage);
   if (flags.dapt) {
     steps.announce(`encode the DAPT baseline (one adapter on all documents; ${recipe})`);
-    await daptStep(ctx, encode, { quiet: flags.json }).catch(asUsage);
+    await daptReported(ctx.reporter(flags.json), encode).catch(asUsage);
   } else steps.skip(`encode the DAPT baseline: skipped (${NO_DAPT})`, 1);
   return encode;
 }
@@ -185,7 +199,7 @@ async function clusterColumn(
   const store = CorpusStore.open(kStore, { create: true });
   let clusters: ClusterModel;
   try {
-    await ingestStep(ctx, store, docsFile, flags.json);
+    await ingestReported(ctx.reporter(flags.json), store, docsFile);
     if (first && !existsSync(join(kStore, EMBEDDINGS_FILE)) && existsSync(join(first.store, EMBEDDINGS_FILE))) {
       if (!existsSync(join(first.store, `${EMBEDDINGS_FILE}-wal`)))
         copyFileSync(join(first.store, EMBEDDINGS_FILE), join(kStore, EMBEDDINGS_FILE));

@@ -7,6 +7,7 @@ import {
   type EncodeClusterFileOptions,
   type EncodeClusterFileSummary,
   encodeClusterFile,
+  type SummaryOutput,
   type TrainOn,
   trainableRecords,
 } from '@rg/pipeline';
@@ -14,7 +15,6 @@ import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
 import type { CliContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { StepOutput } from '../infer/steps.js';
 import { defaultAdapterStore } from '../train/common.js';
 import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 import { trainOnQueue } from './encode-queue.js';
@@ -106,7 +106,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
 export async function clusterTrainStep(
   ctx: CliContext,
   options: EncodeClusterFileOptions,
-  output: StepOutput<EncodeClusterFileSummary> = {},
+  output: SummaryOutput<EncodeClusterFileSummary> & { quiet?: boolean } = {},
 ): Promise<EncodeClusterFileSummary> {
   let bar: Progress = { tick() {}, stop() {} };
   try {

@@ -5,11 +5,11 @@ import { CorpusStore } from '@rg/corpus';
 import { KNOWN_MODELS } from '@rg/engine';
 import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method, type MethodOutcome } from '@rg/inference';
 import { DEFAULT_RECIPE } from '@rg/lora-trainer';
-import { corpusPassages } from '@rg/pipeline';
+import { augmentReported, corpusPassages, encodeReported, indexReported, ingestReported } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { augmentStep, encodeStep, indexStep, inferWithProgress, ingestStep, pullStep, stepCounter } from '../infer/steps.js';
+import { inferWithProgress, pullStep, stepCounter } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
@@ -52,6 +52,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
 
       const steps = stepCounter(ctx, 6);
       const quiet = flags.json;
+      const reporter = ctx.reporter(quiet);
       if (config.model in KNOWN_MODELS) {
         steps.announce('pull the model');
         await pullStep(ctx, config.model, config.home, quiet);
@@ -61,40 +62,36 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const corpus = CorpusStore.open(corpusDir, { create: true });
       try {
         steps.announce('ingest the corpus');
-        await ingestStep(ctx, corpus, corpusFile, quiet);
+        await ingestReported(reporter, corpus, corpusFile);
         steps.announce('index it for BM25');
-        await indexStep(ctx, config, corpus, 'sqlite', quiet);
+        await indexReported(reporter, corpus, 'sqlite', { home: config.home, threads: config.threads, env: ctx.io.env });
         steps.announce('augment every document (template generator: cloze questions, reordered rewrite)');
-        await augmentStep(ctx, corpusPassages(corpus), augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }), { quiet });
+        await augmentReported(reporter, corpusPassages(corpus), augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }));
       } finally {
         corpus.close();
       }
       const adapters = join(out, 'adapters');
       steps.announce('encode one adapter per document');
-      await encodeStep(
-        ctx,
-        {
-          model: config.model,
-          home: config.home,
-          threads: config.threads,
-          input: augmented,
-          store: adapters,
-          dataset: 'demo',
-          rank: RANK,
-          alpha: ALPHA,
-          training: {
-            mode: 'lora',
-            lr: LR,
-            epochs: EPOCHS,
-            batchSize: 1,
-            gradAccumulation: 1,
-            seed: 0,
-            maxTokens: 1024,
-            recipe: DEMO_RECIPE,
-          },
+      await encodeReported(reporter, {
+        model: config.model,
+        home: config.home,
+        threads: config.threads,
+        input: augmented,
+        store: adapters,
+        dataset: 'demo',
+        rank: RANK,
+        alpha: ALPHA,
+        training: {
+          mode: 'lora',
+          lr: LR,
+          epochs: EPOCHS,
+          batchSize: 1,
+          gradAccumulation: 1,
+          seed: 0,
+          maxTokens: 1024,
+          recipe: DEMO_RECIPE,
         },
-        { quiet },
-      );
+      });
 
       steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
       const outcomes = await inferWithProgress(

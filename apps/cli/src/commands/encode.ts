@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
-import { type EncodeFileOptions, trainableRecords } from '@rg/pipeline';
+import { daptReported, type EncodeFileOptions, encodeReported, trainableRecords } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { daptStep, encodeStep } from '../infer/steps.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore } from '../train/common.js';
 import {
@@ -86,16 +85,17 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
       const options = encodeOptions(config, flags, input, storeDir);
       // --json: the summary object alone on stdout (with rg encode's --mode after the scope); otherwise its line.
-      const output = { quiet: flags.json, terse: flags.json };
+      const report = ctx.reporter(flags.json);
+      const output = { terse: flags.json };
       const print = (line: string, summary: object) => (flags.json ? ctx.json(summary) : ctx.print(line));
       if (flags.dapt) {
-        await daptStep(ctx, options, {
+        await daptReported(report, options, {
           ...output,
           summary: (line, { store, scope, id, ...rest }) => print(line, { store, scope, id, mode: flags.mode, ...rest }),
         }).catch(asUsage);
         return;
       }
-      await encodeStep(ctx, options, {
+      await encodeReported(report, options, {
         ...output,
         summary: (line, { store, scope, outcomes, ...rest }) => print(line, { store, scope, mode: flags.mode, ...rest }),
       }).catch(asUsage);

@@ -1,0 +1,213 @@
+import { statSync } from 'node:fs';
+import { type Augmenter, type AugmentRunSummary, type Passage, runAugment } from '@rg/augment';
+import { type CorpusStore, formatFromPath, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
+import type { BackendName } from '@rg/retriever';
+import { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
+import { type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
+import { type EncodeFileOptions, type EncodeFileSummary, encodeAugmentedFile } from './encode-file.js';
+
+/** A counter a long step advances (the CLI draws it as a bar on a terminal). */
+export interface Progress {
+  tick(n?: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+/**
+ * Where the steps below report: lines for a person (what was done, what resumed, what failed) and progress counters.
+ * The CLI prints the lines on stderr and draws the counters on a terminal; another caller can log or drop them.
+ */
+export interface Reporter {
+  info(line: string): void;
+  progress(label: string, total: number, unit: string): Progress;
+}
+
+/** A reporter that drops everything. */
+export const SILENT: Reporter = { info() {}, progress: () => ({ tick() {}, stop() {} }) };
+
+/** A step that cannot start with what it was given (nothing to augment, a DAPT adapter that cannot be trained). */
+export class StepInputError extends Error {
+  override name = 'StepInputError';
+}
+
+/** Seconds as a person reads them: "42 s", "3.5 min". */
+export const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
+
+/**
+ * @rg/corpus ingest of a file into an open store (`format`: default from the file name), counted in KB, the summary
+ * as a line. Resumes by itself; IngestError (a file it cannot read as that format) passes through.
+ */
+export async function ingestReported(
+  r: Reporter,
+  store: CorpusStore,
+  input: string,
+  format: InputFormat = formatFromPath(input),
+): Promise<IngestSummary> {
+  const bar = r.progress(`ingest ${input}`, Math.max(1, Math.round(statSync(input).size / 1024)), 'KB');
+  let shownKb = 0;
+  try {
+    const s = await ingest(store, {
+      input,
+      format,
+      onProgress: (p) => {
+        const kb = Math.round(p.bytesRead / 1024);
+        bar.tick(kb - shownKb);
+        shownKb = kb;
+      },
+    });
+    bar.stop();
+    r.info(
+      `${s.records} records read: ${s.added} added, ${s.duplicates} duplicates, ${s.skipped} skipped; ${s.documents} documents in ${store.dir}`,
+    );
+    return s;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** buildIndex (with `options.fields`: the augmenter's tags and descriptions too), counted in documents, the summary as a line. */
+export async function indexReported(
+  r: Reporter,
+  store: CorpusStore,
+  backend: BackendName,
+  options: Omit<BuildIndexOptions, 'onProgress'> = {},
+): Promise<BuildIndexSummary> {
+  const bar = r.progress(`index ${backend}`, Math.max(store.count(), 1), 'docs');
+  let shown = 0;
+  try {
+    const s = await buildIndex(store.dir, store, backend, {
+      ...options,
+      onProgress: (done) => {
+        bar.tick(done - shown);
+        shown = done;
+      },
+    });
+    bar.stop();
+    r.info(
+      `indexed ${s.documents} documents with ${backend} in ${s.seconds.toFixed(1)} s${options.fields ? `; ${s.withTags} with tags and description` : ''}`,
+    );
+    return s;
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * runAugment of passages into `output`, counted in passages, the summary as a line; a run in which every passage
+ * failed is an error (nothing to train on). Passages already in `output` are skipped. The augmenter is closed after.
+ */
+export async function augmentReported(
+  r: Reporter,
+  passages: Passage[],
+  output: string,
+  augmenter: Augmenter,
+  options: { concurrency?: number } = {},
+): Promise<AugmentRunSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  try {
+    if (passages.length === 0) throw new StepInputError(`nothing to augment into ${output}: no passages`);
+    const s = await runAugment({
+      passages,
+      augmenter,
+      outputPath: output,
+      concurrency: options.concurrency,
+      onStart: ({ passages, skipped }) => {
+        if (skipped > 0) r.info(`resuming: ${skipped} of ${passages} passages already in ${output}`);
+        bar = r.progress('augment', Math.max(1, passages - skipped), 'passages');
+      },
+      onRecord: (_record, p) => bar.tick(1, { note: ` | ${p.failed} failed` }),
+    });
+    bar.stop();
+    r.info(`${s.processed} passages augmented (${s.skipped} already done): ${s.ok} ok, ${s.failed} failed -> ${output}`);
+    if (s.processed > 0 && s.ok === 0) throw new Error(`all ${s.processed} passages failed (records kept in ${output})`);
+    return s;
+  } finally {
+    bar.stop();
+    await augmenter.close?.();
+  }
+}
+
+/** How a training step reports its end: rg encode prints its summary on stdout, a pipeline step as a line. */
+export interface SummaryOutput<S> {
+  /** No line per trained document (rg encode --json). */
+  terse?: boolean;
+  /** Where the summary goes (default: a line to the reporter); called before a failure is thrown. */
+  summary?: (line: string, summary: S) => void;
+}
+
+/**
+ * encodeAugmentedFile counted in documents, a line per trained document (rates, ETA) and the summary; a run in which
+ * every document it tried failed is an error. Stored adapters are skipped.
+ */
+export async function encodeReported(
+  r: Reporter,
+  options: EncodeFileOptions,
+  output: SummaryOutput<EncodeFileSummary> = {},
+): Promise<EncodeFileSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  try {
+    const s = await encodeAugmentedFile(options, {
+      onNote: (text) => r.info(text),
+      onStart: (total) => {
+        bar = r.progress('encode', total, 'docs');
+      },
+      onDocument: (o, p) => {
+        bar.tick();
+        if (o.status === 'failed') r.info(`FAILED ${o.id}: ${o.error}`);
+        if (o.status === 'trained' && !output.terse)
+          r.info(
+            `[${p.done}/${p.total}] ${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)} | ${p.docsPerSecond.toFixed(2)} docs/s, ${Math.round(p.tokensPerSecond)} tokens/s, ETA ${minutes(p.etaSeconds)}`,
+          );
+      },
+    });
+    bar.stop();
+    (output.summary ?? ((line: string) => r.info(line)))(
+      `encoded ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${minutes(s.seconds)} -> ${s.store}`,
+      s,
+    );
+    const first = s.outcomes.find((o) => o.status === 'failed');
+    if (first?.status === 'failed' && s.trained === 0)
+      throw new Error(`all ${s.failed} documents to train failed (first: ${first.id}: ${first.error})`);
+    return s;
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * encodeDaptFile counted in steps, with the summary; a failed run is a StepInputError. A stored DAPT adapter for the
+ * same records is skipped, an interrupted run goes on from its checkpoint.
+ */
+export async function daptReported(
+  r: Reporter,
+  options: EncodeFileOptions,
+  output: SummaryOutput<EncodeDaptSummary> = {},
+): Promise<EncodeDaptSummary> {
+  let bar: Progress = { tick() {}, stop() {} };
+  let loss = Number.NaN;
+  let s: EncodeDaptSummary;
+  try {
+    s = await encodeDaptFile(options, {
+      onNote: (text) => r.info(text),
+      onStart: ({ examples, passages, batches, resumedBatches, checkpoints }) => {
+        r.info(`DAPT: ${examples} examples from ${passages} passages, ${batches} steps`);
+        if (resumedBatches > 0) r.info(`DAPT: going on from the checkpoint after step ${resumedBatches} (${checkpoints})`);
+        bar = r.progress('dapt', batches, 'steps');
+        bar.tick(resumedBatches);
+      },
+      onBatch: (l) => {
+        loss = l;
+        bar.tick(1, { note: `loss ${l.toFixed(3)}` });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  if (s.status === 'failed') throw new StepInputError(`DAPT adapter: ${s.error}`);
+  (output.summary ?? ((line: string) => r.info(line)))(
+    s.status === 'skipped'
+      ? `DAPT adapter already stored for these ${s.passages} passages -> ${s.store}`
+      : `DAPT adapter trained on ${s.passages} passages, ${s.steps} steps, final loss ${loss.toFixed(3)} in ${minutes(s.seconds)} -> ${s.store}`,
+    s,
+  );
+  return s;
+}
