@@ -93,7 +93,7 @@ export {
   OrtCausalLM,
 } from './runtime/causal-lm.js';
 export { createSession, type SessionOptions } from './runtime/session.js';
-export { blocksQ4, blocksQ8, type WeightFormat } from './runtime/weights.js';
+export { blocksQ4, blocksQ8, WEIGHT_FORMATS, type WeightFormat } from './runtime/weights.js';
 export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from './tokenizer/chat-template.js';
 export { type DecodeOptions, type EncodeOptions, Tokenizer, tokenizerFromFolder, tokenizerFromGguf } from './tokenizer/tokenizer.js';
 export { DISTILL_IO } from './train/distill-loss.js';

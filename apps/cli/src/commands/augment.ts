@@ -16,7 +16,7 @@ import {
   writeJsonAtomic,
 } from '@rg/augment';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
-import type { WeightFormat } from '@rg/engine';
+import { WEIGHT_FORMATS, type WeightFormat } from '@rg/engine';
 import { corpusPassages } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import type { Config } from '../config.js';
@@ -157,7 +157,9 @@ export function registerAugment(program: Command, ctx: CliContext): void {
       ]),
     )
     .addOption(
-      new Option('--weights <format>', 'local: projection weights, q4 (4-bit, faster) or f32 (exact)').choices(['q4', 'f32']).default('q4'),
+      new Option('--weights <format>', 'local: projection weights, q4 (4-bit, faster), q8 (8-bit) or f32 (exact)')
+        .choices(WEIGHT_FORMATS)
+        .default('q4'),
     )
     .option(
       '--temperature <t>',

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { WEIGHT_FORMATS } from '@rg/engine';
 import { GENERATE_BENCH_DEFAULTS, type GenerateWorkload, generateBatchBench, generateBench } from '@rg/engine/bench';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -30,7 +31,7 @@ export function registerBenchGenerate(program: Command, ctx: CliContext): void {
     .option('--runs <n>', 'timed requests per configuration (median reported), after one warm-up', positiveInt, d.runs)
     .option('--adapters <k>', 'adapters concatenated in the adapter configuration', positiveInt, d.adapters)
     .option('--rank <r>', 'rank of each adapter', positiveInt, d.rank)
-    .addOption(new Option('--weights <format>', 'projection weights').choices(['f32', 'q4']).default(d.weights))
+    .addOption(new Option('--weights <format>', 'projection weights').choices(WEIGHT_FORMATS).default(d.weights))
     .option('--no-peer', 'skip the transformers peer')
     .option('--python <path>', 'Python with torch and transformers (tools/.venv)', 'tools/.venv/bin/python')
     .option(

@@ -9,6 +9,7 @@ import {
   type LoraTarget,
   loadModel,
   OrtCausalLM,
+  WEIGHT_FORMATS,
   type WeightFormat,
 } from '@rg/engine';
 import { composeCat, type LoraAdapter, type LoraWeights, readPeftAdapter } from '@rg/lora';
@@ -55,8 +56,11 @@ function addPromptOptions(cmd: Command): Command {
     .option('--chat', "wrap the prompt as one user turn with the model's chat template")
     .option('--adapter <dir>', 'PEFT adapter folder (repeatable: adapters are concatenated along the rank axis)', collect)
     .addOption(
-      new Option('--weights <format>', 'projection weights: f32 (exact) or q4 (4-bit blocks, int8 compute)')
-        .choices(['f32', 'q4'])
+      new Option(
+        '--weights <format>',
+        'projection weights: f32 (exact), q8 (8-bit blocks) or q4 (4-bit blocks); q8 and q4 compute with int8 activations',
+      )
+        .choices(WEIGHT_FORMATS)
         .default('f32'),
     )
     .option('--json', 'one JSON line with the prompt and output token ids');

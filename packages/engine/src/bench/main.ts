@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type BenchArgs, benchFlags, benchMain } from '@rg/bench-kit';
+import { WEIGHT_FORMATS } from '../runtime/weights.js';
 import { ADAPTER_DTYPE_BENCH_DEFAULTS, adapterDtypeBench } from './adapter-dtype.js';
 import { GENERATE_BENCH_DEFAULTS, generateBench } from './generate.js';
 import { generateBatchBench } from './generate-batch.js';
@@ -45,7 +46,7 @@ async function generate(a: BenchArgs) {
     runs: a.int('runs', g.runs),
     adapters: a.int('adapters', g.adapters),
     rank: a.int('rank', g.rank),
-    weights: a.choice('weights', ['f32', 'q4'] as const, g.weights),
+    weights: a.choice('weights', WEIGHT_FORMATS, g.weights),
   };
   if (a.string('batch') !== undefined) {
     const batch = a.ints('batch', []);

@@ -93,7 +93,7 @@ export interface BatchedCausalLM extends CausalLM {
 export interface LoadOptions extends SessionOptions {
   /** Modules that accept LoRA inputs (default: all seven). */
   loraTargets?: readonly LoraTarget[];
-  /** Projection weights: 'f32' (exact, dense graph inputs) or 'q4' (4-bit blocks, MatMulNBits). Default 'f32'. */
+  /** Projection weights: 'f32' (exact, dense graph inputs), 'q4' or 'q8' (4/8-bit blocks, MatMulNBits). Default 'f32'. */
   weightFormat?: WeightFormat;
   /** Run the session in a worker thread so `forward` never blocks the event loop (default false). */
   worker?: boolean;
@@ -141,7 +141,7 @@ export class OrtCausalLM implements BatchedCausalLM {
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
     const format = options.weightFormat ?? 'f32';
-    const nbits = format === 'f32' ? undefined : nbitsWeights(weights);
+    const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4);
     const graph = buildLlamaGraph(config, {
       loraTargets: options.loraTargets,
       linearWeight: nbits?.linearWeight,
@@ -160,7 +160,7 @@ export class OrtCausalLM implements BatchedCausalLM {
     const createPerRowSession = async () => {
       // Compact weights are initializers of the session's own external data, written as the graph is built: a second
       // graph needs its own (the first session's bytes were handed over and dropped).
-      const own = format === 'f32' ? undefined : nbitsWeights(weights);
+      const own = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4);
       const perRow = buildLlamaGraph(config, {
         loraTargets: options.loraTargets,
         linearWeight: own?.linearWeight,

@@ -62,4 +62,38 @@ describe('MatMulNBits blocks', () => {
     expect(err / scale).toBeLessThan(0.05);
     expect(err / scale).toBeGreaterThan(1e-7);
   });
+
+  it("'q8' forward stays close to the reference on the 8-bit weights, and nearer the f32 model than 'q4'", async () => {
+    const config = tinyLlamaConfig({ hiddenSize: 64, intermediateSize: 96, numHeads: 4, numKvHeads: 2, headDim: 16, vocabSize: 48 });
+    const weights = randomLlamaWeights(config, 4);
+    const ids = [1, 5, 9, 13, 40, 2];
+    const logits = async (format: 'f32' | 'q4' | 'q8') =>
+      Array.from((await (await OrtCausalLM.load(config, weights, { threads: 1, weightFormat: format })).forward({ ids, numLogits: ids.length })).logits);
+    const exact = await logits('f32');
+    const scale = Math.max(...exact.map(Math.abs));
+    const relErr = (got: number[]) => Math.max(...exact.map((v, i) => Math.abs(v - got[i]))) / scale;
+    const q8 = relErr(await logits('q8'));
+    const q4 = relErr(await logits('q4'));
+    expect(q8).toBeGreaterThan(1e-7);
+    expect(q8).toBeLessThan(0.05);
+    expect(q8).toBeLessThan(q4);
+
+    // Against the float64 reference on the 8-bit weights themselves (decoded in TS): only the int8 activations differ.
+    const decoded = new Map(weights);
+    for (const [name, t] of weights) {
+      if (t.dims.length === 2 && t.dims[1] % 32 === 0) {
+        const b = blocksQ8(t);
+        const kBlocks = t.dims[1] / 32;
+        decoded.set(name, {
+          dims: t.dims,
+          data: Float32Array.from(b.qweight, (q, i) => (q - 128) * b.scales[Math.floor(i / t.dims[1]) * kBlocks + Math.floor((i % t.dims[1]) / 32)]),
+        });
+      }
+    }
+    const lm = await OrtCausalLM.load(config, decoded, { threads: 1, weightFormat: 'q8' });
+    const got = (await lm.forward({ ids, numLogits: ids.length })).logits;
+    const want = referenceForward(config, decoded, ids).flatMap((r) => Array.from(r));
+    const err = Math.max(...want.map((v, i) => Math.abs(v - got[i]))) / Math.max(...want.map(Math.abs));
+    expect(err).toBeLessThan(0.05);
+  });
 });

@@ -10,8 +10,14 @@ import type { ModelWeights, Tensor32 } from '../model/config.js';
  *   head as 8-bit blocks (the GGUF Q8_0 scheme), run by com.microsoft::MatMulNBits with int8
  *   activations. Re-blocking Q4_1 / Q8_0 weights (the default SmolLM2 GGUF) recovers their codes
  *   exactly; the int8 activations cost ~1-3% relative error on logits (see README: Graphs).
+ * - 'q8': every projection and the LM head as symmetric 8-bit blocks of 32 (Q8_0), same kernels: a quarter of f32's
+ *   bytes per decoded token (decode is bandwidth-bound) with the weights' own error ~16x below q4's, so what is left
+ *   is mostly the int8 activations'.
  */
-export type WeightFormat = 'f32' | 'q4';
+export type WeightFormat = 'f32' | 'q4' | 'q8';
+
+/** The weight formats, for flags. */
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'q4', 'q8'];
 
 const BLOCK = 32;
 const EXTERNAL_FILE = 'weights.bin';
@@ -29,9 +35,9 @@ interface Blocks {
 
 /**
  * A `linearWeight` hook for `buildLlamaGraph` that turns projections into MatMulNBits initializers
- * stored as external data, plus the bytes to hand the session.
+ * stored as external data, plus the bytes to hand the session. `bits`: 4 (the LM head still 8) or 8 for all.
  */
-export function nbitsWeights(weights: ModelWeights) {
+export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const external = (g: GraphBuilder, name: string, dtype: 'uint8' | 'float32', dims: number[], data: Uint8Array | Float32Array) => {
@@ -43,6 +49,7 @@ export function nbitsWeights(weights: ModelWeights) {
   };
 
   // Blocks of a [rows, in] weight as MatMulNBits initializers named after `base`.
+  const blocksOf = (bitsHere: 4 | 8, t: Tensor32) => (bitsHere === 4 ? blocksQ4(t) : blocksQ8(t));
   const nbits = (g: GraphBuilder, base: string, bits: 4 | 8, blocks: Blocks, rows: number, inFeatures: number) => {
     const kBlocks = inFeatures / BLOCK;
     const weight: NbitsWeight = {
@@ -71,8 +78,8 @@ export function nbitsWeights(weights: ModelWeights) {
     if (inFeatures % BLOCK !== 0) return undefined;
     const t = tensor(name);
     const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
-    const bits = isHead ? 8 : 4;
-    return nbits(g, `${name}.q${bits}`, bits, bits === 4 ? blocksQ4(t) : blocksQ8(t), outFeatures, inFeatures);
+    const b = isHead ? 8 : bits;
+    return nbits(g, `${name}.q${b}`, b, blocksOf(b, t), outFeatures, inFeatures);
   };
 
   // q, k, v (or gate, up) stacked by rows into one 4-bit weight: the blocks run along `in`, so stacking rows changes no
@@ -87,7 +94,7 @@ export function nbitsWeights(weights: ModelWeights) {
       data.set(t.data, at);
       at += t.data.length;
     }
-    return nbits(g, `${names.join('+')}.q4`, 4, blocksQ4({ data, dims: [rows, inFeatures] }), rows, inFeatures);
+    return nbits(g, `${names.join('+')}.q${bits}`, bits, blocksOf(bits, { data, dims: [rows, inFeatures] }), rows, inFeatures);
   };
 
   const externalData = () => {
