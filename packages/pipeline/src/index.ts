@@ -75,7 +75,7 @@ export {
 } from './reported.js';
 export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
-export { COLLECTION_METHODS, CollectionSettingsError, defaultSettings, SETTINGS_FILE } from './settings.js';
+export { COLLECTION_METHODS, CollectionSettingsError, defaultCompose, defaultSettings, SETTINGS_FILE } from './settings.js';
 export type {
   AnswerDefaults,
   AnswerRequest,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { COMPOSE_MODES, writeFileAtomic } from '@rg/inference';
+import { COMPOSE_MODES, type ComposeMode, writeFileAtomic } from '@rg/inference';
 import { EXAMPLE_LAYOUTS, LOSS_SPANS } from '@rg/lora-trainer';
 import { BACKENDS, type BackendName } from '@rg/retriever';
 import { z } from 'zod';
@@ -50,9 +50,25 @@ export const SettingsSchema = z.strictObject({
 });
 
 /**
+ * Backends whose retrieval scores are always positive (BM25: FTS5 and Elasticsearch; RRF), which `score` composition
+ * needs; the embedding backends' cosine can be 0 or below.
+ */
+const POSITIVE_SCORE_BACKENDS: ReadonlySet<string> = new Set(['bm25', 'sqlite', 'elasticsearch', 'hybrid']);
+
+/**
+ * How a collection composes its k adapters unless told: weighted by retrieval score where the backend's scores are
+ * positive (on PopQA test, 300 questions: RG 0.387 vs 0.257 with the mean, RG+RAG 0.490 vs 0.407; chosen on dev),
+ * else by their mean.
+ */
+export function defaultCompose(backend: string): ComposeMode {
+  return POSITIVE_SCORE_BACKENDS.has(backend) ? 'score' : 'mean';
+}
+
+/**
  * The recipe the knowledge work found best on real data (docs: PopQA and ChemProt dev, SmolLM2): continued
  * pretraining on the passage and its rewrite, loss on every token, lr 1e-3 for 5 epochs at rank 2 / alpha 32
- * (`rg demo`'s shape), answers composing the k adapters by their mean. maxTokens and seed are `rg encode`'s defaults.
+ * (`rg demo`'s shape), answers composing the k adapters by retrieval score (defaultCompose). maxTokens and seed are
+ * `rg encode`'s defaults.
  */
 export function defaultSettings(name: string): CollectionSettings {
   return {
@@ -62,7 +78,7 @@ export function defaultSettings(name: string): CollectionSettings {
     adapterDir: 'adapters',
     adapterDataset: name,
     recipe: { rank: 2, alpha: 32, lr: 1e-3, epochs: 5, examples: 'passage', loss: 'all', qa: 3, maxTokens: 1024, seed: 0 },
-    answer: { method: 'combine', k: 3, compose: 'mean', maxNewTokens: 64 },
+    answer: { method: 'combine', k: 3, compose: defaultCompose('bm25'), maxNewTokens: 64 },
   };
 }
 
@@ -107,7 +123,8 @@ export function createSettings(dir: string, create: NonNullable<OpenCollectionOp
     ...create,
     adapterDataset: create.adapterDataset ?? name,
     recipe: { ...base.recipe, ...create.recipe },
-    answer: { ...base.answer, ...create.answer },
+    // The composition follows the backend unless given: a dense backend's scores cannot weight adapters.
+    answer: { ...base.answer, compose: defaultCompose(create.backend ?? base.backend), ...create.answer },
   };
   // An explicit non-passage layout brings its own default loss (lora-trainer's: the answer only).
   if (create.recipe?.examples && create.recipe.examples !== 'passage' && !create.recipe.loss) merged.recipe.loss = 'answer';
