@@ -39,7 +39,7 @@ describe('a new collection', () => {
       adapterDir: 'adapters',
       adapterDataset: 'facts',
       recipe: { rank: 2, alpha: 32, lr: 1e-3, epochs: 1, examples: 'passage', loss: 'all', qa: 3, maxTokens: 1024, seed: 0 },
-      answer: { method: 'combine', k: 3, compose: 'mean', maxNewTokens: 6 },
+      answer: { method: 'combine', k: 3, compose: 'score', maxNewTokens: 6 },
     });
   });
 
