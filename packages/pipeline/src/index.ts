@@ -113,3 +113,4 @@ export {
   warmupPair,
   warmupPairs,
 } from './warmup-pairs.js';
+export { type WarmupRequest, warmupReported } from './warmup-reported.js';

@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
 import type { LoraTarget } from '@rg/engine';
 import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID } from '@rg/lora-trainer';
-import { trainWarmupAdapter, type WarmupAdapterSummary, type WarmupPairs, warmupPairs } from '@rg/pipeline';
+import { warmupReported } from '@rg/pipeline';
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
-import type { CliContext, Progress } from '../context.js';
+import type { CliContext } from '../context.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore, targetList } from '../train/common.js';
 import { trainingErrorsAsUsage } from '../train/run.js';
@@ -65,115 +64,14 @@ export function registerAdapterWarmup(program: Command, ctx: CliContext): void {
     .action(async (flags: WarmupFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
-      const { summary, line } = await warmupStep(
-        ctx,
-        config,
-        {
-          ...flags,
-          spec,
-          dataDir: resolve(ctx.io.cwd, flags.dataDir),
-          exclude: flags.excludeSample === undefined ? undefined : { sample: flags.excludeSample, seed: flags.excludeSeed },
-          store: resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home)),
-        },
-        flags.json,
-      );
+      const { summary, line } = await warmupReported(ctx.reporter(flags.json), config, {
+        ...flags,
+        spec,
+        dataDir: resolve(ctx.io.cwd, flags.dataDir),
+        exclude: flags.excludeSample === undefined ? undefined : { sample: flags.excludeSample, seed: flags.excludeSeed },
+        store: resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home)),
+      }).catch(trainingErrorsAsUsage('--store DIR'));
       if (flags.json) ctx.json(summary);
       else ctx.print(line);
     });
-}
-
-/** What the warm-up trains on and with: rg adapter warmup's flags, resolved. */
-export interface WarmupRequest {
-  /** Dataset spec (jsonl: with an absolute path), its data folder, the split (default: @rg/pipeline defaultWarmupSplit). */
-  spec: string;
-  dataDir: string;
-  split?: string;
-  /** Pairs (a seeded sample of the split, less the `exclude` sample an evaluation asks). */
-  n: number;
-  exclude?: { sample: number; seed: number };
-  store: string;
-  /** Dataset segment of the store key (default: the dataset's name). */
-  adapterDataset?: string;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
-  targets: LoraTarget[];
-  batchSize: number;
-  gradAccumulation: number;
-  seed: number;
-  maxTokens: number;
-}
-
-/**
- * The warm-up's question -> answer pairs chosen, then @rg/pipeline trainWarmupAdapter (a stored warm-up of the same
- * pairs and settings kept) with a progress bar; its summary (rg adapter warmup --json) and line.
- */
-export async function warmupStep(
-  ctx: CliContext,
-  config: Config,
-  r: WarmupRequest,
-  quiet?: boolean,
-): Promise<{ summary: Record<string, unknown>; line: string }> {
-  const chosen: WarmupPairs = warmupPairs(r.spec, { dataDir: r.dataDir, split: r.split, n: r.n, seed: r.seed, exclude: r.exclude });
-  const { dataset, split, pairs, excluded } = chosen;
-  if (pairs.length < r.n) ctx.info(`--n ${r.n}: the ${split} split has ${chosen.candidates} questions left to train on; using all of them`);
-  let bar: Progress = { tick() {}, stop() {} };
-  let s: WarmupAdapterSummary;
-  try {
-    s = await trainWarmupAdapter(
-      {
-        model: config.model,
-        home: config.home,
-        threads: config.threads,
-        store: r.store,
-        dataset: r.adapterDataset ?? dataset.name,
-        rank: r.rank,
-        alpha: r.alpha,
-        targets: r.targets,
-        training: {
-          lr: r.lr,
-          epochs: r.epochs,
-          seed: r.seed,
-          batchSize: r.batchSize,
-          gradAccumulation: r.gradAccumulation,
-          maxTokens: r.maxTokens,
-        },
-        pairs,
-        source: { dataset: dataset.name, split },
-      },
-      {
-        onNote: (text) => ctx.info(text),
-        onStart: (n) => {
-          bar = ctx.progress('warmup', n * r.epochs, 'pairs', quiet);
-        },
-        onBatch: (loss) => bar.tick(r.batchSize, { note: `loss ${loss.toFixed(3)}` }),
-      },
-    ).catch(trainingErrorsAsUsage('--store DIR'));
-  } finally {
-    bar.stop();
-  }
-  const { key, path, sha256 } = s;
-  if (s.status === 'skipped')
-    return {
-      summary: { store: r.store, key, path, sha256, status: 'skipped', pairs: s.pairs },
-      line: `warm-up adapter already stored for these ${s.pairs} questions and settings -> ${path}`,
-    };
-  const summary = {
-    store: r.store,
-    key,
-    path,
-    sha256,
-    dataset: dataset.name,
-    split,
-    pairs: s.trainedPairs,
-    excludedQuestions: excluded,
-    droppedPairs: s.droppedPairs,
-    lossFirstTenth: s.lossFirstTenth,
-    lossLastTenth: s.lossLastTenth,
-    seconds: s.seconds,
-    status: 'trained',
-  };
-  const line = `warm-up adapter trained on ${summary.pairs} ${dataset.name} ${split} questions (loss ${summary.lossFirstTenth.toFixed(3)} -> ${summary.lossLastTenth.toFixed(3)}) in ${summary.seconds} s -> ${summary.path}`;
-  return { summary, line };
 }

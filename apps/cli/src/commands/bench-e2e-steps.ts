@@ -14,6 +14,7 @@ import {
   encodeReported,
   indexReported,
   ingestReported,
+  warmupReported,
 } from '@rg/pipeline';
 import { type CorpusInput, type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT, writeNeededDocuments } from '@rg/pipeline/bench';
 import { formatSummary, summarize } from '../cluster/summary.js';
@@ -22,7 +23,6 @@ import type { CliContext } from '../context.js';
 import type { InferSettings } from '../infer/pipeline.js';
 import { inferWithProgress, type stepCounter } from '../infer/steps.js';
 import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
-import { warmupStep } from './adapter-warmup.js';
 import { makeAugmenter } from './augment.js';
 import { clusterStep } from './cluster.js';
 import { clusterTrainStep } from './cluster-train.js';
@@ -172,7 +172,7 @@ async function warmup({ ctx, config, flags, steps, spec, dataDir, dataset }: Run
     epochs: flags.warmupEpochs,
     seed: flags.seed,
   };
-  ctx.info((await warmupStep(ctx, config, request, flags.json)).line);
+  ctx.info((await warmupReported(ctx.reporter(flags.json), config, request).catch(trainingErrorsAsUsage('another --out DIR'))).line);
 }
 
 /**
