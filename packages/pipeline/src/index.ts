@@ -18,6 +18,14 @@ export {
 } from './cluster-corpus.js';
 export { EMBEDDINGS_FILE, EmbeddingCache, type TextEmbedder } from './cluster-embeddings.js';
 export {
+  clusterReported,
+  clusterSummary,
+  clusterTrainReported,
+  embedReported,
+  formatClusterSummary,
+  formatKReports,
+} from './cluster-reported.js';
+export {
   CLUSTERS_FILE,
   type ClusterRun,
   type ClusterSettings,

@@ -7,25 +7,27 @@ import { type Dataset, type Method, type MethodOutcome, sampleExamples } from '@
 import { DEFAULT_TARGETS } from '@rg/lora-trainer';
 import {
   augmentReported,
+  clusterReported,
+  clusterSummary,
+  clusterTrainReported,
   corpusPassages,
   daptReported,
   EMBEDDINGS_FILE,
   type EncodeFileOptions,
   encodeReported,
+  formatClusterSummary,
   indexReported,
   ingestReported,
   warmupReported,
 } from '@rg/pipeline';
 import { type CorpusInput, type E2eAnswers, type E2eColumns, type E2eSettings, NO_DAPT, writeNeededDocuments } from '@rg/pipeline/bench';
-import { formatSummary, summarize } from '../cluster/summary.js';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import type { InferSettings } from '../infer/pipeline.js';
 import { inferWithProgress, type stepCounter } from '../infer/steps.js';
 import { objectiveArgs, recipeArgs, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
 import { makeAugmenter } from './augment.js';
-import { clusterStep } from './cluster.js';
-import { clusterTrainStep } from './cluster-train.js';
+import { clusteringAsUsage } from './cluster.js';
 import { readRetrievalFields } from './index-cmd.js';
 
 /** rg encode's (and rg adapter warmup's) defaults of the training flags bench e2e does not take. */
@@ -216,8 +218,8 @@ async function clusterColumn(
       vectorBackend: 'embedded' as const,
       env: ctx.io.env,
     };
-    const { run, file } = await clusterStep(ctx, kStore, store, options, flags.json);
-    ctx.info(formatSummary(summarize(run.model, file)));
+    const { run, file } = await clusterReported(ctx.reporter(flags.json), kStore, store, options).catch(clusteringAsUsage);
+    ctx.info(formatClusterSummary(clusterSummary(run.model, file)));
     clusters = run.model;
   } finally {
     store.close();
@@ -226,7 +228,9 @@ async function clusterColumn(
   // rg cluster train's recipe is the documents' one without the objective (cluster adapters train lm) or the warm-up.
   steps.announce(`cluster k=${k}: one adapter per cluster on its representatives`);
   const training = trainerOptions({ ...ENCODE_DEFAULTS, ...flags, objective: undefined, distillTopk: undefined, distillWeight: undefined });
-  await clusterTrainStep(ctx, { ...encode, warmup: undefined, training, clusters, on: 'representatives' }, { quiet: flags.json });
+  await clusterTrainReported(ctx.reporter(flags.json), { ...encode, warmup: undefined, training, clusters, on: 'representatives' }).catch(
+    trainingErrorsAsUsage('another --out DIR'),
+  );
   return { k, store: kStore };
 }
 

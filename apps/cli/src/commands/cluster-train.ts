@@ -1,19 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadClusters } from '@rg/clustering';
-import {
-  clusterGroups,
-  clustersPath,
-  type EncodeClusterFileOptions,
-  type EncodeClusterFileSummary,
-  encodeClusterFile,
-  type SummaryOutput,
-  type TrainOn,
-  trainableRecords,
-} from '@rg/pipeline';
+import { clusterGroups, clustersPath, clusterTrainReported, type TrainOn, trainableRecords } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
-import type { CliContext, Progress } from '../context.js';
+import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { defaultAdapterStore } from '../train/common.js';
 import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
@@ -91,48 +82,9 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
         on: flags.on,
       };
       // --json: the summary object alone on stdout (the adapter store named `adapters`, as --adapters); otherwise its line.
-      await clusterTrainStep(ctx, options, {
-        quiet: flags.json,
+      await clusterTrainReported(ctx.reporter(flags.json), options, {
         terse: flags.json,
         summary: (line, { store, ...rest }) => (flags.json ? ctx.json({ adapters: store, ...rest }) : ctx.print(line)),
-      });
+      }).catch(trainingErrorsAsUsage('--adapters DIR or --dataset NAME'));
     });
-}
-
-/**
- * @rg/pipeline encodeClusterFile with a progress bar, a line per trained cluster and the summary (on stderr unless
- * `output.summary` takes it); the trainer's errors a user fixes are usage errors.
- */
-export async function clusterTrainStep(
-  ctx: CliContext,
-  options: EncodeClusterFileOptions,
-  output: SummaryOutput<EncodeClusterFileSummary> & { quiet?: boolean } = {},
-): Promise<EncodeClusterFileSummary> {
-  let bar: Progress = { tick() {}, stop() {} };
-  try {
-    const s = await encodeClusterFile(options, {
-      onNote: (text) => ctx.info(text),
-      onMissing: (missing) =>
-        ctx.info(
-          `${missing.length} ${options.on === 'all' ? 'members' : 'representatives'} have no usable augmented record in ${options.input}, e.g. ${missing.slice(0, 3).join(', ')}`,
-        ),
-      onStart: (groups) => {
-        bar = ctx.progress('cluster adapters', groups, 'clusters', output.quiet);
-      },
-      onGroup: (o) => {
-        bar.tick();
-        if (o.status === 'failed') ctx.info(`FAILED ${o.id}: ${o.error}`);
-        else if (o.status === 'trained' && !output.terse)
-          ctx.info(`${o.id}: ${o.examples} examples, loss ${o.finalLoss.toFixed(3)}, ${(o.ms / 1000).toFixed(1)} s`);
-      },
-    }).catch(trainingErrorsAsUsage('--adapters DIR or --dataset NAME'));
-    bar.stop();
-    (output.summary ?? ((line: string) => ctx.info(line)))(
-      `cluster adapters for k=${s.k}: trained ${s.trained}, skipped ${s.skipped} (already stored), failed ${s.failed} in ${s.seconds} s -> ${s.store}`,
-      s,
-    );
-    return s;
-  } finally {
-    bar.stop();
-  }
 }

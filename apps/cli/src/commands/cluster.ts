@@ -1,25 +1,22 @@
 import { existsSync } from 'node:fs';
 import { evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering';
-import type { CorpusStore } from '@rg/corpus';
 import { MINILM } from '@rg/engine';
 import {
-  type ClusterCorpusOptions,
-  type ClusterCorpusResult,
   ClusterSettingsError,
-  clusterCorpus,
+  clusterReported,
+  clusterSummary,
   clustersPath,
   defaultVectorBackend,
-  type EmbedCorpusOptions,
   EmbeddingCache,
-  type EmbeddingSummary,
-  embedCorpus,
+  embedReported,
+  formatClusterSummary,
+  formatKReports,
   VECTOR_BACKENDS,
   type VectorBackend,
 } from '@rg/pipeline';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
-import { formatKReports, formatSummary, summarize } from '../cluster/summary.js';
-import type { CliContext, Progress } from '../context.js';
+import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from '../parse.js';
 import { registerClusterTrain } from './cluster-train.js';
@@ -90,7 +87,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       try {
         if (flags.kRange) {
           const cache = EmbeddingCache.open(store, MINILM.name);
-          const embedding = await embedWithProgress(ctx, cache, embedOptions, flags.json);
+          const embedding = await embedReported(ctx.reporter(flags.json), cache, embedOptions);
           const reports = await evaluateK(() => cache.scan(), flags.kRange, settings).catch(clusteringAsUsage);
           if (flags.json) ctx.json({ store: flags.store, embedding, reports });
           else ctx.print(formatKReports(reports));
@@ -106,8 +103,10 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           vectorBackend: backend,
           env: ctx.io.env,
         };
-        const { run, embedding, written, file } = await clusterStep(ctx, flags.store, store, options, flags.json);
-        const summary = summarize(run.model, file);
+        const { run, embedding, written, file } = await clusterReported(ctx.reporter(flags.json), flags.store, store, options).catch(
+          clusteringAsUsage,
+        );
+        const summary = clusterSummary(run.model, file);
         if (flags.json)
           ctx.json({
             ...summary,
@@ -118,7 +117,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
             embedding,
             vectorBackend: written,
           });
-        else ctx.print(formatSummary(summary));
+        else ctx.print(formatClusterSummary(summary));
       } finally {
         store.close();
       }
@@ -137,86 +136,14 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       const file = clustersPath(flags.store);
       if (!existsSync(file)) throw new UsageError(`${file} does not exist: run rg cluster --store ${flags.store} --k K first`);
       const model: ReturnType<typeof loadClusters> = loadClusters(file);
-      const summary = summarize(model, file);
+      const summary = clusterSummary(model, file);
       if (flags.json) ctx.json(summary);
-      else ctx.print(formatSummary(summary));
+      else ctx.print(formatClusterSummary(summary));
     });
 }
 
-/**
- * @rg/pipeline clusterCorpus with progress bars (embedding, writing the cluster ids) and its lines on stderr; what
- * the user can fix (bad input, saved clusters of other settings) is a usage error.
- */
-export async function clusterStep(
-  ctx: CliContext,
-  storeDir: string,
-  store: CorpusStore,
-  options: ClusterCorpusOptions,
-  quiet?: boolean,
-): Promise<ClusterCorpusResult> {
-  const bar = barSlot(ctx, quiet);
-  try {
-    return await clusterCorpus(storeDir, store, options, {
-      ...embedHooks(ctx, bar),
-      onClustered: (r) =>
-        ctx.info(
-          r.fitted
-            ? `fitted k=${r.model.k}`
-            : `saved centroids kept (--refit to refit): ${r.added} documents joined, ${r.removed} left, ${r.moved} moved`,
-        ),
-      onWriteStart: (documents) => bar.start(`writing cluster ids (${options.vectorBackend})`, documents),
-      onWriteBatch: (n) => bar.tick(n),
-      onWritten: (w) => {
-        bar.stop();
-        ctx.info(`wrote ${w.documents} document ids + cluster ids to ${w.backend} (${w.target})`);
-      },
-    }).catch(clusteringAsUsage);
-  } finally {
-    bar.stop();
-  }
-}
-
-/** @rg/pipeline embedCorpus with a progress bar and its line on stderr. */
-async function embedWithProgress(ctx: CliContext, cache: EmbeddingCache, options: EmbedCorpusOptions, quiet?: boolean) {
-  const bar = barSlot(ctx, quiet);
-  try {
-    const hooks = embedHooks(ctx, bar);
-    const embedding = await embedCorpus(cache, options, hooks);
-    hooks.onEmbedded(embedding);
-    return embedding;
-  } finally {
-    bar.stop();
-  }
-}
-
-/** The embedding's bar and lines. */
-function embedHooks(ctx: CliContext, bar: ReturnType<typeof barSlot>) {
-  return {
-    onLog: (line: string) => ctx.info(line),
-    onStart: (pending: number) => bar.start('embedding', pending),
-    onBatch: (n: number) => bar.tick(n),
-    onEmbedded: (e: EmbeddingSummary) => {
-      bar.stop();
-      if (e.embedded > 0) ctx.info(`embedded ${e.embedded} documents in ${e.seconds.toFixed(1)} s (${e.model})`);
-    },
-  };
-}
-
-/** One progress bar (of documents) at a time: clustering shows the embedding's, then the writing's. */
-function barSlot(ctx: CliContext, quiet: boolean | undefined) {
-  let bar: Progress = { tick() {}, stop() {} };
-  return {
-    start(label: string, total: number): void {
-      bar.stop();
-      bar = ctx.progress(label, total, 'docs', quiet);
-    },
-    tick: (n: number) => bar.tick(n),
-    stop: () => bar.stop(),
-  };
-}
-
 /** Saved clusters of other settings as a usage error naming the flag that replaces them. */
-function clusteringAsUsage(e: unknown): never {
+export function clusteringAsUsage(e: unknown): never {
   if (e instanceof ClusterSettingsError)
     throw new UsageError(`${e.file} was fitted with ${e.differs.join(', ')}; pass --refit to replace it`);
   throw e;

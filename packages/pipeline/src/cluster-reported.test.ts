@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VectorItem } from '@rg/clustering';
-import { type ClusterSettings, clusterStore } from '@rg/pipeline';
 import { describe, expect, it } from 'vitest';
-import { formatKReports, formatSummary, summarize } from './summary.js';
+import { clusterSummary, formatClusterSummary, formatKReports } from './cluster-reported.js';
+import { type ClusterSettings, clusterStore } from './cluster-store.js';
 
 /** Three well-separated groups on the axes of a 3-D space. */
 function vectors(n: number, offset = 0): VectorItem[] {
@@ -30,7 +30,7 @@ describe('rg cluster summary', () => {
   it('prints sizes, representatives and inertia', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-'));
     const { model } = await clusterStore(dir, vectors(9), settings);
-    const text = formatSummary(summarize(model, 'x/clusters.json'));
+    const text = formatClusterSummary(clusterSummary(model, 'x/clusters.json'));
     expect(text).toContain('9 documents in k=3 clusters');
     expect(text).toContain(`inertia ${model.inertia.toPrecision(6)}`);
     expect(text).toMatch(/\n\s+0\s+3\s+doc\d+, doc\d+\n/);
