@@ -2,17 +2,24 @@
 // Runs every project's tests through Nx, then prints one closing line for the whole workspace:
 // "tests: N passed, N failed, N skipped" (from each project's vitest JSON report).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const projects = ['packages', 'apps', 'examples'].flatMap((dir) => readdirSafe(join(root, dir)).map((name) => join(root, dir, name)));
 for (const p of projects) rmSync(join(p, '.vitest'), { recursive: true, force: true });
 
+// The tests make their folders under os.tmpdir() (stores, models' copies, CLI runs) and many leave them there: the run
+// gets a temporary folder of its own (TMPDIR, which every test process inherits), removed at the end, so that
+// running the tests again and again does not fill /tmp.
+const scratch = mkdtempSync(join(tmpdir(), 'rg-tests-'));
 const nx = spawnSync('pnpm', ['exec', 'nx', 'run-many', '-t', 'test', '--output-style=stream', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',
+  env: { ...process.env, TMPDIR: scratch },
 });
+rmSync(scratch, { recursive: true, force: true });
 
 let passed = 0;
 let failed = 0;
