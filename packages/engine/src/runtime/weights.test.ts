@@ -68,7 +68,10 @@ describe('MatMulNBits blocks', () => {
     const weights = randomLlamaWeights(config, 4);
     const ids = [1, 5, 9, 13, 40, 2];
     const logits = async (format: 'f32' | 'q4' | 'q8') =>
-      Array.from((await (await OrtCausalLM.load(config, weights, { threads: 1, weightFormat: format })).forward({ ids, numLogits: ids.length })).logits);
+      Array.from(
+        (await (await OrtCausalLM.load(config, weights, { threads: 1, weightFormat: format })).forward({ ids, numLogits: ids.length }))
+          .logits,
+      );
     const exact = await logits('f32');
     const scale = Math.max(...exact.map(Math.abs));
     const relErr = (got: number[]) => Math.max(...exact.map((v, i) => Math.abs(v - got[i]))) / scale;
@@ -86,7 +89,10 @@ describe('MatMulNBits blocks', () => {
         const kBlocks = t.dims[1] / 32;
         decoded.set(name, {
           dims: t.dims,
-          data: Float32Array.from(b.qweight, (q, i) => (q - 128) * b.scales[Math.floor(i / t.dims[1]) * kBlocks + Math.floor((i % t.dims[1]) / 32)]),
+          data: Float32Array.from(
+            b.qweight,
+            (q, i) => (q - 128) * b.scales[Math.floor(i / t.dims[1]) * kBlocks + Math.floor((i % t.dims[1]) / 32)],
+          ),
         });
       }
     }
