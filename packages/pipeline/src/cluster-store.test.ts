@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VectorItem } from '@rg/clustering';
 import { describe, expect, it } from 'vitest';
+import { clusterSummary, formatClusterSummary, formatKReports } from './cluster-reported.js';
 import { type ClusterSettings, ClusterSettingsError, clusterStore } from './cluster-store.js';
 
 /** Three well-separated groups on the axes of a 3-D space. */
@@ -61,5 +62,19 @@ describe('clusterStore', () => {
     const refit = await clusterStore(dir, vectors(30), { ...settings, k: 2, refit: true });
     expect(refit).toMatchObject({ fitted: true, added: 30 });
     expect(refit.model.k).toBe(2);
+  });
+
+  it('prints sizes, representatives and inertia', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-cluster-'));
+    const { model } = await clusterStore(dir, vectors(9), settings);
+    const text = formatClusterSummary(clusterSummary(model, 'x/clusters.json'));
+    expect(text).toContain('9 documents in k=3 clusters');
+    expect(text).toContain(`inertia ${model.inertia.toPrecision(6)}`);
+    expect(text).toMatch(/\n\s+0\s+3\s+doc\d+, doc\d+\n/);
+    expect(
+      formatKReports([
+        { k: 2, inertia: 5, silhouette: 0.5, silhouetteSampleSize: 9, iterations: 2, converged: true, minSize: 3, maxSize: 6 },
+      ]),
+    ).toMatch(/\n\s+2\s+5\.00000\s+0\.5000\s+3\s+6\n/);
   });
 });
