@@ -1,6 +1,14 @@
 import type { LoraWeights } from '@rg/lora';
 import type { CorpusDocument, QaExample } from './datasets/types.js';
-import { type AnswerOptions, checkDeps, compositionWeights, type Method, type MethodDeps, scaledWeights } from './methods.js';
+import {
+  type AnswerOptions,
+  checkDeps,
+  compositionWeights,
+  type Method,
+  type MethodDeps,
+  RETRIEVED_ADAPTER_METHODS,
+  scaledWeights,
+} from './methods.js';
 import type { AdapterSource, ChatMessage, Completion, CompletionRequest, RetrievedHit } from './model.js';
 import { buildMessages, passagesInstruction } from './prompts.js';
 import { chooseLabel } from './scoring.js';
@@ -100,7 +108,7 @@ async function answer<E>(q: Question, deps: MethodDeps<E>, options: AnswerOption
   let source: AdapterSource<E> | undefined = deps.adapters;
   if (explicit) {
     adapterIds = explicit.map((a) => a.id);
-  } else if (method === 'cat_all_one' || method === 'combine') {
+  } else if (RETRIEVED_ADAPTER_METHODS.includes(method)) {
     adapterIds = retrieved.map((h) => h.id);
     adapterScores = retrieved.map((h) => h.score);
   } else if (method === 'oracle') {

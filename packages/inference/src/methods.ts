@@ -31,12 +31,15 @@ export type ComposeMode = (typeof COMPOSE_MODES)[number];
 /** The methods that compose adapters, so the ones `compose` changes. */
 export const COMPOSING_METHODS: readonly Method[] = ['cat_all_one', 'combine', 'oracle', 'cluster'];
 
+/** The methods whose adapters are the retrieved documents' (and so come with retrieval scores). */
+export const RETRIEVED_ADAPTER_METHODS: readonly Method[] = ['cat_all_one', 'combine'];
+
 /**
  * The compose mode `method` actually uses when asked for `mode`: score falls back to mean where the adapters come
  * without retrieval scores (oracle, cluster), so their answers are filed, and recorded, as mean's.
  */
 export function effectiveCompose(method: Method, mode: ComposeMode): ComposeMode {
-  return mode === 'score' && (method === 'oracle' || method === 'cluster') ? 'mean' : mode;
+  return mode === 'score' && !RETRIEVED_ADAPTER_METHODS.includes(method) ? 'mean' : mode;
 }
 
 /**
