@@ -10,7 +10,7 @@ import {
 } from './cluster-corpus.js';
 import type { EmbeddingCache } from './cluster-embeddings.js';
 import { type EncodeClusterFileOptions, type EncodeClusterFileSummary, encodeClusterFile } from './cluster-train.js';
-import type { Progress, Reporter, SummaryOutput } from './reported.js';
+import { NO_PROGRESS, type Reporter, type SummaryOutput } from './reported.js';
 
 /**
  * clusterCorpus counted in documents (the embedding, then the writing of cluster ids) with its lines. Its errors pass
@@ -66,7 +66,7 @@ export async function clusterTrainReported(
   options: EncodeClusterFileOptions,
   output: SummaryOutput<EncodeClusterFileSummary> = {},
 ): Promise<EncodeClusterFileSummary> {
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   try {
     const s = await encodeClusterFile(options, {
       onNote: (text) => r.info(text),
@@ -110,7 +110,7 @@ function embedHooks(r: Reporter, bar: ReturnType<typeof counterSlot>) {
 
 /** One counter (of documents) at a time: clustering shows the embedding's, then the writing's. */
 function counterSlot(r: Reporter) {
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   return {
     start(label: string, total: number): void {
       bar.stop();

@@ -52,6 +52,7 @@ export {
   writeClusterIds,
 } from './cluster-vectors.js';
 export { openCollection } from './collection.js';
+export { DEMO_STEPS, type DemoEnvironment, type DemoOptions, formatDemoReport, runDemo } from './demo.js';
 export { type EncodeDaptHooks, type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
 export {
   type EncodeFileHooks,
@@ -73,17 +74,22 @@ export {
   daptReported,
   encodeReported,
   indexReported,
+  inferReported,
   ingestReported,
   minutes,
+  NO_PROGRESS,
   type Progress,
   type Reporter,
   SILENT,
+  type StepCounter,
   StepInputError,
   type SummaryOutput,
+  stepCounter,
 } from './reported.js';
 export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultCompose, defaultSettings, SETTINGS_FILE } from './settings.js';
+export { recipeFlags, type TrainerSettings, trainerOptions, trainerRecipe } from './training-settings.js';
 export type {
   AnswerDefaults,
   AnswerRequest,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TemplateAugmenter } from '@rg/augment';
 import { CorpusStore } from '@rg/corpus';
 import { afterAll, describe, expect, it } from 'vitest';
-import { augmentReported, ingestReported, type Reporter, StepInputError } from './reported.js';
+import { augmentReported, ingestReported, NO_PROGRESS, type Reporter, SILENT, StepInputError, stepCounter } from './reported.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -61,5 +61,21 @@ describe('reported steps', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('stepCounter', () => {
+  it('numbers the steps, and a skipped group takes one number and shrinks the total by the rest', () => {
+    const { reporter, lines } = recorder();
+    const steps = stepCounter(reporter, 6);
+    steps.announce('ingest');
+    steps.skip('cluster k=50: skipped (too few documents)', 3);
+    steps.announce('answer');
+    steps.announce('table');
+    expect(lines).toEqual(['[1/6] ingest', '[2/4] cluster k=50: skipped (too few documents)', '[3/4] answer', '[4/4] table']);
+  });
+
+  it('SILENT hands out the counter that counts nothing', () => {
+    expect(SILENT.progress('x', 3, 'docs')).toBe(NO_PROGRESS);
   });
 });

@@ -1,10 +1,12 @@
 import { statSync } from 'node:fs';
 import { type Augmenter, type AugmentRunSummary, type Passage, runAugment } from '@rg/augment';
 import { type CorpusStore, formatFromPath, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
+import type { MethodOutcome } from '@rg/inference';
 import type { BackendName } from '@rg/retriever';
 import { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
 import { type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
 import { type EncodeFileOptions, type EncodeFileSummary, encodeAugmentedFile } from './encode-file.js';
+import { type InferSettings, runInference } from './infer-dataset.js';
 
 /** A counter a long step advances (the CLI draws it as a bar on a terminal). */
 export interface Progress {
@@ -21,8 +23,35 @@ export interface Reporter {
   progress(label: string, total: number, unit: string): Progress;
 }
 
+/** A counter that counts nothing: what a step holds until its total is known, and what SILENT hands out. */
+export const NO_PROGRESS: Progress = { tick() {}, stop() {} };
+
 /** A reporter that drops everything. */
-export const SILENT: Reporter = { info() {}, progress: () => ({ tick() {}, stop() {} }) };
+export const SILENT: Reporter = { info() {}, progress: () => NO_PROGRESS };
+
+/** Numbered "[i/total] label" lines, for a run of many steps (rg demo, the end-to-end table). */
+export interface StepCounter {
+  /** The next step. */
+  announce(label: string): void;
+  /** The next `count` steps are not run: one line for them, and the total shrinks by the rest. */
+  skip(label: string, count: number): void;
+}
+
+export function stepCounter(r: Reporter, steps: number): StepCounter {
+  let total = steps;
+  let n = 0;
+  return {
+    skip(label, count) {
+      n++;
+      total -= count - 1;
+      r.info(`[${n}/${total}] ${label}`);
+    },
+    announce(label) {
+      n++;
+      r.info(`[${n}/${total}] ${label}`);
+    },
+  };
+}
 
 /** A step that cannot start with what it was given (nothing to augment, a DAPT adapter that cannot be trained). */
 export class StepInputError extends Error {
@@ -102,7 +131,7 @@ export async function augmentReported(
   augmenter: Augmenter,
   options: { concurrency?: number } = {},
 ): Promise<AugmentRunSummary> {
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   try {
     if (passages.length === 0) throw new StepInputError(`nothing to augment into ${output}: no passages`);
     const s = await runAugment({
@@ -143,7 +172,7 @@ export async function encodeReported(
   options: EncodeFileOptions,
   output: SummaryOutput<EncodeFileSummary> = {},
 ): Promise<EncodeFileSummary> {
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   try {
     const s = await encodeAugmentedFile(options, {
       onNote: (text) => r.info(text),
@@ -182,7 +211,7 @@ export async function daptReported(
   options: EncodeFileOptions,
   output: SummaryOutput<EncodeDaptSummary> = {},
 ): Promise<EncodeDaptSummary> {
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   let loss = Number.NaN;
   let s: EncodeDaptSummary;
   try {
@@ -210,4 +239,16 @@ export async function daptReported(
     s,
   );
   return s;
+}
+
+/** runInference with one counter per method, in questions. */
+export function inferReported(r: Reporter, settings: InferSettings): Promise<MethodOutcome[]> {
+  let bar = NO_PROGRESS;
+  return runInference(settings, {
+    onMethodStart: (method, total) => {
+      bar.stop();
+      bar = r.progress(method, total, 'q');
+    },
+    onAnswer: () => bar.tick(),
+  }).finally(() => bar.stop());
 }

@@ -1,5 +1,5 @@
 import type { LoraTarget } from '@rg/engine';
-import type { Progress, Reporter } from './reported.js';
+import { NO_PROGRESS, type Reporter } from './reported.js';
 import { trainWarmupAdapter, type WarmupAdapterSummary } from './warmup-adapter.js';
 import { type WarmupPairs, warmupPairs } from './warmup-pairs.js';
 
@@ -40,7 +40,7 @@ export async function warmupReported(
   const { dataset, split, pairs, excluded } = chosen;
   if (pairs.length < r.n)
     reporter.info(`--n ${r.n}: the ${split} split has ${chosen.candidates} questions left to train on; using all of them`);
-  let bar: Progress = { tick() {}, stop() {} };
+  let bar = NO_PROGRESS;
   let s: WarmupAdapterSummary;
   try {
     s = await trainWarmupAdapter(

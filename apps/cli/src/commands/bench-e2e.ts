@@ -1,19 +1,16 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { GENERATORS } from '@rg/augment';
-import { loadModelConfig, modelKeyName } from '@rg/engine';
-import { loadDataset, writeFileAtomic } from '@rg/inference';
-import { defaultWarmupSplit } from '@rg/pipeline';
-import { columnsChart, corpusInput, e2eFigures } from '@rg/pipeline/bench';
+import { type E2eRunSettings, runE2e } from '@rg/pipeline/bench';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { adapterScaleOption, composeOption, stepCounter } from '../infer/steps.js';
+import { adapterScaleOption, composeOption } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
-import { examplesOption, lossOption, objectiveOption } from '../train/run.js';
+import { examplesOption, lossOption, objectiveOption, trainingErrorsAsUsage } from '../train/run.js';
+import { makeAugmenter } from './augment.js';
 import { benchCommand, benchRun } from './bench.js';
-import { answerColumns, type E2eFlags, trainColumns } from './bench-e2e-steps.js';
-import { fileSize } from './corpus.js';
+import { clusteringAsUsage } from './cluster.js';
+
+/** rg bench e2e's flags: the run's settings, where it writes, and --json. */
+type E2eFlags = E2eRunSettings & { json?: boolean };
 
 /** `--cluster-k`: distinct positive k values, or `none`. */
 export function clusterKList(value: string): number[] {
@@ -83,58 +80,17 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       // The commit is recorded at start (a run takes hours and HEAD may move meanwhile). Accuracy does not depend on
       // the load, so e2e never refuses a busy machine; it records the load, which the cost columns (timings) depend on.
       const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
-      const out = resolve(ctx.io.cwd, flags.out);
-      const dataDir = resolve(ctx.io.cwd, flags.dataDir);
-      const spec = flags.dataset.startsWith('jsonl:') ? `jsonl:${resolve(ctx.io.cwd, flags.dataset.slice(6))}` : flags.dataset;
-      const dataset: ReturnType<typeof loadDataset> = loadDataset(spec, { dataDir, split: flags.split });
-      const warmupSplit = flags.warmup ? checkWarmupSplit(spec, dataset.split) : undefined;
-      const ingest: ReturnType<typeof corpusInput> = corpusInput(flags, dataset.name, dataDir, ctx.io.cwd, out);
-      fileSize(ingest.file, flags.corpus ? '--corpus' : '--data-dir');
-      mkdirSync(out, { recursive: true });
-      const steps = stepCounter(ctx, 7 + 4 * flags.clusterK.length + (flags.warmup ? 1 : 0) + (flags.tags ? 1 : 0));
-
-      const columns = await trainColumns(ctx, config, flags, steps, {
-        out,
-        dataDir,
-        spec,
-        dataset,
-        warmupSplit,
-        ingest,
-      });
-
-      const answers = await answerColumns(ctx, config, flags, steps, dataset, out, columns);
-      // The store's (and the table's) model name: the model's known name, or its file or folder name.
-      const modelName = modelKeyName((await loadModelConfig(config.model, { home: config.home, pull: true })).source);
-      const { figures, columns: table } = e2eFigures({
-        flags,
-        modelName,
-        model: config.model,
-        dataset,
-        warmupSplit,
-        columns,
-        answers,
-        run: run.finish(),
-      });
-      writeFileAtomic(join(out, 'table.md'), `${figures.table}\n`);
-      const chart = join(out, 'chart.svg');
-      const about = { model: modelName, dataset: dataset.name, split: figures.split, questions: figures.questions };
-      writeFileAtomic(chart, columnsChart(table, about));
-      writeFileAtomic(join(out, 'figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+      const env = {
+        ...config,
+        cwd: ctx.io.cwd,
+        env: ctx.io.env,
+        reporter: ctx.reporter(flags.json),
+        augmenter: () => makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config),
+      };
+      const { figures, files } = await runE2e(flags, env, () => run.finish())
+        .catch(trainingErrorsAsUsage('another --out DIR'))
+        .catch(clusteringAsUsage);
       if (flags.json) ctx.json(figures);
-      else ctx.print(`${figures.table}\n\nfigures in ${join(out, 'figures.json')}, chart in ${chart}`);
+      else ctx.print(`${figures.table}\n\nfigures in ${files.figures}, chart in ${files.chart}`);
     });
-}
-
-/**
- * The split the warm-up trains on for an evaluation of `evalSplit`: the dataset's non-test questions (rg adapter
- * warmup's default). An evaluation on `all` holds them, and a jsonl: file has no split to take them from.
- */
-function checkWarmupSplit(spec: string, evalSplit: string | undefined): string {
-  const split = defaultWarmupSplit(spec);
-  if (split === undefined)
-    throw new UsageError(
-      '--warmup: a jsonl: dataset has no training split; train one with rg adapter warmup --dataset jsonl:TRAIN.jsonl and use rg infer --warmup',
-    );
-  if (evalSplit === 'all') throw new UsageError(`--warmup: --split all holds the warm-up's ${split} questions; evaluate on dev or test`);
-  return split;
 }

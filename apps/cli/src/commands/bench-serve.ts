@@ -13,6 +13,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { intList, nonNegativeInt, positiveInt, stringList } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+import { DEMO_DIR } from './demo.js';
 
 // The measuring is the server's (apps/server/src/bench, also `nx run server:bench`); this is its `rg` entry.
 
@@ -25,7 +26,6 @@ type Flags = Omit<ServeBenchOptions, 'model' | 'home' | 'threads' | 'collection'
 };
 
 /** The shipped demo corpus and questions (apps/cli/demo): small documents that encode in seconds each. */
-const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
 
 export function registerBenchServe(program: Command, ctx: CliContext): void {
   const d = SERVE_BENCH_DEFAULTS;

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadClusters } from '@rg/clustering';
-import { clusterGroups, clustersPath, clusterTrainReported, type TrainOn, trainableRecords } from '@rg/pipeline';
+import { clusterGroups, clustersPath, clusterTrainReported, type TrainOn, trainableRecords, trainerOptions } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { defaultAdapterStore } from '../train/common.js';
-import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainerOptions, trainingErrorsAsUsage } from '../train/run.js';
+import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
 import { trainOnQueue } from './encode-queue.js';
 
 interface ClusterTrainFlags extends TrainerFlags {

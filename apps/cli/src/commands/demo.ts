@@ -1,34 +1,13 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { TemplateAugmenter } from '@rg/augment';
-import { CorpusStore } from '@rg/corpus';
+import { resolve } from 'node:path';
 import { KNOWN_MODELS } from '@rg/engine';
-import { type Dataset, loadJsonlCorpus, loadJsonlQa, type Method, type MethodOutcome } from '@rg/inference';
-import { DEFAULT_RECIPE } from '@rg/lora-trainer';
-import { augmentReported, corpusPassages, encodeReported, indexReported, ingestReported } from '@rg/pipeline';
+import { DEMO_STEPS, runDemo, stepCounter } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { inferWithProgress, pullStep, stepCounter } from '../infer/steps.js';
+import { pullStep } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
 export const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
-
-const METHODS: Method[] = ['wo_param', 'icl', 'cat_all_one', 'combine'];
-
-/**
- * Training settings of the demo's adapters. A 135M model with rank-2 adapters and a handful of examples per
- * document needs more steps than the method's defaults (lr 3e-4, 1 epoch, tuned for larger models and
- * richer augmentation) before a fact sticks.
- */
-const RANK = 2;
-const ALPHA = 32;
-const LR = 1e-3;
-const EPOCHS = 5;
-const QA_PER_DOC = 6;
-/** rg encode's default recipe, which the demo's adapters have always been trained with. */
-const DEMO_RECIPE = { examples: DEFAULT_RECIPE.examples, loss: DEFAULT_RECIPE.loss, objective: 'lm' } as const;
 
 interface DemoFlags {
   out: string;
@@ -46,82 +25,17 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(async (flags: DemoFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const t0 = performance.now();
-      const out = resolve(ctx.io.cwd, flags.out);
-      mkdirSync(out, { recursive: true });
-      const { corpusFile, dataset } = writeDemoData(out, flags.docs);
-
-      const steps = stepCounter(ctx, 6);
-      const quiet = flags.json;
-      const reporter = ctx.reporter(quiet);
+      const steps = stepCounter(ctx.reporter(), 1 + DEMO_STEPS);
       if (config.model in KNOWN_MODELS) {
         steps.announce('pull the model');
-        await pullStep(ctx, config.model, config.home, quiet);
+        await pullStep(ctx, config.model, config.home, flags.json);
       } else steps.announce(`model ${config.model} (a path: nothing to pull)`);
-      const corpusDir = join(out, 'corpus');
-      const augmented = join(out, 'augmented.jsonl');
-      const corpus = CorpusStore.open(corpusDir, { create: true });
-      try {
-        steps.announce('ingest the corpus');
-        await ingestReported(reporter, corpus, corpusFile);
-        steps.announce('index it for BM25');
-        await indexReported(reporter, corpus, 'sqlite', { home: config.home, threads: config.threads, env: ctx.io.env });
-        steps.announce('augment every document (template generator: cloze questions, reordered rewrite)');
-        await augmentReported(reporter, corpusPassages(corpus), augmented, new TemplateAugmenter({ qaCount: QA_PER_DOC }));
-      } finally {
-        corpus.close();
-      }
-      const adapters = join(out, 'adapters');
-      steps.announce('encode one adapter per document');
-      await encodeReported(reporter, {
-        model: config.model,
-        home: config.home,
-        threads: config.threads,
-        input: augmented,
-        store: adapters,
-        dataset: 'demo',
-        rank: RANK,
-        alpha: ALPHA,
-        training: {
-          mode: 'lora',
-          lr: LR,
-          epochs: EPOCHS,
-          batchSize: 1,
-          gradAccumulation: 1,
-          seed: 0,
-          maxTokens: 1024,
-          recipe: DEMO_RECIPE,
-        },
-      });
-
-      steps.announce(`answer ${dataset.examples.length} questions with ${METHODS.join(', ')}`);
-      const outcomes = await inferWithProgress(
-        ctx,
-        {
-          model: config.model,
-          home: config.home,
-          threads: config.threads,
-          dataset,
-          methods: METHODS,
-          store: corpusDir,
-          backend: 'sqlite',
-          adapters,
-          rank: RANK,
-          alpha: ALPHA,
-          lr: LR,
-          epochs: EPOCHS,
-          adapterDataset: 'demo',
-          topk: 1,
-          maxNewTokens: 16,
-          seed: 0,
-          out: join(out, 'output'),
-        },
-        flags.json,
+      const { outcomes, report, out } = await runDemo(
+        { demoDir: DEMO_DIR, out: resolve(ctx.io.cwd, flags.out), docs: flags.docs },
+        { ...config, env: ctx.io.env, reporter: ctx.reporter(flags.json), steps },
       );
-
-      const report = formatReport(outcomes, dataset);
       const seconds = (performance.now() - t0) / 1000;
-      writeFileSync(join(out, 'report.txt'), report);
-      const where = `everything the demo wrote is in ${out} (model cached in ${join(config.home, 'models')}); ${seconds.toFixed(0)} s`;
+      const where = `everything the demo wrote is in ${out} (model cached in ${resolve(config.home, 'models')}); ${seconds.toFixed(0)} s`;
       if (flags.json) {
         ctx.info(report);
         ctx.info(where);
@@ -131,70 +45,4 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         ctx.print(where);
       }
     });
-}
-
-/** Copy the shipped files (or the first `docs` documents and their questions) into the demo folder. */
-function writeDemoData(out: string, docs: number | undefined): { corpusFile: string; dataset: Dataset } {
-  const corpusFile = join(out, 'corpus.jsonl');
-  const questionsFile = join(out, 'questions.jsonl');
-  if (!existsSync(join(DEMO_DIR, 'corpus.jsonl'))) throw new UsageError(`the demo corpus is missing from ${DEMO_DIR}`);
-  if (docs === undefined) {
-    copyFileSync(join(DEMO_DIR, 'corpus.jsonl'), corpusFile);
-    copyFileSync(join(DEMO_DIR, 'questions.jsonl'), questionsFile);
-  } else {
-    const kept = loadJsonlCorpus(join(DEMO_DIR, 'corpus.jsonl')).slice(0, docs);
-    const ids = new Set(kept.map((d) => d.id));
-    const questions = loadJsonlQa(join(DEMO_DIR, 'questions.jsonl')).examples.filter((q) => q.goldDocIds?.some((id) => ids.has(id)));
-    writeFileSync(corpusFile, kept.map((d) => `${JSON.stringify(d)}\n`).join(''));
-    writeFileSync(
-      questionsFile,
-      questions
-        .map(
-          (q) =>
-            `${JSON.stringify({ id: q.id, question: q.question, answers: q.answers, choices: q.choices, gold_doc_ids: q.goldDocIds })}\n`,
-        )
-        .join(''),
-    );
-  }
-  return { corpusFile, dataset: loadJsonlQa(questionsFile, 'demo') };
-}
-
-/** The per-method table, a few questions side by side, and a plain statement of whether the adapters helped. */
-export function formatReport(outcomes: MethodOutcome[], dataset: Dataset): string {
-  const lines: string[] = [];
-  const pad = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-  lines.push(`${pad('method', 13)}${pad('accuracy', 10)}${pad('correct', 10)}s/question`);
-  for (const o of outcomes) {
-    const right = o.predictions.filter((p) => p.score === 1).length;
-    const acc = o.metrics.accuracy ?? o.metrics.score;
-    lines.push(
-      `${pad(o.method, 13)}${pad(acc.toFixed(3), 10)}${pad(`${right}/${o.metrics.n}`, 10)}${(o.seconds / Math.max(o.metrics.n, 1)).toFixed(2)}`,
-    );
-  }
-  const byMethod = new Map(outcomes.map((o) => [o.method, new Map(o.predictions.map((p) => [p.id, p]))]));
-  const shown = dataset.examples.filter((_, i) => i % Math.max(1, Math.floor(dataset.examples.length / 5)) === 0).slice(0, 5);
-  lines.push('', `${pad('question', 52)}${pad('gold', 20)}${outcomes.map((o) => pad(o.method, 20)).join('')}`);
-  for (const ex of shown) {
-    const cells = outcomes.map((o) => {
-      const p = byMethod.get(o.method)?.get(ex.id);
-      return pad(p ? `${p.score === 1 ? '+' : '-'} ${p.prediction}` : '', 20);
-    });
-    lines.push(`${pad(ex.question, 52)}${pad(ex.answers[0], 20)}${cells.join('')}`);
-  }
-  const acc = (m: Method) => {
-    const o = outcomes.find((x) => x.method === m);
-    return o ? (o.metrics.accuracy ?? o.metrics.score) : undefined;
-  };
-  const base = acc('wo_param');
-  const rg = acc('cat_all_one');
-  if (base !== undefined && rg !== undefined) {
-    lines.push(
-      '',
-      rg > base
-        ? `The adapters added knowledge: cat_all_one (retrieved adapters, no passages) ${rg.toFixed(3)} vs the base model ${base.toFixed(3)}.`
-        : `The adapters did NOT add measurable knowledge in this run: cat_all_one ${rg.toFixed(3)} vs the base model ${base.toFixed(3)}.`,
-    );
-  }
-  lines.push(`(${dataset.examples.length} questions about invented facts, each with 4 choices: chance is 0.25; + right, - wrong)`);
-  return `${lines.join('\n')}\n`;
 }

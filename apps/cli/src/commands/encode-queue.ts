@@ -3,11 +3,11 @@ import { AdapterStore } from '@rg/adapter-store';
 import { documentGroups, parseQueueUrl, type QueueOutcome, runCoordinator } from '@rg/encode-queue';
 import { loadModelConfig, modelFingerprint, modelKeyName } from '@rg/engine';
 import { BaseWeightMismatchError, loadOrInitBaseWeight, type RecipeRecord, type TrainingGroup } from '@rg/lora-trainer';
-import { minutes } from '@rg/pipeline';
+import { minutes, trainerOptions, trainerRecipe } from '@rg/pipeline';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
-import { recipeMismatchAsUsage, type TrainerFlags, trainerOptions, trainerRecipe } from '../train/run.js';
+import { recipeMismatchAsUsage, type TrainerFlags } from '../train/run.js';
 
 /** What `rg encode --queue` needs beyond the trainer flags. */
 export interface QueueEncodeRun {

@@ -1,21 +1,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
-import { daptReported, type EncodeFileOptions, encodeReported, trainableRecords } from '@rg/pipeline';
+import { daptReported, type EncodeFileOptions, encodeReported, trainableRecords, trainerOptions } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { defaultAdapterStore } from '../train/common.js';
-import {
-  addTrainerOptions,
-  objectiveOption,
-  readAugmentedInput,
-  type TrainerFlags,
-  trainerOptions,
-  trainingErrorsAsUsage,
-} from '../train/run.js';
+import { addTrainerOptions, objectiveOption, readAugmentedInput, type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
 import { encodeOnQueue } from './encode-queue.js';
 
 interface EncodeFlags extends TrainerFlags {

@@ -5,11 +5,12 @@ import { defaultAdapterStore } from '../train/common.js';
 /** @rg/pipeline's settings of runInference, the adapter store defaulted as rg encode's and the clusters rg cluster's. */
 export type InferSettings = Omit<LibrarySettings, 'clusters'>;
 
-/**
- * @rg/pipeline runInference on the CLI's layout: adapters in RG_HOME/adapters unless given, the clusters file of
- * rg cluster in the corpus store; what the user can fix (InferenceInputError) is a usage error (exit 2).
- */
+/** The CLI's layout: adapters in RG_HOME/adapters unless given, the clusters file of rg cluster in the corpus store. */
+export function cliInferSettings(s: InferSettings): LibrarySettings {
+  return { ...s, adapters: s.adapters ?? defaultAdapterStore(s.home), clusters: s.store && clustersPath(s.store) };
+}
+
+/** @rg/pipeline runInference on the CLI's layout (cliInferSettings). */
 export function runInference(s: InferSettings, hooks: InferenceHooks = {}): Promise<MethodOutcome[]> {
-  const settings = { ...s, adapters: s.adapters ?? defaultAdapterStore(s.home), clusters: s.store && clustersPath(s.store) };
-  return run(settings, hooks);
+  return run(cliInferSettings(s), hooks);
 }

@@ -1,29 +1,11 @@
 import { pullModel } from '@rg/engine';
 import { COMPOSE_MODES, type MethodOutcome } from '@rg/inference';
+import { inferReported } from '@rg/pipeline';
 import { Option } from 'commander';
 import { pullReporter } from '../commands/model.js';
-import type { CliContext, Progress } from '../context.js';
+import type { CliContext } from '../context.js';
 import { positiveNumber } from '../parse.js';
-import { type InferSettings, runInference } from './pipeline.js';
-
-/** Numbered "[i/total] label" announcements on stderr, for commands that run the pipeline step by step. */
-export function stepCounter(ctx: CliContext, steps: number) {
-  let total = steps;
-  let n = 0;
-  return {
-    /** Announce that the next `count` steps are not run (numbering goes on without them). */
-    skip(label: string, count: number): void {
-      n++;
-      total -= count - 1;
-      ctx.info(`[${n}/${total}] ${label}`);
-    },
-    /** Announce the next step. */
-    announce(label: string): void {
-      n++;
-      ctx.info(`[${n}/${total}] ${label}`);
-    },
-  };
-}
+import { cliInferSettings, type InferSettings } from './pipeline.js';
 
 /** @rg/engine pullModel of a known model into RG_HOME/models (a no-op when present and verified), with rg model pull's bars. */
 export async function pullStep(ctx: CliContext, name: string, home: string, quiet?: boolean): Promise<void> {
@@ -36,16 +18,9 @@ export async function pullStep(ctx: CliContext, name: string, home: string, quie
   }
 }
 
-/** runInference with one progress bar per method (TTY only, none when quiet). */
-export async function inferWithProgress(ctx: CliContext, settings: InferSettings, quiet: boolean | undefined): Promise<MethodOutcome[]> {
-  let bar: Progress | undefined;
-  return runInference(settings, {
-    onMethodStart: (method, total) => {
-      bar?.stop();
-      bar = ctx.progress(method, total, 'q', quiet);
-    },
-    onAnswer: () => bar?.tick(),
-  }).finally(() => bar?.stop());
+/** runInference on the CLI's layout (infer/pipeline.ts) with one progress bar per method (TTY only, none when quiet). */
+export function inferWithProgress(ctx: CliContext, settings: InferSettings, quiet: boolean | undefined): Promise<MethodOutcome[]> {
+  return inferReported(ctx.reporter(quiet), cliInferSettings(settings));
 }
 
 /** `--adapter-scale`: every composition weight times s (rg infer, rg bench e2e). */

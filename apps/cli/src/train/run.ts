@@ -6,21 +6,16 @@ import {
   BaseWeightMismatchError,
   DEFAULT_RECIPE,
   DEFAULT_TARGETS,
-  type EncodeOptions,
   EXAMPLE_LAYOUTS,
-  type ExampleLayout,
   LOSS_SPANS,
-  type LossSpan,
   OBJECTIVES,
   type Objective,
-  type Recipe,
   RecipeMismatchError,
-  resolveRecipe,
   type TrainMode,
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
-import { DEFAULT_SHAPE } from '@rg/pipeline';
+import { DEFAULT_SHAPE, type TrainerSettings } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
@@ -44,16 +39,9 @@ export interface TrainingRunFlags {
   gradientCheckpointing?: boolean;
 }
 
-export interface TrainerFlags extends TrainingRunFlags {
+/** rg encode's and rg cluster train's training flags: @rg/pipeline's TrainerSettings plus the run's own. */
+export interface TrainerFlags extends TrainingRunFlags, TrainerSettings {
   mode: TrainMode;
-  batchSize: number;
-  gradAccumulation: number;
-  maxTokens: number;
-  examples: ExampleLayout;
-  loss: LossSpan;
-  /** rg encode --distill-topk / --distill-weight (with --objective distill or both). */
-  distillTopk?: number;
-  distillWeight?: number;
 }
 
 /** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
@@ -109,48 +97,6 @@ export function objectiveOption(): Option {
   )
     .choices(OBJECTIVES)
     .default('lm');
-}
-
-/** The recipe flags as rg encode / rg cluster train take them: how rg bench e2e names the recipe of its encode steps. */
-export function recipeArgs(flags: { examples: ExampleLayout; loss: LossSpan }): string[] {
-  return ['--examples', flags.examples, '--loss', flags.loss];
-}
-
-/** rg encode's --objective flags (rg cluster train has none), as rg bench e2e names them with its encode steps. */
-export function objectiveArgs(flags: { objective?: Objective; distillTopk?: number; distillWeight?: number }): string[] {
-  if (!flags.objective || flags.objective === 'lm') return [];
-  const topK = flags.distillTopk !== undefined ? ['--distill-topk', String(flags.distillTopk)] : [];
-  const weight = flags.objective === 'both' && flags.distillWeight !== undefined ? ['--distill-weight', String(flags.distillWeight)] : [];
-  return ['--objective', flags.objective, ...topK, ...weight];
-}
-
-/** The trainer's options from the flags rg encode and rg cluster train share. */
-export function trainerOptions(flags: TrainerFlags): EncodeOptions {
-  return {
-    mode: flags.mode,
-    lr: flags.lr,
-    epochs: flags.epochs,
-    batchSize: flags.batchSize,
-    gradAccumulation: flags.gradAccumulation,
-    seed: flags.seed,
-    maxTokens: flags.maxTokens,
-    recipe: recipeOf(flags),
-  };
-}
-
-function recipeOf(flags: TrainerFlags): Partial<Recipe> {
-  return {
-    examples: flags.examples,
-    loss: flags.loss,
-    objective: flags.objective,
-    topK: flags.distillTopk,
-    distillWeight: flags.distillWeight,
-  };
-}
-
-/** The recipe the adapters are trained with (as recorded with them): for the run's summary. */
-export function trainerRecipe(flags: TrainerFlags): Recipe {
-  return resolveRecipe(recipeOf(flags));
 }
 
 /**
