@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { type Augmenter, type AugmentRunSummary, type Passage, runAugment } from '@rg/augment';
-import { type CorpusStore, formatFromPath, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
+import { type CorpusStore, formatFromPath, type IngestOptions, type IngestSummary, type InputFormat, ingest } from '@rg/corpus';
 import type { MethodOutcome } from '@rg/inference';
 import type { BackendName } from '@rg/retriever';
 import { type BuildIndexOptions, type BuildIndexSummary, buildIndex } from './build-index.js';
@@ -61,32 +61,53 @@ export class StepInputError extends Error {
 /** Seconds as a person reads them: "42 s", "3.5 min". */
 export const minutes = (s: number) => (s >= 90 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`);
 
+/** What ingestReported passes on to @rg/corpus ingest (the format defaults to the file name's). */
+export type IngestReportedOptions = Omit<IngestOptions, 'input' | 'format' | 'onProgress'> & { format?: InputFormat };
+
 /**
- * @rg/corpus ingest of a file into an open store (`format`: default from the file name), counted in KB, the summary
- * as a line. Resumes by itself; IngestError (a file it cannot read as that format) passes through.
+ * @rg/corpus ingest of a file into an open store, counted in KB (with the documents/s rate); then what a person must
+ * know about the file: a checkpoint that could not be used, the first bad records by line, bytes that were not UTF-8;
+ * then the summary (`output.summary`, default a line to the reporter). Resumes by itself; IngestError (a file it cannot
+ * read as that format, a bad record with `strict`) passes through.
  */
 export async function ingestReported(
   r: Reporter,
   store: CorpusStore,
   input: string,
-  format: InputFormat = formatFromPath(input),
+  options: IngestReportedOptions = {},
+  output: Pick<SummaryOutput<IngestSummary>, 'summary'> = {},
 ): Promise<IngestSummary> {
   const bar = r.progress(`ingest ${input}`, Math.max(1, Math.round(statSync(input).size / 1024)), 'KB');
+  const t0 = performance.now();
   let shownKb = 0;
   try {
     const s = await ingest(store, {
+      ...options,
       input,
-      format,
+      format: options.format ?? formatFromPath(input),
       onProgress: (p) => {
         const kb = Math.round(p.bytesRead / 1024);
-        bar.tick(kb - shownKb);
+        const docsPerSecond = p.records / Math.max((performance.now() - t0) / 1000, 1e-3);
+        bar.tick(kb - shownKb, { rate: `${docsPerSecond.toFixed(0)} docs` });
         shownKb = kb;
       },
     });
     bar.stop();
-    r.info(
-      `${s.records} records read: ${s.added} added, ${s.duplicates} duplicates, ${s.skipped} skipped; ${s.documents} documents in ${store.dir}`,
-    );
+    if (s.restarted) r.info(`${s.input}: read from the start: ${s.restarted} since the last ingest`);
+    for (const b of s.badRecords.slice(0, 10)) r.info(`${s.input}:${b.line}: skipped: ${b.message}`);
+    if (s.skipped > 10) r.info(`... ${s.skipped - 10} more bad records skipped`);
+    if (s.invalidUtf8 > 0) {
+      const lines = s.invalidUtf8Lines.slice(0, 10).join(', ');
+      r.info(
+        `${s.input}: warning: ${s.invalidUtf8} records are not valid UTF-8 (lines ${lines}${s.invalidUtf8 > 10 ? ', ...' : ''}); bad bytes were stored as U+FFFD`,
+      );
+    }
+    const resumed = s.resumedFromByte > 0 ? ` (resumed at byte ${s.resumedFromByte})` : '';
+    const replaced = s.replaced > 0 ? `${s.replaced} replaced (edited), ` : '';
+    const line =
+      `${s.records} records read${resumed}: ${s.added} added, ${replaced}${s.duplicates} duplicates, ${s.skipped} skipped; ` +
+      `${s.documents} documents in ${store.dir} (${s.docsPerSecond.toFixed(0)} docs/s)`;
+    (output.summary ?? ((l: string) => r.info(l)))(line, s);
     return s;
   } finally {
     bar.stop();

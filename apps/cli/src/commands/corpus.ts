@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatFromPath, INPUT_FORMATS, type InputFormat, ingest, readQuestions } from '@rg/corpus';
+import { formatFromPath, INPUT_FORMATS, type InputFormat, readQuestions } from '@rg/corpus';
+import { ingestReported } from '@rg/pipeline';
 import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -53,47 +54,19 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
         throw new UsageError(`--chunk-overlap (${flags.chunkOverlap}) must be smaller than --chunk-tokens (${flags.chunkTokens})`);
       }
       if (flags.chunkTokens === undefined && flags.chunkOverlap > 0) throw new UsageError('--chunk-overlap needs --chunk-tokens');
-      const size = fileSize(flags.input, '--input');
-      const format = flags.format ?? formatFromPath(flags.input);
+      fileSize(flags.input, '--input');
       const store = openStore(flags.store, { create: true });
-      const progress = ctx.progress(`ingest ${flags.input}`, Math.max(1, Math.round(size / 1024)), 'KB', flags.json);
-      const t0 = performance.now();
-      let shownKb = 0;
       try {
-        const summary = await ingest(store, {
-          input: flags.input,
-          format,
+        const options = {
+          format: flags.format,
           fields: { id: flags.idField, text: flags.textField, title: flags.titleField },
           chunk: flags.chunkTokens === undefined ? undefined : { tokens: flags.chunkTokens, overlap: flags.chunkOverlap },
           strict: flags.strict,
-          onProgress: (p) => {
-            const kb = Math.round(p.bytesRead / 1024);
-            const docsPerSecond = p.records / Math.max((performance.now() - t0) / 1000, 1e-3);
-            progress.tick(kb - shownKb, { rate: `${docsPerSecond.toFixed(0)} docs` });
-            shownKb = kb;
-          },
+        };
+        await ingestReported(ctx.reporter(flags.json), store, flags.input, options, {
+          summary: (line, summary) => (flags.json ? ctx.json(summary) : ctx.print(line)),
         });
-        progress.stop();
-        if (summary.restarted) ctx.info(`${summary.input}: read from the start: ${summary.restarted} since the last ingest`);
-        for (const b of summary.badRecords.slice(0, 10)) ctx.info(`${summary.input}:${b.line}: skipped: ${b.message}`);
-        if (summary.skipped > 10) ctx.info(`... ${summary.skipped - 10} more bad records skipped`);
-        if (summary.invalidUtf8 > 0) {
-          const lines = summary.invalidUtf8Lines.slice(0, 10).join(', ');
-          ctx.info(
-            `${summary.input}: warning: ${summary.invalidUtf8} records are not valid UTF-8 (lines ${lines}${summary.invalidUtf8 > 10 ? ', ...' : ''}); bad bytes were stored as U+FFFD`,
-          );
-        }
-        if (flags.json) ctx.json(summary);
-        else {
-          const resumed = summary.resumedFromByte > 0 ? ` (resumed at byte ${summary.resumedFromByte})` : '';
-          ctx.print(
-            `${summary.records} records read${resumed}: ${summary.added} added, ${summary.replaced > 0 ? `${summary.replaced} replaced (edited), ` : ''}` +
-              `${summary.duplicates} duplicates, ${summary.skipped} skipped; ` +
-              `${summary.documents} documents in ${flags.store} (${summary.docsPerSecond.toFixed(0)} docs/s)`,
-          );
-        }
       } finally {
-        progress.stop();
         store.close();
       }
     });

@@ -105,7 +105,7 @@ async function indexCorpus({ settings, env, out, ingest }: Run): Promise<string>
   const store = CorpusStore.open(corpus, { create: true });
   try {
     steps.announce('ingest the corpus');
-    await ingestReported(r, store, ingest.file, ingest.format);
+    await ingestReported(r, store, ingest.file, { format: ingest.format });
     if (settings.tags) {
       steps.announce('augment the whole corpus for index tags (template)');
       // rg augment's defaults: the template generator, 3 QA pairs (the tags and description do not depend on them).
