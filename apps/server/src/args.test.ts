@@ -22,6 +22,8 @@ describe('parseServerArgs', () => {
         '--batch',
         '4',
         '--worker',
+        '--weights',
+        'q8',
         '--training-pause',
         '0',
         '--no-warm',
@@ -37,6 +39,7 @@ describe('parseServerArgs', () => {
       threads: 3,
       batch: 4,
       worker: true,
+      weightFormat: 'q8',
       concurrency: 4,
       maxQueue: 0,
       requestTimeoutMs: 30_000,
@@ -57,6 +60,7 @@ describe('parseServerArgs', () => {
       threads: 2,
       batch: 8,
       worker: false,
+      weightFormat: 'f32',
       concurrency: 8,
       logLevel: 'warn',
       trainingMaxPauseMs: 10_000,
@@ -77,6 +81,7 @@ describe('parseServerArgs', () => {
     expect(() => parseServerArgs(['--log-level', 'loud'], {})).toThrow(
       '--log-level: expected one of silent, error, warn, info, debug, got "loud"',
     );
+    expect(() => parseServerArgs(['--weights', 'q2'], {})).toThrow('--weights: expected one of f32, q4, q8, got "q2"');
     expect(() => parseServerArgs(['--api-key', 'k'], {})).toThrow(ArgsError);
     expect(parseServerArgs(['--help'], {})).toBe('help');
   });

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
+import type { WeightFormat } from '@rg/engine';
 import { type Collection, loadRuntime, type ModelRuntime, openCollection, type WarmResult } from '@rg/pipeline';
 import { registerElasticsearch } from '@rg/retriever-elasticsearch';
 import { registerQdrant } from '@rg/retriever-qdrant';
@@ -28,6 +29,8 @@ export interface StartOptions extends ServerOptions {
    * Serving). Costs a second copy of the model's weights in memory.
    */
   worker?: boolean;
+  /** Projection weights of the answering sessions: f32 (default, exact), q8 or q4 (faster decoding; see loadRuntime). */
+  weightFormat?: WeightFormat;
   /**
    * An added document's training waits between its micro-batches while answers are in flight, at most this long at a
    * time (default 10,000 ms; 0: training never waits): a request no longer waits behind a whole document's training.
@@ -72,6 +75,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     home: options.home,
     threads: options.threads,
     worker: options.worker,
+    weightFormat: options.weightFormat,
     trainingMaxPauseMs: options.trainingMaxPauseMs,
     generate: batch > 1 ? batchedGenerate(batch) : undefined,
   });
@@ -104,7 +108,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 }
 
-export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' | 'threads' | 'batch'>;
+export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' | 'threads' | 'batch' | 'weightFormat'>;
 
 /** Serves open collections; `release` closes what they hold once shutdown has drained the requests. */
 export async function listen(served: ServedCollections, options: ListenOptions, release: () => Promise<void>): Promise<RunningServer> {

@@ -2,7 +2,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '@rg/lora';
+import type { ModelConfig } from './model/config.js';
 import { randomLlamaWeights, tinyLlamaConfig } from './train/tiny-model.js';
+
+/** Sizes of the tiny model that a test may change (the vocabulary is the tokenizer's). */
+export type TinyShape = Partial<Pick<ModelConfig, 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'>>;
 
 /** Role markers of the tiny model's chat template (ChatML, as SmolLM2's), then the 256 byte-level characters. */
 const SPECIALS = ['<|im_start|>', '<|im_end|>', '<|endoftext|>'];
@@ -19,11 +23,12 @@ function byteCharacters(): string[] {
 /**
  * Writes a Hugging Face model folder with a tiny random Llama (2 layers, hidden 16) and a byte-level tokenizer with a
  * chat template: `loadModel(dir)` (or the CLI's `--model DIR`) runs the whole pipeline in seconds. Its answers are noise; tests that use it
- * check wiring, not quality. The folder name is the model's store/output name.
+ * check wiring, not quality. The folder name is the model's store/output name. `shape` widens it, e.g. to a hidden
+ * size that 8- and 4-bit blocks of 32 divide (at 16 no projection is quantized).
  */
-export function writeTinyModel(dir: string): string {
+export function writeTinyModel(dir: string, shape: TinyShape = {}): string {
   const vocab = [...SPECIALS, ...byteCharacters()];
-  const config = tinyLlamaConfig({ vocabSize: vocab.length, maxPositionEmbeddings: 4096, bosTokenId: null, eosTokenIds: [1] });
+  const config = tinyLlamaConfig({ ...shape, vocabSize: vocab.length, maxPositionEmbeddings: 4096, bosTokenId: null, eosTokenIds: [1] });
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'config.json'),

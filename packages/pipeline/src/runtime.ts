@@ -10,7 +10,8 @@ import type { ModelRuntime, RuntimeOptions } from './types.js';
  */
 export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime> {
   const loaded = await loadModel(options.model, { home: options.home, pull: options.pull ?? true });
-  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads, worker: options.worker });
+  const weightFormat = options.weightFormat ?? 'f32';
+  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads, worker: options.worker, weightFormat });
   // One session per set of target modules (a collection adopted from another store may target others).
   const sessions = new Map<string, Promise<TrainingSession>>();
   let disposed = false;
@@ -24,6 +25,7 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
     threads: options.threads,
     home: options.home,
     worker: options.worker ?? false,
+    weightFormat,
     // A replacement is handed the model itself, not the per-request view engineAnswerModel passes (which tracks the
     // caches a generation cut short leaves): a batcher needs the model's batched forward and releases its own caches.
     answerModel: engineAnswerModel(lm, loaded.tokenizer, {

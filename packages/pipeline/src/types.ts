@@ -5,7 +5,7 @@
  * the paper and takes documents in and out live: an added document is ingested, indexed, augmented and encoded by a
  * durable background job (it survives kill -9 and resumes when the collection is opened again).
  */
-import type { LoraTarget, ModelConfig, Tokenizer, TrainingSession } from '@rg/engine';
+import type { LoraTarget, ModelConfig, Tokenizer, TrainingSession, WeightFormat } from '@rg/engine';
 import type { AnswerModel, ComposeMode, GenerateFn, Method } from '@rg/inference';
 import type { ExampleLayout, LossSpan } from '@rg/lora-trainer';
 import type { RequestGate } from './request-gate.js';
@@ -227,6 +227,12 @@ export interface RuntimeOptions {
    */
   worker?: boolean;
   /**
+   * Projection weights of the answering sessions (default f32: exact, what every accuracy table is measured with).
+   * q8: 8-bit blocks, ~3x the f32 decode speed on CPUs, logits within ~2% of f32's range; q4: 4-bit blocks, smaller,
+   * a little further from f32 (docs/BENCHMARKS.md, Generation). Training always runs on the f32 weights.
+   */
+  weightFormat?: WeightFormat;
+  /**
    * Replaces how tokens are generated (default: the engine's `generate`), e.g. by a batcher that decodes many requests
    * together. It must call `onToken` for every new token and let an exception thrown there end only that request
    * (that is how an abort stops a generation).
@@ -255,6 +261,8 @@ export interface ModelRuntime {
   readonly home: string;
   /** RuntimeOptions.worker: the inference sessions run in a worker thread (compositions go there in shared memory). */
   readonly worker?: boolean;
+  /** RuntimeOptions.weightFormat: the answering sessions' projection weights. */
+  readonly weightFormat: WeightFormat;
   /** Generation and scoring on the model (chat template, adapters per request). */
   readonly answerModel: AnswerModel;
   /** Answers in flight on the model, which training yields to (absent: training never waits). */

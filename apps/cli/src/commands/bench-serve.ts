@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { WEIGHT_FORMATS } from '@rg/engine';
 import {
   popqaDocument,
   readDemo,
@@ -8,11 +9,12 @@ import {
   type ServeBenchPart,
   serveBench,
 } from '@rg/server/bench';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { intList, nonNegativeInt, positiveInt, stringList } from '../parse.js';
 import { allowBusyOption, benchCommand, benchRun } from './bench.js';
+// The shipped demo corpus and questions (apps/cli/demo): small documents that encode in seconds each.
 import { DEMO_DIR } from './demo.js';
 
 // The measuring is the server's (apps/server/src/bench, also `nx run server:bench`); this is its `rg` entry.
@@ -24,8 +26,6 @@ type Flags = Omit<ServeBenchOptions, 'model' | 'home' | 'threads' | 'collection'
   allowBusy?: boolean;
   json?: boolean;
 };
-
-/** The shipped demo corpus and questions (apps/cli/demo): small documents that encode in seconds each. */
 
 export function registerBenchServe(program: Command, ctx: CliContext): void {
   const d = SERVE_BENCH_DEFAULTS;
@@ -48,6 +48,11 @@ export function registerBenchServe(program: Command, ctx: CliContext): void {
     .option('--max-new-tokens <n>', 'max_tokens of the overhead, concurrency and add parts', positiveInt, d.maxNewTokens)
     .option('--batch <n>', 'the served --batch (rows decoded together)', positiveInt, d.batch)
     .option('--worker', 'serve with rg serve --worker (decoding in a worker thread)')
+    .addOption(
+      new Option('--weights <format>', "serve with rg serve --weights (the answering model's projection weights)")
+        .choices(WEIGHT_FORMATS)
+        .default('f32'),
+    )
     .option('--no-warm', "serve with rg serve --no-warm: the adapters' first uses read them from disk")
     .option(
       '--training-pause <s>',

@@ -1,3 +1,4 @@
+import { WEIGHT_FORMATS, type WeightFormat } from '@rg/engine';
 import {
   DEFAULT_BATCH,
   DEFAULT_PORT,
@@ -8,7 +9,7 @@ import {
   startServer,
   untilSignal,
 } from '@rg/server';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { collect, nonNegativeInt, positiveInt } from '../parse.js';
@@ -19,6 +20,7 @@ interface ServeFlags {
   port: number;
   batch: number;
   worker?: boolean;
+  weights: WeightFormat;
   /** Absent: `batch` (as rg-server). */
   concurrency?: number;
   maxQueue: number;
@@ -51,6 +53,14 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option(
       '--worker',
       'decode in a worker thread (keeps its garbage collections off the thread that serves requests; a second copy of the weights)',
+    )
+    .addOption(
+      new Option(
+        '--weights <format>',
+        "the answering model's projection weights: f32 (exact), q8 (8-bit blocks: ~3x faster decoding, logits within ~2% of f32's range) or q4; training always uses f32",
+      )
+        .choices(WEIGHT_FORMATS)
+        .default('f32'),
     )
     .option('--concurrency <n>', 'generations at the same time (default: --batch, so that a batch can fill)', positiveInt)
     .option(
@@ -102,6 +112,7 @@ function serveOptions(
     threads: config.threads,
     batch: flags.batch,
     worker: flags.worker ?? false,
+    weightFormat: flags.weights,
     // As rg-server: a batch fills only with as many generations running at once.
     concurrency: flags.concurrency ?? flags.batch,
     maxQueue: flags.maxQueue,

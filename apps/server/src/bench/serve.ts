@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median, type Summary, summary } from '@rg/bench-kit';
+import type { WeightFormat } from '@rg/engine';
 import { DEFAULT_BATCH } from '../batching.js';
 import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
 import { type RunningServer, startServer } from '../start.js';
@@ -43,6 +44,8 @@ export interface ServeBenchOptions {
   batch: number;
   /** Decode in a worker thread. */
   worker?: boolean;
+  /** The answering model's projection weights (default f32). */
+  weights?: WeightFormat;
   /**
    * Serve as rg serve does by default, the adapters read into memory before anything is timed (default true); false
    * (--no-warm): each adapter's first use in the overhead part reads it from disk.
@@ -74,6 +77,7 @@ export interface ServeBenchResult {
   threads: number;
   batch: number;
   worker: boolean;
+  weights: WeightFormat;
   /** `warmedAdapters`: read into memory before timing (null: --no-warm). */
   collection: { dir: string; documents: number; warmedAdapters: number | null };
   maxNewTokens: number;
@@ -143,6 +147,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
   if (compare.some((b) => b < 1)) throw new RangeError('compareBatch: sizes must be positive');
   if (parts.has('add') && !options.newDocument) throw new RangeError('the add part needs newDocument');
   const worker = options.worker ?? false;
+  const weights = options.weights ?? 'f32';
   const warm = options.warm ?? true;
   const dir = options.collection ?? join(options.home, 'collections', 'bench-serve');
   const serve = (batch: number, concurrency: number, trainingMaxPauseMs = options.trainingPause * 1000) =>
@@ -157,6 +162,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
       batch,
       concurrency,
       worker,
+      weightFormat: weights,
       trainingMaxPauseMs,
       warmAdapters: warm,
       logLevel: 'silent',
@@ -188,6 +194,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
     threads: options.threads,
     batch: options.batch,
     worker,
+    weights,
     collection: { dir, documents: collection.documentCount(), warmedAdapters },
     maxNewTokens: options.maxNewTokens,
   };

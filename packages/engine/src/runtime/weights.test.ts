@@ -102,4 +102,22 @@ describe('MatMulNBits blocks', () => {
     const err = Math.max(...want.map((v, i) => Math.abs(v - got[i]))) / Math.max(...want.map(Math.abs));
     expect(err).toBeLessThan(0.05);
   });
+
+  it('a model whose projections no block of 32 divides loads in every format and computes as f32 (nothing to quantize)', async () => {
+    // hidden 16: every projection stays f32, and the LM head's K = 16 too; the session has no external data at all.
+    const config = tinyLlamaConfig();
+    const weights = randomLlamaWeights(config, 5);
+    const ids = [1, 5, 9];
+    const logits = async (format: 'f32' | 'q4' | 'q8') => {
+      const lm = await OrtCausalLM.load(config, weights, { threads: 1, weightFormat: format });
+      try {
+        return Array.from((await lm.forward({ ids, numLogits: ids.length })).logits);
+      } finally {
+        await lm.dispose();
+      }
+    };
+    const exact = await logits('f32');
+    expect(await logits('q8')).toEqual(exact);
+    expect(await logits('q4')).toEqual(exact);
+  });
 });

@@ -98,6 +98,8 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
   };
 
   const externalData = () => {
+    // A model with no block-aligned projection has nothing in the file; ORT refuses an empty buffer.
+    if (offset === 0) return [];
     const data = new Uint8Array(offset);
     let at = 0;
     for (const c of chunks) {

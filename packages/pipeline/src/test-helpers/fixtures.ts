@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTinyModel } from '@rg/engine/testing';
+import { type TinyShape, writeTinyModel } from '@rg/engine/testing';
 import { loadRuntime } from '../runtime.js';
 import type { ModelRuntime, NewDocument, OpenCollectionOptions, RuntimeOptions } from '../types.js';
 
@@ -25,10 +25,11 @@ export const FAST: OpenCollectionOptions['create'] = { recipe: { epochs: 1 }, an
 export async function tinyRuntime(
   prefix: string,
   options: Partial<RuntimeOptions> = {},
+  shape?: TinyShape,
 ): Promise<{ dir: string; runtime: ModelRuntime; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `rg-pipeline-${prefix}-`));
   const runtime = await loadRuntime({
-    model: writeTinyModel(join(dir, 'tiny-llama')),
+    model: writeTinyModel(join(dir, 'tiny-llama'), shape),
     home: join(dir, 'home'),
     threads: 1,
     ...options,
