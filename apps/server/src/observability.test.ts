@@ -29,11 +29,12 @@ describe('GET /v1/models', () => {
 });
 
 describe('GET /healthz', () => {
-  it('answers ok with each collection', async () => {
+  it('answers ok with each collection, and how the process collects garbage', async () => {
     h = harness();
     h.a.addDocument({ text: 'x' });
     expect((await h.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({
       status: 'ok',
+      gc: process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel',
       collections: [
         { name: 'a', documents: 1, pending_jobs: 1 },
         { name: 'b', documents: 0, pending_jobs: 0 },

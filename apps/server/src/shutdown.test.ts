@@ -46,6 +46,10 @@ describe('listen and SIGTERM', () => {
     const reader = res.body!.getReader();
     await reader.read();
     signals.emit('SIGTERM');
+    // A second SIGTERM while draining is held by a listener (on a real process, Node's default would kill it).
+    expect(signals.listenerCount('SIGTERM')).toBe(1);
+    expect(signals.listenerCount('SIGINT')).toBe(0);
+    signals.emit('SIGTERM');
     await new Promise((r) => setTimeout(r, 50));
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     let rest = '';

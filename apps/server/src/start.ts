@@ -182,19 +182,26 @@ export function untilSignal(
 ): Promise<number> {
   return new Promise((done) => {
     const stop = (signal: string) => {
+      // A second SIGTERM while draining (a supervisor signalling every process of the group, a parent passing one on)
+      // changes nothing; a second SIGINT (Ctrl-C again) falls to Node's default and ends the process at once.
       signals.off('SIGTERM', onTerm);
       signals.off('SIGINT', onInt);
+      signals.on('SIGTERM', ignore);
       say(`rg-server: ${signal}: draining requests in flight, then closing the collections`);
-      server.shutdown().then(
-        () => done(0),
-        (e: Error) => {
-          say(`rg-server: shutdown failed: ${e.message}`);
-          done(1);
-        },
-      );
+      server
+        .shutdown()
+        .then(
+          () => done(0),
+          (e: Error) => {
+            say(`rg-server: shutdown failed: ${e.message}`);
+            done(1);
+          },
+        )
+        .finally(() => signals.off('SIGTERM', ignore));
     };
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');
+    const ignore = () => {};
     signals.on('SIGTERM', onTerm);
     signals.on('SIGINT', onInt);
   });

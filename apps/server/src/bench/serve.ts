@@ -4,6 +4,7 @@ import { median, type Summary, summary } from '@rg/bench-kit';
 import type { WeightFormat } from '@rg/engine';
 import { DEFAULT_BATCH } from '../batching.js';
 import { DEFAULT_SERVER_OPTIONS } from '../deps.js';
+import { currentGc, type GcMode } from '../gc.js';
 import { type RunningServer, startServer } from '../start.js';
 import { type AddResult, measureAdd } from './add.js';
 import { type BatchingResult, measureBatching } from './batching.js';
@@ -78,6 +79,8 @@ export interface ServeBenchResult {
   batch: number;
   worker: boolean;
   weights: WeightFormat;
+  /** How this process collects garbage (the server's gc.ts): what `rg serve` would run with on this machine. */
+  gc: GcMode;
   /** `warmedAdapters`: read into memory before timing (null: --no-warm). */
   collection: { dir: string; documents: number; warmedAdapters: number | null };
   maxNewTokens: number;
@@ -195,6 +198,7 @@ export async function serveBench(options: ServeBenchOptions, say: (line: string)
     batch: options.batch,
     worker,
     weights,
+    gc: currentGc(),
     collection: { dir, documents: collection.documentCount(), warmedAdapters },
     maxNewTokens: options.maxNewTokens,
   };

@@ -23,10 +23,11 @@ afterAll(() => {
 function startProcess(
   args: string[],
   env: Record<string, string> = {},
+  nodeFlags: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = spawn(
     process.execPath,
-    ['--conditions=development', '--import', join(HELPERS, 'register-ts.mjs'), join(HELPERS, 'server-process.ts'), ...args],
+    [...nodeFlags, '--conditions=development', '--import', join(HELPERS, 'register-ts.mjs'), join(HELPERS, 'server-process.ts'), ...args],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -70,6 +71,33 @@ describe('the rg-server process', () => {
     expect(await exit).toBe(0);
     expect(stderr()).toContain('SIGTERM: draining');
     expect(stderr()).not.toContain('sk-proc-key');
+  });
+
+  it('says in /healthz that it runs with --single-threaded-gc; a second SIGTERM while draining does not cut the drain short', async () => {
+    const args = ['--collection', join(dir, 'gc'), '--model', model, '--home', join(dir, 'home'), '--threads', '1', '--port', '0'];
+    const { child, url, stderr } = await startProcess(args, {}, ['--single-threaded-gc']);
+    const exit = exited(child);
+    expect((await (await fetch(`${url}/healthz`)).json()).gc).toBe('single-threaded');
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 24, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    // As a supervisor that signals every process of the group, or twice: Node's default for the second would kill it.
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    let body = new TextDecoder().decode(first.value);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      body += new TextDecoder().decode(value);
+    }
+    expect(sseData(body).at(-1)).toBe('[DONE]');
+    expect(await exit).toBe(0);
+    expect(stderr()).toContain('SIGTERM: draining');
   });
 
   it('exits 2 naming a bad flag', async () => {

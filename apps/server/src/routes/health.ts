@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServedCollections } from '../deps.js';
+import { currentGc } from '../gc.js';
 import type { ServerMetrics } from '../metrics.js';
 
 /** GET /healthz (open even with an API key, for load balancers) and GET /metrics (Prometheus text). */
 export function healthRoutes(app: FastifyInstance, served: ServedCollections, metrics: ServerMetrics): void {
   app.get('/healthz', async () => ({
     status: 'ok',
+    // How this process collects garbage (see gc.ts): single-threaded on small machines.
+    gc: currentGc(),
     collections: [...served.collections].map(([name, c]) => ({ name, documents: c.documentCount(), pending_jobs: c.pendingJobs().length })),
   }));
 

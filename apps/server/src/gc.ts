@@ -1,0 +1,15 @@
+/**
+ * V8's collector without background threads (`node --single-threaded-gc`). On a machine with few cores, V8's
+ * concurrent marking and parallel scavenging threads take a core from the thread that serves requests while it
+ * retrieves and composes adapters: on 2 cores the p99 of that work was 7.6-13.0 ms with the flag and 10.3-32.1 ms
+ * without (docs/BENCHMARKS.md, Serving). The flag can only be given when Node starts (V8 aborts when background marking
+ * is turned off in a running process), so it is the operator's: `node --single-threaded-gc …/rg-server.js`.
+ */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+export type GcMode = 'single-threaded' | 'parallel';
+
+/** The collector this process runs with (GET /healthz and `rg bench serve` say it). */
+export function currentGc(execArgv: readonly string[] = process.execArgv): GcMode {
+  return execArgv.includes(SINGLE_THREADED_GC) ? 'single-threaded' : 'parallel';
+}
