@@ -72,6 +72,9 @@ export function contentHash(doc: Pick<Document, 'title' | 'text'>): string {
     .digest('hex');
 }
 
+/** How long opening and writing wait for another connection's lock before failing (SQLITE_BUSY). */
+const BUSY_TIMEOUT_MS = 5000;
+
 /**
  * The document store: one SQLite file (WAL) in a folder. Documents are keyed by id and by
  * content hash; writes go in batches inside one transaction each, together with the ingest
@@ -115,24 +118,37 @@ export class CorpusStore {
    * Open the store in `dir`, creating it unless `create` is false (read-only commands must not
    * leave an empty store behind a mistyped path). Errors name the folder or database file.
    */
-  static open(dir: string, opts: { create?: boolean } = {}): CorpusStore {
+  static open(dir: string, opts: { create?: boolean; busyTimeoutMs?: number } = {}): CorpusStore {
     const file = join(dir, STORE_FILE);
     if (existsSync(dir) && !statSync(dir).isDirectory()) throw new StoreOpenError(`${dir}: is a file, expected a store folder`);
     if (opts.create === false && !existsSync(file)) {
       throw new StoreOpenError(`${dir}: no corpus store here (missing ${STORE_FILE}); create one with \`rg corpus ingest --store ${dir}\``);
     }
     mkdirSync(dir, { recursive: true });
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      createSchema(db);
-    } catch (e) {
-      db?.close();
-      throw new StoreOpenError(`${file}: cannot open the corpus store (${(e as Error).message})`);
+    const busyTimeoutMs = opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    // Two processes creating the same store at once (the server's jobs and an rg command, two ingests): switching a
+    // new database to WAL fails with SQLITE_BUSY at once, without SQLite's busy handler. Opening again succeeds.
+    const deadline = Date.now() + busyTimeoutMs;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      let db: Database.Database | undefined;
+      try {
+        db = new Database(file);
+        // Writes from another connection wait for its lock this long instead of failing at once.
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        createSchema(db);
+        return new CorpusStore(dir, db);
+      } catch (e) {
+        db?.close();
+        const code = (e as { code?: unknown }).code;
+        if (typeof code === 'string' && code.startsWith('SQLITE_BUSY') && Date.now() + wait <= deadline) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+          continue;
+        }
+        throw new StoreOpenError(`${file}: cannot open the corpus store (${(e as Error).message})`);
+      }
     }
-    return new CorpusStore(dir, db);
   }
 
   /**

@@ -103,7 +103,7 @@ export function objectiveOption(): Option {
  * Stored adapters of another recipe (RecipeMismatchError) are the user's to sort out: a usage error, with the flags
  * that keep both (`hint`, e.g. "--store DIR or --dataset NAME").
  */
-export function recipeMismatchAsUsage(hint: string): (e: unknown) => never {
+function recipeMismatchAsUsage(hint: string): (e: unknown) => never {
   return (e) => {
     throw e instanceof RecipeMismatchError || e instanceof WarmupMismatchError ? new UsageError(`${e.message} (${hint})`) : e;
   };

@@ -82,12 +82,16 @@ describe('serveBench', () => {
     for (const run of out.batching!.runs) expect(run.completionTokensPerSecond).toBeGreaterThan(0);
     expect(out.batching!.speedup).toBeGreaterThan(0);
     expect(out.peakRssMb).toBeGreaterThan(0);
+    // f32 unless asked; the collector is the test process's own.
+    expect(out).toMatchObject({ weights: 'f32', gc: process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel' });
     // The order of the fields is the order rg bench serve prints them in.
     expect(Object.keys(out)).toEqual([
       'model',
       'threads',
       'batch',
       'worker',
+      'weights',
+      'gc',
       'collection',
       'maxNewTokens',
       'overhead',
