@@ -12,8 +12,7 @@ import {
   indexReported,
   inferReported,
   ingestReported,
-  type Reporter,
-  type StepCounter,
+  type RunEnvironment,
   StepInputError,
 } from './reported.js';
 
@@ -41,15 +40,8 @@ export interface DemoOptions {
   docs?: number;
 }
 
-export interface DemoEnvironment {
-  model: string;
-  home: string;
-  threads: number;
-  env: Record<string, string | undefined>;
-  reporter: Reporter;
-  /** Announces the demo's five steps (a caller that pulls the model first announces that one itself). */
-  steps: StepCounter;
-}
+/** `steps` announces the demo's DEMO_STEPS steps (a caller that pulls the model first announces that one itself). */
+export type DemoEnvironment = RunEnvironment;
 
 /** The number of steps runDemo announces. */
 export const DEMO_STEPS = 5;

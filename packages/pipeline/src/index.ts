@@ -80,6 +80,7 @@ export {
   NO_PROGRESS,
   type Progress,
   type Reporter,
+  type RunEnvironment,
   SILENT,
   type StepCounter,
   StepInputError,

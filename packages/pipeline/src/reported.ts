@@ -29,6 +29,18 @@ export const NO_PROGRESS: Progress = { tick() {}, stop() {} };
 /** A reporter that drops everything. */
 export const SILENT: Reporter = { info() {}, progress: () => NO_PROGRESS };
 
+/** What a run of many steps (the demo, the end-to-end table) runs on and reports to. */
+export interface RunEnvironment {
+  /** The model as given (a known name, .gguf or folder), where models and caches live, onnxruntime threads. */
+  model: string;
+  home: string;
+  threads: number;
+  /** Environment variables the index backends read (their URLs and keys). */
+  env: Record<string, string | undefined>;
+  reporter: Reporter;
+  steps: StepCounter;
+}
+
 /** Numbered "[i/total] label" lines, for a run of many steps (rg demo, the end-to-end table). */
 export interface StepCounter {
   /** The next step. */

@@ -41,6 +41,16 @@ function startProcess(
   });
 }
 
+/** What a stream still sends after its first chunk, with that chunk, as text. */
+async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>, first: Uint8Array | undefined): Promise<string> {
+  let body = new TextDecoder().decode(first);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return body;
+    body += new TextDecoder().decode(value);
+  }
+}
+
 const exited = (child: ChildProcess) => new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
 describe('the rg-server process', () => {
@@ -61,12 +71,7 @@ describe('the rg-server process', () => {
     const reader = res.body!.getReader();
     const first = await reader.read();
     child.kill('SIGTERM');
-    let body = new TextDecoder().decode(first.value);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      body += new TextDecoder().decode(value);
-    }
+    const body = await readRest(reader, first.value);
     expect(sseData(body).at(-1)).toBe('[DONE]');
     expect(await exit).toBe(0);
     expect(stderr()).toContain('SIGTERM: draining');
@@ -89,12 +94,7 @@ describe('the rg-server process', () => {
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGTERM');
-    let body = new TextDecoder().decode(first.value);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      body += new TextDecoder().decode(value);
-    }
+    const body = await readRest(reader, first.value);
     expect(sseData(body).at(-1)).toBe('[DONE]');
     expect(await exit).toBe(0);
     expect(stderr()).toContain('SIGTERM: draining');

@@ -20,8 +20,7 @@ import {
   indexReported,
   inferReported,
   ingestReported,
-  type Reporter,
-  type StepCounter,
+  type RunEnvironment,
 } from '../reported.js';
 import { recipeFlags, type TrainerSettings, trainerOptions } from '../training-settings.js';
 import { warmupReported } from '../warmup-reported.js';
@@ -40,15 +39,8 @@ const ENCODE_DEFAULTS: Pick<TrainerSettings, 'mode' | 'batchSize' | 'gradAccumul
 /** rg cluster's defaults of the k-means settings the e2e table does not take. */
 const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6, refit: false } as const;
 
-/** What the table runs on and reports to: the model, where models live, threads, and the caller's pieces. */
-export interface E2eEnvironment {
-  model: string;
-  home: string;
-  threads: number;
-  /** Environment variables the index backends read (their URLs and keys). */
-  env: Record<string, string | undefined>;
-  reporter: Reporter;
-  steps: StepCounter;
+/** What the table runs on and reports to, and the augmenter its generator settings name. */
+export interface E2eEnvironment extends RunEnvironment {
   /** The augmenter the settings' generator names (the caller checks its flags, loads a model or probes a server). */
   augmenter(): Promise<Augmenter>;
 }
