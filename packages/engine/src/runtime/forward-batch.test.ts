@@ -109,3 +109,34 @@ describe.each([false, true])('forwardBatch (worker: %s)', (worker) => {
     lm.release(batch.cache);
   });
 });
+
+describe.each(['q8', 'q4'] as const)('forwardBatch with %s weights (what rg serve --weights batches)', (format) => {
+  // Wide enough for blocks of 32: at the tiny model's hidden 16 nothing would be quantized.
+  const wide = tinyLlamaConfig({ eosTokenIds: [], hiddenSize: 64, intermediateSize: 96, headDim: 16, vocabSize: 48 });
+  const wideWeights = randomLlamaWeights(wide, 4);
+
+  it('rows with their own adapters give the logits of single-row forwards on the same compact weights', async () => {
+    const lm = await OrtCausalLM.load(wide, wideWeights, { threads: 1, weightFormat: format });
+    try {
+      const rowLoras = [randomLora(wide, 2, ['q_proj', 'down_proj'], 5, 0.5), null, randomLora(wide, 2, ['v_proj', 'up_proj'], 6, 0.5)];
+      const sets = await Promise.all(rowLoras.map((l) => (l ? lm.prepareAdapters(l) : null)));
+      const rows = [
+        [4, 9, 1, 27],
+        [8, 8, 2, 30, 11, 5],
+        [12, 7],
+      ];
+      const adapters = await lm.batchAdapters(sets);
+      const batch = await lm.forwardBatch({ ids: rows, adapters });
+      for (const [b, ids] of rows.entries()) {
+        const single = await lm.forward({ ids, adapters: sets[b] });
+        const row = batch.logits.subarray(b * wide.vocabSize, (b + 1) * wide.vocabSize);
+        // The same int8-activation kernels on both paths: equal up to summation order.
+        expect(maxAbsDiff(row, single.logits)).toBeLessThan(1e-3);
+        lm.release(single.cache);
+      }
+      for (const h of [batch.cache, adapters]) lm.release(h);
+    } finally {
+      await lm.dispose();
+    }
+  });
+});
