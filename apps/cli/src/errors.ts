@@ -1,4 +1,4 @@
-import { AugmentDataError } from '@rg/augment';
+import { AugmentDataError, GeneratorSettingsError } from '@rg/augment';
 import { BusyMachineError } from '@rg/bench-kit';
 import { ClusteringInputError } from '@rg/clustering';
 import { IngestError } from '@rg/corpus';
@@ -38,6 +38,7 @@ const USER_INPUT_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error>
   BusyMachineError,
   ClusteringInputError,
   DatasetError,
+  GeneratorSettingsError,
   IndexMissingError,
   InferenceInputError,
   IngestError,

@@ -25,8 +25,11 @@ export {
   type AugmenterSpec,
   defaultConcurrency,
   GENERATORS,
+  type GeneratorSettings,
+  GeneratorSettingsError,
   type OpenAugmenterOptions,
   openAugmenter,
+  openGenerator,
 } from './open-augmenter.js';
 export { isPragLayout, type PragItem, passagesFromPrag, pragPassageId, recordsFromPrag, type ToPragOptions, toPragItems } from './prag.js';
 export {

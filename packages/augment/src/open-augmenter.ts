@@ -59,3 +59,64 @@ export async function openAugmenter(spec: AugmenterSpec, options: OpenAugmenterO
 export function defaultConcurrency(generator: AugmenterSpec['generator']): number {
   return generator === 'openai' ? 4 : 1;
 }
+
+/** Generator settings as a person gives them (rg augment's and rg bench e2e's flags, a script's options). */
+export interface GeneratorSettings {
+  generator: AugmenterSpec['generator'];
+  /** Question/answer pairs per passage. */
+  qa: number;
+  /** Template generator only: wordings of each passage. */
+  phrasings?: number;
+  /** openai: requests in flight. */
+  concurrency?: number;
+  unit?: AugmentUnit;
+  /** local: the model's projection weights (default q4: augmenting is generation, where speed matters). */
+  weights?: WeightFormat;
+  temperature?: number;
+  maxAttempts?: number;
+  /** openai: base URL of an OpenAI-compatible API, the model name, the timeout per request in seconds (default 120). */
+  llmUrl?: string;
+  llmModel?: string;
+  llmTimeout?: number;
+}
+
+/** Generator settings that do not go together (named as rg augment's flags): the caller's to fix. */
+export class GeneratorSettingsError extends Error {
+  override name = 'GeneratorSettingsError';
+}
+
+/**
+ * The settings checked, then openAugmenter: `local` gives the model, its home and threads; the openai generator's
+ * key comes from `env.RG_LLM_API_KEY` (never from settings, which end up in logs and figures).
+ */
+export async function openGenerator(
+  s: GeneratorSettings,
+  local: { model: string; home: string; threads: number },
+  env: Record<string, string | undefined> = {},
+): Promise<Augmenter> {
+  const options = { qaCount: s.qa, maxAttempts: s.maxAttempts, temperature: s.temperature, unit: s.unit };
+  if (s.generator === 'template') return openAugmenter({ generator: 'template', phrasings: s.phrasings }, options);
+  if (s.phrasings !== undefined)
+    throw new GeneratorSettingsError('--phrasings is an option of --generator template (a model writes its own wordings)');
+  if (s.generator === 'openai') {
+    if (!s.llmUrl || !s.llmModel) throw new GeneratorSettingsError('--generator openai needs --llm-url and --llm-model');
+    if (!/^https?:\/\//.test(s.llmUrl)) throw new GeneratorSettingsError(`--llm-url: expected an http:// or https:// URL, got ${s.llmUrl}`);
+    const spec = {
+      generator: 'openai',
+      url: s.llmUrl,
+      model: s.llmModel,
+      apiKey: env.RG_LLM_API_KEY || undefined,
+      concurrency: s.concurrency,
+      timeoutMs: (s.llmTimeout ?? 120) * 1000,
+    } as const;
+    return openAugmenter(spec, options);
+  }
+  const spec = {
+    generator: 'local',
+    model: local.model,
+    home: local.home,
+    threads: local.threads,
+    weightFormat: s.weights ?? 'q4',
+  } as const;
+  return openAugmenter(spec, options);
+}

@@ -6,7 +6,7 @@ import {
   type AugmentUnit,
   defaultConcurrency,
   GENERATORS,
-  openAugmenter,
+  openGenerator,
   type PassageInput,
   passagesFromPrag,
   readAugmented,
@@ -87,34 +87,10 @@ export type GeneratorFlags = Pick<
   | 'llmTimeout'
 > & { json?: boolean };
 
-/** The flags checked, then @rg/augment openAugmenter (the local model loaded, a server probed). */
+/** @rg/augment openGenerator on rg's model, home and threads (the local model loaded, a server probed). */
 export async function makeAugmenter(flags: GeneratorFlags, ctx: CliContext, config: Config): Promise<Augmenter> {
-  const options = { qaCount: flags.qa, maxAttempts: flags.maxAttempts, temperature: flags.temperature, unit: flags.unit };
-  if (flags.generator === 'template') return openAugmenter({ generator: 'template', phrasings: flags.phrasings }, options);
-  if (flags.phrasings !== undefined)
-    throw new UsageError('--phrasings is an option of --generator template (a model writes its own wordings)');
-  if (flags.generator === 'openai') {
-    if (!flags.llmUrl || !flags.llmModel) throw new UsageError('--generator openai needs --llm-url and --llm-model');
-    if (!/^https?:\/\//.test(flags.llmUrl)) throw new UsageError(`--llm-url: expected an http:// or https:// URL, got ${flags.llmUrl}`);
-    const spec = {
-      generator: 'openai',
-      url: flags.llmUrl,
-      model: flags.llmModel,
-      apiKey: ctx.io.env.RG_LLM_API_KEY || undefined,
-      concurrency: flags.concurrency,
-      timeoutMs: flags.llmTimeout * 1000,
-    } as const;
-    return openAugmenter(spec, options);
-  }
-  if (!flags.json) ctx.info(`loading ${config.model} ...`);
-  const spec = {
-    generator: 'local',
-    model: config.model,
-    home: config.home,
-    threads: config.threads,
-    weightFormat: flags.weights,
-  } as const;
-  return openAugmenter(spec, options);
+  if (flags.generator === 'local' && flags.phrasings === undefined && !flags.json) ctx.info(`loading ${config.model} ...`);
+  return openGenerator(flags, config, ctx.io.env);
 }
 
 function printSummary(ctx: CliContext, s: AugmentRunSummary, flags: AugmentFlags): void {

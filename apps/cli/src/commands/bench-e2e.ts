@@ -5,7 +5,6 @@ import type { CliContext } from '../context.js';
 import { adapterScaleOption, composeOption } from '../infer/steps.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
 import { examplesOption, lossOption, objectiveOption, trainingErrorsAsUsage } from '../train/run.js';
-import { makeAugmenter } from './augment.js';
 import { benchCommand, benchRun } from './bench.js';
 import { clusteringAsUsage } from './cluster.js';
 
@@ -80,13 +79,8 @@ export function registerBenchE2e(program: Command, ctx: CliContext): void {
       // The commit is recorded at start (a run takes hours and HEAD may move meanwhile). Accuracy does not depend on
       // the load, so e2e never refuses a busy machine; it records the load, which the cost columns (timings) depend on.
       const run = benchRun(ctx, { threads: config.threads, allowBusy: true });
-      const env = {
-        ...config,
-        cwd: ctx.io.cwd,
-        env: ctx.io.env,
-        reporter: ctx.reporter(flags.json),
-        augmenter: () => makeAugmenter({ ...flags, weights: 'q4', llmTimeout: 120 }, ctx, config),
-      };
+      // The augmenter is the library's default: the --generator's (template, or the local model at q4).
+      const env = { ...config, cwd: ctx.io.cwd, env: ctx.io.env, reporter: ctx.reporter(flags.json) };
       const { figures, files } = await runE2e(flags, env, () => run.finish())
         .catch(trainingErrorsAsUsage('another --out DIR'))
         .catch(clusteringAsUsage);

@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Augmenter, defaultConcurrency, readPassages, TemplateAugmenter } from '@rg/augment';
+import { type Augmenter, defaultConcurrency, openGenerator, readPassages, TemplateAugmenter } from '@rg/augment';
 import type { ClusterModel } from '@rg/clustering';
 import { CorpusStore } from '@rg/corpus';
 import type { LoraTarget } from '@rg/engine';
@@ -41,8 +41,11 @@ const CLUSTER_DEFAULTS = { pick: 'centroid', maxIterations: 100, tolerance: 1e-6
 
 /** What the table runs on and reports to, and the augmenter its generator settings name. */
 export interface E2eEnvironment extends RunEnvironment {
-  /** The augmenter the settings' generator names (the caller checks its flags, loads a model or probes a server). */
-  augmenter(): Promise<Augmenter>;
+  /**
+   * The augmenter to use; default: the settings' generator (@rg/augment openGenerator: the template, or the local
+   * model at q4 on this environment's model, home and threads).
+   */
+  augmenter?: () => Promise<Augmenter>;
 }
 
 /** What the run is about, resolved from the settings. */
@@ -132,7 +135,8 @@ async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOpti
   const { reporter: r, steps } = env;
   const augmented = join(out, 'augmented.jsonl');
   steps.announce('augment');
-  const augmenter = await env.augmenter();
+  if (!env.augmenter && settings.generator === 'local') r.info(`loading ${env.model} ...`);
+  const augmenter = await (env.augmenter?.() ?? openGenerator({ ...settings, weights: 'q4' }, env, env.env));
   const passages = (await readPassages(docsFile)).passages;
   await augmentReported(r, passages, augmented, augmenter, { concurrency: defaultConcurrency(settings.generator) });
   const adapters = join(out, 'adapters');
