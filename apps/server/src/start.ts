@@ -78,6 +78,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     weightFormat: options.weightFormat,
     trainingMaxPauseMs: options.trainingMaxPauseMs,
     generate: batch > 1 ? batchedGenerate(batch) : undefined,
+    batched: batch > 1,
   });
   const collections = new Map<string, Collection>();
   try {

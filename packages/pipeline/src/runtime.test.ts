@@ -23,4 +23,12 @@ describe('loadRuntime weightFormat', () => {
     for (const [i, e] of exact.entries()) expect(Math.abs(eight[i] - e)).toBeLessThan(0.1 * Math.max(spread, Math.abs(e)));
     expect(eight).not.toEqual(exact);
   });
+
+  it('batched: the batched graph is made while loading, and answers as before', async () => {
+    const t = await tinyRuntime('batched', { batched: true });
+    cleanups.push(t.cleanup);
+    const messages = [{ role: 'user' as const, content: 'Who keeps the lighthouse?' }];
+    const [a] = await t.runtime.answerModel.continuationLogLikelihoods!(messages, ['Edda'], { adapters: null });
+    expect(Number.isFinite(a)).toBe(true);
+  });
 });

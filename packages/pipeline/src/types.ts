@@ -233,6 +233,11 @@ export interface RuntimeOptions {
    */
   weightFormat?: WeightFormat;
   /**
+   * Make the batched graph's session while loading (default false): for a `generate` that decodes requests together,
+   * so that the first concurrent requests do not wait for it.
+   */
+  batched?: boolean;
+  /**
    * Replaces how tokens are generated (default: the engine's `generate`), e.g. by a batcher that decodes many requests
    * together. It must call `onToken` for every new token and let an exception thrown there end only that request
    * (that is how an abort stops a generation).

@@ -327,6 +327,15 @@ export class OrtCausalLM implements BatchedCausalLM {
     return { rows: sets.length, id: await this.host.stack({ rows, axes, minLength: 1 }) } as HostedBatchAdapters;
   }
 
+  /**
+   * Makes the session of the batched (per-row) graph now rather than on the first forwardBatch, which would wait for
+   * it (seconds: a second session over the weights, compact ones quantized again): a server that batches calls this
+   * at start, so that its first concurrent requests do not pay for it.
+   */
+  prepareBatched(): Promise<void> {
+    return this.ensurePerRowSession();
+  }
+
   private ensurePerRowSession(): Promise<void> {
     this.perRowSession ??= this.createPerRowSession();
     return this.perRowSession;

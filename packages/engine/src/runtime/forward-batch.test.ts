@@ -118,6 +118,8 @@ describe.each(['q8', 'q4'] as const)('forwardBatch with %s weights (what rg serv
   it('rows with their own adapters give the logits of single-row forwards on the same compact weights', async () => {
     const lm = await OrtCausalLM.load(wide, wideWeights, { threads: 1, weightFormat: format });
     try {
+      // As a batching server does at start; preparing twice makes one session.
+      await Promise.all([lm.prepareBatched(), lm.prepareBatched()]);
       const rowLoras = [randomLora(wide, 2, ['q_proj', 'down_proj'], 5, 0.5), null, randomLora(wide, 2, ['v_proj', 'up_proj'], 6, 0.5)];
       const sets = await Promise.all(rowLoras.map((l) => (l ? lm.prepareAdapters(l) : null)));
       const rows = [
