@@ -189,16 +189,17 @@ export function untilSignal(
       signals.off('SIGINT', onInt);
       signals.on('SIGTERM', ignore);
       say(`rg-server: ${signal}: draining requests in flight, then closing the collections`);
-      server
-        .shutdown()
-        .then(
-          () => done(0),
-          (e: Error) => {
-            say(`rg-server: shutdown failed: ${e.message}`);
-            done(1);
-          },
-        )
-        .finally(() => signals.off('SIGTERM', ignore));
+      const finish = (code: number) => {
+        signals.off('SIGTERM', ignore);
+        done(code);
+      };
+      server.shutdown().then(
+        () => finish(0),
+        (e: Error) => {
+          say(`rg-server: shutdown failed: ${e.message}`);
+          finish(1);
+        },
+      );
     };
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');

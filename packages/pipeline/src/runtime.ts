@@ -12,7 +12,14 @@ export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime
   const loaded = await loadModel(options.model, { home: options.home, pull: options.pull ?? true });
   const weightFormat = options.weightFormat ?? 'f32';
   const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads, worker: options.worker, weightFormat });
-  if (options.batched) await lm.prepareBatched();
+  if (options.batched) {
+    try {
+      await lm.prepareBatched();
+    } catch (e) {
+      await lm.dispose();
+      throw e;
+    }
+  }
   // One session per set of target modules (a collection adopted from another store may target others).
   const sessions = new Map<string, Promise<TrainingSession>>();
   let disposed = false;

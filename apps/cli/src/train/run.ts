@@ -11,7 +11,6 @@ import {
   OBJECTIVES,
   type Objective,
   RecipeMismatchError,
-  type TrainMode,
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
@@ -40,9 +39,7 @@ export interface TrainingRunFlags {
 }
 
 /** rg encode's and rg cluster train's training flags: @rg/pipeline's TrainerSettings plus the run's own. */
-export interface TrainerFlags extends TrainingRunFlags, TrainerSettings {
-  mode: TrainMode;
-}
+export interface TrainerFlags extends TrainingRunFlags, TrainerSettings {}
 
 /** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
 export function addTrainerOptions(command: Command, unit: string): Command {

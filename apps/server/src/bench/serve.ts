@@ -79,7 +79,7 @@ export interface ServeBenchResult {
   batch: number;
   worker: boolean;
   weights: WeightFormat;
-  /** How this process collects garbage (the server's gc.ts): what `rg serve` would run with on this machine. */
+  /** How this process collects garbage (the server's gc.ts): started with --single-threaded-gc, or Node's default. */
   gc: GcMode;
   /** `warmedAdapters`: read into memory before timing (null: --no-warm). */
   collection: { dir: string; documents: number; warmedAdapters: number | null };

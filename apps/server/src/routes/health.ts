@@ -7,7 +7,7 @@ import type { ServerMetrics } from '../metrics.js';
 export function healthRoutes(app: FastifyInstance, served: ServedCollections, metrics: ServerMetrics): void {
   app.get('/healthz', async () => ({
     status: 'ok',
-    // How this process collects garbage (see gc.ts): single-threaded on small machines.
+    // How this process collects garbage (gc.ts): with --single-threaded-gc, or Node's default.
     gc: currentGc(),
     collections: [...served.collections].map(([name, c]) => ({ name, documents: c.documentCount(), pending_jobs: c.pendingJobs().length })),
   }));
