@@ -70,6 +70,18 @@ export { type InferenceHooks, type InferSettings, runInference } from './infer-d
 export { InferenceInputError } from './infer-errors.js';
 export { type AdapterScope, adapterScopeInStore, DEFAULT_SHAPE, type ScopeShape, shapeOrDefaults } from './infer-scope.js';
 export {
+  type AdapterFolder,
+  checkAdapterFolders,
+  contextRoom,
+  encodePrompt,
+  openPromptSession,
+  type PromptInput,
+  PromptInputError,
+  type PromptSession,
+  type PromptSessionOptions,
+  readAdapterFolders,
+} from './prompt-session.js';
+export {
   augmentReported,
   daptReported,
   encodeReported,

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
-import type { LoraTarget } from '@rg/engine';
 import { DEFAULT_TARGETS, WARMUP_ADAPTER_ID } from '@rg/lora-trainer';
-import { warmupReported } from '@rg/pipeline';
+import { type WarmupRequest, warmupReported } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
@@ -9,24 +8,12 @@ import { defaultAdapterStore, targetList } from '../train/common.js';
 import { trainingErrorsAsUsage } from '../train/run.js';
 import { adapterCommand } from './adapter.js';
 
-interface WarmupFlags {
+/** rg adapter warmup's flags: the warm-up request before paths are resolved and the excluded sample is paired. */
+interface WarmupFlags extends Omit<WarmupRequest, 'spec' | 'exclude' | 'store'> {
   dataset: string;
-  dataDir: string;
-  split?: string;
-  n: number;
   excludeSample?: number;
   excludeSeed: number;
   store?: string;
-  adapterDataset?: string;
-  rank: number;
-  alpha: number;
-  lr: number;
-  epochs: number;
-  targets: LoraTarget[];
-  batchSize: number;
-  gradAccumulation: number;
-  seed: number;
-  maxTokens: number;
   json?: boolean;
 }
 
