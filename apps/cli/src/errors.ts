@@ -1,5 +1,5 @@
 import { AugmentDataError, GeneratorSettingsError } from '@rg/augment';
-import { BusyMachineError } from '@rg/bench-kit';
+import { BenchUsageError, BusyMachineError } from '@rg/bench-kit';
 import { ClusteringInputError } from '@rg/clustering';
 import { IngestError } from '@rg/corpus';
 import { QueueUrlError } from '@rg/encode-queue';
@@ -35,6 +35,7 @@ const USER_INPUT_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error>
   AdapterFormatError,
   AugmentDataError,
   BenchInputError,
+  BenchUsageError,
   BusyMachineError,
   ClusteringInputError,
   DatasetError,

@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type BenchArgs, benchFlags, benchMain } from './runner.js';
+import { type BenchArgs, benchMain } from './runner.js';
+import { type BenchFlag, type BenchSpec, parseBenchFlags } from './spec.js';
 
 class MissingInput extends Error {}
+
+const FLAGS: BenchFlag[] = [
+  { name: 'count', kind: 'int', help: 'how many', default: 1 },
+  { name: 'sizes', kind: 'ints', help: 'sizes', default: [2] },
+  { name: 'no-peer', kind: 'switch', help: 'skip the peer' },
+];
 
 /** Runs benchMain on `argv`, returning what it printed and the exit code it set. */
 async function main(argv: string[], run: (bench: string, args: BenchArgs) => Promise<Record<string, unknown>>, load = 0.2) {
@@ -10,15 +17,15 @@ async function main(argv: string[], run: (bench: string, args: BenchArgs) => Pro
   vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0);
   vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
   process.exitCode = undefined;
+  const spec = (name: string): BenchSpec => ({
+    name,
+    description: name,
+    flags: name === 'first' ? FLAGS : FLAGS.slice(0, 2),
+    usageErrors: [MissingInput],
+    run: (a) => run(name, a),
+  });
   try {
-    await benchMain({
-      benches: ['first', 'second'],
-      options: benchFlags(['count', 'sizes']),
-      usageErrors: [MissingInput],
-      argv,
-      run,
-      loadavg: () => [load, load, load],
-    });
+    await benchMain([spec('first'), spec('second')], { argv, loadavg: () => [load, load, load] });
     return { out: out.join(''), err: err.join(''), code: process.exitCode };
   } finally {
     vi.restoreAllMocks();
@@ -35,7 +42,7 @@ describe('benchMain', () => {
     let seen: { bench: string; count: number; sizes: number[]; threads: number; model: string } | undefined;
     const r = await main(['second', '--count', '7', '--sizes', '1,4', '--json', '--allow-busy'], async (bench, a) => {
       const run = a.start();
-      seen = { bench, count: a.int('count', 1), sizes: a.ints('sizes', [2]), threads: a.threads, model: a.model };
+      seen = { bench, count: a.num('count'), sizes: a.nums('sizes') ?? [], threads: a.threads, model: a.model };
       return { bench, ...run.finish(), n: seen.count };
     });
     expect(seen).toEqual({ bench: 'second', count: 7, sizes: [1, 4], threads: 3, model: 'smollm2-135m-instruct' });
@@ -45,8 +52,10 @@ describe('benchMain', () => {
   });
 
   it('a bad flag, an unknown bench or a usage error of the spec exits 2 with one line naming the flag', async () => {
-    const bad = await main(['--count', 'x'], async (_b, a) => ({ n: a.int('count', 1) }));
-    expect([bad.code, bad.err]).toEqual([2, 'bench first: --count: expected an integer ≥ 1, got "x"\n']);
+    const bad = await main(['--count', 'x'], async (_b, a) => ({ n: a.num('count') }));
+    expect([bad.code, bad.err]).toEqual([2, 'bench first: --count: expected a positive integer, got "x"\n']);
+    const foreign = await main(['second', '--no-peer'], async () => ({}));
+    expect([foreign.code, foreign.err]).toEqual([2, 'bench second: --no-peer is not a flag of bench second\n']);
     const unknown = await main(['third'], async () => ({}));
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/expected one of first, second, got "third"/);
@@ -64,5 +73,35 @@ describe('benchMain', () => {
     const allowed = await main(['--allow-busy'], async (_b, a) => ({ busy: a.start().finish().busy }), 3.2);
     expect([allowed.code, JSON.parse(allowed.out).busy]).toEqual([undefined, true]);
     await expect(main([], async () => Promise.reject(new TypeError('a bug')))).rejects.toThrow('a bug');
+  });
+});
+
+describe('parseBenchFlags', () => {
+  const at = { cwd: '/work', root: '/repo' };
+  it('converts by kind, fills defaults (a default path from the root, a given one from the working folder)', () => {
+    const flags: BenchFlag[] = [
+      { name: 'n', kind: 'count', help: '', default: 0 },
+      { name: 'x', kind: 'number', help: '' },
+      { name: 'names', kind: 'list', help: '', default: ['a'] },
+      { name: 'pick', kind: 'choice', help: '', choices: ['p', 'q'], default: 'p' },
+      { name: 'data', kind: 'path', help: '', default: '../data' },
+      { name: 'file', kind: 'path', help: '' },
+      { name: 'fast', kind: 'switch', help: '' },
+    ];
+    const v = parseBenchFlags(flags, { x: '0.5', names: 'b, c', file: 'f.json', fast: true }, at);
+    expect(Object.fromEntries(v)).toEqual({ n: 0, x: 0.5, names: ['b', 'c'], pick: 'p', data: '/data', file: '/work/f.json', fast: true });
+  });
+
+  it('names the flag and what it expected', () => {
+    const bad = (f: BenchFlag, raw: string) => () => parseBenchFlags([f], { [f.name]: raw }, at);
+    expect(bad({ name: 'n', kind: 'count', help: '' }, '-1')).toThrow('--n: expected a non-negative integer, got "-1"');
+    expect(bad({ name: 'x', kind: 'number', help: '' }, '0')).toThrow('--x: expected a number greater than 0, got "0"');
+    expect(bad({ name: 'k', kind: 'ints', help: '' }, '1,0')).toThrow('--k: expected comma-separated positive integers, got "1,0"');
+    expect(bad({ name: 'd', kind: 'choice', help: '', choices: ['fp32', 'fp16'] }, 'bf16')).toThrow(
+      '--d: expected one of fp32, fp16, got "bf16"',
+    );
+    expect(() => parseBenchFlags([{ name: 'store', kind: 'path', help: 'the store', required: true }], {}, at)).toThrow(
+      '--store is required: the store',
+    );
   });
 });

@@ -2,49 +2,89 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchRun, BusyMachineError, startRun } from './run.js';
+import { type BenchFlag, type BenchSpec, BenchUsageError, type FlagValues, parseBenchFlags } from './spec.js';
 
-/** A mistake in a runner's flags or inputs: said on stderr with exit 2, never a stack trace. */
-export class BenchUsageError extends Error {
-  override name = 'BenchUsageError';
-}
-
-/** What a package's benchmark runner reads its flags through (`benchMain`'s `run`). */
+/** What a benchmark's `run` reads its flags and its surroundings through. */
 export interface BenchArgs {
-  /** The repository root, whatever folder Nx runs the runner in: peers (tools/) and data default to it. */
+  /** Where peers (tools/) and data (../shared/data) are looked for: the repository root for Nx, the working folder for rg. */
   readonly root: string;
-  /** As the rg CLI: --model/--home/--threads, else RG_MODEL, RG_HOME, RG_THREADS (an empty value is unset), else its defaults. */
+  /** As the rg CLI: --model/--home/--threads, else RG_MODEL, RG_HOME, RG_THREADS, else its defaults. */
   readonly model: string;
   readonly home: string;
   readonly threads: number;
-  string(name: string): string | undefined;
+  /** A numeric flag's value (int, count, number), or its default. */
+  num(name: string): number;
+  /** A comma-separated integer flag's values, or its default (undefined when neither). */
+  nums(name: string): number[] | undefined;
+  /** A string, choice or path flag's value (a path made absolute), or its default. */
+  str(name: string): string | undefined;
+  /** A list flag's values, or its default. */
+  strs(name: string): string[] | undefined;
+  /** A switch: whether it was given. */
   flag(name: string): boolean;
-  /** An integer ≥ `min` (default 1), or `fallback` when the flag is absent. */
-  int(name: string, fallback: number, min?: number): number;
-  /** Comma-separated integers ≥ `min` (default 1). */
-  ints(name: string, fallback: readonly number[], min?: number): number[];
-  /** A number > 0. */
-  positive(name: string, fallback: number): number;
-  /** One of `choices`. */
-  choice<T extends string>(name: string, choices: readonly T[], fallback: T): T;
-  /** An absolute path (resolved against the working folder), or undefined when the flag is absent. */
-  path(name: string): string | undefined;
   /** Starts the load guard: refuses a busy machine unless --allow-busy (or `allowBusy`: figures load does not change). */
   start(options?: { allowBusy?: boolean }): BenchRun;
-  /** Progress, on stderr. */
+  /** Progress lines, on stderr. */
   say(line: string): void;
+  /** A counter with rate and ETA where the caller shows one (rg on a terminal); silent otherwise. */
+  progress(label: string, total: number, unit: string): { tick(n?: number): void; stop(): void };
   /** Fails the run as a usage error (exit 2). */
   usage(message: string): never;
 }
 
-export interface BenchMainSpec {
-  /** The benchmarks this runner offers, chosen by the first positional argument (the first is the default). */
-  benches: readonly string[];
-  /** The benchmark's own flags (--model, --home, --threads, --allow-busy and --json are every runner's). */
-  options: Record<string, { type: 'string' | 'boolean' }>;
-  /** Errors that are the user's inputs (a missing file, a bad dataset): exit 2 with their message. */
-  usageErrors?: ReadonlyArray<abstract new (...args: never[]) => Error>;
-  /** Runs `bench` and returns the JSON object to print. */
-  run(bench: string, args: BenchArgs): Promise<Record<string, unknown>>;
+/** Where a runner (Nx's or rg's) runs a benchmark: the global settings, the load source, the output. */
+export interface BenchHost {
+  root: string;
+  /** The folder relative paths the user typed are resolved against. */
+  cwd: string;
+  model: string;
+  home: string;
+  threads: number;
+  allowBusy: boolean;
+  loadavg?: () => number[];
+  say(line: string): void;
+  progress?: BenchArgs['progress'];
+}
+
+const SILENT = { tick() {}, stop() {} };
+
+/** The readers `run` gets over flags parsed with parseBenchFlags. */
+export function benchArgs(values: FlagValues, host: BenchHost): BenchArgs {
+  const get = (name: string) => {
+    if (!values.has(name)) throw new Error(`bench flag --${name} is not declared`);
+    return values.get(name);
+  };
+  const usage = (message: string): never => {
+    throw new BenchUsageError(message);
+  };
+  return {
+    root: host.root,
+    model: host.model,
+    home: host.home,
+    threads: host.threads,
+    num(name) {
+      const v = get(name);
+      if (typeof v !== 'number') throw new Error(`bench flag --${name} has no number (and no default)`);
+      return v;
+    },
+    nums: (name) => get(name) as number[] | undefined,
+    str: (name) => get(name) as string | undefined,
+    strs: (name) => get(name) as string[] | undefined,
+    flag: (name) => get(name) === true,
+    start: (options = {}) =>
+      startRun({ cwd: host.root, threads: host.threads, loadavg: host.loadavg, allowBusy: options.allowBusy || host.allowBusy }),
+    say: host.say,
+    progress: host.progress ?? (() => SILENT),
+    usage,
+  };
+}
+
+/** True for the errors a runner reports as the user's (exit 2, one line): bad flags, a busy machine, the spec's own. */
+export function isBenchUsageError(spec: BenchSpec, e: unknown): e is Error {
+  return e instanceof BenchUsageError || e instanceof BusyMachineError || (spec.usageErrors?.some((k) => e instanceof k) ?? false);
+}
+
+export interface BenchMainOptions {
   /** The rg CLI's default model (a runner without a model never reads it). */
   defaultModel?: string;
   /** The arguments (default: the process's). */
@@ -53,97 +93,59 @@ export interface BenchMainSpec {
   loadavg?: () => number[];
 }
 
-/** A runner's own flags: these take a value, those are switches. */
-export function benchFlags(strings: readonly string[], switches: readonly string[] = []): BenchMainSpec['options'] {
-  return Object.fromEntries([
-    ...strings.map((name) => [name, { type: 'string' as const }]),
-    ...switches.map((name) => [name, { type: 'boolean' as const }]),
-  ]);
-}
-
 // This file is packages/bench-kit/{src,dist}/runner.*: the root is three folders up from either.
 const ROOT = resolve(import.meta.dirname, '../../..');
 
+const parseType = (f: BenchFlag) => ({ type: f.kind === 'switch' ? ('boolean' as const) : ('string' as const) });
+
 /**
- * The body of a package's `src/bench/main.ts` (its `nx run <project>:bench`): parses the flags, applies the CLI's
- * environment defaults, runs the benchmark and prints its JSON (one line with --json). Bad flags, a busy machine and
- * the spec's usage errors exit 2 with a one-line message, as `rg bench` does.
+ * The body of a package's `src/bench/main.ts` (its `nx run <project>:bench [name]`): the first positional argument
+ * picks one of `benches` (default the first), its flags are parsed as rg bench parses them, it runs, and its JSON is
+ * printed (one line with --json). Bad flags, a busy machine and the spec's usage errors exit 2 with a one-line message.
  */
-export async function benchMain(spec: BenchMainSpec): Promise<void> {
-  let bench = spec.benches[0];
-  const usage = (message: string): never => {
-    throw new BenchUsageError(message);
-  };
+export async function benchMain(benches: readonly BenchSpec[], options: BenchMainOptions = {}): Promise<void> {
+  let spec = benches[0];
   try {
     const text = { type: 'string' } as const;
+    const all = Object.fromEntries(benches.flatMap((b) => b.flags.map((f) => [f.name, parseType(f)])));
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({
-        args: spec.argv,
+        args: options.argv,
         allowPositionals: true,
-        options: { model: text, home: text, threads: text, 'allow-busy': { type: 'boolean' }, json: { type: 'boolean' }, ...spec.options },
+        options: { model: text, home: text, threads: text, 'allow-busy': { type: 'boolean' }, json: { type: 'boolean' }, ...all },
       });
     } catch (e) {
-      return usage((e as Error).message);
+      throw new BenchUsageError((e as Error).message);
     }
     const { values, positionals } = parsed;
-    bench = positionals[0] ?? bench;
-    if (positionals.length > 1 || !spec.benches.includes(bench))
-      usage(`expected one of ${spec.benches.join(', ')}, got "${positionals.join(' ')}"`);
-    const string = (name: string) => {
-      const v = values[name];
-      return typeof v === 'string' ? v : undefined;
-    };
-    const int = (name: string, fallback: number, min = 1, raw = string(name)) => {
-      if (raw === undefined || raw === '') return fallback;
-      if (!/^\d+$/.test(raw) || Number(raw) < min) usage(`--${name}: expected an integer ≥ ${min}, got "${raw}"`);
-      return Number(raw);
-    };
+    const chosen = benches.find((b) => b.name === (positionals[0] ?? spec.name));
+    if (positionals.length > 1 || !chosen)
+      throw new BenchUsageError(`expected one of ${benches.map((b) => b.name).join(', ')}, got "${positionals.join(' ')}"`);
+    spec = chosen;
+    const own = new Set(['model', 'home', 'threads', 'allow-busy', 'json', ...spec.flags.map((f) => f.name)]);
+    for (const name of Object.keys(values)) if (!own.has(name)) throw new BenchUsageError(`--${name} is not a flag of bench ${spec.name}`);
+    const raw = values as Record<string, string | boolean | undefined>;
+    const string = (name: string) => (typeof raw[name] === 'string' ? (raw[name] as string) : undefined);
     const env = process.env;
-    const args: BenchArgs = {
+    const threads = string('threads') ?? (env.RG_THREADS || undefined);
+    if (threads !== undefined && !(/^\d+$/.test(threads) && Number(threads) >= 1))
+      throw new BenchUsageError(`--threads: expected a positive integer, got "${threads}"`);
+    const args = benchArgs(parseBenchFlags(spec.flags, raw, { cwd: process.cwd(), root: ROOT }), {
       root: ROOT,
-      model: string('model') ?? (env.RG_MODEL || spec.defaultModel || 'smollm2-135m-instruct'),
+      cwd: process.cwd(),
+      model: string('model') ?? (env.RG_MODEL || options.defaultModel || 'smollm2-135m-instruct'),
       home: string('home') ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
-      threads: int('threads', 2, 1, string('threads') ?? (env.RG_THREADS || undefined)),
-      string,
-      flag: (name) => values[name] === true,
-      int: (name, fallback, min = 1) => int(name, fallback, min),
-      ints: (name, fallback, min = 1) =>
-        string(name)
-          ?.split(',')
-          .map((s) => int(name, 0, min, s.trim())) ?? [...fallback],
-      positive(name, fallback) {
-        const raw = string(name);
-        if (raw === undefined) return fallback;
-        const n = Number(raw);
-        return n > 0 && Number.isFinite(n) ? n : usage(`--${name}: expected a number greater than 0, got "${raw}"`);
-      },
-      choice(name, choices, fallback) {
-        const raw = string(name) ?? fallback;
-        return (choices as readonly string[]).includes(raw)
-          ? (raw as typeof fallback)
-          : usage(`--${name}: one of ${choices.join(', ')}, got "${raw}"`);
-      },
-      path: (name) => {
-        const raw = string(name);
-        return raw === undefined ? undefined : resolve(raw);
-      },
-      start: (options = {}) =>
-        startRun({
-          cwd: ROOT,
-          threads: args.threads,
-          loadavg: spec.loadavg,
-          allowBusy: options.allowBusy || values['allow-busy'] === true,
-        }),
+      threads: threads === undefined ? 2 : Number(threads),
+      allowBusy: raw['allow-busy'] === true,
+      loadavg: options.loadavg,
       say: (line) => process.stderr.write(`${line}\n`),
-      usage,
-    };
-    const out = await spec.run(bench, args);
-    process.stdout.write(`${values.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
+    });
+    const out = await spec.run(args);
+    process.stdout.write(`${raw.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
   } catch (e) {
-    const expected = e instanceof BenchUsageError || e instanceof BusyMachineError || spec.usageErrors?.some((k) => e instanceof k);
-    if (!expected) throw e;
-    process.stderr.write(`bench ${bench}: ${(e as Error).message}\n`);
+    if (!isBenchUsageError(spec, e)) throw e;
+    process.stderr.write(`bench ${spec.name}: ${e.message}\n`);
     process.exitCode = 2;
   }
 }

@@ -7,7 +7,7 @@ import { pullStep } from '../infer/steps.js';
 import { positiveInt } from '../parse.js';
 
 /** The shipped corpus and questions (invented facts: see demo/README.md). */
-export const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
+const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
 
 interface DemoFlags {
   out: string;

@@ -31,7 +31,7 @@ interface BuildFlags {
 }
 
 /** `--field-weights text=1,title=1,tags=0.5,description=0.5`: a bad one names its field. */
-export function fieldWeightsOption(value: string): FieldWeights {
+function fieldWeightsOption(value: string): FieldWeights {
   try {
     return parseFieldWeights(value);
   } catch (e) {
@@ -42,7 +42,7 @@ export function fieldWeightsOption(value: string): FieldWeights {
 const DEFAULT_WEIGHTS_TEXT = FIELD_NAMES.map((f) => `${f}=${DEFAULT_FIELD_WEIGHTS[f]}`).join(',');
 
 /** @rg/pipeline fieldsFromAugmented of `file`; a missing, malformed or foreign file is a usage error naming `flag`. */
-export async function readRetrievalFields(
+async function readRetrievalFields(
   file: string,
   store: CorpusStore,
   flag = '--augmented',

@@ -1,17 +1,16 @@
+import { STORE_BENCH } from '@rg/adapter-store/bench';
+import { ADAPTER_DTYPE_BENCH, GENERATE_BENCH } from '@rg/engine/bench';
+import { TRAIN_BENCH } from '@rg/lora-trainer/bench';
+import { CLUSTER_BENCH, RETRIEVE_BENCH } from '@rg/pipeline/bench';
+import { SERVE_BENCH } from '@rg/server/bench';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAdapter } from './adapter.js';
 import { registerAdapterTrain } from './adapter-train.js';
 import { registerAdapterWarmup } from './adapter-warmup.js';
 import { registerAugment } from './augment.js';
-import { registerBenchAdapterDtype } from './bench-adapter-dtype.js';
-import { registerBenchCluster } from './bench-cluster.js';
+import { registerBenchSpec } from './bench.js';
 import { registerBenchE2e } from './bench-e2e.js';
-import { registerBenchGenerate } from './bench-generate.js';
-import { registerBenchRetrieve } from './bench-retrieve.js';
-import { registerBenchServe } from './bench-serve.js';
-import { registerBenchStore } from './bench-store.js';
-import { registerBenchTrain } from './bench-train.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
@@ -24,31 +23,32 @@ import { registerRetrieve } from './retrieve.js';
 import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 
+/** Every `rg bench` command: the packages' benchmark specs and the end-to-end table. */
+function registerBenches(program: Command, ctx: CliContext): void {
+  for (const spec of [STORE_BENCH, ADAPTER_DTYPE_BENCH, CLUSTER_BENCH, GENERATE_BENCH, RETRIEVE_BENCH, TRAIN_BENCH])
+    registerBenchSpec(program, ctx, spec);
+  registerBenchE2e(program, ctx);
+  registerBenchSpec(program, ctx, SERVE_BENCH);
+}
+
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */
 export const commandModules: Array<(program: Command, ctx: CliContext) => void> = [
   registerDemo,
   registerAdapter,
-  registerBenchStore,
-  registerBenchAdapterDtype,
+  registerBenches,
   registerCluster,
-  registerBenchCluster,
   registerCorpus,
   registerIndex,
   registerRetrieve,
   registerModel,
   registerGenerate,
-  registerBenchGenerate,
   registerAugment,
-  registerBenchRetrieve,
   registerAdapterTrain,
   registerAdapterWarmup,
   registerEncode,
   registerWorker,
-  registerBenchTrain,
   registerInfer,
-  registerBenchE2e,
   registerServe,
-  registerBenchServe,
   // Last: it rewrites how every command registered above checks its required options.
   unknownOptionsFirst,
 ];

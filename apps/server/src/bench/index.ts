@@ -11,3 +11,4 @@ export {
   type ServeBenchResult,
   serveBench,
 } from './serve.js';
+export { SERVE_BENCH } from './spec.js';

@@ -25,3 +25,4 @@ export {
   type ServingFigures,
 } from './generate-batch.js';
 export { checkGgufForPeer, checkPeerScript, checkPythonPeer, PeerSetupError, type PythonPeer, runPeer } from './peer.js';
+export { ADAPTER_DTYPE_BENCH, GENERATE_BENCH } from './spec.js';

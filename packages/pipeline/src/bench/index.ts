@@ -38,3 +38,4 @@ export {
 } from './retrieve.js';
 export { type BenchQuestion, KS, measure, type RecallFigures } from './retrieve-recall.js';
 export type { AnnFigures, AnnScaleRow, AnnScaling, ScaleRow } from './retrieve-scale.js';
+export { CLUSTER_BENCH, RETRIEVE_BENCH } from './spec.js';
