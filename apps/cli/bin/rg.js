@@ -11,5 +11,12 @@ if (!existsSync(entry)) {
   );
   process.exit(1);
 }
+// A reader that stops early (\`rg ... | head\`) closes the pipe: stop quietly, as other Unix tools do, not with a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -17,3 +17,19 @@ describe('fault: bin/rg.js before a build', () => {
     expect(r.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|\n\s+at /);
   });
 });
+
+describe('fault: rg ... | head', () => {
+  it('a reader that closes the pipe early ends rg quietly (no EPIPE stack)', () => {
+    const bin = join(import.meta.dirname, '../bin/rg.js');
+    // `head -c 1` reads one byte and exits while rg is still writing the help of rg serve.
+    const r = spawnSync(
+      'bash',
+      ['-c', `node ${JSON.stringify(bin)} serve --help | head -c 1 >/dev/null; echo "rg exited \${PIPESTATUS[0]}"`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.stdout.trim()).toBe('rg exited 0');
+    expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+  });
+});

@@ -1,6 +1,6 @@
 import type { Progress, Reporter } from '@rg/pipeline';
+import { type Config, loadConfig } from '@rg/pipeline';
 import cliProgress from 'cli-progress';
-import { type Config, loadConfig } from './config.js';
 
 /** Where a command writes; tests capture these instead of the real streams. */
 export interface Io {

@@ -1,5 +1,5 @@
 import { AugmentDataError, GeneratorSettingsError } from '@rg/augment';
-import { BenchUsageError, BusyMachineError } from '@rg/bench-kit';
+import { BenchUsageError, BusyMachineError, FlagError } from '@rg/bench-kit';
 import { ClusteringInputError } from '@rg/clustering';
 import { IngestError } from '@rg/corpus';
 import { QueueUrlError } from '@rg/encode-queue';
@@ -8,7 +8,7 @@ import { PeerSetupError } from '@rg/engine/bench';
 import { DatasetError } from '@rg/inference';
 import { AdapterFormatError } from '@rg/lora';
 import { NoChatTemplateError } from '@rg/lora-trainer';
-import { InferenceInputError, StepInputError, WarmupSplitError } from '@rg/pipeline';
+import { ConfigError, InferenceInputError, StepInputError, WarmupSplitError } from '@rg/pipeline';
 import { BenchInputError } from '@rg/pipeline/bench';
 import { IndexMissingError } from '@rg/retriever';
 
@@ -38,7 +38,9 @@ const USER_INPUT_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error>
   BenchUsageError,
   BusyMachineError,
   ClusteringInputError,
+  ConfigError,
   DatasetError,
+  FlagError,
   GeneratorSettingsError,
   IndexMissingError,
   InferenceInputError,

@@ -1,3 +1,3 @@
-export { type Config, ConfigSchema, defaultConfig, loadConfig } from './config.js';
+export { type Config, ConfigSchema, defaultConfig, loadConfig } from '@rg/pipeline';
 export { ExitCode, InterruptedError, NotBuiltError, UsageError } from './errors.js';
 export { buildProgram, main, VERSION } from './main.js';

@@ -8,5 +8,12 @@ if (!existsSync(entry)) {
   process.stderr.write(`rg-server: not built yet: ${entry.pathname} is missing.\nRun \`pnpm build\` in the repository root first.\n`);
   process.exit(1);
 }
+// A reader that stops early (\`rg-server ... | head\`) closes the pipe: stop quietly, as other Unix tools do, not with a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArgsError, parseServerArgs } from './args.js';
 
@@ -84,5 +87,18 @@ describe('parseServerArgs', () => {
     expect(() => parseServerArgs(['--weights', 'q2'], {})).toThrow('--weights: expected one of f32, q4, q8, got "q2"');
     expect(() => parseServerArgs(['--api-key', 'k'], {})).toThrow(ArgsError);
     expect(parseServerArgs(['--help'], {})).toBe('help');
+  });
+
+  it('reads model, home and threads from ./rg.config.json as rg does, under the environment and the flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-server-args-'));
+    writeFileSync(join(dir, 'rg.config.json'), JSON.stringify({ model: 'file.gguf', home: '/file-home', threads: 3 }));
+    expect(parseServerArgs([], {}, dir)).toMatchObject({ model: 'file.gguf', home: '/file-home', threads: 3 });
+    expect(parseServerArgs(['--threads', '1'], { RG_HOME: '/env-home' }, dir)).toMatchObject({
+      model: 'file.gguf',
+      home: '/env-home',
+      threads: 1,
+    });
+    writeFileSync(join(dir, 'rg.config.json'), JSON.stringify({ threads: 0 }));
+    expect(() => parseServerArgs([], {}, dir)).toThrow(/rg\.config\.json: "threads" \(RG_THREADS\)/);
   });
 });

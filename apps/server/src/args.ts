@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Flag, FlagError, type FlagValues, flagsUsage, parseArgsOptions, parseFlags } from '@rg/bench-kit';
 import { WEIGHT_FORMATS, type WeightFormat } from '@rg/engine';
+import { ConfigError, loadConfig } from '@rg/pipeline';
 import { DEFAULT_BATCH } from './batching.js';
 import { DEFAULT_SERVER_OPTIONS, LOG_LEVELS, type LogLevel } from './deps.js';
 import { DEFAULT_PORT, type StartOptions } from './start.js';
@@ -10,81 +10,131 @@ export class ArgsError extends Error {
   override name = 'ArgsError';
 }
 
-export const USAGE = `usage: rg-server [--collection DIR]... [--host 127.0.0.1] [--port ${DEFAULT_PORT}] [--model NAME|FILE|DIR]
-                 [--home DIR] [--threads N] [--batch N] [--worker] [--weights f32|q4|q8] [--concurrency N] [--max-queue N] [--timeout SECONDS] [--log-level LEVEL]
-                 [--training-pause SECONDS] [--no-warm]
-The first --collection is the default one (none: <home>/collections/default, created if missing).
---batch N (default ${DEFAULT_BATCH}): up to N generations decode together, each with its own adapters; --concurrency defaults to it.
---worker: decode in a worker thread (keeps decoding's garbage collections off the thread that serves requests; a second copy of the weights).
---weights FORMAT (default f32, exact): the answering model's projection weights; q8 (8-bit blocks) decodes ~3x faster with logits within ~2% of f32's range, q4 (4-bit) is smaller and a little further off. Training always uses f32.
---training-pause SECONDS (default 10; 0: never): an added document's training waits between its steps while answers are in flight, at most this long at a time.
---no-warm: do not read the collections' adapters into memory at start (by default they are, up to 90% of the adapter cache, so that no request's first use of an adapter reads it from disk).
-Environment: RG_MODEL, RG_HOME, RG_THREADS, RG_SERVER_API_KEY (Bearer key; never on the command line, where ps shows it).`;
+/** The server's flags, declared once: rg-server parses them with parseArgs, `rg serve` with commander. */
+export const SERVER_FLAGS: readonly Flag[] = [
+  {
+    name: 'collection',
+    kind: 'string',
+    value: '<dir>',
+    repeatable: true,
+    help: 'collection folder, repeatable; the first is the default (none: <home>/collections/default); created if missing',
+  },
+  { name: 'host', kind: 'string', value: '<host>', help: 'address to listen on', default: '127.0.0.1' },
+  { name: 'port', kind: 'count', help: 'port (0: any free one)', default: DEFAULT_PORT },
+  {
+    name: 'batch',
+    kind: 'int',
+    help: 'generations decoded together, each row with its own adapters; 1: each decodes alone',
+    default: DEFAULT_BATCH,
+  },
+  {
+    name: 'worker',
+    kind: 'switch',
+    help: 'decode in a worker thread (keeps its garbage collections off the thread that serves requests; a second copy of the weights)',
+  },
+  {
+    name: 'weights',
+    kind: 'choice',
+    value: '<format>',
+    choices: WEIGHT_FORMATS,
+    default: 'f32',
+    help: "the answering model's projection weights: f32 (exact), q8 (8-bit blocks: ~3x faster decoding, logits within ~2% of f32's range) or q4; training always uses f32",
+  },
+  { name: 'concurrency', kind: 'int', help: 'generations at the same time (default: --batch, so that a batch can fill)' },
+  {
+    name: 'max-queue',
+    kind: 'count',
+    help: 'requests that may wait for a generation; one more is answered 429',
+    default: DEFAULT_SERVER_OPTIONS.maxQueue,
+  },
+  {
+    name: 'timeout',
+    kind: 'int',
+    value: '<seconds>',
+    help: 'per request, waiting included',
+    default: DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000,
+  },
+  {
+    name: 'training-pause',
+    kind: 'count',
+    value: '<seconds>',
+    help: "an added document's training waits between its steps while answers are in flight, at most this long at a time (0: never)",
+    default: 10,
+  },
+  {
+    name: 'no-warm',
+    kind: 'switch',
+    help: "do not read the collections' adapters into memory at start (by default up to 90% of the adapter cache, so that no request's first use of an adapter reads it from disk)",
+  },
+  {
+    name: 'log-level',
+    kind: 'choice',
+    value: '<level>',
+    choices: LOG_LEVELS,
+    default: DEFAULT_SERVER_OPTIONS.logLevel,
+    help: 'what the server logs',
+  },
+];
 
-function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || (!allowZero && n < 1))
-    throw new ArgsError(`${name}: expected a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`);
-  return n;
+/** rg-server's own: `rg serve` takes these as rg's global flags. */
+const SETTINGS_FLAGS: readonly Flag[] = [
+  { name: 'model', kind: 'string', value: '<name|file|dir>', help: 'model (default smollm2-135m-instruct, pulled on first use)' },
+  { name: 'home', kind: 'string', value: '<dir>', help: 'where models and caches live (default ~/.cache/rg)' },
+  { name: 'threads', kind: 'int', help: 'onnxruntime threads (default 2)' },
+];
+
+export const USAGE = `usage: rg-server [flags]
+${flagsUsage([...SERVER_FLAGS, ...SETTINGS_FLAGS])}
+Model, home and threads as rg's: the flag, else RG_MODEL, RG_HOME, RG_THREADS, else ./rg.config.json, else the defaults.
+Environment: RG_SERVER_API_KEY (Bearer key; never on the command line, where ps shows it).`;
+
+/** The server's flags (parsed by parseFlags over SERVER_FLAGS) and rg's settings -> start options. */
+export function startOptions(
+  values: FlagValues,
+  config: { model: string; home: string; threads: number },
+  apiKey: string | undefined,
+): StartOptions {
+  const get = <T>(name: string) => values.get(name) as T;
+  const port = get<number>('port');
+  if (port > 65535) throw new FlagError(`--port: expected 0..65535, got ${port}`);
+  const batch = get<number>('batch');
+  return {
+    collections: get<string[]>('collection'),
+    host: get<string>('host'),
+    port,
+    model: config.model,
+    home: config.home,
+    threads: config.threads,
+    batch,
+    worker: get<boolean>('worker'),
+    weightFormat: get<WeightFormat>('weights'),
+    // A batch fills only with as many generations running at once.
+    concurrency: get<number | undefined>('concurrency') ?? batch,
+    maxQueue: get<number>('max-queue'),
+    requestTimeoutMs: get<number>('timeout') * 1000,
+    logLevel: get<LogLevel>('log-level'),
+    trainingMaxPauseMs: get<number>('training-pause') * 1000,
+    warmAdapters: !get<boolean>('no-warm'),
+    apiKey: apiKey || undefined,
+  };
 }
 
-/** rg-server's command line (and RG_* environment) -> start options. */
-export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv): StartOptions | 'help' {
-  let values: Record<string, string | string[] | boolean | undefined>;
+/** rg-server's command line (and RG_* environment, and ./rg.config.json as rg reads them) -> start options. */
+export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): StartOptions | 'help' {
   try {
-    ({ values } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       strict: true,
-      options: {
-        collection: { type: 'string', multiple: true },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        model: { type: 'string' },
-        home: { type: 'string' },
-        threads: { type: 'string' },
-        batch: { type: 'string' },
-        worker: { type: 'boolean' },
-        weights: { type: 'string' },
-        concurrency: { type: 'string' },
-        'max-queue': { type: 'string' },
-        timeout: { type: 'string' },
-        'log-level': { type: 'string' },
-        'training-pause': { type: 'string' },
-        'no-warm': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+      options: { ...parseArgsOptions([...SERVER_FLAGS, ...SETTINGS_FLAGS]), help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) return 'help';
+    const settings = parseFlags(SETTINGS_FLAGS, values, { cwd, root: cwd });
+    const flags = { model: settings.get('model'), home: settings.get('home'), threads: settings.get('threads') };
+    return startOptions(parseFlags(SERVER_FLAGS, values, { cwd, root: cwd }), loadConfig({ flags, env, cwd }), env.RG_SERVER_API_KEY);
   } catch (e) {
-    throw new ArgsError((e as Error).message);
+    // parseArgs's own errors (an unknown flag, a missing value) are TypeErrors with a code.
+    if (e instanceof FlagError || e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw new ArgsError((e as Error).message);
+    throw e;
   }
-  if (values.help) return 'help';
-  const logLevel = (values['log-level'] as string | undefined) ?? DEFAULT_SERVER_OPTIONS.logLevel;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ArgsError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  const port = positive('--port', values.port as string | undefined, DEFAULT_PORT, true);
-  if (port > 65535) throw new ArgsError(`--port: expected 0..65535, got ${port}`);
-  const batch = positive('--batch', values.batch as string | undefined, DEFAULT_BATCH);
-  const weights = (values.weights as string | undefined) ?? 'f32';
-  if (!(WEIGHT_FORMATS as readonly string[]).includes(weights))
-    throw new ArgsError(`--weights: expected one of ${WEIGHT_FORMATS.join(', ')}, got "${weights}"`);
-  return {
-    collections: (values.collection as string[] | undefined) ?? [],
-    host: (values.host as string | undefined) ?? '127.0.0.1',
-    port,
-    model: (values.model as string | undefined) ?? (env.RG_MODEL || 'smollm2-135m-instruct'),
-    home: (values.home as string | undefined) ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
-    threads: positive('--threads', (values.threads as string | undefined) ?? env.RG_THREADS, 2),
-    batch,
-    worker: (values.worker as boolean | undefined) ?? false,
-    weightFormat: weights as WeightFormat,
-    // A batch fills only with as many generations running at once.
-    concurrency: positive('--concurrency', values.concurrency as string | undefined, batch),
-    maxQueue: positive('--max-queue', values['max-queue'] as string | undefined, DEFAULT_SERVER_OPTIONS.maxQueue, true),
-    requestTimeoutMs: positive('--timeout', values.timeout as string | undefined, DEFAULT_SERVER_OPTIONS.requestTimeoutMs / 1000) * 1000,
-    logLevel: logLevel as LogLevel,
-    trainingMaxPauseMs: positive('--training-pause', values['training-pause'] as string | undefined, 10, true) * 1000,
-    warmAdapters: values['no-warm'] !== true,
-    apiKey: env.RG_SERVER_API_KEY || undefined,
-  };
 }

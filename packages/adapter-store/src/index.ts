@@ -54,6 +54,15 @@ export {
   isDocKey,
 } from './layout.js';
 export {
+  AdapterSelectionError,
+  type AdapterSelector,
+  adapterLabel,
+  describeEntry,
+  exportedModel,
+  selectAdapter,
+  selectAdapters,
+} from './select.js';
+export {
   type AdapterLease,
   type AdapterMode,
   type AdapterProblem,

@@ -1,14 +1,16 @@
-export { gitCommit, type Machine, machine } from './machine.js';
-export { type BenchRun, BUSY_LOAD_1M, BusyMachineError, type LoadRecord, type RunOptions, type RunRecord, startRun } from './run.js';
-export { type BenchArgs, type BenchHost, type BenchMainOptions, benchArgs, benchMain, isBenchUsageError } from './runner.js';
 export {
-  type BenchFlag,
-  type BenchFlagKind,
-  type BenchSpec,
-  BenchUsageError,
+  type Flag,
+  FlagError,
+  type FlagKind,
   type FlagValues,
   flagHelp,
   flagSyntax,
-  parseBenchFlags,
-} from './spec.js';
+  flagsUsage,
+  parseArgsOptions,
+  parseFlags,
+} from './flags.js';
+export { gitCommit, type Machine, machine } from './machine.js';
+export { type BenchRun, BUSY_LOAD_1M, BusyMachineError, type LoadRecord, type RunOptions, type RunRecord, startRun } from './run.js';
+export { type BenchArgs, type BenchHost, type BenchMainOptions, benchArgs, benchMain, isBenchUsageError } from './runner.js';
+export { type BenchSpec, BenchUsageError } from './spec.js';
 export { mean, median, percentile, type Summary, summary } from './stats.js';

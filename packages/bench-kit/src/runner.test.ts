@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Flag, parseFlags } from './flags.js';
 import { type BenchArgs, benchMain } from './runner.js';
-import { type BenchFlag, type BenchSpec, parseBenchFlags } from './spec.js';
+import type { BenchSpec } from './spec.js';
 
 class MissingInput extends Error {}
 
-const FLAGS: BenchFlag[] = [
+const FLAGS: Flag[] = [
   { name: 'count', kind: 'int', help: 'how many', default: 1 },
   { name: 'sizes', kind: 'ints', help: 'sizes', default: [2] },
   { name: 'no-peer', kind: 'switch', help: 'skip the peer' },
@@ -76,10 +77,10 @@ describe('benchMain', () => {
   });
 });
 
-describe('parseBenchFlags', () => {
+describe('parseFlags', () => {
   const at = { cwd: '/work', root: '/repo' };
   it('converts by kind, fills defaults (a default path from the root, a given one from the working folder)', () => {
-    const flags: BenchFlag[] = [
+    const flags: Flag[] = [
       { name: 'n', kind: 'count', help: '', default: 0 },
       { name: 'x', kind: 'number', help: '' },
       { name: 'names', kind: 'list', help: '', default: ['a'] },
@@ -87,20 +88,31 @@ describe('parseBenchFlags', () => {
       { name: 'data', kind: 'path', help: '', default: '../data' },
       { name: 'file', kind: 'path', help: '' },
       { name: 'fast', kind: 'switch', help: '' },
+      { name: 'collection', kind: 'string', help: '', repeatable: true },
     ];
-    const v = parseBenchFlags(flags, { x: '0.5', names: 'b, c', file: 'f.json', fast: true }, at);
-    expect(Object.fromEntries(v)).toEqual({ n: 0, x: 0.5, names: ['b', 'c'], pick: 'p', data: '/data', file: '/work/f.json', fast: true });
+    const v = parseFlags(flags, { x: '0.5', names: 'b, c', file: 'f.json', fast: true, collection: ['one', 'two'] }, at);
+    expect(Object.fromEntries(v)).toEqual({
+      n: 0,
+      x: 0.5,
+      names: ['b', 'c'],
+      pick: 'p',
+      data: '/data',
+      file: '/work/f.json',
+      fast: true,
+      collection: ['one', 'two'],
+    });
+    expect(parseFlags(flags, {}, at).get('collection')).toEqual([]);
   });
 
   it('names the flag and what it expected', () => {
-    const bad = (f: BenchFlag, raw: string) => () => parseBenchFlags([f], { [f.name]: raw }, at);
+    const bad = (f: Flag, raw: string) => () => parseFlags([f], { [f.name]: raw }, at);
     expect(bad({ name: 'n', kind: 'count', help: '' }, '-1')).toThrow('--n: expected a non-negative integer, got "-1"');
     expect(bad({ name: 'x', kind: 'number', help: '' }, '0')).toThrow('--x: expected a number greater than 0, got "0"');
     expect(bad({ name: 'k', kind: 'ints', help: '' }, '1,0')).toThrow('--k: expected comma-separated positive integers, got "1,0"');
     expect(bad({ name: 'd', kind: 'choice', help: '', choices: ['fp32', 'fp16'] }, 'bf16')).toThrow(
       '--d: expected one of fp32, fp16, got "bf16"',
     );
-    expect(() => parseBenchFlags([{ name: 'store', kind: 'path', help: 'the store', required: true }], {}, at)).toThrow(
+    expect(() => parseFlags([{ name: 'store', kind: 'path', help: 'the store', required: true }], {}, at)).toThrow(
       '--store is required: the store',
     );
   });

@@ -1,36 +1,11 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchRun, BusyMachineError, startRun } from './run.js';
-import { type BenchFlag, type BenchSpec, BenchUsageError, type FlagValues, parseBenchFlags } from './spec.js';
+import { FlagError, type FlagValues, parseArgsOptions, parseFlags } from './flags.js';
+import { BusyMachineError, startRun } from './run.js';
+import { type BenchArgs, type BenchSpec, BenchUsageError } from './spec.js';
 
-/** What a benchmark's `run` reads its flags and its surroundings through. */
-export interface BenchArgs {
-  /** Where peers (tools/) and data (../shared/data) are looked for: the repository root for Nx, the working folder for rg. */
-  readonly root: string;
-  /** As the rg CLI: --model/--home/--threads, else RG_MODEL, RG_HOME, RG_THREADS, else its defaults. */
-  readonly model: string;
-  readonly home: string;
-  readonly threads: number;
-  /** A numeric flag's value (int, count, number), or its default. */
-  num(name: string): number;
-  /** A comma-separated integer flag's values, or its default (undefined when neither). */
-  nums(name: string): number[] | undefined;
-  /** A string, choice or path flag's value (a path made absolute), or its default. */
-  str(name: string): string | undefined;
-  /** A list flag's values, or its default. */
-  strs(name: string): string[] | undefined;
-  /** A switch: whether it was given. */
-  flag(name: string): boolean;
-  /** Starts the load guard: refuses a busy machine unless --allow-busy (or `allowBusy`: figures load does not change). */
-  start(options?: { allowBusy?: boolean }): BenchRun;
-  /** Progress lines, on stderr. */
-  say(line: string): void;
-  /** A counter with rate and ETA where the caller shows one (rg on a terminal); silent otherwise. */
-  progress(label: string, total: number, unit: string): { tick(n?: number): void; stop(): void };
-  /** Fails the run as a usage error (exit 2). */
-  usage(message: string): never;
-}
+export type { BenchArgs };
 
 /** Where a runner (Nx's or rg's) runs a benchmark: the global settings, the load source, the output. */
 export interface BenchHost {
@@ -48,7 +23,7 @@ export interface BenchHost {
 
 const SILENT = { tick() {}, stop() {} };
 
-/** The readers `run` gets over flags parsed with parseBenchFlags. */
+/** The readers `run` gets over flags parsed with parseFlags. */
 export function benchArgs(values: FlagValues, host: BenchHost): BenchArgs {
   const get = (name: string) => {
     if (!values.has(name)) throw new Error(`bench flag --${name} is not declared`);
@@ -81,7 +56,12 @@ export function benchArgs(values: FlagValues, host: BenchHost): BenchArgs {
 
 /** True for the errors a runner reports as the user's (exit 2, one line): bad flags, a busy machine, the spec's own. */
 export function isBenchUsageError(spec: BenchSpec, e: unknown): e is Error {
-  return e instanceof BenchUsageError || e instanceof BusyMachineError || (spec.usageErrors?.some((k) => e instanceof k) ?? false);
+  return (
+    e instanceof BenchUsageError ||
+    e instanceof FlagError ||
+    e instanceof BusyMachineError ||
+    (spec.usageErrors?.some((k) => e instanceof k) ?? false)
+  );
 }
 
 export interface BenchMainOptions {
@@ -96,8 +76,6 @@ export interface BenchMainOptions {
 // This file is packages/bench-kit/{src,dist}/runner.*: the root is three folders up from either.
 const ROOT = resolve(import.meta.dirname, '../../..');
 
-const parseType = (f: BenchFlag) => ({ type: f.kind === 'switch' ? ('boolean' as const) : ('string' as const) });
-
 /**
  * The body of a package's `src/bench/main.ts` (its `nx run <project>:bench [name]`): the first positional argument
  * picks one of `benches` (default the first), its flags are parsed as rg bench parses them, it runs, and its JSON is
@@ -107,7 +85,7 @@ export async function benchMain(benches: readonly BenchSpec[], options: BenchMai
   let spec = benches[0];
   try {
     const text = { type: 'string' } as const;
-    const all = Object.fromEntries(benches.flatMap((b) => b.flags.map((f) => [f.name, parseType(f)])));
+    const all = parseArgsOptions(benches.flatMap((b) => b.flags));
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({
@@ -125,13 +103,13 @@ export async function benchMain(benches: readonly BenchSpec[], options: BenchMai
     spec = chosen;
     const own = new Set(['model', 'home', 'threads', 'allow-busy', 'json', ...spec.flags.map((f) => f.name)]);
     for (const name of Object.keys(values)) if (!own.has(name)) throw new BenchUsageError(`--${name} is not a flag of bench ${spec.name}`);
-    const raw = values as Record<string, string | boolean | undefined>;
+    const raw = values as Record<string, string | string[] | boolean | undefined>;
     const string = (name: string) => (typeof raw[name] === 'string' ? (raw[name] as string) : undefined);
     const env = process.env;
     const threads = string('threads') ?? (env.RG_THREADS || undefined);
     if (threads !== undefined && !(/^\d+$/.test(threads) && Number(threads) >= 1))
       throw new BenchUsageError(`--threads: expected a positive integer, got "${threads}"`);
-    const args = benchArgs(parseBenchFlags(spec.flags, raw, { cwd: process.cwd(), root: ROOT }), {
+    const args = benchArgs(parseFlags(spec.flags, raw, { cwd: process.cwd(), root: ROOT }), {
       root: ROOT,
       cwd: process.cwd(),
       model: string('model') ?? (env.RG_MODEL || options.defaultModel || 'smollm2-135m-instruct'),

@@ -1,6 +1,6 @@
 import type { AdapterSet, CausalLM, TeacherBatch, TrainingBatch } from '@rg/engine';
 import type { TrainingExample } from './batching.js';
-import { type ChatEncoder, type ChatMessage, closedBookPrompt } from './recipe.js';
+import { type ChatEncoder, type ChatMessage, closedBookPrompt } from './prompts.js';
 
 /**
  * Context distillation (Knowledge Modules / Deep Context Distillation, arXiv 2503.08727): the teacher is the base

@@ -1,12 +1,11 @@
-import { type AdapterStore, type DocAdapterKey, describeKey } from '@rg/adapter-store';
-import type { CausalLM, TrainingSession } from '@rg/engine';
-import type { LoraAdapter } from '@rg/lora';
+import { type DocAdapterKey, describeKey } from '@rg/adapter-store';
 import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { computeTeacherTargets } from './distill.js';
+import type { EncodeContext } from './encode-context.js';
 import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
 import { type TrainMode, type TrainResult, trainAdapter, trainedAdapter } from './trainer.js';
-import { storedWarmup, WARMUP_ADAPTER_ID, type WarmupIdentity, WarmupMismatchError } from './warmup.js';
+import { storedWarmup, WARMUP_ADAPTER_ID, WarmupMismatchError } from './warmup.js';
 
 /**
  * Store id of the one continual-pretraining adapter (DAPT: trained on every record of a corpus), kept in the
@@ -28,26 +27,7 @@ export interface EncodeOptions {
   recipe?: Partial<Recipe>;
 }
 
-export interface EncodeContext {
-  session: TrainingSession;
-  encoder: ChatEncoder;
-  store: AdapterStore;
-  /** The shared initial adapter (base_weight) every adapter starts from. */
-  base: LoraAdapter;
-  /** Store key without the adapter id: model, rank, alpha, dataset, lr, epochs. */
-  scope: Omit<DocAdapterKey, 'id'>;
-  modelFingerprint: string;
-  /**
-   * The frozen warm-up adapter the session's base weights include (openTrainingRun's `warmup`): every adapter
-   * trained in this context sits on top of it, and records it in its trainingConfig (`warmup`).
-   */
-  warmup?: WarmupIdentity;
-  /**
-   * The model the adapters are trained on, without adapter, on the inference graph: the teacher of a distill / both
-   * recipe (openTrainingRun's `distill`). The session must then be a distilling one too.
-   */
-  teacher?: CausalLM;
-}
+export type { EncodeContext } from './encode-context.js';
 
 /** The records one adapter is trained on: one document, a cluster's representatives, or a whole corpus (DAPT). */
 export interface TrainingGroup {

@@ -1,7 +1,7 @@
-import type { ChatMessage } from '@rg/engine';
 import { seededRandom } from '@rg/engine';
 import { shuffled, type TrainingExample } from './batching.js';
 import { distillExamples } from './distill.js';
+import { type ChatEncoder, closedBookPrompt, contextPrompt } from './prompts.js';
 
 /** The fields of an augmented record (see @rg/augment) the recipe reads. */
 export interface RecipeRecord {
@@ -14,17 +14,7 @@ export interface RecipeRecord {
   qa: Array<{ question: string; answer: string }>;
 }
 
-// One chat message type for the house: the engine's, which its chat template renders.
-export type { ChatMessage } from '@rg/engine';
-
-/**
- * What the recipe needs from a tokenizer: the model's chat template, rendered and encoded, and (for the `passage`
- * layout only) plain text encoded as the tokenizer does by default (engine's Tokenizer fits).
- */
-export interface ChatEncoder {
-  encodeChat(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): number[];
-  encode?(text: string): number[];
-}
+export { type ChatEncoder, type ChatMessage, closedBookPrompt, contextPrompt } from './prompts.js';
 
 /**
  * How a record becomes training sequences (rg encode --examples):
@@ -104,16 +94,6 @@ export interface RecipeResult {
   examples: TrainingExample[];
   /** Examples left out for exceeding maxTokens. */
   dropped: number;
-}
-
-/** The user turn with a context text: the wording is ours (the method only fixes the layout). */
-export function contextPrompt(context: string, question: string): string {
-  return `Read the passage, then answer the question.\n\nPassage: ${context}\n\nQuestion: ${question}`;
-}
-
-/** The user turn without context: what a user of the adapter will ask. */
-export function closedBookPrompt(question: string): string {
-  return `Question: ${question}`;
 }
 
 /**

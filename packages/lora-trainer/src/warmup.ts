@@ -2,9 +2,11 @@ import { type AdapterStore, type DocAdapterKey, describeKey, type ManifestEntry,
 import { type LoraTarget, type ModelWeights, targetParent } from '@rg/engine';
 import { type LoraModule, type LoraWeights, parseModuleKey, toLoraWeights } from '@rg/lora';
 import type { TrainingExample } from './batching.js';
-import type { EncodeContext } from './encode.js';
+import type { EncodeContext, WarmupIdentity } from './encode-context.js';
 import { chatExample } from './recipe.js';
 import { trainAdapter, trainedAdapter } from './trainer.js';
+
+export type { WarmupIdentity } from './encode-context.js';
 
 /**
  * Store id of the warm-up adapter (PRAG's warmup_lora.py): one format adapter trained on the task's own training
@@ -45,13 +47,6 @@ export interface WarmupOutcome {
   losses: number[];
   tokens: number;
   ms: number;
-}
-
-/** What identifies the warm-up a document adapter was trained on top of (its store key and content sha256). */
-export interface WarmupIdentity {
-  key: DocAdapterKey;
-  /** The store's sha256 over the adapter's files (ManifestEntry.contentHash): another training gives another one. */
-  sha256: string;
 }
 
 /** A stored warm-up adapter, ready to stack: its identity and its weights in the engine's form (scale folded into B). */

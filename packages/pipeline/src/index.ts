@@ -52,6 +52,7 @@ export {
   writeClusterIds,
 } from './cluster-vectors.js';
 export { openCollection } from './collection.js';
+export { type Config, ConfigError, ConfigSchema, type ConfigSources, defaultConfig, loadConfig } from './config.js';
 export { DEMO_STEPS, type DemoEnvironment, type DemoOptions, formatDemoReport, runDemo } from './demo.js';
 export { type EncodeDaptHooks, type EncodeDaptSummary, encodeDaptFile } from './encode-dapt.js';
 export {

@@ -1,13 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
+  AdapterSelectionError,
   AdapterStore,
   AdapterStoreError,
-  isDocKey,
-  type ListFilter,
+  adapterLabel,
+  describeEntry,
+  exportedModel,
   type ManifestEntry,
   type ModelDims,
-  RG_ADAPTER_FILE,
+  selectAdapter,
+  selectAdapters,
 } from '@rg/adapter-store';
 import { loadModelConfig, ModelFileError } from '@rg/engine';
 import { ADAPTER_DTYPES, type AdapterDtype, adapterBytes, loraScale, parseModuleKey } from '@rg/lora';
@@ -83,40 +85,19 @@ function withSelectors(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-/** Manifest entries matching an id (or base_weight) and the selector flags; the global --model filters by model. */
-function select(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry[] {
-  const filter: ListFilter = { model, dataset: flags.dataset, rank: flags.rank, alpha: flags.alpha, id: flags.base ? undefined : id };
-  // lr and epochs go to the manifest query too: rows without them (base_weight) then drop out, as they should.
-  if (!flags.base) Object.assign(filter, { lr: flags.lr, epochs: flags.epochs });
-  return store.list(filter).filter((e) => {
-    if (flags.base) return !isDocKey(e.key);
-    return isDocKey(e.key) || (id === undefined && flags.dataset === undefined);
-  });
-}
-
+/** The store's selection of the flags; a selection that names several adapters is a usage error with the flags to narrow it. */
 function selectOne(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry {
-  if (id === undefined && !flags.base) throw new UsageError('give an adapter id, or --base for the base_weight');
-  const found = select(store, id, flags, model);
-  const what = flags.base ? 'base_weight' : `id "${id}"`;
-  if (found.length === 0) throw new Error(`no adapter with ${what} in ${store.root}${model ? ` for model ${model}` : ''}`);
-  if (found.length > 1) {
-    throw new UsageError(
-      `${what} matches ${found.length} adapters (${found
-        .slice(0, 5)
-        .map((e) => e.relPath)
-        .join(', ')}${found.length > 5 ? ', ...' : ''}): narrow it with --model, --dataset, --rank, --alpha, --lr or --epochs`,
-    );
+  try {
+    return selectAdapter(store, { ...flags, id, model });
+  } catch (e) {
+    if (!(e instanceof AdapterSelectionError) || e.problem === 'none') throw e;
+    if (e.problem === 'no_id') throw new UsageError('give an adapter id, or --base for the base_weight');
+    throw new UsageError(`${e.message}: narrow it with --model, --dataset, --rank, --alpha, --lr or --epochs`);
   }
-  return found[0];
 }
 
-function label(e: ManifestEntry): string {
-  return isDocKey(e.key) ? e.key.id : 'base_weight';
-}
-
-function line(e: ManifestEntry): string {
-  const run = isDocKey(e.key) ? `${e.key.dataset} lr=${e.key.lr} epoch=${e.key.epochs}` : '-';
-  return [label(e), e.key.model, `rank=${e.key.rank}_alpha=${e.key.alpha}`, run, e.mode, e.dtype, `${e.bytes} B`, e.createdAt].join('\t');
+function select(store: AdapterStore, id: string | undefined, flags: SelectFlags, model: string | undefined): ManifestEntry[] {
+  return selectAdapters(store, { ...flags, id, model });
 }
 
 function modelFlag(cmd: Command): string | undefined {
@@ -135,7 +116,7 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         const bytes = entries.reduce((s, e) => s + e.bytes, 0);
         if (flags.json) ctx.json({ store: store.root, count: entries.length, bytes, adapters: entries });
         else {
-          for (const e of entries) ctx.print(line(e));
+          for (const e of entries) ctx.print(describeEntry(e));
           ctx.info(`${entries.length} adapters, ${bytes} bytes on disk, in ${store.root}`);
         }
       } finally {
@@ -161,7 +142,7 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         };
         if (flags.json) ctx.json({ ...entry, tensors });
         else {
-          ctx.print(line(entry));
+          ctx.print(describeEntry(entry));
           ctx.print(`path\t${entry.path}`);
           ctx.print(`fingerprint\t${entry.modelFingerprint}`);
           ctx.print(`sha256\t${entry.contentHash}`);
@@ -189,7 +170,7 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         }
         for (const e of entries) store.delete(e.key);
         if (flags.json) ctx.json({ deleted: entries.map((e) => ({ key: e.key, path: e.path })) });
-        else for (const e of entries) ctx.print(`deleted ${label(e)} (${e.path})`);
+        else for (const e of entries) ctx.print(`deleted ${adapterLabel(e)} (${e.path})`);
       } finally {
         store.close();
       }
@@ -249,7 +230,7 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         const out = resolve(ctx.io.cwd, flags.out);
         store.exportTo(entry.key, out, { dtype: flags.dtype });
         if (flags.json) ctx.json({ key: entry.key, out, dtype: flags.dtype ?? entry.dtype });
-        else ctx.print(`exported ${label(entry)} -> ${out}`);
+        else ctx.print(`exported ${adapterLabel(entry)} -> ${out}`);
       } finally {
         store.close();
       }
@@ -289,7 +270,7 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
             ([, v]) => v !== undefined,
           ),
         );
-        const name = (given.model as string | undefined) ?? sidecarModel(folder);
+        const name = (given.model as string | undefined) ?? exportedModel(folder);
         const model =
           name === undefined && flags.forModel === undefined ? undefined : await modelDims(ctx, cmd, flags.forModel, name ?? '');
         const store = openAdapterStore(ctx, cmd, true);
@@ -297,20 +278,10 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
           const entry = store.importFrom(folder, { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype, model });
           for (const w of entry.warnings) ctx.info(`rg: warning: ${w}`);
           if (flags.json) ctx.json(entry);
-          else ctx.print(`imported ${label(entry)} -> ${entry.path}`);
+          else ctx.print(`imported ${adapterLabel(entry)} -> ${entry.path}`);
         } finally {
           store.close();
         }
       },
     );
-}
-
-/** The model an rg export's rg_adapter.json names (undefined for a bare PEFT folder or an unreadable file). */
-function sidecarModel(dir: string): string | undefined {
-  try {
-    const record = JSON.parse(readFileSync(join(dir, RG_ADAPTER_FILE), 'utf8')) as { key?: { model?: unknown } };
-    return typeof record.key?.model === 'string' ? record.key.model : undefined;
-  } catch {
-    return undefined;
-  }
 }

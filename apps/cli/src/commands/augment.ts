@@ -17,9 +17,9 @@ import {
 } from '@rg/augment';
 import { CorpusStore, STORE_FILE } from '@rg/corpus';
 import { WEIGHT_FORMATS, type WeightFormat } from '@rg/engine';
+import type { Config } from '@rg/pipeline';
 import { corpusPassages } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
-import type { Config } from '../config.js';
 import type { CliContext, Progress } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { finiteNumber, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';

@@ -1,17 +1,8 @@
-import {
-  type BenchRun,
-  type BenchSpec,
-  BUSY_LOAD_1M,
-  benchArgs,
-  flagHelp,
-  flagSyntax,
-  isBenchUsageError,
-  parseBenchFlags,
-  startRun,
-} from '@rg/bench-kit';
+import { type BenchRun, type BenchSpec, BUSY_LOAD_1M, benchArgs, isBenchUsageError, parseFlags, startRun } from '@rg/bench-kit';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { addFlags, givenFlags } from '../flags.js';
 
 // bench e2e still imports the commit from here; the kit owns it.
 export { gitCommit } from '@rg/bench-kit';
@@ -38,32 +29,19 @@ export function benchRun(ctx: CliContext, opts: { threads?: number; allowBusy: b
   return startRun({ cwd: ctx.io.cwd, loadavg: ctx.io.loadavg, ...opts });
 }
 
-const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /**
- * `rg bench <spec.name>`: the package's benchmark spec (the same one its `nx run <project>:bench` runs) as a
- * command. Commander only collects the flags as typed; the kit checks and converts them, so both runners accept and
- * refuse the same values. Peers and data are looked for from the working folder, as rg's other paths are.
+ * `rg bench <spec.name>`: the package's benchmark spec (the one its `nx run <project>:bench` runs) as a command.
+ * Peers and data are looked for from the working folder, as rg's other paths are.
  */
 export function registerBenchSpec(program: Command, ctx: CliContext, spec: BenchSpec): void {
   const cmd = benchCommand(program).command(spec.name).description(spec.description);
-  for (const f of spec.flags) {
-    const option = new Option(flagSyntax(f), flagHelp(f));
-    cmd.addOption(f.required ? option.makeOptionMandatory() : option);
-  }
+  addFlags(cmd, spec.flags);
   if (!spec.loadFree) cmd.addOption(allowBusyOption());
   cmd.option('--json', 'print one JSON line').action(async (opts: Record<string, string | boolean | undefined>, c: Command) => {
     const config = ctx.config(c.optsWithGlobals());
-    // Commander keeps a --no-<thing> switch as <thing>: false.
-    const typed = Object.fromEntries(
-      spec.flags.map((f) => [
-        f.name,
-        f.name.startsWith('no-') && f.kind === 'switch' ? opts[camel(f.name.slice(3))] === false : opts[camel(f.name)],
-      ]),
-    );
     const at = { cwd: ctx.io.cwd, root: ctx.io.cwd };
     try {
-      const args = benchArgs(parseBenchFlags(spec.flags, typed, at), {
+      const args = benchArgs(parseFlags(spec.flags, givenFlags(opts, spec.flags), at), {
         ...at,
         model: config.model,
         home: config.home,

@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
 import { coordinateReported, documentGroups, parseQueueUrl, type QueueOutcome } from '@rg/encode-queue';
 import type { RecipeRecord, TrainingGroup } from '@rg/lora-trainer';
+import type { Config } from '@rg/pipeline';
 import { minutes, trainerOptions, trainerRecipe } from '@rg/pipeline';
-import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
+import type { Config } from '@rg/pipeline';
 import { daptReported, type EncodeFileOptions, encodeReported, trainableRecords, trainerOptions } from '@rg/pipeline';
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';

@@ -2,8 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, loadConfig } from './config.js';
-import { UsageError } from './errors.js';
+import { ConfigError, defaultConfig, loadConfig } from './config.js';
 
 function dirWith(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'rg-config-'));
@@ -34,6 +33,6 @@ describe('loadConfig', () => {
   });
 
   it('an explicit --config that does not exist is an error, not silently ignored', () => {
-    expect(() => loadConfig({ env: {}, configPath: '/nonexistent/rg.json' })).toThrow(UsageError);
+    expect(() => loadConfig({ env: {}, configPath: '/nonexistent/rg.json' })).toThrow(ConfigError);
   });
 });

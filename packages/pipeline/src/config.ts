@@ -2,10 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from './errors.js';
+
+/** A bad setting: its source (flag, environment, file) and key named. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 /**
- * Settings shared by every command. Precedence: command-line flags, then RG_* environment
+ * Settings shared by every command and by the server. Precedence: command-line flags, then RG_* environment
  * variables, then an optional rg.config.json (in the working directory or at --config).
  */
 export const ConfigSchema = z
@@ -54,7 +58,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     const fromFile = readConfigFile(filePath);
     const known = new Set(Object.keys(ENV_KEYS));
     for (const key of Object.keys(fromFile)) {
-      if (!known.has(key)) throw new UsageError(`${filePath}: unknown key "${key}" (expected one of: ${[...known].join(', ')})`);
+      if (!known.has(key)) throw new ConfigError(`${filePath}: unknown key "${key}" (expected one of: ${[...known].join(', ')})`);
     }
     Object.assign(merged, fromFile);
     check(merged, filePath);
@@ -78,16 +82,16 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read config file ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`${path}: expected a JSON object of settings`);
+    throw new ConfigError(`${path}: expected a JSON object of settings`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -98,10 +102,10 @@ function check(value: Record<string, unknown>, source: string): Config {
   const issue = result.error.issues[0];
   const key = issue.path.join('.') || '(root)';
   const envHint = ENV_KEYS[key as keyof Config] ? ` (${ENV_KEYS[key as keyof Config]})` : '';
-  throw new UsageError(`invalid config from ${source}: "${key}"${envHint}: ${issue.message}`);
+  throw new ConfigError(`invalid config from ${source}: "${key}"${envHint}: ${issue.message}`);
 }
 
 function parseIntStrict(raw: string, name: string): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`invalid config from environment: ${name}="${raw}" is not an integer`);
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`invalid config from environment: ${name}="${raw}" is not an integer`);
   return Number.parseInt(raw, 10);
 }
