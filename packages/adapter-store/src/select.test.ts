@@ -29,17 +29,19 @@ describe('selectAdapters / selectAdapter', () => {
   });
 
   it('says why a selection of one adapter fails: none, several, or nothing named', () => {
-    const problem = (f: () => unknown) => {
+    const problem = (f: () => unknown): [string, string] => {
       try {
         f();
       } catch (e) {
-        return e instanceof AdapterSelectionError ? [e.problem, e.message] : e;
+        if (e instanceof AdapterSelectionError) return [e.problem, e.message];
+        throw e;
       }
+      return ['', 'no error'];
     };
     expect(problem(() => selectAdapter(store, { id: 'zz' }))).toEqual(['none', `no adapter with id "zz" in ${store.root}`]);
-    expect(problem(() => selectAdapter(store, { id: 'a' }))?.[0]).toBe('ambiguous');
-    expect(problem(() => selectAdapter(store, { id: 'a' }))?.[1]).toMatch(/^id "a" matches 2 adapters \(.+, .+\)$/);
-    expect(problem(() => selectAdapter(store, {}))?.[0]).toBe('no_id');
+    expect(problem(() => selectAdapter(store, { id: 'a' }))[0]).toBe('ambiguous');
+    expect(problem(() => selectAdapter(store, { id: 'a' }))[1]).toMatch(/^id "a" matches 2 adapters \(.+, .+\)$/);
+    expect(problem(() => selectAdapter(store, {}))[0]).toBe('no_id');
   });
 
   it('reads the model an export names, and nothing from a bare folder', () => {
