@@ -41,6 +41,13 @@ describe('rg corpus / index / retrieve', () => {
     expect(line.docIds).toHaveLength(3);
     expect(line.docIds[0]).toBe('21645374');
     expect(line.scores[0]).toBeGreaterThanOrEqual(line.scores[1]);
+    // The query as an argument, as a new user types it first: the same hits as --query.
+    const question = 'Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?';
+    const positional = await runCli(['retrieve', '--store', store, '--k', '3', question, '--json']);
+    expect(positional.code, positional.stderr).toBe(0);
+    expect(JSON.parse(positional.stdout).docIds).toEqual(line.docIds);
+    const twice = await runCli(['retrieve', '--store', store, question, '--query', question]);
+    expect([twice.code, twice.stderr]).toEqual([2, 'rg: error: give the query once: as an argument or as --query\n']);
 
     const filtered = await runCli([
       'retrieve',

@@ -57,6 +57,15 @@ describe('rg generate / rg model logits (SmolLM2-135M, pulled on first use)', ()
     expect(Math.abs(out.top[0].logit - capital.top5.logits[0])).toBeLessThan(1e-3 * capital.top5.logits[0]);
   });
 
+  it('the prompt as an argument is the same as --prompt', async () => {
+    const flag = await runCli(['model', 'logits', '--prompt', 'The capital of France is', '--top', '3', '--json'], { env });
+    const arg = await runCli(['model', 'logits', 'The capital of France is', '--top', '3', '--json'], { env });
+    expect(arg.code, arg.stderr).toBe(0);
+    expect(JSON.parse(arg.stdout)).toEqual(JSON.parse(flag.stdout));
+    const twice = await runCli(['generate', 'x', '--prompt', 'y'], { env });
+    expect([twice.code, twice.stderr]).toEqual([2, 'rg: error: give the prompt once: as an argument or as --prompt\n']);
+  });
+
   it('--adapter: a PEFT folder changes the logits; a misfit adapter is a usage error naming the module', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'rg-adapter-')), 'good');
     randomAdapter(dir);
@@ -78,7 +87,7 @@ describe('rg generate / rg model logits (SmolLM2-135M, pulled on first use)', ()
   it('rejects bad input with exit 2: both --prompt and --ids, ids outside the vocabulary, a missing adapter folder', async () => {
     const both = await runCli(['generate', '--prompt', 'x', '--ids', '1'], { env });
     expect(both.code).toBe(2);
-    expect(both.stderr).toContain('exactly one of --prompt or --ids');
+    expect(both.stderr).toContain('exactly one of a prompt (argument or --prompt) or --ids');
     const big = await runCli(['model', 'logits', '--ids', '1,99999'], { env });
     expect(big.code).toBe(2);
     expect(big.stderr).toContain('token id 99999 is outside the vocabulary (0..49151)');

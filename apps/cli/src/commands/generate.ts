@@ -30,6 +30,7 @@ interface LogitsFlags extends PromptFlags {
 
 function addPromptOptions(cmd: Command): Command {
   return cmd
+    .argument('[prompt]', 'prompt text (as --prompt)')
     .option('--prompt <text>', 'prompt text')
     .option('--ids <ids>', 'prompt token ids instead of --prompt, e.g. 1,2,3 (to compare with other implementations)', intList)
     .option('--chat', "wrap the prompt as one user turn with the model's chat template")
@@ -54,8 +55,11 @@ function asUsage(e: unknown): unknown {
 }
 
 /** Load the model (pulling the default one on first use), its session and the request's inputs. */
-async function prepare(ctx: CliContext, flags: PromptFlags, globals: GlobalFlags): Promise<PromptSession> {
-  if ((flags.prompt === undefined) === (flags.ids === undefined)) throw new UsageError('give exactly one of --prompt or --ids');
+async function prepare(ctx: CliContext, prompt: string | undefined, flags: PromptFlags, globals: GlobalFlags): Promise<PromptSession> {
+  if (prompt !== undefined && flags.prompt !== undefined) throw new UsageError('give the prompt once: as an argument or as --prompt');
+  flags.prompt ??= prompt;
+  if ((flags.prompt === undefined) === (flags.ids === undefined))
+    throw new UsageError('give exactly one of a prompt (argument or --prompt) or --ids');
   if (flags.ids && flags.chat) throw new UsageError('--chat applies to --prompt, not to --ids');
   const config = ctx.config(globals);
   return openPromptSession({
@@ -93,9 +97,9 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
     .option('--top-k <k>', 'sample from the k most likely tokens', positiveInt)
     .option('--seed <n>', 'seed of the sampler', nonNegativeInt, 0)
     .option('--stop <text>', 'stop string (repeatable)', collect)
-    .action(async (flags: GenerateFlags, cmd: Command) => {
+    .action(async (prompt: string | undefined, flags: GenerateFlags, cmd: Command) => {
       if (flags.topP !== undefined && flags.topP > 1) throw new UsageError('--top-p must be in (0, 1]');
-      const session = await prepare(ctx, flags, cmd.optsWithGlobals());
+      const session = await prepare(ctx, prompt, flags, cmd.optsWithGlobals());
       const { model, lm, adapters, promptIds } = session;
       try {
         const maxNewTokens = capToContext(ctx, flags.maxNewTokens, promptIds.length, model.config.maxPositionEmbeddings);
@@ -133,8 +137,8 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
 
   addPromptOptions(modelCommand(program).command('logits').description("the last position's top-K next-token logits"))
     .option('--top <k>', 'how many logits to show', positiveInt, 10)
-    .action(async (flags: LogitsFlags, cmd: Command) => {
-      const session = await prepare(ctx, flags, cmd.optsWithGlobals());
+    .action(async (prompt: string | undefined, flags: LogitsFlags, cmd: Command) => {
+      const session = await prepare(ctx, prompt, flags, cmd.optsWithGlobals());
       const { model, lm, adapters, promptIds } = session;
       try {
         const { logits, cache } = await lm.forward({ ids: promptIds, adapters });

@@ -40,14 +40,18 @@ export function registerRetrieve(program: Command, ctx: CliContext): void {
     .requiredOption('--store <dir>', 'store folder with a built index')
     .addOption(new Option('--backend <name>', 'retrieval backend').choices(BACKENDS).default('sqlite'))
     .option('--k <k>', 'documents per query', positiveInt, 10)
+    .argument('[query]', 'one query (as --query)')
     .option('--query <text>', 'one query')
     .option('--queries <file>', 'JSON Lines of {id, question|query|text} (or a PubMedQA / PopQA file)')
     .option('--filter <key=value>', 'only documents with this metadata (repeatable)', collect, [])
     .option('--ef-search <n>', `hnsw backend: candidates per search, recall vs speed (default ${HNSW_DEFAULTS.efSearch})`, positiveInt)
     .option('--json', 'JSON lines: {queryId, docIds, scores}')
-    .action(async (flags: RetrieveFlags, cmd: Command) => {
+    .action(async (query: string | undefined, flags: RetrieveFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      if ((flags.query === undefined) === (flags.queries === undefined)) throw new UsageError('give exactly one of --query or --queries');
+      if (query !== undefined && flags.query !== undefined) throw new UsageError('give the query once: as an argument or as --query');
+      flags.query ??= query;
+      if ((flags.query === undefined) === (flags.queries === undefined))
+        throw new UsageError('give exactly one of a query (argument or --query) or --queries');
       if (flags.efSearch !== undefined && flags.backend !== 'hnsw') throw new UsageError('--ef-search applies to --backend hnsw only');
       const filter = parseFilter(flags.filter);
       if (flags.queries !== undefined) fileSize(flags.queries, '--queries');
