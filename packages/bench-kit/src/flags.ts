@@ -139,3 +139,15 @@ export function flagsUsage(flags: readonly Flag[]): string {
   const width = Math.max(...flags.map((f) => flagSyntax(f).length));
   return flags.map((f) => `  ${flagSyntax(f).padEnd(width)}  ${flagHelp(f)}`).join('\n');
 }
+
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Parsed values by camelCase name, as an options object: `--distill-topk` -> distillTopk, `--no-dapt` -> dapt: false. */
+export function flagOptions(values: FlagValues): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of values) {
+    if (name.startsWith('no-') && typeof value === 'boolean') out[camel(name.slice(3))] = !value;
+    else out[camel(name)] = value;
+  }
+  return out;
+}

@@ -4,6 +4,7 @@ export {
   type FlagKind,
   type FlagValues,
   flagHelp,
+  flagOptions,
   flagSyntax,
   flagsUsage,
   parseArgsOptions,

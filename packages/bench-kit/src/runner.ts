@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FlagError, type FlagValues, parseArgsOptions, parseFlags } from './flags.js';
+import { FlagError, type FlagValues, flagOptions, parseArgsOptions, parseFlags } from './flags.js';
 import { BusyMachineError, startRun } from './run.js';
 import { type BenchArgs, type BenchSpec, BenchUsageError } from './spec.js';
 
@@ -15,6 +15,7 @@ export interface BenchHost {
   model: string;
   home: string;
   threads: number;
+  env: Readonly<Record<string, string | undefined>>;
   allowBusy: boolean;
   loadavg?: () => number[];
   say(line: string): void;
@@ -37,6 +38,9 @@ export function benchArgs(values: FlagValues, host: BenchHost): BenchArgs {
     model: host.model,
     home: host.home,
     threads: host.threads,
+    cwd: host.cwd,
+    env: host.env,
+    options: () => flagOptions(values),
     num(name) {
       const v = get(name);
       if (typeof v !== 'number') throw new Error(`bench flag --${name} has no number (and no default)`);
@@ -115,12 +119,13 @@ export async function benchMain(benches: readonly BenchSpec[], options: BenchMai
       model: string('model') ?? (env.RG_MODEL || options.defaultModel || 'smollm2-135m-instruct'),
       home: string('home') ?? (env.RG_HOME || join(homedir(), '.cache', 'rg')),
       threads: threads === undefined ? 2 : Number(threads),
+      env,
       allowBusy: raw['allow-busy'] === true,
       loadavg: options.loadavg,
       say: (line) => process.stderr.write(`${line}\n`),
     });
     const out = await spec.run(args);
-    process.stdout.write(`${raw.json ? JSON.stringify(out) : JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(`${raw.json ? JSON.stringify(out) : (spec.print?.(out) ?? JSON.stringify(out, null, 2))}\n`);
   } catch (e) {
     if (!isBenchUsageError(spec, e)) throw e;
     process.stderr.write(`bench ${spec.name}: ${e.message}\n`);

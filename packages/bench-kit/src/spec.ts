@@ -20,6 +20,8 @@ export interface BenchSpec {
   loadFree?: boolean;
   /** Returns the JSON object to print. */
   run(args: BenchArgs): Promise<Record<string, unknown>>;
+  /** The result as a person reads it, when not --json (default: the JSON, indented). */
+  print?(out: Record<string, unknown>): string;
 }
 
 /** What a benchmark's `run` reads its flags and its surroundings through. */
@@ -30,6 +32,11 @@ export interface BenchArgs {
   readonly model: string;
   readonly home: string;
   readonly threads: number;
+  /** The folder relative paths are resolved against, and the environment (backends' URLs, API keys). */
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Every flag's value by its camelCase name (`--distill-topk` -> distillTopk, `--no-dapt` -> dapt: false). */
+  options(): Record<string, unknown>;
   /** A numeric flag's value (int, count, number), or its default. */
   num(name: string): number;
   /** A comma-separated integer flag's values, or its default (undefined when neither). */

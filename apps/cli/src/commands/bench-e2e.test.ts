@@ -6,28 +6,28 @@ import { CHEMPROT_CORPUS_FILE, chemprotCorpusFile } from '@rg/pipeline/bench';
 import { describe, expect, it } from 'vitest';
 import { writeTinyModel } from '../test-helpers/tiny-model.js';
 import { runCli } from '../test-helpers.js';
-import { clusterKList } from './bench-e2e.js';
 
 describe('rg bench e2e flags', () => {
-  it('reads --cluster-k as distinct positive k values, or none', () => {
-    expect(clusterKList('10, 50,100,10')).toEqual([10, 50, 100]);
-    expect(clusterKList('none')).toEqual([]);
-    for (const bad of ['0', '10,', 'x', '']) expect(() => clusterKList(bad)).toThrow('expected comma-separated positive integers');
-  });
-
   it('needs a corpus for a jsonl dataset and rejects unknown datasets and bad k lists', async () => {
     const r = await runCli(['bench', 'e2e', '--dataset', 'squad', '--sample', '5'], { env: {} });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown dataset');
     const k = await runCli(['bench', 'e2e', '--dataset', 'popqa', '--sample', '5', '--cluster-k', '10,x'], { env: {} });
     expect(k.code).toBe(2);
-    expect(k.stderr).toContain('expected comma-separated positive integers');
+    expect(k.stderr).toContain('--cluster-k: expected comma-separated positive integers, e.g. 10,50,100, or none, got "10,x"');
+    for (const bad of ['0', '10,', '']) {
+      const r = await runCli(['bench', 'e2e', '--dataset', 'popqa', '--sample', '5', '--cluster-k', bad], { env: {} });
+      expect([r.code, r.stderr]).toEqual([
+        2,
+        `rg: error: --cluster-k: expected comma-separated positive integers, e.g. 10,50,100, or none, got "${bad}"\n`,
+      ]);
+    }
   });
 
   it('takes --split dev, test or all, and refuses a split the dataset does not have', async () => {
     const train = await runCli(['bench', 'e2e', '--dataset', 'pubmedqa', '--sample', '5', '--split', 'train'], { env: {} });
     expect(train.code).toBe(2);
-    expect(train.stderr).toContain('Allowed choices are dev, test, all');
+    expect(train.stderr).toContain('--split: expected one of dev, test, all, got "train"');
     const file = join(mkdtempSync(join(tmpdir(), 'rg-e2e-split-')), 'q.jsonl');
     writeFileSync(file, '{"question": "q?", "answer": "a"}\n');
     const jsonl = await runCli(['bench', 'e2e', '--dataset', `jsonl:${file}`, '--sample', '1', '--split', 'dev'], { env: {} });

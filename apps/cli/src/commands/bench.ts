@@ -1,14 +1,11 @@
-import { type BenchRun, type BenchSpec, BUSY_LOAD_1M, benchArgs, isBenchUsageError, parseFlags, startRun } from '@rg/bench-kit';
+import { type BenchSpec, BUSY_LOAD_1M, benchArgs, isBenchUsageError, parseFlags } from '@rg/bench-kit';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { addFlags, givenFlags } from '../flags.js';
 
-// bench e2e still imports the commit from here; the kit owns it.
-export { gitCommit } from '@rg/bench-kit';
-
 /** The shared `rg bench` group: every benchmark attaches to it. */
-export function benchCommand(program: Command): Command {
+function benchCommand(program: Command): Command {
   return (
     program.commands.find((c) => c.name() === 'bench') ??
     program.command('bench').description('benchmarks: each prints JSON with its figures and the machine (use --json for one line)')
@@ -16,17 +13,8 @@ export function benchCommand(program: Command): Command {
 }
 
 /** `--allow-busy`, on every benchmark that times something (those the load guard refuses on a busy machine). */
-export function allowBusyOption(): Option {
+function allowBusyOption(): Option {
   return new Option('--allow-busy', `run even when the 1-minute load average is above ${BUSY_LOAD_1M} (the JSON says busy: true)`);
-}
-
-/**
- * Starts a benchmark run through the kit's load guard, with the load this CLI's context reads. A busy machine is a
- * usage error (exit 2): the user can wait, or pass --allow-busy. Benchmarks whose figures do not depend on load
- * (accuracy, bytes) pass `allowBusy: true`: they never refuse, and still record the load and the busy flag.
- */
-export function benchRun(ctx: CliContext, opts: { threads?: number; allowBusy: boolean }): BenchRun {
-  return startRun({ cwd: ctx.io.cwd, loadavg: ctx.io.loadavg, ...opts });
 }
 
 /**
@@ -46,6 +34,7 @@ export function registerBenchSpec(program: Command, ctx: CliContext, spec: Bench
         model: config.model,
         home: config.home,
         threads: config.threads,
+        env: ctx.io.env,
         allowBusy: opts.allowBusy === true,
         loadavg: ctx.io.loadavg,
         say: (line) => ctx.info(line),
@@ -53,7 +42,7 @@ export function registerBenchSpec(program: Command, ctx: CliContext, spec: Bench
       });
       const out = await spec.run(args);
       if (opts.json) ctx.json(out);
-      else ctx.print(JSON.stringify(out, null, 2));
+      else ctx.print(spec.print?.(out) ?? JSON.stringify(out, null, 2));
     } catch (e) {
       throw isBenchUsageError(spec, e) ? new UsageError(e.message) : e;
     }

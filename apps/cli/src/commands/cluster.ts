@@ -143,7 +143,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
 }
 
 /** Saved clusters of other settings as a usage error naming the flag that replaces them. */
-export function clusteringAsUsage(e: unknown): never {
+function clusteringAsUsage(e: unknown): never {
   if (e instanceof ClusterSettingsError)
     throw new UsageError(`${e.file} was fitted with ${e.differs.join(', ')}; pass --refit to replace it`);
   throw e;

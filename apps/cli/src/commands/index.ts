@@ -1,7 +1,7 @@
 import { STORE_BENCH } from '@rg/adapter-store/bench';
 import { ADAPTER_DTYPE_BENCH, GENERATE_BENCH } from '@rg/engine/bench';
 import { TRAIN_BENCH } from '@rg/lora-trainer/bench';
-import { CLUSTER_BENCH, RETRIEVE_BENCH } from '@rg/pipeline/bench';
+import { CLUSTER_BENCH, E2E_BENCH, RETRIEVE_BENCH } from '@rg/pipeline/bench';
 import { SERVE_BENCH } from '@rg/server/bench';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -10,7 +10,6 @@ import { registerAdapterTrain } from './adapter-train.js';
 import { registerAdapterWarmup } from './adapter-warmup.js';
 import { registerAugment } from './augment.js';
 import { registerBenchSpec } from './bench.js';
-import { registerBenchE2e } from './bench-e2e.js';
 import { registerCluster } from './cluster.js';
 import { registerCorpus } from './corpus.js';
 import { registerDemo } from './demo.js';
@@ -23,12 +22,10 @@ import { registerRetrieve } from './retrieve.js';
 import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 
-/** Every `rg bench` command: the packages' benchmark specs and the end-to-end table. */
+/** Every `rg bench` command: the packages' benchmark specs. */
 function registerBenches(program: Command, ctx: CliContext): void {
-  for (const spec of [STORE_BENCH, ADAPTER_DTYPE_BENCH, CLUSTER_BENCH, GENERATE_BENCH, RETRIEVE_BENCH, TRAIN_BENCH])
+  for (const spec of [STORE_BENCH, ADAPTER_DTYPE_BENCH, CLUSTER_BENCH, GENERATE_BENCH, RETRIEVE_BENCH, TRAIN_BENCH, E2E_BENCH, SERVE_BENCH])
     registerBenchSpec(program, ctx, spec);
-  registerBenchE2e(program, ctx);
-  registerBenchSpec(program, ctx, SERVE_BENCH);
 }
 
 /** Every subcommand module registers itself here; the order is the order of `rg --help`. */

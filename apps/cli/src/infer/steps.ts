@@ -23,7 +23,7 @@ export function inferWithProgress(ctx: CliContext, settings: InferSettings, quie
   return inferReported(ctx.reporter(quiet), cliInferSettings(settings));
 }
 
-/** `--adapter-scale`: every composition weight times s (rg infer, rg bench e2e). */
+/** `--adapter-scale`: every composition weight times s (rg infer). */
 export function adapterScaleOption(): Option {
   return new Option(
     '--adapter-scale <s>',

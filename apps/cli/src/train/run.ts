@@ -69,8 +69,8 @@ export function addTrainerOptions(command: Command, unit: string): Command {
   );
 }
 
-/** `--examples`: the recipe's example layout (rg encode, rg cluster train, and rg bench e2e passing it on). */
-export function examplesOption(): Option {
+/** `--examples`: the recipe's example layout (rg encode, rg cluster train). */
+function examplesOption(): Option {
   return new Option(
     '--examples <layout>',
     'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
@@ -80,7 +80,7 @@ export function examplesOption(): Option {
 }
 
 /** `--loss`: the tokens the recipe's loss covers. */
-export function lossOption(): Option {
+function lossOption(): Option {
   return new Option('--loss <span>', 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)')
     .choices(LOSS_SPANS)
     .default(DEFAULT_RECIPE.loss);

@@ -8,6 +8,7 @@ export {
 export { CHEMPROT_CORPUS_FILE, type CorpusInput, chemprotCorpusFile, corpusInput, writeNeededDocuments } from './e2e-corpus.js';
 export { type E2eResults, e2eFigures } from './e2e-figures.js';
 export { type E2eRunResult, type E2eRunSettings, runE2e } from './e2e-run.js';
+export { E2E_BENCH } from './e2e-spec.js';
 export { answerColumns, type E2eEnvironment, type E2eInputs, e2eStepCount, trainColumns } from './e2e-steps.js';
 export {
   type Column,
