@@ -38,13 +38,19 @@ describe('rg generate / rg model logits (SmolLM2-135M, pulled on first use)', ()
   });
 
   it('generate --ids --json: greedy tokens equal transformers', async () => {
-    const r = await runCli(['generate', '--ids', capital.ids.join(','), '--max-new-tokens', '8', '--json'], { env });
+    const r = await runCli(['generate', '--ids', capital.ids.join(','), '--max-new-tokens', '8', '--weights', 'f32', '--json'], { env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.promptIds).toEqual(capital.ids);
     expect(out.generatedIds).toEqual(capital.greedy.slice(0, 8));
     expect(out.finishReason).toBe('length');
+  });
+
+  it('generate decodes with q8 weights unless --weights f32 is given', async () => {
+    const r = await runCli(['generate', '--ids', capital.ids.join(','), '--max-new-tokens', '2', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ weights: 'q8', generatedIds: expect.any(Array) });
   });
 
   it('model logits --prompt --top 5 --json: same prompt ids and top-5 as transformers', async () => {

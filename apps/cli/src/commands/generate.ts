@@ -28,7 +28,7 @@ interface LogitsFlags extends PromptFlags {
   top: number;
 }
 
-function addPromptOptions(cmd: Command): Command {
+function addPromptOptions(cmd: Command, weights: WeightFormat): Command {
   return cmd
     .argument('[prompt]', 'prompt text (as --prompt)')
     .option('--prompt <text>', 'prompt text')
@@ -38,10 +38,10 @@ function addPromptOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--weights <format>',
-        'projection weights: f32 (exact), q8 (8-bit blocks) or q4 (4-bit blocks); q8 and q4 compute with int8 activations',
+        "projection weights: q8 (8-bit blocks: ~3x faster decoding than f32, logits within ~2% of f32's range), q4 (4-bit blocks) or f32 (exact, as transformers and rg infer); q8 and q4 compute with int8 activations",
       )
         .choices(WEIGHT_FORMATS)
-        .default('f32'),
+        .default(weights),
     )
     .option('--json', 'one JSON line with the prompt and output token ids');
 }
@@ -90,7 +90,7 @@ function capToContext(ctx: CliContext, maxNewTokens: number, promptTokens: numbe
 }
 
 export function registerGenerate(program: Command, ctx: CliContext): void {
-  addPromptOptions(program.command('generate').description('generate text with the model (and LoRA adapters), streaming to stdout'))
+  addPromptOptions(program.command('generate').description('generate text with the model (and LoRA adapters), streaming to stdout'), 'q8')
     .option('--max-new-tokens <n>', "tokens to generate at most (capped at the model's context)", positiveInt, 128)
     .option('--temperature <t>', 'sampling temperature (absent or 0: greedy, as in OpenAI, llama.cpp and transformers)', nonNegativeNumber)
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1]', positiveNumber)
@@ -120,6 +120,7 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
         const seconds = (performance.now() - start) / 1000;
         if (flags.json) {
           ctx.json({
+            weights: flags.weights,
             promptIds,
             generatedIds: out.tokens,
             text: out.text,
@@ -135,7 +136,8 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
       }
     });
 
-  addPromptOptions(modelCommand(program).command('logits').description("the last position's top-K next-token logits"))
+  // Logits are for comparing with other implementations: exact weights by default.
+  addPromptOptions(modelCommand(program).command('logits').description("the last position's top-K next-token logits"), 'f32')
     .option('--top <k>', 'how many logits to show', positiveInt, 10)
     .action(async (prompt: string | undefined, flags: LogitsFlags, cmd: Command) => {
       const session = await prepare(ctx, prompt, flags, cmd.optsWithGlobals());

@@ -47,7 +47,8 @@ export const GENERATE_BENCH_DEFAULTS = {
   runs: 3,
   adapters: 3,
   rank: 2,
-  weights: 'f32',
+  // rg generate's default: the fast path, its logits against f32 in the figures (logitsVsF32).
+  weights: 'q8',
 } as const satisfies Partial<GenerateWorkload>;
 
 /** Medians over the runs of one configuration. */

@@ -17,7 +17,14 @@ export const GENERATE_BENCH: BenchSpec = {
     { name: 'runs', kind: 'int', help: 'timed requests per configuration (median reported), after one warm-up', default: g.runs },
     { name: 'adapters', kind: 'int', help: 'adapters concatenated in the adapter configuration', value: '<k>', default: g.adapters },
     { name: 'rank', kind: 'int', help: 'rank of each adapter', value: '<r>', default: g.rank },
-    { name: 'weights', kind: 'choice', help: 'projection weights', value: '<format>', choices: WEIGHT_FORMATS, default: g.weights },
+    {
+      name: 'weights',
+      kind: 'choice',
+      help: 'projection weights (q8: rg generate’s default; f32: exact)',
+      value: '<format>',
+      choices: WEIGHT_FORMATS,
+      default: g.weights,
+    },
     { name: 'no-peer', kind: 'switch', help: 'skip the transformers peer' },
     { name: 'python', kind: 'path', help: 'Python with torch and transformers', default: 'tools/.venv/bin/python' },
     {
