@@ -38,7 +38,7 @@ export const SERVER_FLAGS: readonly Flag[] = [
     value: '<format>',
     choices: WEIGHT_FORMATS,
     default: 'f32',
-    help: "the answering model's projection weights: f32 (exact), q8 (8-bit blocks: ~3x faster decoding, logits within ~2% of f32's range) or q4; training always uses f32",
+    help: "the answering model's projection weights: f32 (exact), q8 (8-bit blocks: ~3x faster decoding, logits within ~3% of f32's range) or q4; training always uses f32",
   },
   { name: 'concurrency', kind: 'int', help: 'generations at the same time (default: --batch, so that a batch can fill)' },
   {

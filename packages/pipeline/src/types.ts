@@ -228,7 +228,7 @@ export interface RuntimeOptions {
   worker?: boolean;
   /**
    * Projection weights of the answering sessions (default f32: exact, what every accuracy table is measured with).
-   * q8: 8-bit blocks, ~3x the f32 decode speed on CPUs, logits within ~2% of f32's range; q4: 4-bit blocks, smaller,
+   * q8: 8-bit blocks, ~3x the f32 decode speed on CPUs, logits within ~3% of f32's range; q4: 4-bit blocks, smaller,
    * a little further from f32 (docs/BENCHMARKS.md, Generation). Training always runs on the f32 weights.
    */
   weightFormat?: WeightFormat;

@@ -38,7 +38,7 @@ function addPromptOptions(cmd: Command, weights: WeightFormat): Command {
     .addOption(
       new Option(
         '--weights <format>',
-        "projection weights: q8 (8-bit blocks: ~3x faster decoding than f32, logits within ~2% of f32's range), q4 (4-bit blocks) or f32 (exact, as transformers and rg infer); q8 and q4 compute with int8 activations",
+        "projection weights: q8 (8-bit blocks: ~3x faster decoding than f32, logits within ~3% of f32's range), q4 (4-bit blocks) or f32 (exact, as transformers and rg infer); q8 and q4 compute with int8 activations",
       )
         .choices(WEIGHT_FORMATS)
         .default(weights),
