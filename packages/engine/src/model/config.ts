@@ -37,6 +37,11 @@ export interface RopeScaling {
 export interface Tensor32 {
   dims: number[];
   data: Float32Array;
+  /**
+   * Where the weights are read lazily (GGUF): a fresh fp32 copy, not kept (the same array as `data` once that was
+   * read). For one-off uses such as quantizing, so that the fp32 copy can be dropped right after.
+   */
+  read?(): Float32Array;
 }
 
 /**

@@ -56,6 +56,17 @@ describe('GGUF: SmolLM2-135M-Instruct Q4_1 (pulled on first use)', () => {
     expect(weights.size).toBe(2 + 30 * 9);
   });
 
+  it('reads each tensor when first used and keeps it; read() gives a fresh copy until then, the kept one after', () => {
+    const t = weights.get('model.layers.29.mlp.down_proj.weight')!;
+    const [a, b] = [t.read!(), t.read!()];
+    expect(a).not.toBe(b);
+    expect(sha256(a)).toBe(sha256(b));
+    const kept = t.data;
+    expect(t.data).toBe(kept);
+    expect(t.read!()).toBe(kept);
+    expect(sha256(kept)).toBe(sha256(a));
+  });
+
   it('equals transformers’ dequantized, un-permuted weights bit for bit (Q, K, embeddings)', () => {
     for (const [name, ref] of Object.entries(transformersRef.weights) as [string, { dims: number[]; sha256: string }][]) {
       const t = weights.get(name)!;

@@ -251,24 +251,39 @@ function readBytes(fd: number, entry: GgufTensorEntry): Uint8Array {
   return buf;
 }
 
-/** Every tensor of a GGUF file dequantized to fp32, by Hugging Face name, Q/K rows in Hugging Face order. */
+/**
+ * Every tensor of a GGUF file dequantized to fp32, by Hugging Face name, Q/K rows in Hugging Face order. Each tensor is
+ * read from the file when first used and kept (`data`); `read()` gives a fresh copy without keeping one, so that
+ * quantizing the projections again (q8/q4 sessions) never holds them all in fp32 at once. readGguf has checked that
+ * every tensor lies inside the file and has a type rg reads.
+ */
 export function readGgufWeights(file: GgufFile, config: ModelConfig): ModelWeights {
   const weights: ModelWeights = new Map();
-  const fd = openSync(file.path, 'r');
-  try {
-    for (const entry of file.tensors.values()) {
-      // Rope divisors are part of the config (ropeScaling), not a weight.
-      if (entry.name === 'rope_freqs.weight') continue;
-      const hfName = huggingFaceName(entry.name);
-      if (!hfName) throw new ModelFileError(file.path, `tensor "${entry.name}" is not part of a ${config.architecture} model rg knows`);
-      let data = dequantize(entry.type, readBytes(fd, entry), entry.elements);
-      const dims = [...entry.dims].reverse();
-      const heads = permutedHeads(hfName, config);
-      if (heads) data = unpermuteRows(data, dims[0], entry.elements / dims[0], heads);
-      weights.set(hfName, { dims, data });
-    }
-  } finally {
-    closeSync(fd);
+  for (const entry of file.tensors.values()) {
+    // Rope divisors are part of the config (ropeScaling), not a weight.
+    if (entry.name === 'rope_freqs.weight') continue;
+    const hfName = huggingFaceName(entry.name);
+    if (!hfName) throw new ModelFileError(file.path, `tensor "${entry.name}" is not part of a ${config.architecture} model rg knows`);
+    const dims = [...entry.dims].reverse();
+    const heads = permutedHeads(hfName, config);
+    const load = () => {
+      const fd = openSync(file.path, 'r');
+      try {
+        const data = dequantize(entry.type, readBytes(fd, entry), entry.elements);
+        return heads ? unpermuteRows(data, dims[0], entry.elements / dims[0], heads) : data;
+      } finally {
+        closeSync(fd);
+      }
+    };
+    let kept: Float32Array | undefined;
+    weights.set(hfName, {
+      dims,
+      get data() {
+        kept ??= load();
+        return kept;
+      },
+      read: () => kept ?? load(),
+    });
   }
   return weights;
 }

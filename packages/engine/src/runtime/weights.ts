@@ -68,6 +68,8 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
     if (blocks.mins) weight.blockMins = external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks.mins);
     return weight;
   };
+  // A lazily read weight is read for quantizing without being kept: the fp32 projections never all sit in memory.
+  const fp32 = (t: Tensor32) => t.read?.() ?? t.data;
   const tensor = (name: string) => {
     const t = weights.get(name);
     if (!t) throw new Error(`model weights: missing tensor '${name}'`);
@@ -79,7 +81,7 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
     const t = tensor(name);
     const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
     const b = isHead ? 8 : bits;
-    return nbits(g, `${name}.q${b}`, b, blocksOf(b, t), outFeatures, inFeatures);
+    return nbits(g, `${name}.q${b}`, b, blocksOf(b, { dims: t.dims, data: fp32(t) }), outFeatures, inFeatures);
   };
 
   // q, k, v (or gate, up) stacked by rows into one 4-bit weight: the blocks run along `in`, so stacking rows changes no
@@ -90,9 +92,9 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
     const data = new Float32Array(rows * inFeatures);
     let at = 0;
     for (const name of names) {
-      const t = tensor(name);
-      data.set(t.data, at);
-      at += t.data.length;
+      const t = fp32(tensor(name));
+      data.set(t, at);
+      at += t.length;
     }
     return nbits(g, `${names.join('+')}.q${bits}`, bits, blocksOf(bits, { data, dims: [rows, inFeatures] }), rows, inFeatures);
   };
