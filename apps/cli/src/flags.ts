@@ -1,5 +1,5 @@
-import { type Flag, flagHelp, flagSyntax } from '@rg/bench-kit';
-import { type Command, Option } from 'commander';
+import { type Flag, FlagError, flagHelp, flagSyntax, parseFlags } from '@rg/bench-kit';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 /**
  * A package's declared flags (`@rg/bench-kit`'s Flag: a benchmark's, the server's) as commander options. Commander
@@ -26,4 +26,27 @@ export function givenFlags(opts: Record<string, unknown>, flags: readonly Flag[]
       return [f.name, negated ? opts[camel(f.name.slice(3))] === false : (opts[camel(f.name)] as string | string[] | boolean | undefined)];
     }),
   );
+}
+
+/**
+ * A package's declared flags as commander options that commander converts itself (typed values in the action, its
+ * own "argument ... is invalid" errors), checked by the same parseFlags. For flags a command shares with a package's
+ * own runner (the trainer's, also the e2e table's); not for paths (they are resolved against rg's working folder).
+ */
+export function addTypedFlags(cmd: Command, flags: readonly Flag[]): Command {
+  for (const f of flags) {
+    const option = new Option(flagSyntax(f), flagHelp(f, false));
+    if (f.kind !== 'switch') {
+      option.argParser((raw: string) => {
+        try {
+          return parseFlags([f], { [f.name]: raw }, { cwd: '/', root: '/' }).get(f.name);
+        } catch (e) {
+          throw e instanceof FlagError ? new InvalidArgumentError(`expected ${e.expected ?? e.message}`) : e;
+        }
+      });
+    }
+    if (f.default !== undefined) option.default(Array.isArray(f.default) ? [...f.default] : f.default);
+    cmd.addOption(f.required ? option.makeOptionMandatory() : option);
+  }
+  return cmd;
 }

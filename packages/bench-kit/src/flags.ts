@@ -3,6 +3,13 @@ import { resolve } from 'node:path';
 /** A flag given a value it does not take: the message names the flag and what it expected. */
 export class FlagError extends Error {
   override name = 'FlagError';
+  constructor(
+    message: string,
+    /** What the value should have been ("a positive integer"), for a runner that names the flag itself. */
+    readonly expected?: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -46,10 +53,11 @@ export function flagSyntax(f: Flag): string {
   return f.kind === 'switch' ? `--${f.name}` : `--${f.name} ${f.value ?? PLACEHOLDER[f.kind]}`;
 }
 
-/** The flag's help with its choices and default, as commander shows its own. */
-export function flagHelp(f: Flag): string {
+/** The flag's help with its choices and (unless `withDefault` is false) its default, as commander shows its own. */
+export function flagHelp(f: Flag, withDefault = true): string {
   const choices = f.choices ? ` (choices: ${f.choices.join(', ')})` : '';
-  const fallback = f.default === undefined ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : f.default})`;
+  const fallback =
+    f.default === undefined || !withDefault ? '' : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : f.default})`;
   return `${f.help}${choices}${fallback}`;
 }
 
@@ -57,7 +65,7 @@ const POSITIVE = /^\d+$/;
 
 function parseOne(f: Flag, raw: string, cwd: string): unknown {
   const fail = (expected: string): never => {
-    throw new FlagError(`--${f.name}: expected ${expected}, got "${raw}"`);
+    throw new FlagError(`--${f.name}: expected ${expected}, got "${raw}"`, expected);
   };
   switch (f.kind) {
     case 'int':

@@ -103,7 +103,15 @@ export {
 export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultCompose, defaultSettings, SETTINGS_FILE } from './settings.js';
-export { recipeFlags, type TrainerSettings, trainerOptions, trainerRecipe } from './training-settings.js';
+export {
+  OBJECTIVE_FLAGS,
+  RECIPE_FLAGS,
+  recipeFlags,
+  SHAPE_FLAGS,
+  type TrainerSettings,
+  trainerOptions,
+  trainerRecipe,
+} from './training-settings.js';
 export type {
   AnswerDefaults,
   AnswerRequest,

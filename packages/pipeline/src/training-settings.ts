@@ -1,5 +1,7 @@
+import type { Flag } from '@rg/bench-kit';
 import type { EncodeOptions, ExampleLayout, LossSpan, Objective, Recipe, TrainMode } from '@rg/lora-trainer';
-import { resolveRecipe } from '@rg/lora-trainer';
+import { DEFAULT_RECIPE, EXAMPLE_LAYOUTS, LOSS_SPANS, OBJECTIVES, resolveRecipe } from '@rg/lora-trainer';
+import { DEFAULT_SHAPE } from './infer-scope.js';
 
 /** How adapters are trained, as a person sets it (rg encode's and rg cluster train's flags, the e2e table's settings). */
 export interface TrainerSettings {
@@ -55,3 +57,53 @@ export function recipeFlags(s: Pick<TrainerSettings, 'examples' | 'loss' | 'obje
   }
   return flags.join(' ');
 }
+
+/**
+ * The adapter's shape and schedule as flags (rg encode, rg cluster train, the e2e table): the defaults are those rg
+ * infer falls back to when the store cannot tell (DEFAULT_SHAPE), so the two cannot drift apart.
+ */
+export const SHAPE_FLAGS: readonly Flag[] = [
+  { name: 'rank', kind: 'int', value: '<r>', help: 'LoRA rank', default: DEFAULT_SHAPE.rank },
+  { name: 'alpha', kind: 'number', value: '<a>', help: 'LoRA alpha', default: DEFAULT_SHAPE.alpha },
+  { name: 'lr', kind: 'number', value: '<lr>', help: 'AdamW learning rate', default: DEFAULT_SHAPE.lr },
+  { name: 'epochs', kind: 'int', help: 'epochs over each adapter’s examples', default: DEFAULT_SHAPE.epochs },
+];
+
+/** What the adapters are trained on and to do (the recipe) as flags: rg encode's, rg cluster train's, the e2e table's. */
+export const RECIPE_FLAGS: readonly Flag[] = [
+  {
+    name: 'examples',
+    kind: 'choice',
+    value: '<layout>',
+    choices: EXAMPLE_LAYOUTS,
+    default: DEFAULT_RECIPE.examples,
+    help: 'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
+  },
+  {
+    name: 'loss',
+    kind: 'choice',
+    value: '<span>',
+    choices: LOSS_SPANS,
+    default: DEFAULT_RECIPE.loss,
+    help: 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)',
+  },
+];
+
+/** The training objective as flags (rg encode, the e2e table). */
+export const OBJECTIVE_FLAGS: readonly Flag[] = [
+  {
+    name: 'objective',
+    kind: 'choice',
+    value: '<objective>',
+    choices: OBJECTIVES,
+    default: 'lm',
+    help: 'lm: next-token loss on the --examples layout; distill: match the base model that reads the passage (KL on its top-k at each answer position, the student without the passage); both: lm + --distill-weight × distill',
+  },
+  {
+    name: 'distill-topk',
+    kind: 'int',
+    value: '<k>',
+    help: 'teacher tokens kept per answer position (--objective distill|both; default 16)',
+  },
+  { name: 'distill-weight', kind: 'number', value: '<w>', help: 'λ in loss = lm + λ × distill (--objective both; default 1)' },
+];

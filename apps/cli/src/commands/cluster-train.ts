@@ -35,7 +35,6 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
           .default('representatives'),
       )
       .option('--adapters <dir>', 'adapter store (default: RG_HOME/adapters)'),
-    'cluster',
   )
     .option('--dataset <name>', 'dataset segment of the store key (default: the input file name, as rg encode)')
     .option('--json', 'print a JSON summary')

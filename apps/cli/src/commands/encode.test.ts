@@ -185,7 +185,7 @@ describe('rg encode', () => {
     expect(JSON.parse(passage.stdout)).toMatchObject({ recipe: { examples: 'passage', loss: 'all' }, trained: 2 });
     expect(passage.stderr).toContain('partial no-qa: augmentation failed (qa: no grounded answer); training on its passage');
     expect((await runCli(['encode', '--examples', 'pretrain', '--input', input], { env: {} })).stderr).toMatch(
-      /argument 'pretrain' is invalid. Allowed choices are qa, prag, passage/,
+      /argument 'pretrain' is invalid. expected one of qa, prag, passage/,
     );
   }, 120_000);
 

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import type { Config } from '@rg/pipeline';
-import { daptReported, type EncodeFileOptions, encodeReported, trainableRecords, trainerOptions } from '@rg/pipeline';
+import { daptReported, type EncodeFileOptions, encodeReported, OBJECTIVE_FLAGS, trainableRecords, trainerOptions } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { positiveInt, positiveNumber } from '../parse.js';
+import { addTypedFlags } from '../flags.js';
+import { positiveInt } from '../parse.js';
 import { defaultAdapterStore } from '../train/common.js';
-import { addTrainerOptions, objectiveOption, readAugmentedInput, type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
+import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
 import { encodeOnQueue } from './encode-queue.js';
 
 interface EncodeFlags extends TrainerFlags {
@@ -24,15 +25,15 @@ interface EncodeFlags extends TrainerFlags {
 const asUsage = trainingErrorsAsUsage('--store DIR or --dataset NAME');
 
 export function registerEncode(program: Command, ctx: CliContext): void {
-  addTrainerOptions(
+  const encode = addTrainerOptions(
     program
       .command('encode')
       .description(
         'train one LoRA adapter per passage of an augmented file (or store its gradient), or with --dapt one on all passages, into the adapter store; resumable',
       )
       .requiredOption('--input <file>', 'augmented records (rg augment output, JSON lines)'),
-    'passage',
-  )
+  );
+  addTypedFlags(encode, OBJECTIVE_FLAGS)
     .option('--store <dir>', 'adapter store (default: RG_HOME/adapters)')
     .option('--sample <n>', 'only the first n passages', positiveInt)
     .option('--dataset <name>', 'dataset segment of the store key (default: the input file name)')
@@ -52,9 +53,6 @@ export function registerEncode(program: Command, ctx: CliContext): void {
       1,
     )
     .option('--queue <url>', 'coordinate workers (rg worker) through Redis: redis://HOST:PORT/N; this process only stores their adapters')
-    .addOption(objectiveOption())
-    .option('--distill-topk <k>', 'teacher tokens kept per answer position (--objective distill|both; default 16)', positiveInt)
-    .option('--distill-weight <w>', 'λ in loss = lm + λ × distill (--objective both; default 1)', positiveNumber)
     .action(async (flags: EncodeFlags, cmd: Command) => {
       const distills = flags.objective === 'distill' || flags.objective === 'both';
       if (!distills && flags.distillTopk !== undefined) throw new UsageError('--distill-topk: only with --objective distill or both');

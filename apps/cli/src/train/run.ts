@@ -4,20 +4,17 @@ import { type AugmentedRecord, readAugmented } from '@rg/augment';
 import type { LoraTarget } from '@rg/engine';
 import {
   BaseWeightMismatchError,
-  DEFAULT_RECIPE,
   DEFAULT_TARGETS,
-  EXAMPLE_LAYOUTS,
-  LOSS_SPANS,
-  OBJECTIVES,
   type Objective,
   RecipeMismatchError,
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
-import { DEFAULT_SHAPE, type TrainerSettings } from '@rg/pipeline';
+import { RECIPE_FLAGS, SHAPE_FLAGS, type TrainerSettings } from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { addTypedFlags } from '../flags.js';
+import { nonNegativeInt, positiveInt } from '../parse.js';
 import { targetList } from './common.js';
 
 export interface TrainingRunFlags {
@@ -41,59 +38,24 @@ export interface TrainingRunFlags {
 /** rg encode's and rg cluster train's training flags: @rg/pipeline's TrainerSettings plus the run's own. */
 export interface TrainerFlags extends TrainingRunFlags, TrainerSettings {}
 
-/** The training flags rg encode and rg cluster train share (`unit`: what one adapter's epochs run over). */
-export function addTrainerOptions(command: Command, unit: string): Command {
-  return (
-    command
-      // The defaults rg infer falls back to when the store cannot tell (one place, so the two cannot drift apart).
-      .option('--rank <r>', 'LoRA rank', positiveInt, DEFAULT_SHAPE.rank)
-      .option('--alpha <a>', 'LoRA alpha', positiveNumber, DEFAULT_SHAPE.alpha)
-      .option('--lr <lr>', 'AdamW learning rate', positiveNumber, DEFAULT_SHAPE.lr)
-      .option('--epochs <n>', `epochs over each ${unit}’s examples`, positiveInt, DEFAULT_SHAPE.epochs)
-      .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
-      .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
-      .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
-      .addOption(
-        new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
-          .choices(['lora', 'gradient'])
-          .default('lora'),
-      )
-      .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
-      .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
-      .option(
-        '--gradient-checkpointing',
-        'recompute each layer in the backward pass instead of keeping its activations: a third of the memory for long examples (a 1,024-token step of SmolLM2-135M: 6.7 -> 2.1 GB), slower steps, the same adapters',
-      )
-      .addOption(examplesOption())
-      .addOption(lossOption())
-  );
-}
-
-/** `--examples`: the recipe's example layout (rg encode, rg cluster train). */
-function examplesOption(): Option {
-  return new Option(
-    '--examples <layout>',
-    'qa: QA pairs, half with the passage or rewrite in the prompt (seeded); prag: PRAG’s layout (first ceil(N/2) pairs with passage and rewrite, the rest closed-book); passage: continued pretraining on the passage and rewrite text',
-  )
-    .choices(EXAMPLE_LAYOUTS)
-    .default(DEFAULT_RECIPE.examples);
-}
-
-/** `--loss`: the tokens the recipe's loss covers. */
-function lossOption(): Option {
-  return new Option('--loss <span>', 'tokens the loss covers: answer (the assistant turn) or all (every token; passage always)')
-    .choices(LOSS_SPANS)
-    .default(DEFAULT_RECIPE.loss);
-}
-
-/** `--objective`: what the adapter is trained to do (lora-trainer's OBJECTIVES). */
-export function objectiveOption(): Option {
-  return new Option(
-    '--objective <objective>',
-    'lm: next-token loss on the --examples layout; distill: match the base model that reads the passage (KL on its top-k at each answer position, the student without the passage); both: lm + --distill-weight × distill',
-  )
-    .choices(OBJECTIVES)
-    .default('lm');
+/** The training flags rg encode and rg cluster train share: @rg/pipeline's shape and recipe flags, and the run's own. */
+export function addTrainerOptions(command: Command): Command {
+  addTypedFlags(command, SHAPE_FLAGS)
+    .option('--batch-size <n>', 'examples per batch', positiveInt, 1)
+    .option('--grad-accumulation <n>', 'batches per optimizer step', positiveInt, 1)
+    .option('--targets <list>', 'target modules (must match the stored base_weight)', targetList, [...DEFAULT_TARGETS])
+    .addOption(
+      new Option('--mode <mode>', 'lora: trained weights; gradient: the raw gradient at base_weight')
+        .choices(['lora', 'gradient'])
+        .default('lora'),
+    )
+    .option('--seed <s>', 'seed of shuffling, the QA split and (if none is stored) the base_weight init', nonNegativeInt, 0)
+    .option('--max-tokens <n>', 'leave out training examples longer than this', positiveInt, 1024)
+    .option(
+      '--gradient-checkpointing',
+      'recompute each layer in the backward pass instead of keeping its activations: a third of the memory for long examples (a 1,024-token step of SmolLM2-135M: 6.7 -> 2.1 GB), slower steps, the same adapters',
+    );
+  return addTypedFlags(command, RECIPE_FLAGS);
 }
 
 /**

@@ -5,17 +5,14 @@ import { ModelFileError } from '@rg/engine';
 import { COMPOSE_MODES, DatasetError } from '@rg/inference';
 import {
   BaseWeightMismatchError,
-  DEFAULT_RECIPE,
-  EXAMPLE_LAYOUTS,
-  LOSS_SPANS,
   NoChatTemplateError,
-  OBJECTIVES,
   RecipeMismatchError,
   WarmupMismatchError,
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
 import { ClusterSettingsError } from '../cluster-store.js';
 import { StepInputError } from '../reported.js';
+import { OBJECTIVE_FLAGS, RECIPE_FLAGS, SHAPE_FLAGS } from '../training-settings.js';
 import { WarmupSplitError } from '../warmup-pairs.js';
 import { type E2eRunResult, type E2eRunSettings, runE2e } from './e2e-run.js';
 import { BenchInputError } from './errors.js';
@@ -76,22 +73,9 @@ export const E2E_BENCH: BenchSpec = {
     },
     { name: 'qa', kind: 'int', help: 'QA pairs per document', default: 3 },
     { name: 'phrasings', kind: 'int', value: '<p>', help: 'template generator: wordings per passage (rg augment --phrasings)' },
-    { name: 'rank', kind: 'int', value: '<r>', help: 'LoRA rank', default: 2 },
-    { name: 'alpha', kind: 'number', value: '<a>', help: 'LoRA alpha', default: 32 },
-    { name: 'lr', kind: 'number', value: '<lr>', help: 'learning rate', default: 3e-4 },
-    { name: 'epochs', kind: 'int', help: 'epochs', default: 1 },
-    {
-      name: 'examples',
-      kind: 'choice',
-      value: '<layout>',
-      choices: EXAMPLE_LAYOUTS,
-      help: 'rg encode --examples',
-      default: DEFAULT_RECIPE.examples,
-    },
-    { name: 'loss', kind: 'choice', value: '<span>', choices: LOSS_SPANS, help: 'rg encode --loss', default: DEFAULT_RECIPE.loss },
-    { name: 'objective', kind: 'choice', value: '<objective>', choices: OBJECTIVES, help: 'rg encode --objective', default: 'lm' },
-    { name: 'distill-topk', kind: 'int', value: '<k>', help: 'rg encode --distill-topk' },
-    { name: 'distill-weight', kind: 'number', value: '<w>', help: 'rg encode --distill-weight' },
+    ...SHAPE_FLAGS,
+    ...RECIPE_FLAGS,
+    ...OBJECTIVE_FLAGS,
     { name: 'compose', kind: 'choice', value: '<mode>', choices: COMPOSE_MODES, help: 'rg infer --compose', default: 'cat' },
     { name: 'adapter-scale', kind: 'number', value: '<s>', help: 'rg infer --adapter-scale' },
     { name: 'no-dapt', kind: 'switch', help: 'leave out the DAPT column (its encode costs as much as every document’s adapter together)' },
