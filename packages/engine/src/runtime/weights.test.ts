@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { referenceForward } from '../reference/llama.js';
 import { randomLlamaWeights, tinyLlamaConfig } from '../train/tiny-model.js';
 import { OrtCausalLM } from './causal-lm.js';
-import { blocksQ4, blocksQ8 } from './weights.js';
+import { blocksQ4, blocksQ8, roundHalfUp } from './weights.js';
 
 /** Values of a MatMulNBits 4-bit block layout with block offsets, decoded independently. */
 function decodeQ4(rows: number, cols: number, b: ReturnType<typeof blocksQ4>): Float32Array {
@@ -20,6 +20,14 @@ function decodeQ4(rows: number, cols: number, b: ReturnType<typeof blocksQ4>): F
   }
   return out;
 }
+
+describe('roundHalfUp', () => {
+  it('equals Math.round on halves, near-halves, signs and random values', () => {
+    const edge = [0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994, 127, -127, 126.5, -126.5];
+    const rand = Array.from({ length: 10_000 }, (_, i) => Math.sin(i * 12.9898) * 130);
+    for (const v of [...edge, ...rand]) expect(roundHalfUp(v) + 0, String(v)).toBe(Math.round(v) + 0);
+  });
+});
 
 describe('MatMulNBits blocks', () => {
   it('recover Q4_1-representable weights exactly (codes 0..15 per block of 32, GGUF-style scale and min)', () => {

@@ -142,13 +142,24 @@ export function blocksQ4(t: Tensor32): Blocks {
       mins[b * rows + r] = min + 8 * scale;
       // MatMulNBits packs consecutive elements low nibble first (GGUF pairs j with j+16 instead).
       for (let i = 0; i < BLOCK; i += 2) {
-        const q0 = Math.min(15, Math.max(0, Math.round((t.data[start + i] - min) / scale)));
-        const q1 = Math.min(15, Math.max(0, Math.round((t.data[start + i + 1] - min) / scale)));
+        const q0 = Math.min(15, Math.max(0, roundHalfUp((t.data[start + i] - min) / scale)));
+        const q1 = Math.min(15, Math.max(0, roundHalfUp((t.data[start + i + 1] - min) / scale)));
         qweight[blockIndex * (BLOCK / 2) + i / 2] = q0 | (q1 << 4);
       }
     }
   }
   return { qweight, scales, zeroPoints: new Uint8Array(rows * Math.ceil(kBlocks / 2)).fill(0x88), mins };
+}
+
+/**
+ * Math.round (halves toward +infinity) without a branch, for |v| < 2^31: v - trunc(v) is exact, and which way a weight
+ * rounds is a coin toss, so Math.round's (and an if's) mispredicted branches took ~60% of quantizing SmolLM2 to q8
+ * (1.5 s of the 2 s it added to loading).
+ */
+export function roundHalfUp(v: number): number {
+  const q = v | 0;
+  const f = v - q;
+  return q + Number(f >= 0.5) - Number(f < -0.5);
 }
 
 /** Symmetric 8-bit blocks along `in` (Q8_0): scale = max|x| / 127, codes offset by the zero point 128. */
@@ -164,7 +175,7 @@ export function blocksQ8(t: Tensor32): Blocks {
       for (let i = 0; i < BLOCK; i++) amax = Math.max(amax, Math.abs(t.data[start + i]));
       const scale = amax > 0 ? amax / 127 : 1;
       scales[r * kBlocks + b] = scale;
-      for (let i = 0; i < BLOCK; i++) qweight[start + i] = Math.round(t.data[start + i] / scale) + 128;
+      for (let i = 0; i < BLOCK; i++) qweight[start + i] = roundHalfUp(t.data[start + i] / scale) + 128;
     }
   }
   return { qweight, scales, zeroPoints: new Uint8Array(rows * kBlocks).fill(128) };
