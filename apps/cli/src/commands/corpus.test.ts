@@ -92,6 +92,13 @@ describe('rg corpus / index / retrieve', () => {
     const strict = await runCli(['corpus', 'ingest', '--input', file, '--store', join(dir, 's2'), '--strict']);
     expect(strict.code).toBe(2);
     expect(strict.stderr).toContain(`${file}:2: no text field`);
+    // A file none of whose records can be read (the wrong one, or the wrong --format) fails after its summary.
+    const wrong = join(dir, 'notes.txt');
+    writeFileSync(wrong, 'first line\nsecond line\n');
+    const none = await runCli(['corpus', 'ingest', '--input', wrong, '--store', join(dir, 's4')]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toMatch(/2 records read: 0 added, 0 duplicates, 2 skipped/);
+    expect(none.stderr).toContain(`rg: error: --input ${wrong}: none of its 2 records could be read (line 1: broken JSON`);
     const missing = await runCli(['corpus', 'ingest', '--input', join(dir, 'nope.jsonl'), '--store', join(dir, 's3')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--input .*nope.jsonl: cannot read \(ENOENT\)/);

@@ -63,9 +63,16 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
           chunk: flags.chunkTokens === undefined ? undefined : { tokens: flags.chunkTokens, overlap: flags.chunkOverlap },
           strict: flags.strict,
         };
-        await ingestReported(ctx.reporter(flags.json), store, flags.input, options, {
+        const s = await ingestReported(ctx.reporter(flags.json), store, flags.input, options, {
           summary: (line, summary) => (flags.json ? ctx.json(summary) : ctx.print(line)),
         });
+        // Not one record read (the wrong file, format or field): a script must not go on with an empty store.
+        if (s.records > 0 && s.skipped === s.records && s.resumedFromByte === 0) {
+          const first = s.badRecords[0];
+          throw new UsageError(
+            `--input ${flags.input}: none of its ${s.records} records could be read (line ${first.line}: ${first.message}); check --format and the --*-field flags`,
+          );
+        }
       } finally {
         store.close();
       }
