@@ -92,6 +92,7 @@ export {
   type LoadOptions,
   OrtCausalLM,
 } from './runtime/causal-lm.js';
+export { type QuantCache, quantCacheFor } from './runtime/quant-cache.js';
 export { createSession, type SessionOptions } from './runtime/session.js';
 export { blocksQ4, blocksQ8, WEIGHT_FORMATS, type WeightFormat } from './runtime/weights.js';
 export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from './tokenizer/chat-template.js';

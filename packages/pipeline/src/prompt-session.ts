@@ -8,6 +8,7 @@ import {
   type LoraTarget,
   loadModel,
   OrtCausalLM,
+  quantCacheFor,
   type WeightFormat,
 } from '@rg/engine';
 import { composeCat, type LoraAdapter, readPeftAdapter } from '@rg/lora';
@@ -126,6 +127,7 @@ export async function openPromptSession(options: PromptSessionOptions): Promise<
     threads: options.threads,
     loraTargets,
     weightFormat: options.weightFormat ?? 'f32',
+    quantCache: quantCacheFor(model.source, options.home),
   });
   try {
     const adapters = lora ? await lm.prepareAdapters(lora) : null;

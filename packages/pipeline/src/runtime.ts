@@ -1,4 +1,4 @@
-import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, TrainingSession } from '@rg/engine';
+import { loadModel, modelFingerprint, modelKeyName, OrtCausalLM, quantCacheFor, TrainingSession } from '@rg/engine';
 import { engineAnswerModel } from '@rg/inference';
 import { RequestGate } from './request-gate.js';
 import type { ModelRuntime, RuntimeOptions } from './types.js';
@@ -11,7 +11,12 @@ import type { ModelRuntime, RuntimeOptions } from './types.js';
 export async function loadRuntime(options: RuntimeOptions): Promise<ModelRuntime> {
   const loaded = await loadModel(options.model, { home: options.home, pull: options.pull ?? true });
   const weightFormat = options.weightFormat ?? 'f32';
-  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, { threads: options.threads, worker: options.worker, weightFormat });
+  const lm = await OrtCausalLM.load(loaded.config, loaded.weights, {
+    threads: options.threads,
+    worker: options.worker,
+    weightFormat,
+    quantCache: quantCacheFor(loaded.source, options.home),
+  });
   if (options.batched) {
     try {
       await lm.prepareBatched();

@@ -3,8 +3,9 @@ import { buildLlamaGraph, io, ropePositions } from '../graph/llama.js';
 import type { LoraTarget, ModelConfig, ModelWeights } from '../model/config.js';
 import { adapterFeeds, checkAdapters } from './adapter-feeds.js';
 import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';
+import { type QuantCache, readQuantCache, writeQuantCache } from './quant-cache.js';
 import { type SessionOptions, sessionOptions } from './session.js';
-import { nbitsWeights, type WeightFormat } from './weights.js';
+import { nbitsWeights, QuantCacheMismatch, type WeightFormat } from './weights.js';
 
 /** The KV cache after some tokens: an opaque handle, valid until `release`d. */
 export interface KvCache {
@@ -97,6 +98,41 @@ export interface LoadOptions extends SessionOptions {
   weightFormat?: WeightFormat;
   /** Run the session in a worker thread so `forward` never blocks the event loop (default false). */
   worker?: boolean;
+  /** q8/q4: keep the quantized projections here and reuse them (quantCacheFor: RG_HOME/cache/quantized for a GGUF). */
+  quantCache?: QuantCache;
+}
+
+/**
+ * The inference graph (single-row or per-row) with its compact weights: from the quantization cache when it holds
+ * this graph's, else quantized now and kept there.
+ */
+function buildGraph(config: ModelConfig, weights: ModelWeights, options: LoadOptions, perRow: boolean) {
+  const format = options.weightFormat ?? 'f32';
+  const build = (cached?: Uint8Array) => {
+    const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4, cached);
+    const graph = buildLlamaGraph(config, {
+      loraTargets: options.loraTargets,
+      linearWeight: nbits?.linearWeight,
+      linearGroup: nbits?.linearGroup,
+      perRow: perRow || undefined,
+    });
+    return { graph, externalData: nbits?.externalData() };
+  };
+  const cache = options.quantCache;
+  if (format === 'f32' || !cache) return build();
+  const what = `${format}|${perRow ? 'per-row' : 'one-row'}|${(options.loraTargets ?? ['all']).join(',')}`;
+  const cached = readQuantCache(cache, what);
+  if (cached) {
+    try {
+      return build(cached);
+    } catch (e) {
+      if (!(e instanceof QuantCacheMismatch)) throw e;
+    }
+  }
+  const built = build();
+  const data = built.externalData?.[0]?.data;
+  if (data) writeQuantCache(cache, what, data);
+  return built;
 }
 
 interface HostedCache extends KvCache {
@@ -140,34 +176,22 @@ export class OrtCausalLM implements BatchedCausalLM {
   ) {}
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
-    const format = options.weightFormat ?? 'f32';
-    const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4);
-    const graph = buildLlamaGraph(config, {
-      loraTargets: options.loraTargets,
-      linearWeight: nbits?.linearWeight,
-      linearGroup: nbits?.linearGroup,
-    });
+    const { graph, externalData } = buildGraph(config, weights, options, false);
     const constants: Record<string, TensorData> = {};
     for (const name of graph.weightInputs) {
       const t = weights.get(name);
       if (!t) throw new Error(`model weights: missing tensor '${name}'`);
       constants[name] = { type: 'float32', data: t.data, dims: t.dims };
     }
-    const spec = { model: graph.model, sessionOptions: sessionOptions({ ...options, externalData: nbits?.externalData() }), constants };
+    const spec = { model: graph.model, sessionOptions: sessionOptions({ ...options, externalData }), constants };
     const host = await (options.worker ? workerHost(spec) : localHost(spec));
     const emptyCache = { length: 0, capacity: 1, id: await host.emptyKv(emptyKvRequest(config, 1)) };
     const noAdapters = { rank: 0, id: await host.store(adapterFeeds(config, graph.loraTargets, null)) };
     const createPerRowSession = async () => {
       // Compact weights are initializers of the session's own external data, written as the graph is built: a second
       // graph needs its own (the first session's bytes were handed over and dropped).
-      const own = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4);
-      const perRow = buildLlamaGraph(config, {
-        loraTargets: options.loraTargets,
-        linearWeight: own?.linearWeight,
-        linearGroup: own?.linearGroup,
-        perRow: true,
-      });
-      await host.addSession(PER_ROW_SESSION, perRow.model, sessionOptions({ ...options, externalData: own?.externalData() }));
+      const perRow = buildGraph(config, weights, options, true);
+      await host.addSession(PER_ROW_SESSION, perRow.graph.model, sessionOptions({ ...options, externalData: perRow.externalData }));
     };
     return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters, createPerRowSession);
   }

@@ -33,25 +33,43 @@ interface Blocks {
   mins?: Float32Array;
 }
 
+/** Cached quantized weights that do not fit the graph being built (another model or layout): quantize again. */
+export class QuantCacheMismatch extends Error {
+  override name = 'QuantCacheMismatch';
+}
+
 /**
  * A `linearWeight` hook for `buildLlamaGraph` that turns projections into MatMulNBits initializers
  * stored as external data, plus the bytes to hand the session. `bits`: 4 (the LM head still 8) or 8 for all.
+ * `cached`: the external data an earlier build of the same graph over the same weights gave (quant-cache.ts): the
+ * initializers are laid out again without reading or quantizing any weight, and externalData() hands it back, or
+ * throws QuantCacheMismatch when the layout does not add up to its length.
  */
-export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
+export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4, cached?: Uint8Array) {
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  const external = (g: GraphBuilder, name: string, dtype: 'uint8' | 'float32', dims: number[], data: Uint8Array | Float32Array) => {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const value = g.externalInitializer(name, dtype, dims, EXTERNAL_FILE, offset, bytes.byteLength);
-    chunks.push(bytes);
-    offset += bytes.byteLength;
+  const external = (
+    g: GraphBuilder,
+    name: string,
+    dtype: 'uint8' | 'float32',
+    dims: number[],
+    data: Uint8Array | Float32Array | undefined,
+  ) => {
+    const byteLength = dims.reduce((a, b) => a * b, 1) * (dtype === 'float32' ? 4 : 1);
+    if (data) {
+      if (data.byteLength !== byteLength) throw new Error(`${name}: ${data.byteLength} bytes for dims [${dims}]`);
+      chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+    const value = g.externalInitializer(name, dtype, dims, EXTERNAL_FILE, offset, byteLength);
+    offset += byteLength;
     return value;
   };
 
-  // Blocks of a [rows, in] weight as MatMulNBits initializers named after `base`.
-  const blocksOf = (bitsHere: 4 | 8, t: Tensor32) => (bitsHere === 4 ? blocksQ4(t) : blocksQ8(t));
-  const nbits = (g: GraphBuilder, base: string, bits: 4 | 8, blocks: Blocks, rows: number, inFeatures: number) => {
+  // Blocks of a [rows, in] weight as MatMulNBits initializers named after `base` (made only when not cached).
+  const blocksOf = (bitsHere: 4 | 8, t: () => Tensor32) => (cached ? undefined : bitsHere === 4 ? blocksQ4(t()) : blocksQ8(t()));
+  const nbits = (g: GraphBuilder, base: string, bits: 4 | 8, blocks: Blocks | undefined, rows: number, inFeatures: number) => {
     const kBlocks = inFeatures / BLOCK;
+    const zeroPoints = bits === 4 ? rows * Math.ceil(kBlocks / 2) : rows * kBlocks;
     const weight: NbitsWeight = {
       kind: 'nbits',
       bits,
@@ -61,11 +79,11 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
       // Only the int8-activation kernels are prepacked on x64 in ORT 1.30; accuracy_level 0 dequantizes
       // every block on every run (~25x slower at decode).
       accuracyLevel: 4,
-      qweight: external(g, `${base}.qweight`, 'uint8', [rows, kBlocks, (BLOCK * bits) / 8], blocks.qweight),
-      scales: external(g, `${base}.scales`, 'float32', [rows * kBlocks], blocks.scales),
-      zeroPoints: external(g, `${base}.zero_points`, 'uint8', [blocks.zeroPoints.length], blocks.zeroPoints),
+      qweight: external(g, `${base}.qweight`, 'uint8', [rows, kBlocks, (BLOCK * bits) / 8], blocks?.qweight),
+      scales: external(g, `${base}.scales`, 'float32', [rows * kBlocks], blocks?.scales),
+      zeroPoints: external(g, `${base}.zero_points`, 'uint8', [zeroPoints], blocks?.zeroPoints),
     };
-    if (blocks.mins) weight.blockMins = external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks.mins);
+    if (bits === 4) weight.blockMins = external(g, `${base}.mins`, 'float32', [kBlocks, rows], blocks?.mins);
     return weight;
   };
   // A lazily read weight is read for quantizing without being kept: the fp32 projections never all sit in memory.
@@ -81,7 +99,14 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
     const t = tensor(name);
     const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
     const b = isHead ? 8 : bits;
-    return nbits(g, `${name}.q${b}`, b, blocksOf(b, { dims: t.dims, data: fp32(t) }), outFeatures, inFeatures);
+    return nbits(
+      g,
+      `${name}.q${b}`,
+      b,
+      blocksOf(b, () => ({ dims: t.dims, data: fp32(t) })),
+      outFeatures,
+      inFeatures,
+    );
   };
 
   // q, k, v (or gate, up) stacked by rows into one 4-bit weight: the blocks run along `in`, so stacking rows changes no
@@ -89,19 +114,27 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4) {
   const linearGroup = (g: GraphBuilder, names: string[], inFeatures: number, outFeatures: number[]) => {
     if (inFeatures % BLOCK !== 0) return undefined;
     const rows = outFeatures.reduce((a, b) => a + b, 0);
-    const data = new Float32Array(rows * inFeatures);
-    let at = 0;
-    for (const name of names) {
-      const t = fp32(tensor(name));
-      data.set(t, at);
-      at += t.length;
-    }
-    return nbits(g, `${names.join('+')}.q${bits}`, bits, blocksOf(bits, { data, dims: [rows, inFeatures] }), rows, inFeatures);
+    const stacked = () => {
+      const data = new Float32Array(rows * inFeatures);
+      let at = 0;
+      for (const name of names) {
+        const t = fp32(tensor(name));
+        data.set(t, at);
+        at += t.length;
+      }
+      return { data, dims: [rows, inFeatures] };
+    };
+    for (const name of names) tensor(name);
+    return nbits(g, `${names.join('+')}.q${bits}`, bits, blocksOf(bits, stacked), rows, inFeatures);
   };
 
   const externalData = () => {
     // A model with no block-aligned projection has nothing in the file; ORT refuses an empty buffer.
     if (offset === 0) return [];
+    if (cached) {
+      if (cached.byteLength !== offset) throw new QuantCacheMismatch(`cached ${cached.byteLength} bytes, the graph lays out ${offset}`);
+      return [{ path: EXTERNAL_FILE, data: cached }];
+    }
     const data = new Uint8Array(offset);
     let at = 0;
     for (const c of chunks) {
