@@ -72,4 +72,20 @@ describe('quantization cache', () => {
     expect(again.reads()).toBeGreaterThan(0);
     expect(await logits(base, 'q8', cacheDir)).toEqual(fresh);
   });
+
+  it("a replaced model's files (same owner, another key) are removed when the new ones are written", async () => {
+    const cacheDir = join(dir, 'owner');
+    const base = randomLlamaWeights(config, 6);
+    const load = (key: string) =>
+      OrtCausalLM.load(config, base, { threads: 1, weightFormat: 'q8', quantCache: { dir: cacheDir, key, owner: '/models/m.gguf' } }).then(
+        (lm) => lm.dispose(),
+      );
+    await load('/models/m.gguf|100|1');
+    const [before] = readdirSync(cacheDir);
+    await load('/models/m.gguf|100|2');
+    const after = readdirSync(cacheDir);
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before);
+    expect(after[0].split('-')[0]).toBe(before.split('-')[0]);
+  });
 });

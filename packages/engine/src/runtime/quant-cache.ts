@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSource } from '../model/load.js';
 
@@ -10,6 +10,8 @@ import type { ModelSource } from '../model/load.js';
 export interface QuantCache {
   dir: string;
   key: string;
+  /** What the weights belong to (a file path), when `key` changes as the file is replaced: older files are removed. */
+  owner?: string;
 }
 
 // Bumped whenever the blocks' layout or the quantizer changes: files written before are then never read.
@@ -19,12 +21,18 @@ const LAYOUT_VERSION = 1;
 export function quantCacheFor(source: ModelSource, home: string): QuantCache | undefined {
   if (source.kind !== 'gguf') return undefined;
   const st = statSync(source.path);
-  return { dir: join(home, 'cache', 'quantized'), key: `${source.path}|${st.size}|${st.mtimeMs}` };
+  return { dir: join(home, 'cache', 'quantized'), key: `${source.path}|${st.size}|${st.mtimeMs}`, owner: source.path };
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** `<owner and what>-<key>.bin`: the files of one owner's graph differ only after the dash. */
+function ownerPrefix(cache: QuantCache, what: string): string {
+  return `${hash(`${cache.owner ?? cache.key}|${what}`)}-`;
 }
 
 function cacheFile(cache: QuantCache, what: string): string {
-  const id = createHash('sha256').update(`${cache.key}|${what}|v${LAYOUT_VERSION}`).digest('hex').slice(0, 32);
-  return join(cache.dir, `${id}.bin`);
+  return join(cache.dir, `${ownerPrefix(cache, what)}${hash(`${cache.key}|${what}|v${LAYOUT_VERSION}`)}.bin`);
 }
 
 /** The bytes an earlier writeQuantCache kept for `what`, or undefined. */
@@ -53,6 +61,12 @@ export function writeQuantCache(cache: QuantCache, what: string, data: Uint8Arra
       closeSync(fd);
     }
     renameSync(tmp, path);
+    // The same file's weights from before it was replaced (another size or time): never read again.
+    const prefix = ownerPrefix(cache, what);
+    for (const name of readdirSync(cache.dir)) {
+      if (name.startsWith(prefix) && name.endsWith('.bin') && join(cache.dir, name) !== path)
+        rmSync(join(cache.dir, name), { force: true });
+    }
   } catch {
     rmSync(tmp, { force: true });
   }
