@@ -8,9 +8,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
  */
 export function addFlags(cmd: Command, flags: readonly Flag[]): Command {
   for (const f of flags) {
-    const option = new Option(flagSyntax(f), flagHelp(f));
+    const option = new Option(flagSyntax(f), flagHelp(f)).makeOptionMandatory(f.required ?? false);
     if (f.repeatable) option.argParser((value: string, previous: string[] = []) => [...previous, value]);
-    cmd.addOption(f.required ? option.makeOptionMandatory() : option);
+    cmd.addOption(option);
   }
   return cmd;
 }
@@ -46,7 +46,7 @@ export function addTypedFlags(cmd: Command, flags: readonly Flag[]): Command {
       });
     }
     if (f.default !== undefined) option.default(Array.isArray(f.default) ? [...f.default] : f.default);
-    cmd.addOption(f.required ? option.makeOptionMandatory() : option);
+    cmd.addOption(option.makeOptionMandatory(f.required ?? false));
   }
   return cmd;
 }

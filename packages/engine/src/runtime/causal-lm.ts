@@ -1,11 +1,10 @@
 import type { LoraWeights } from '@rg/lora';
-import { buildLlamaGraph, io, ropePositions } from '../graph/llama.js';
+import { io, ropePositions } from '../graph/llama.js';
 import type { LoraTarget, ModelConfig, ModelWeights } from '../model/config.js';
 import { adapterFeeds, checkAdapters } from './adapter-feeds.js';
 import { localHost, type SessionHost, type TensorData, workerHost } from './host.js';
-import { type QuantCache, readQuantCache, writeQuantCache } from './quant-cache.js';
+import { buildInferenceGraph, type InferenceGraphOptions } from './inference-graph.js';
 import { type SessionOptions, sessionOptions } from './session.js';
-import { nbitsWeights, QuantCacheMismatch, type WeightFormat } from './weights.js';
 
 /** The KV cache after some tokens: an opaque handle, valid until `release`d. */
 export interface KvCache {
@@ -91,48 +90,9 @@ export interface BatchedCausalLM extends CausalLM {
   release(handle: KvCache | AdapterSet | BatchKvCache | BatchAdapterSet): void;
 }
 
-export interface LoadOptions extends SessionOptions {
-  /** Modules that accept LoRA inputs (default: all seven). */
-  loraTargets?: readonly LoraTarget[];
-  /** Projection weights: 'f32' (exact, dense graph inputs), 'q4' or 'q8' (4/8-bit blocks, MatMulNBits). Default 'f32'. */
-  weightFormat?: WeightFormat;
+export interface LoadOptions extends SessionOptions, InferenceGraphOptions {
   /** Run the session in a worker thread so `forward` never blocks the event loop (default false). */
   worker?: boolean;
-  /** q8/q4: keep the quantized projections here and reuse them (quantCacheFor: RG_HOME/cache/quantized for a GGUF). */
-  quantCache?: QuantCache;
-}
-
-/**
- * The inference graph (single-row or per-row) with its compact weights: from the quantization cache when it holds
- * this graph's, else quantized now and kept there.
- */
-function buildGraph(config: ModelConfig, weights: ModelWeights, options: LoadOptions, perRow: boolean) {
-  const format = options.weightFormat ?? 'f32';
-  const build = (cached?: Uint8Array) => {
-    const nbits = format === 'f32' ? undefined : nbitsWeights(weights, format === 'q8' ? 8 : 4, cached);
-    const graph = buildLlamaGraph(config, {
-      loraTargets: options.loraTargets,
-      linearWeight: nbits?.linearWeight,
-      linearGroup: nbits?.linearGroup,
-      perRow: perRow || undefined,
-    });
-    return { graph, externalData: nbits?.externalData() };
-  };
-  const cache = options.quantCache;
-  if (format === 'f32' || !cache) return build();
-  const what = `${format}|${perRow ? 'per-row' : 'one-row'}|${(options.loraTargets ?? ['all']).join(',')}`;
-  const cached = readQuantCache(cache, what);
-  if (cached) {
-    try {
-      return build(cached);
-    } catch (e) {
-      if (!(e instanceof QuantCacheMismatch)) throw e;
-    }
-  }
-  const built = build();
-  const data = built.externalData?.[0]?.data;
-  if (data) writeQuantCache(cache, what, data);
-  return built;
 }
 
 interface HostedCache extends KvCache {
@@ -176,7 +136,7 @@ export class OrtCausalLM implements BatchedCausalLM {
   ) {}
 
   static async load(config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<OrtCausalLM> {
-    const { graph, externalData } = buildGraph(config, weights, options, false);
+    const { graph, externalData } = buildInferenceGraph(config, weights, options, false);
     const constants: Record<string, TensorData> = {};
     for (const name of graph.weightInputs) {
       const t = weights.get(name);
@@ -190,7 +150,7 @@ export class OrtCausalLM implements BatchedCausalLM {
     const createPerRowSession = async () => {
       // Compact weights are initializers of the session's own external data, written as the graph is built: a second
       // graph needs its own (the first session's bytes were handed over and dropped).
-      const perRow = buildGraph(config, weights, options, true);
+      const perRow = buildInferenceGraph(config, weights, options, true);
       await host.addSession(PER_ROW_SESSION, perRow.graph.model, sessionOptions({ ...options, externalData: perRow.externalData }));
     };
     return new OrtCausalLM(config, host, graph.loraTargets, emptyCache, noAdapters, createPerRowSession);

@@ -99,11 +99,13 @@ export function nbitsWeights(weights: ModelWeights, bits: 4 | 8 = 4, cached?: Ui
     const t = tensor(name);
     const isHead = name === 'lm_head.weight' || name === 'model.embed_tokens.weight';
     const b = isHead ? 8 : bits;
+    // A tied head is the embedding table, which the graph also takes in fp32 for the lookup: read it once, and keep it.
+    const data = () => (name === 'model.embed_tokens.weight' ? t.data : fp32(t));
     return nbits(
       g,
       `${name}.q${b}`,
       b,
-      blocksOf(b, () => ({ dims: t.dims, data: fp32(t) })),
+      blocksOf(b, () => ({ dims: t.dims, data: data() })),
       outFeatures,
       inFeatures,
     );

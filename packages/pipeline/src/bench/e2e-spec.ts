@@ -29,9 +29,9 @@ function clusterKs(a: BenchArgs): number[] {
 
 /** The trainer's and clustering's refusals a user settles with a flag, said with that flag. */
 function asUsage(a: BenchArgs, e: unknown): never {
-  if (e instanceof RecipeMismatchError || e instanceof WarmupMismatchError || e instanceof ClusterSettingsError)
-    a.usage(`${e.message} (another --out DIR)`);
-  if (e instanceof BaseWeightMismatchError) a.usage(`${e.message} (another --out DIR)`);
+  // What this --out folder already holds was made with other settings.
+  const stored = [RecipeMismatchError, WarmupMismatchError, BaseWeightMismatchError, ClusterSettingsError];
+  if (stored.some((k) => e instanceof k)) a.usage(`${(e as Error).message} (another --out DIR)`);
   if (e instanceof WarmupNotFoundError) a.usage(`--warmup: ${e.message}`);
   throw e;
 }
