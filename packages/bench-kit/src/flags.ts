@@ -13,11 +13,12 @@ export class FlagError extends Error {
 }
 
 /**
- * What a flag's value must be: `int` an integer >= 1, `count` >= 0, `number` a number > 0, `ints` comma-separated
+ * What a flag's value must be: `int` an integer >= 1, `count` >= 0, `number` a number > 0, `nonnegative` a number
+ * >= 0 (a temperature: 0 is greedy), `ints` comma-separated
  * integers >= 1, `list` comma-separated names, `choice` one of `choices`, `path` a file or folder (made absolute),
  * `string` any text, `switch` no value.
  */
-export type FlagKind = 'int' | 'count' | 'number' | 'ints' | 'list' | 'choice' | 'string' | 'path' | 'switch';
+export type FlagKind = 'int' | 'count' | 'number' | 'nonnegative' | 'ints' | 'list' | 'choice' | 'string' | 'path' | 'switch';
 
 export interface Flag {
   /** As typed, without the dashes: 'prompt-tokens'. A switch that turns something off is named 'no-<thing>'. */
@@ -40,6 +41,7 @@ const PLACEHOLDER: Record<FlagKind, string> = {
   int: '<n>',
   count: '<n>',
   number: '<x>',
+  nonnegative: '<x>',
   ints: '<list>',
   list: '<list>',
   choice: '<name>',
@@ -75,6 +77,10 @@ function parseOne(f: Flag, raw: string, cwd: string): unknown {
     case 'number': {
       const n = Number(raw);
       return raw.trim() !== '' && Number.isFinite(n) && n > 0 ? n : fail('a number greater than 0');
+    }
+    case 'nonnegative': {
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : fail('a number >= 0');
     }
     case 'ints': {
       const parts = raw.split(',').map((s) => s.trim());

@@ -108,6 +108,8 @@ describe('parseFlags', () => {
     const bad = (f: Flag, raw: string) => () => parseFlags([f], { [f.name]: raw }, at);
     expect(bad({ name: 'n', kind: 'count', help: '' }, '-1')).toThrow('--n: expected a non-negative integer, got "-1"');
     expect(bad({ name: 'x', kind: 'number', help: '' }, '0')).toThrow('--x: expected a number greater than 0, got "0"');
+    expect(bad({ name: 't', kind: 'nonnegative', help: '' }, '-0.1')).toThrow('--t: expected a number >= 0, got "-0.1"');
+    expect(parseFlags([{ name: 't', kind: 'nonnegative', help: '' }], { t: '0' }, at).get('t')).toBe(0);
     expect(bad({ name: 'k', kind: 'ints', help: '' }, '1,0')).toThrow('--k: expected comma-separated positive integers, got "1,0"');
     expect(bad({ name: 'd', kind: 'choice', help: '', choices: ['fp32', 'fp16'] }, 'bf16')).toThrow(
       '--d: expected one of fp32, fp16, got "bf16"',

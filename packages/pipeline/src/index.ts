@@ -1,4 +1,4 @@
-export { augmentCorpus, corpusPassages } from './augment-corpus.js';
+export { augmentCorpus, corpusPassages, readAugmentInput } from './augment-corpus.js';
 export {
   type BuildIndexOptions,
   type BuildIndexSummary,
@@ -66,6 +66,7 @@ export {
   withTrainingRun,
 } from './encode-file.js';
 export { RequestError } from './errors.js';
+export { GENERATOR_FLAGS } from './generator-settings.js';
 export { openIndex } from './index-open.js';
 export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
 export { InferenceInputError } from './infer-errors.js';

@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CHEMPROT_LABELS } from '@rg/inference';
@@ -178,6 +180,66 @@ describe('rg bench e2e on a tiny model (two questions, a few demo documents)', (
     );
     for (const p of rg) expect(p.adapterWeights).toEqual(p.adapters.map(() => 1 / p.adapters.length));
     expect(figures.load.start).toHaveLength(3);
+  }, 600_000);
+
+  it('augments with an OpenAI-compatible server (rg augment’s --llm-url / --llm-model), records the model, never the key', async () => {
+    const dir = demoSubset('rg-e2e-openai-', 2);
+    const passages = readFileSync(join(dir, 'corpus.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).text as string);
+    const auth = new Set<string | undefined>();
+    let calls = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        if (req.method === 'GET') {
+          res.writeHead(404).end(); // the start-up probe
+          return;
+        }
+        calls++;
+        auth.add(req.headers.authorization);
+        const prompt: string = JSON.parse(body).messages.at(-1).content;
+        const passage = passages.find((t) => prompt.includes(t)) ?? '';
+        const word = passage.split(' ')[0];
+        const content = prompt.includes('Rewrite this passage')
+          ? passage.split('. ').reverse().join('. ')
+          : prompt.includes('questions')
+            ? JSON.stringify([{ question: 'Which word comes first?', answer: word }])
+            : JSON.stringify({ description: passage.split('. ')[0], tags: passage.split(' ').slice(1, 3) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ message: { content } }] }));
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const out = join(dir, 'out');
+      const args = [
+        '--model',
+        writeTinyModel(join(dir, 'tiny-llama')),
+        'bench',
+        'e2e',
+        '--dataset',
+        `jsonl:${join(dir, 'questions.jsonl')}`,
+      ];
+      args.push('--corpus', join(dir, 'corpus.jsonl'), '--sample', '1', '--topk', '1', '--cluster-k', 'none', '--no-dapt');
+      args.push('--generator', 'openai', '--llm-url', url, '--llm-model', 'teacher-7b', '--qa', '1', '--out', out, '--json');
+      const r = await runCli(args, { env: { RG_THREADS: '2', RG_LLM_API_KEY: 'sk-e2e-SECRET' } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(calls).toBeGreaterThan(0);
+      expect([...auth]).toEqual(['Bearer sk-e2e-SECRET']);
+      const figures = JSON.parse(r.stdout);
+      expect(figures.settings).toMatchObject({ generator: 'openai', llmModel: 'teacher-7b', qa: 1 });
+      const augmented = readFileSync(join(out, 'augmented.jsonl'), 'utf8');
+      expect(augmented).toContain('Which word comes first?');
+      for (const text of [r.stdout, r.stderr, readFileSync(join(out, 'figures.json'), 'utf8')]) expect(text).not.toContain('SECRET');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    }
   }, 600_000);
 });
 

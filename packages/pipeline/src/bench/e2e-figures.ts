@@ -50,6 +50,8 @@ export function e2eFigures(r: E2eResults) {
     settings: {
       topk: flags.topk,
       generator: flags.generator,
+      // Which model wrote the data, for a generator other than rg's own (never its key: that stays in the env).
+      ...(flags.generator === 'openai' ? { llmModel: flags.llmModel } : {}),
       qa: flags.qa,
       phrasings: flags.phrasings ?? 1,
       rank: flags.rank,

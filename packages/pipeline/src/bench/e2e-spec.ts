@@ -1,4 +1,4 @@
-import { AugmentDataError, GENERATORS, GeneratorSettingsError } from '@rg/augment';
+import { AugmentDataError, GeneratorSettingsError } from '@rg/augment';
 import type { BenchArgs, BenchSpec } from '@rg/bench-kit';
 import { ClusteringInputError } from '@rg/clustering';
 import { ModelFileError } from '@rg/engine';
@@ -11,6 +11,7 @@ import {
   WarmupNotFoundError,
 } from '@rg/lora-trainer';
 import { ClusterSettingsError } from '../cluster-store.js';
+import { GENERATOR_FLAGS } from '../generator-settings.js';
 import { StepInputError } from '../reported.js';
 import { OBJECTIVE_FLAGS, RECIPE_FLAGS, SHAPE_FLAGS } from '../training-settings.js';
 import { WarmupSplitError } from '../warmup-pairs.js';
@@ -63,16 +64,7 @@ export const E2E_BENCH: BenchSpec = {
     { name: 'sample', kind: 'int', required: true, help: 'questions (a seeded sample of the split)' },
     { name: 'seed', kind: 'count', help: 'seed of the sample, of training and of k-means', default: 0 },
     { name: 'topk', kind: 'int', value: '<k>', help: 'documents retrieved per question', default: 3 },
-    {
-      name: 'generator',
-      kind: 'choice',
-      value: '<name>',
-      choices: GENERATORS,
-      help: 'augmentation generator (rg augment --generator)',
-      default: 'template',
-    },
-    { name: 'qa', kind: 'int', help: 'QA pairs per document', default: 3 },
-    { name: 'phrasings', kind: 'int', value: '<p>', help: 'template generator: wordings per passage (rg augment --phrasings)' },
+    ...GENERATOR_FLAGS.map((f) => (f.name === 'generator' ? { ...f, default: 'template' } : f)),
     ...SHAPE_FLAGS,
     ...RECIPE_FLAGS,
     ...OBJECTIVE_FLAGS,

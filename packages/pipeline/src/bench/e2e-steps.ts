@@ -136,9 +136,10 @@ async function trainAdapters(run: Run, docsFile: string): Promise<EncodeFileOpti
   const augmented = join(out, 'augmented.jsonl');
   steps.announce('augment');
   if (!env.augmenter && settings.generator === 'local') r.info(`loading ${env.model} ...`);
-  const augmenter = await (env.augmenter?.() ?? openGenerator({ ...settings, weights: 'q4' }, env, env.env));
+  const augmenter = await (env.augmenter?.() ?? openGenerator(settings, env, env.env));
   const passages = (await readPassages(docsFile)).passages;
-  await augmentReported(r, passages, augmented, augmenter, { concurrency: defaultConcurrency(settings.generator) });
+  const concurrency = settings.concurrency ?? defaultConcurrency(settings.generator);
+  await augmentReported(r, passages, augmented, augmenter, { concurrency });
   const adapters = join(out, 'adapters');
   if (run.warmupSplit) await warmup(run, run.warmupSplit, adapters);
   const encode: EncodeFileOptions = {

@@ -1,9 +1,12 @@
-import type { GENERATORS } from '@rg/augment';
+import type { GeneratorSettings } from '@rg/augment';
 import type { ComposeMode, MethodOutcome, QaExample } from '@rg/inference';
 import type { ExampleLayout, LossSpan, Objective } from '@rg/lora-trainer';
 
-/** The settings of an end-to-end run (rg bench e2e's flags): what it trains, how it answers, what figures.json records. */
-export interface E2eSettings {
+/**
+ * The settings of an end-to-end run (rg bench e2e's flags): how it augments (rg augment's generator settings), what it
+ * trains, how it answers, what figures.json records.
+ */
+export interface E2eSettings extends GeneratorSettings {
   dataset: string;
   corpus?: string;
   dataDir: string;
@@ -11,9 +14,6 @@ export interface E2eSettings {
   sample: number;
   seed: number;
   topk: number;
-  generator: (typeof GENERATORS)[number];
-  qa: number;
-  phrasings?: number;
   rank: number;
   alpha: number;
   lr: number;
