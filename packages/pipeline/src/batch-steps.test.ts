@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
@@ -10,7 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { augmentCorpus, corpusPassages } from './augment-corpus.js';
 import { buildIndex } from './build-index.js';
 import { encodeAugmentedFile, trainableRecords } from './encode-file.js';
-import { DOCUMENTS } from './test-helpers/fixtures.js';
+import { filterCorpus } from './filter-corpus.js';
+import { StepInputError } from './reported.js';
+import { DOCUMENTS, QUESTIONS } from './test-helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rg-pipeline-batch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -163,5 +165,32 @@ describe('trainableRecords', () => {
       'skip c: no question/answer pair to train on (augmentation: no rewrite)',
     ]);
     expect(trainableRecords(records, () => {}, 'passage')).toHaveLength(3);
+  });
+});
+
+describe('filterCorpus', () => {
+  it('copies the documents retrieved for each question into another store; a bad question line names file and line', async () => {
+    const source = corpusWithDocuments('filter-source');
+    await buildIndex(source.dir, source, 'sqlite');
+    const out = CorpusStore.open(join(dir, 'filter-out'), { create: true });
+    const questionsFile = join(dir, 'questions.jsonl');
+    const asked = ['element', 'festival'];
+    writeFileSync(questionsFile, asked.map((id) => JSON.stringify({ id, question: QUESTIONS[id] })).join('\n'));
+    const retriever = await openRetriever('sqlite', { storeDir: source.dir });
+    try {
+      const s = await filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 });
+      expect(s).toEqual({ questions: 2, kept: 2, added: 2, documents: 2 });
+      expect([...out.iterate()].map((d) => d.id).sort()).toEqual(asked);
+      // Run again: the same documents, nothing added twice.
+      expect(await filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 })).toMatchObject({ added: 0, documents: 2 });
+      writeFileSync(questionsFile, `${JSON.stringify({ id: 'q', question: QUESTIONS.festival })}\n{"id": "broken"\n`);
+      const bad = filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 });
+      await expect(bad).rejects.toThrow(StepInputError);
+      await expect(filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 })).rejects.toThrow(`${questionsFile}:2:`);
+    } finally {
+      await retriever.close();
+      source.close();
+      out.close();
+    }
   });
 });

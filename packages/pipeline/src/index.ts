@@ -66,6 +66,7 @@ export {
   withTrainingRun,
 } from './encode-file.js';
 export { RequestError } from './errors.js';
+export { type FilterCorpusSummary, filterCorpus } from './filter-corpus.js';
 export { GENERATOR_FLAGS } from './generator-settings.js';
 export { openIndex } from './index-open.js';
 export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';

@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatFromPath, INPUT_FORMATS, type InputFormat, readQuestions } from '@rg/corpus';
-import { ingestReported } from '@rg/pipeline';
+import { INPUT_FORMATS, type InputFormat } from '@rg/corpus';
+import { filterCorpus, ingestReported } from '@rg/pipeline';
 import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -111,22 +111,13 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
         }).catch((e: Error) => {
           throw new UsageError(e.message);
         });
-        const keep = new Set<string>();
-        let questions = 0;
-        try {
-          for await (const q of readQuestions(flags.questions, flags.questionsFormat ?? formatFromPath(flags.questions))) {
-            if (q.error) throw new UsageError(`${flags.questions}:${q.line}: ${q.error}`);
-            questions++;
-            for (const hit of await retriever.search(q.question?.text ?? '', { k: flags.perQuestion })) keep.add(hit.id);
-          }
-        } finally {
-          await retriever.close();
-        }
-        const docs = [...keep].map((id) => source.get(id)).filter((d) => d !== undefined);
-        const { added } = out.add(docs);
-        const summary = { questions, kept: keep.size, added, documents: out.count(), out: flags.out };
-        if (flags.json) ctx.json(summary);
-        else ctx.print(`${questions} questions: kept ${keep.size} documents of ${source.count()} in ${flags.out}`);
+        const summary = await filterCorpus(source, out, retriever, {
+          questionsFile: flags.questions,
+          format: flags.questionsFormat,
+          perQuestion: flags.perQuestion,
+        }).finally(() => retriever.close());
+        if (flags.json) ctx.json({ ...summary, out: flags.out });
+        else ctx.print(`${summary.questions} questions: kept ${summary.kept} documents of ${source.count()} in ${flags.out}`);
       } finally {
         source.close();
         out.close();
