@@ -15,6 +15,9 @@ export {
   type EncodeWorkerOptions,
   JobMismatchError,
   type LockSettings,
+  runEncodeWorker,
   startEncodeWorker,
   type WorkerHooks,
+  type WorkerRun,
+  type WorkerRunSummary,
 } from './worker.js';

@@ -22,7 +22,7 @@ import {
   tinyModel,
 } from './test-helpers/fixtures.js';
 import { type RedisServer, redisSkipReason, startRedisServer } from './testing.js';
-import { type EncodeWorker, startEncodeWorker } from './worker.js';
+import { type EncodeWorker, runEncodeWorker, startEncodeWorker } from './worker.js';
 
 const skip = redisSkipReason();
 if (skip) console.warn(`encode-queue: ${skip}`);
@@ -83,6 +83,23 @@ describe.skipIf(skip !== null)('encode queue on a real Redis', () => {
     expect(['w1', 'w2']).toContain(entry?.trainingConfig.worker);
     expect(store.verify({ ...scopeOf(model), id: 'doc-0' }).ok).toBe(true);
     store.close();
+  });
+
+  it('runEncodeWorker counts what it trains and stops once the queue has been idle (rg worker --exit-when-idle)', async () => {
+    const queue = newQueue();
+    const run = await runEncodeWorker({ queue, model, threads: 1, lock: LOCK, name: 'batch', exitWhenIdleMs: 1500 });
+    const store = storeWithBase(join(dir, 'run-worker'), model);
+    try {
+      expect(await coordinator(queue, store)).toMatchObject({ committed: DOCS.length, failed: [] });
+      expect(await run.finished).toMatchObject({ worker: 'batch', done: DOCS.length, failed: 0 });
+      expect(storedShas(store, scopeOf(model), DOCS)).toEqual(reference);
+    } finally {
+      store.close();
+    }
+    // stop() with nothing in hand ends the run at once.
+    const idle = await runEncodeWorker({ queue: newQueue(), model, threads: 1, lock: LOCK });
+    idle.stop();
+    expect(await idle.finished).toMatchObject({ done: 0, failed: 0 });
   });
 
   it('a worker killed with SIGKILL mid-job: the job goes to another worker, one valid adapter per document', async () => {

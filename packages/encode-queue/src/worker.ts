@@ -205,3 +205,63 @@ export async function startEncodeWorker(options: EncodeWorkerOptions): Promise<E
     },
   };
 }
+
+/** What a worker run did (runEncodeWorker). */
+export interface WorkerRunSummary {
+  worker: string;
+  done: number;
+  failed: number;
+  seconds: number;
+}
+
+/** A running worker: `stop()` finishes the job in hand; called again, drops it (another worker takes it up). */
+export interface WorkerRun {
+  readonly name: string;
+  stop(): void;
+  /** Resolves when the worker has stopped: by stop(), or after `exitWhenIdleMs` without a job. */
+  readonly finished: Promise<WorkerRunSummary>;
+}
+
+/**
+ * A worker as a process runs one (rg worker): started, counting the jobs it trains and fails, until stopped or, with
+ * `exitWhenIdleMs`, until the queue has had no job for it that long (batch use). Wire `stop` to SIGINT/SIGTERM.
+ */
+export async function runEncodeWorker(options: EncodeWorkerOptions & { exitWhenIdleMs?: number }): Promise<WorkerRun> {
+  const t0 = performance.now();
+  let done = 0;
+  let failed = 0;
+  const hooks = options.hooks ?? {};
+  const worker = await startEncodeWorker({
+    ...options,
+    hooks: {
+      ...hooks,
+      onJobDone: (info) => {
+        done++;
+        hooks.onJobDone?.(info);
+      },
+      onJobFailed: (info) => {
+        failed++;
+        hooks.onJobFailed?.(info);
+      },
+    },
+  });
+  let stops = 0;
+  let stopped: () => void = () => {};
+  const stopping = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const idle = options.exitWhenIdleMs === undefined ? stopping : Promise.race([stopping, worker.idle(options.exitWhenIdleMs)]);
+  const finished = idle
+    .then(() => worker.close(stops > 1))
+    .then(() => ({ worker: worker.name, done, failed, seconds: Math.round((performance.now() - t0) / 100) / 10 }));
+  return {
+    name: worker.name,
+    stop() {
+      stops++;
+      // The second stop drops the job in hand: BullMQ's stalled check gives it to another worker.
+      if (stops > 1) void worker.close(true);
+      stopped();
+    },
+    finished,
+  };
+}

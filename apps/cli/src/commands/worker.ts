@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { DEFAULT_LOCK_SETTINGS, startEncodeWorker } from '@rg/encode-queue';
+import { DEFAULT_LOCK_SETTINGS, runEncodeWorker } from '@rg/encode-queue';
 import { loadModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -47,49 +47,34 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         return;
       }
       const model = await loadModel(config.model, { home: config.home, pull: true });
-      const t0 = performance.now();
-      let done = 0;
-      let failed = 0;
       const verbose = !flags.json;
-      const worker = await startEncodeWorker({
+      const worker = await runEncodeWorker({
         queue,
         model,
         threads: config.threads,
         lock: { lockDurationMs: flags.lockDuration * 1000, stalledIntervalMs: (flags.lockDuration * 1000) / 2 },
+        exitWhenIdleMs: flags.exitWhenIdle === undefined ? undefined : flags.exitWhenIdle * 1000,
         hooks: {
           onJobDone: ({ adapterId, result }) => {
-            done++;
             if (verbose) ctx.info(`${adapterId}: ${result.examples} examples, ${result.trainSeconds.toFixed(1)} s`);
           },
-          onJobFailed: ({ jobId, adapterId, error }) => {
-            failed++;
-            ctx.info(`FAILED ${adapterId} (job ${jobId}): ${error}`);
-          },
+          onJobFailed: ({ jobId, adapterId, error }) => ctx.info(`FAILED ${adapterId} (job ${jobId}): ${error}`),
         },
       });
       if (verbose)
         ctx.info(`rg worker ${worker.name}: waiting for jobs on ${queue.display} (Ctrl-C finishes the job in hand, twice stops at once)`);
-      let stops = 0;
-      let onSignal = () => {};
-      const stopped = new Promise<void>((resolve) => {
-        onSignal = () => {
-          stops++;
-          // The second Ctrl-C drops the job in hand: BullMQ's stalled check gives it to another worker.
-          void worker.close(stops > 1).then(resolve);
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
-      try {
-        await (flags.exitWhenIdle ? Promise.race([stopped, worker.idle(flags.exitWhenIdle * 1000)]) : stopped);
-      } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-        await worker.close();
-      }
-      const summary = { worker: worker.name, queue: queue.display, done, failed, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+      const onSignal = () => worker.stop();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const summary = {
+        ...(await worker.finished.finally(() => {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+        })),
+        queue: queue.display,
+      };
       if (flags.json) ctx.json(summary);
-      else ctx.info(`rg worker ${worker.name}: ${done} adapters trained, ${failed} failed in ${summary.seconds} s`);
+      else ctx.info(`rg worker ${worker.name}: ${summary.done} adapters trained, ${summary.failed} failed in ${summary.seconds} s`);
     });
 }
 
