@@ -1,4 +1,5 @@
-import { type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
+import { existsSync } from 'node:fs';
+import { AugmentDataError, type RetrievalFields, readAugmented, retrievalFields } from '@rg/augment';
 import type { CorpusStore } from '@rg/corpus';
 import {
   abortBuild,
@@ -94,13 +95,14 @@ export class ForeignFieldsError extends Error {
 
 /**
  * Tags and description per document id from an augmented file (latest record per passage), for buildIndex's
- * `fields`: the records of passages the store does not hold are counted, not used. AugmentDataError for a malformed
- * file, ForeignFieldsError when none of its passages is in the store.
+ * `fields`: the records of passages the store does not hold are counted, not used. AugmentDataError for a missing or
+ * malformed file, ForeignFieldsError when none of its passages is in the store.
  */
 export async function fieldsFromAugmented(
   file: string,
   corpus: CorpusStore,
 ): Promise<{ fields: Map<string, RetrievalFields>; records: number; notInStore: number }> {
+  if (!existsSync(file)) throw new AugmentDataError(`${file}: not found (an augmented JSON Lines file from rg augment)`);
   const records = await readAugmented(file);
   const fields = new Map<string, RetrievalFields>();
   for (const r of records) if (corpus.get(r.passageId) !== undefined) fields.set(r.passageId, retrievalFields(r));

@@ -47,7 +47,6 @@ async function readRetrievalFields(
   store: CorpusStore,
   flag = '--augmented',
 ): Promise<{ fields: Map<string, RetrievalFields>; records: number; notInStore: number }> {
-  if (!existsSync(file)) throw new UsageError(`${flag} ${file}: not found (an augmented JSON Lines file from rg augment)`);
   return fieldsFromAugmented(file, store).catch((e: unknown) => {
     throw e instanceof AugmentDataError || e instanceof ForeignFieldsError ? new UsageError(`${flag} ${e.message}`) : e;
   });

@@ -117,7 +117,6 @@ function fieldWeights(a: BenchArgs, text: string): FieldWeights {
 
 /** fieldsFromAugmented, with a missing, malformed or foreign file said as the user's mistake. */
 async function readAugmented(a: BenchArgs, file: string, store: CorpusStore) {
-  if (!existsSync(file)) a.usage(`--augmented ${file}: not found (an augmented JSON Lines file from rg augment)`);
   return fieldsFromAugmented(file, store).catch((e: unknown) =>
     e instanceof AugmentDataError || e instanceof ForeignFieldsError ? a.usage(`--augmented ${e.message}`) : Promise.reject(e),
   );
