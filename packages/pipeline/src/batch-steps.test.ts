@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
-import { type AugmentedRecord, TemplateAugmenter } from '@rg/augment';
+import { AugmentDataError, type AugmentedRecord, TemplateAugmenter } from '@rg/augment';
 import { CorpusStore } from '@rg/corpus';
 import { writeTinyModel } from '@rg/engine/testing';
 import { openRetriever, readIndexStamp } from '@rg/retriever';
 import { afterAll, describe, expect, it } from 'vitest';
 import { augmentCorpus, corpusPassages } from './augment-corpus.js';
-import { buildIndex } from './build-index.js';
+import { buildIndex, ForeignFieldsError, fieldsFromAugmented } from './build-index.js';
 import { encodeAugmentedFile, trainableRecords } from './encode-file.js';
 import { filterCorpus } from './filter-corpus.js';
 import { StepInputError } from './reported.js';
@@ -191,6 +191,26 @@ describe('filterCorpus', () => {
       await retriever.close();
       source.close();
       out.close();
+    }
+  });
+});
+
+describe('fieldsFromAugmented', () => {
+  it('refuses a missing file and one augmented from another corpus, naming the file', async () => {
+    const store = corpusWithDocuments('fields');
+    try {
+      const missing = join(dir, 'none.jsonl');
+      await expect(fieldsFromAugmented(missing, store)).rejects.toThrow(AugmentDataError);
+      await expect(fieldsFromAugmented(missing, store)).rejects.toThrow(`${missing}: not found`);
+      const other = join(dir, 'other.jsonl');
+      await augmentCorpus(corpusWithDocuments('fields-other'), { augmenter: new TemplateAugmenter({ qaCount: 1 }), outputPath: other });
+      const foreign = CorpusStore.open(join(dir, 'fields-empty'), { create: true });
+      foreign.add([{ id: 'unrelated', text: 'Nothing in common with the augmented file.' }]);
+      await expect(fieldsFromAugmented(other, foreign)).rejects.toThrow(ForeignFieldsError);
+      foreign.close();
+      expect((await fieldsFromAugmented(other, store)).fields.size).toBe(DOCUMENTS.length);
+    } finally {
+      store.close();
     }
   });
 });
