@@ -60,6 +60,7 @@ export { type TrainCheckpoint, type TrainMode, type TrainOptions, type TrainResu
 export {
   BaseWeightMismatchError,
   type BaseWeightSpec,
+  initBaseWeight,
   loadOrInitBaseWeight,
   NoChatTemplateError,
   openTrainingRun,

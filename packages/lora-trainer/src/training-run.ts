@@ -62,20 +62,33 @@ export function loadOrInitBaseWeight(
     if (stored.join(',') !== [...spec.targets].sort().join(',')) throw new BaseWeightMismatchError(spec.targets, stored);
     return base;
   }
-  const base = initAdapter(config, {
+  const { adapter } = initBaseWeight(store, config, spec);
+  onInit?.(baseKey);
+  return adapter;
+}
+
+/**
+ * A new base_weight, initialised like PEFT (A Kaiming-uniform from `seed`, B = 0), put into the store (replacing one
+ * of the same model, rank and alpha): what `rg adapter init` writes, and loadOrInitBaseWeight when none is stored.
+ */
+export function initBaseWeight(
+  store: AdapterStore,
+  config: ModelConfig,
+  spec: BaseWeightSpec,
+): { adapter: LoraAdapter; entry: ReturnType<AdapterStore['put']> } {
+  const adapter = initAdapter(config, {
     rank: spec.rank,
     alpha: spec.alpha,
     targets: spec.targets,
     seed: spec.seed,
     baseModel: spec.modelName,
   });
-  store.put(baseKey, base, {
+  const entry = store.put({ model: spec.modelName, rank: spec.rank, alpha: spec.alpha }, adapter, {
     modelFingerprint: spec.fingerprint,
     mode: 'trained',
-    trainingConfig: { init: 'peft-kaiming-uniform', seed: spec.seed },
+    trainingConfig: { init: 'peft-kaiming-uniform', seed: spec.seed, targets: [...spec.targets] },
   });
-  onInit?.(baseKey);
-  return base;
+  return { adapter, entry };
 }
 
 export interface TrainingRunOptions {

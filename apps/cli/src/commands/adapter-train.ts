@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
-import { loadModel, loadModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
-import { type LoraPair, readPeftAdapter, writePeftAdapter } from '@rg/lora';
-import { DEFAULT_TARGETS, initAdapter, trainAdapter } from '@rg/lora-trainer';
+import { type LoraTarget, loadModel, loadModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
+import { loraScale, readPeftAdapter, writePeftAdapter } from '@rg/lora';
+import { DEFAULT_TARGETS, initBaseWeight, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -14,7 +14,7 @@ import { adapterCommand } from './adapter.js';
 interface InitFlags {
   rank: number;
   alpha: number;
-  targets: string[];
+  targets: LoraTarget[];
   seed: number;
   out?: string;
   store?: string;
@@ -45,21 +45,16 @@ export function registerAdapterTrain(program: Command, ctx: CliContext): void {
     .action(async (flags: InitFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       const { config: modelConfig, source } = await loadModelConfig(config.model, { home: config.home, pull: true });
-      const adapter = initAdapter(modelConfig, {
-        rank: flags.rank,
-        alpha: flags.alpha,
-        targets: flags.targets as typeof DEFAULT_TARGETS,
-        seed: flags.seed,
-        baseModel: modelKeyName(source),
-      });
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
       const store = AdapterStore.open(storeDir);
       try {
-        const key = { model: modelKeyName(source), rank: flags.rank, alpha: flags.alpha };
-        const entry = store.put(key, adapter, {
-          modelFingerprint: modelFingerprint(modelConfig, source),
-          mode: 'trained',
-          trainingConfig: { init: 'peft-kaiming-uniform', seed: flags.seed, targets: flags.targets },
+        const { adapter, entry } = initBaseWeight(store, modelConfig, {
+          modelName: modelKeyName(source),
+          fingerprint: modelFingerprint(modelConfig, source),
+          rank: flags.rank,
+          alpha: flags.alpha,
+          targets: flags.targets,
+          seed: flags.seed,
         });
         let out: string | undefined;
         if (flags.out) {
@@ -113,18 +108,13 @@ export function registerAdapterTrain(program: Command, ctx: CliContext): void {
       try {
         const r = await trainAdapter(session, init.modules, [{ inputIds: ids, labels }], {
           mode: 'gradient',
-          scale: init.config.alpha / init.config.rank,
+          scale: loraScale(init.config),
           lr: 0,
           epochs: 1,
           batchSize: 1,
         });
-        const modules = new Map<string, LoraPair>();
-        for (const [k, g] of r.tensors) {
-          const p = init.modules.get(k) as LoraPair;
-          modules.set(k, { inFeatures: p.inFeatures, outFeatures: p.outFeatures, a: Float32Array.from(g.a), b: Float32Array.from(g.b) });
-        }
         const out = resolve(ctx.io.cwd, flags.out);
-        writePeftAdapter(out, { config: init.config, modules });
+        writePeftAdapter(out, trainedAdapter(init, r));
         if (flags.json) ctx.json({ ids, promptTokens: prompt.length, loss: r.losses[0], out, ms: Math.round(r.totalMs) });
         else ctx.print(`loss ${r.losses[0].toFixed(6)} over ${ids.length} tokens; gradient -> ${out}`);
       } finally {
