@@ -106,11 +106,13 @@ export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultCompose, defaultSettings, SETTINGS_FILE } from './settings.js';
 export {
+  checkObjectiveSettings,
   OBJECTIVE_FLAGS,
   RECIPE_FLAGS,
   recipeFlags,
   SHAPE_FLAGS,
   type TrainerSettings,
+  TrainerSettingsError,
   trainerOptions,
   trainerRecipe,
 } from './training-settings.js';

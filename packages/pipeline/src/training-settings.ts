@@ -21,6 +21,19 @@ export interface TrainerSettings {
   distillWeight?: number;
 }
 
+/** Trainer settings that do not go together, named as rg encode's flags: the caller's to fix. */
+export class TrainerSettingsError extends Error {
+  override name = 'TrainerSettingsError';
+}
+
+/** The objective's own settings given without the objective they tune (they would be ignored): refused. */
+export function checkObjectiveSettings(s: Pick<TrainerSettings, 'objective' | 'distillTopk' | 'distillWeight'>): void {
+  const distills = s.objective === 'distill' || s.objective === 'both';
+  if (!distills && s.distillTopk !== undefined) throw new TrainerSettingsError('--distill-topk: only with --objective distill or both');
+  if (s.objective !== 'both' && s.distillWeight !== undefined)
+    throw new TrainerSettingsError('--distill-weight: only with --objective both');
+}
+
 /** The trainer's options (@rg/lora-trainer EncodeOptions) from the settings. */
 export function trainerOptions(s: TrainerSettings): EncodeOptions {
   return {

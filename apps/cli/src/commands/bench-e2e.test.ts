@@ -26,6 +26,11 @@ describe('rg bench e2e flags', () => {
     }
   });
 
+  it('refuses the objective’s settings without their objective, as rg encode does', async () => {
+    const r = await runCli(['bench', 'e2e', '--dataset', 'popqa', '--sample', '5', '--distill-topk', '8'], { env: {} });
+    expect([r.code, r.stderr]).toEqual([2, 'rg: error: --distill-topk: only with --objective distill or both\n']);
+  });
+
   it('takes --split dev, test or all, and refuses a split the dataset does not have', async () => {
     const train = await runCli(['bench', 'e2e', '--dataset', 'pubmedqa', '--sample', '5', '--split', 'train'], { env: {} });
     expect(train.code).toBe(2);

@@ -2,7 +2,15 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
 import type { Config } from '@rg/pipeline';
-import { daptReported, type EncodeFileOptions, encodeReported, OBJECTIVE_FLAGS, trainableRecords, trainerOptions } from '@rg/pipeline';
+import {
+  checkObjectiveSettings,
+  daptReported,
+  type EncodeFileOptions,
+  encodeReported,
+  OBJECTIVE_FLAGS,
+  trainableRecords,
+  trainerOptions,
+} from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -54,10 +62,8 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     )
     .option('--queue <url>', 'coordinate workers (rg worker) through Redis: redis://HOST:PORT/N; this process only stores their adapters')
     .action(async (flags: EncodeFlags, cmd: Command) => {
+      checkObjectiveSettings(flags);
       const distills = flags.objective === 'distill' || flags.objective === 'both';
-      if (!distills && flags.distillTopk !== undefined) throw new UsageError('--distill-topk: only with --objective distill or both');
-      if (flags.objective !== 'both' && flags.distillWeight !== undefined)
-        throw new UsageError('--distill-weight: only with --objective both');
       if (distills && flags.docsPerPass > 1)
         throw new UsageError(`--docs-per-pass: --objective ${flags.objective} trains one passage per pass`);
       if (distills && flags.queue) throw new UsageError(`--queue: the queue workers train --objective lm only`);

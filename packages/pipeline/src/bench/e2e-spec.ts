@@ -13,7 +13,7 @@ import {
 import { ClusterSettingsError } from '../cluster-store.js';
 import { GENERATOR_FLAGS } from '../generator-settings.js';
 import { StepInputError } from '../reported.js';
-import { OBJECTIVE_FLAGS, RECIPE_FLAGS, SHAPE_FLAGS } from '../training-settings.js';
+import { checkObjectiveSettings, OBJECTIVE_FLAGS, RECIPE_FLAGS, SHAPE_FLAGS, TrainerSettingsError } from '../training-settings.js';
 import { WarmupSplitError } from '../warmup-pairs.js';
 import { type E2eRunResult, type E2eRunSettings, runE2e } from './e2e-run.js';
 import { BenchInputError } from './errors.js';
@@ -110,12 +110,14 @@ export const E2E_BENCH: BenchSpec = {
     ModelFileError,
     NoChatTemplateError,
     StepInputError,
+    TrainerSettingsError,
     WarmupSplitError,
   ],
   async run(a) {
     // The commit is recorded at start: a run takes hours and HEAD may move meanwhile.
     const run = a.start({ allowBusy: true });
     const settings = { ...a.options(), clusterK: clusterKs(a) } as unknown as E2eRunSettings;
+    checkObjectiveSettings(settings);
     const env = {
       model: a.model,
       home: a.home,
