@@ -1,7 +1,7 @@
 /**
  * V8's collector without background threads (`node --single-threaded-gc`). On a machine with few cores, V8's
  * concurrent marking and parallel scavenging threads take a core from the thread that serves requests while it
- * retrieves and composes adapters: on 2 cores the p99 of that work was 7.6-13.0 ms with the flag and 10.3-32.1 ms
+ * retrieves and composes adapters: on 2 cores the p99 of that work is 7.2-7.4 ms with the flag and 10.1-11.5 ms
  * without (docs/BENCHMARKS.md, Serving). The flag can only be given when Node starts (V8 aborts when background marking
  * is turned off in a running process), so it is the operator's: `node --single-threaded-gc …/rg-server.js`.
  */
