@@ -100,7 +100,9 @@ export class TrainingSession {
       graphOptimizationLevel: graph.dtype === 'float64' ? 'basic' : 'all',
       // Softmax over the vocabulary underflows to denormals, and a Gemm over denormal gradients ran
       // ~10x slower (measured: 5.7 s vs 0.6 s for the LM head backward). They are below 1e-38: flush them.
-      extra: { session: { set_denormal_as_zero: '1' } },
+      // The pool stops spinning when a step returns (runtime/session.ts): a server that trains in-process answers
+      // requests between steps, and on few cores a spinning pool thread would take their core.
+      extra: { session: { set_denormal_as_zero: '1', force_spinning_stop: '1' } },
       executionMode: 'sequential',
       // The arena keeps its high-water mark of activations (peak RSS at batch 4 x 256 on SmolLM2-135M: 5.06 GB with
       // it, 4.57 GB without), but without it every op's output is a fresh allocation the kernel must fault in: on a
