@@ -2,7 +2,7 @@ import { AugmentDataError, GeneratorSettingsError } from '@rg/augment';
 import { BenchUsageError, BusyMachineError, FlagError } from '@rg/bench-kit';
 import { ClusteringInputError } from '@rg/clustering';
 import { IngestError } from '@rg/corpus';
-import { QueueUrlError } from '@rg/encode-queue';
+import { QueueUnreachableError, QueueUrlError } from '@rg/encode-queue';
 import { ModelFileError } from '@rg/engine';
 import { PeerSetupError } from '@rg/engine/bench';
 import { DatasetError } from '@rg/inference';
@@ -48,6 +48,7 @@ const USER_INPUT_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error>
   ModelFileError,
   NoChatTemplateError,
   PeerSetupError,
+  QueueUnreachableError,
   QueueUrlError,
   StepInputError,
   TrainerSettingsError,

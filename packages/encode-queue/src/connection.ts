@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** Where the queue lives: a Redis server and database, and the queue's name in it. */
 export interface QueueTarget {
@@ -17,6 +17,43 @@ export const DEFAULT_QUEUE_PREFIX = 'rg';
 
 export class QueueUrlError extends Error {
   override name = 'QueueUrlError';
+}
+
+/** No Redis answers at the queue's address (a typo, a server not started, a firewall): said once, at start. */
+export class QueueUnreachableError extends Error {
+  override name = 'QueueUnreachableError';
+}
+
+/**
+ * A client of the queue's Redis that has answered: the first connection is tried once (`timeoutMs`), so a wrong
+ * address fails at once with QueueUnreachableError naming it instead of ioredis retrying forever. Once connected it
+ * reconnects as ioredis does (a Redis restart mid-run is waited out), and its connection errors are reported to
+ * `onError` rather than printed by ioredis as unhandled events, a stack trace per retry.
+ */
+export async function connectRedis(target: QueueTarget, onError: (e: Error) => void = () => {}, timeoutMs = 5000): Promise<Redis> {
+  let connected = false;
+  let failure: Error | undefined;
+  const client = new Redis({
+    ...target.redis,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    retryStrategy: (times) => (connected ? Math.min(times * 200, 2000) : null),
+  });
+  client.on('error', (e: Error) => {
+    if (connected) onError(e);
+    else failure ??= e;
+  });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.disconnect();
+    // connect() itself rejects with "Connection is closed."; the socket's error says why.
+    const cause = (failure ?? e) as NodeJS.ErrnoException;
+    const why = cause.code ?? cause.message;
+    throw new QueueUnreachableError(`--queue ${target.display}: no Redis answers there (${why})`);
+  }
+  connected = true;
+  return client;
 }
 
 /**

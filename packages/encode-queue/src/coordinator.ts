@@ -2,8 +2,8 @@ import { type AdapterStore, type DocAdapterKey, describeKey } from '@rg/adapter-
 import { ADAPTER_MODEL_FILE, decodePeftAdapter } from '@rg/lora';
 import { type EncodeOptions, type RecipeRecord, reservedAdapterId, resolveRecipe, type TrainingGroup } from '@rg/lora-trainer';
 import { type Job, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { closeClient, type QueueTarget } from './connection.js';
+import type { Redis } from 'ioredis';
+import { closeClient, connectRedis, type QueueTarget } from './connection.js';
 import { checkModules, checkRecipes, checkSupported, publishBaseWeight, storedFor } from './coordinator-checks.js';
 import { type EncodeJobData, type EncodeJobResult, JOB_FORMAT, jobIdOf, sha256 } from './job.js';
 
@@ -104,7 +104,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<Coord
 
   checkSupported(recipe);
   checkRecipes(options.groups, store, scope, recipe);
-  const redis = new Redis(target.redis);
+  const redis = await connectRedis(target);
   const queue = new Queue<EncodeJobData, EncodeJobResult>(target.name, { connection: target.redis, prefix: target.prefix });
   queue.on('error', () => {});
   try {

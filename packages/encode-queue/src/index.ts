@@ -1,4 +1,12 @@
-export { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, parseQueueUrl, type QueueTarget, QueueUrlError } from './connection.js';
+export {
+  connectRedis,
+  DEFAULT_QUEUE_NAME,
+  DEFAULT_QUEUE_PREFIX,
+  parseQueueUrl,
+  type QueueTarget,
+  QueueUnreachableError,
+  QueueUrlError,
+} from './connection.js';
 export { type CoordinateOptions, type CoordinateReporter, type CoordinateSummary, coordinateReported } from './coordinate.js';
 export {
   type CoordinatorOptions,

@@ -4,8 +4,7 @@ import { type LoadedModel, type LoraTarget, modelFingerprint, TrainingSession } 
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, decodePeftAdapter, encodePeftAdapter, type LoraAdapter } from '@rg/lora';
 import { recordsExamples, resolveRecipe, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
 import { type Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { closeClient, type QueueTarget } from './connection.js';
+import { closeClient, connectRedis, type QueueTarget } from './connection.js';
 import { BLOB_TTL_SECONDS, baseWeightKey, type EncodeJobData, type EncodeJobResult, JOB_FORMAT, resultKey, sha256 } from './job.js';
 
 /**
@@ -69,7 +68,7 @@ export async function startEncodeWorker(options: EncodeWorkerOptions): Promise<E
   const fingerprint = modelFingerprint(model.config, model.source);
   if (!model.tokenizer.chatTemplate)
     throw new Error(`${model.source.path}: the model has no chat template, which the training recipe needs`);
-  const blobs = new Redis(queue.redis);
+  const blobs = await connectRedis(queue);
   const bases = new Map<string, { adapter: LoraAdapter; config: Uint8Array }>();
   let session: { targets: string; session: TrainingSession } | undefined;
   let lastActivity = Date.now();

@@ -22,6 +22,13 @@ describe('rg encode --queue and rg worker', () => {
     const worker = await runCli(['--model', model, 'worker', '--queue', 'localhost:6379']);
     expect(worker.code).toBe(2);
     expect(worker.stderr).toContain('--queue localhost:6379: scheme localhost: (expected redis:// or rediss://)');
+    // No Redis at the address: one line naming it and exit 2, not ioredis retrying (and printing a stack) forever.
+    for (const argv of [['worker'], ['encode', '--input', input]]) {
+      const r = await runCli(['--model', model, ...argv, '--queue', 'redis://127.0.0.1:1/0']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/\nrg: error: --queue redis:\/\/127\.0\.0\.1:1\/0: no Redis answers there \(ECONNREFUSED\)\n$|^rg: error: --queue redis:\/\/127\.0\.0\.1:1\/0: no Redis answers there \(ECONNREFUSED\)\n$/);
+      expect(r.stderr).not.toContain('Unhandled error event');
+    }
     const dapt = await runCli(['--model', model, 'encode', '--input', input, '--queue', 'redis://127.0.0.1:1/0', '--dapt']);
     expect(dapt.code).toBe(2);
     expect(dapt.stderr).toContain('--queue: --dapt trains one adapter');
