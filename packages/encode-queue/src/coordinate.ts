@@ -95,9 +95,11 @@ export async function coordinateReported(r: CoordinateReporter, o: CoordinateOpt
         );
     };
     for (const outcome of refused) say(outcome);
-    if (!o.terse) r.info(`queue ${queue.display}: ${o.groups.length} ${o.unit}; start workers with: rg worker --queue ${o.queue}`);
     let lastLine = 0;
     const s = await runCoordinator({
+      onConnected: () => {
+        if (!o.terse) r.info(`queue ${queue.display}: ${o.groups.length} ${o.unit}; start workers with: rg worker --queue ${o.queue}`);
+      },
       queue,
       store,
       scope,

@@ -50,6 +50,8 @@ export interface CoordinatorOptions {
   pollMs?: number;
   /** Stops collecting (jobs stay queued; the same run started again collects them). */
   signal?: AbortSignal;
+  /** Redis answered and the jobs are about to be enqueued: the moment to tell people to start workers. */
+  onConnected?: () => void;
   onProgress?: (progress: QueueProgress) => void;
   onOutcome?: (outcome: QueueOutcome) => void;
   /** An adapter was stored (after `put`, before its job is removed). Awaited. */
@@ -105,6 +107,7 @@ export async function runCoordinator(options: CoordinatorOptions): Promise<Coord
   checkSupported(recipe);
   checkRecipes(options.groups, store, scope, recipe);
   const redis = await connectRedis(target);
+  options.onConnected?.();
   const queue = new Queue<EncodeJobData, EncodeJobResult>(target.name, { connection: target.redis, prefix: target.prefix });
   queue.on('error', () => {});
   try {

@@ -26,8 +26,7 @@ describe('rg encode --queue and rg worker', () => {
     for (const argv of [['worker'], ['encode', '--input', input]]) {
       const r = await runCli(['--model', model, ...argv, '--queue', 'redis://127.0.0.1:1/0']);
       expect(r.code).toBe(2);
-      expect(r.stderr.split('\n').at(-2)).toBe('rg: error: --queue redis://127.0.0.1:1/0: no Redis answers there (ECONNREFUSED)');
-      expect(r.stderr).not.toContain('Unhandled error event');
+      expect(r.stderr).toBe('rg: error: --queue redis://127.0.0.1:1/0: no Redis answers there (ECONNREFUSED)\n');
     }
     const dapt = await runCli(['--model', model, 'encode', '--input', input, '--queue', 'redis://127.0.0.1:1/0', '--dapt']);
     expect(dapt.code).toBe(2);
