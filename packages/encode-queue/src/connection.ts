@@ -27,10 +27,10 @@ export class QueueUnreachableError extends Error {
 /**
  * A client of the queue's Redis that has answered: the first connection is tried once (`timeoutMs`), so a wrong
  * address fails at once with QueueUnreachableError naming it instead of ioredis retrying forever. Once connected it
- * reconnects as ioredis does (a Redis restart mid-run is waited out), and its connection errors are reported to
- * `onError` rather than printed by ioredis as unhandled events, a stack trace per retry.
+ * reconnects as ioredis does (a Redis restart mid-run is waited out, as BullMQ's own connections wait it out), without
+ * ioredis printing each failed retry as an unhandled error event with its stack.
  */
-export async function connectRedis(target: QueueTarget, onError: (e: Error) => void = () => {}, timeoutMs = 5000): Promise<Redis> {
+export async function connectRedis(target: QueueTarget, timeoutMs = 5000): Promise<Redis> {
   let connected = false;
   let failure: Error | undefined;
   const client = new Redis({
@@ -40,8 +40,7 @@ export async function connectRedis(target: QueueTarget, onError: (e: Error) => v
     retryStrategy: (times) => (connected ? Math.min(times * 200, 2000) : null),
   });
   client.on('error', (e: Error) => {
-    if (connected) onError(e);
-    else failure ??= e;
+    if (!connected) failure ??= e;
   });
   try {
     await client.connect();

@@ -20,7 +20,7 @@ export function sessionOptions(options: SessionOptions = {}): ort.InferenceSessi
     // ORT's pool threads spin for work inside a run (fast: a decode step is hundreds of small ops) and, by default, go
     // on spinning after it. Between runs the process has its own work (sampling, a server's requests, composing the
     // next request's adapters), and on few cores a spinning pool thread takes a core from it: on 2 cores the p99 of a
-    // served request's adapter work was 21-27 ms with the spin and 11-12 ms without, answers ~15% faster, decode
+    // served request's adapter work was 21-27 ms with the spin and 10-12 ms without, answers ~17% faster, decode
     // tokens/s unchanged (docs/BENCHMARKS.md, Serving). Stop the spin when a run returns; the next run restarts it.
     extra: { session: { force_spinning_stop: '1' } },
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
