@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,5 +31,28 @@ describe('fault: rg ... | head', () => {
     );
     expect(r.stdout.trim()).toBe('rg exited 0');
     expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
+  });
+});
+
+describe('bin/rg.js run as a command', () => {
+  // A preload (NODE_OPTIONS --require) reports the Node process the bin ends up in, and stops it there.
+  const started = (...args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-bin-gc-'));
+    const preload = join(dir, 'probe.cjs');
+    writeFileSync(preload, 'process.stdout.write(JSON.stringify(process.execArgv)); process.exit(0);\n');
+    const r = spawnSync(join(import.meta.dirname, '../bin/rg.js'), args, {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: `--require ${preload}` },
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as string[];
+  };
+
+  it('starts rg serve and rg bench serve with V8 collecting on the serving thread only, other commands as Node does', () => {
+    expect(started('serve', '--port', '9')).toEqual(['--single-threaded-gc']);
+    expect(started('--threads', '1', 'bench', 'serve')).toEqual(['--single-threaded-gc']);
+    expect(started('demo')).toEqual([]);
+    expect(started('--version')).toEqual([]);
   });
 });

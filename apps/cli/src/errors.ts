@@ -8,7 +8,7 @@ import { PeerSetupError } from '@rg/engine/bench';
 import { DatasetError } from '@rg/inference';
 import { AdapterFormatError } from '@rg/lora';
 import { NoChatTemplateError } from '@rg/lora-trainer';
-import { ConfigError, InferenceInputError, StepInputError, TrainerSettingsError, WarmupSplitError } from '@rg/pipeline';
+import { ConfigError, IndexSettingsError, InferenceInputError, StepInputError, TrainerSettingsError, WarmupSplitError } from '@rg/pipeline';
 import { BenchInputError } from '@rg/pipeline/bench';
 import { IndexMissingError } from '@rg/retriever';
 
@@ -43,6 +43,7 @@ const USER_INPUT_ERRORS: ReadonlyArray<abstract new (...args: never[]) => Error>
   FlagError,
   GeneratorSettingsError,
   IndexMissingError,
+  IndexSettingsError,
   InferenceInputError,
   IngestError,
   ModelFileError,

@@ -1,4 +1,10 @@
-#!/usr/bin/env node
+#!/bin/sh
+//bin/true; exec node --single-threaded-gc "$0" "$@"
+// Run as a command (./rg-server.js, or the rg-server bin), /bin/sh reads the line above (`//bin/true` is /bin/true)
+// and replaces itself with Node started with V8's collector on this thread only: the same process, so signals and
+// kill -9 reach the server itself. On few cores V8's background collector threads take the core that serves
+// requests; the flag can only be given at start (see src/gc.ts). To Node the line is a comment:
+// `node rg-server.js` runs with whatever flags the caller gave.
 // The compiled server lives in dist/ (pnpm build). Without it, say how to build rather than print Node's
 // ERR_MODULE_NOT_FOUND stack.
 import { existsSync } from 'node:fs';

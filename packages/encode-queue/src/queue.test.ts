@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,13 @@ describe.skipIf(skip !== null)('encode queue on a real Redis', () => {
     const idle = await runEncodeWorker({ queue: newQueue(), model, threads: 1, lock: LOCK });
     idle.stop();
     expect(await idle.finished).toMatchObject({ done: 0, failed: 0 });
+    // stopOn: a SIGTERM of the emitter (the process, for rg worker) stops it, and the listeners go with the run.
+    const signals = new EventEmitter();
+    const signalled = await runEncodeWorker({ queue: newQueue(), model, threads: 1, lock: LOCK, stopOn: signals });
+    expect([signals.listenerCount('SIGINT'), signals.listenerCount('SIGTERM')]).toEqual([1, 1]);
+    signals.emit('SIGTERM');
+    expect(await signalled.finished).toMatchObject({ done: 0, failed: 0 });
+    expect([signals.listenerCount('SIGINT'), signals.listenerCount('SIGTERM')]).toEqual([0, 0]);
   });
 
   it('a worker killed with SIGKILL mid-job: the job goes to another worker, one valid adapter per document', async () => {

@@ -223,9 +223,12 @@ export interface WorkerRun {
 
 /**
  * A worker as a process runs one (rg worker): started, counting the jobs it trains and fails, until stopped or, with
- * `exitWhenIdleMs`, until the queue has had no job for it that long (batch use). Wire `stop` to SIGINT/SIGTERM.
+ * `exitWhenIdleMs`, until the queue has had no job for it that long (batch use). `stopOn` (e.g. `process`): its
+ * SIGINT and SIGTERM call `stop()`, the listeners removed once the run has finished.
  */
-export async function runEncodeWorker(options: EncodeWorkerOptions & { exitWhenIdleMs?: number }): Promise<WorkerRun> {
+export async function runEncodeWorker(
+  options: EncodeWorkerOptions & { exitWhenIdleMs?: number; stopOn?: NodeJS.EventEmitter },
+): Promise<WorkerRun> {
   const t0 = performance.now();
   let done = 0;
   let failed = 0;
@@ -253,14 +256,14 @@ export async function runEncodeWorker(options: EncodeWorkerOptions & { exitWhenI
   const finished = idle
     .then(() => worker.close(stops > 1))
     .then(() => ({ worker: worker.name, done, failed, seconds: Math.round((performance.now() - t0) / 100) / 10 }));
-  return {
-    name: worker.name,
-    stop() {
-      stops++;
-      // The second stop drops the job in hand: BullMQ's stalled check gives it to another worker.
-      if (stops > 1) void worker.close(true);
-      stopped();
-    },
-    finished,
+  const stop = () => {
+    stops++;
+    // The second stop drops the job in hand: BullMQ's stalled check gives it to another worker.
+    if (stops > 1) void worker.close(true);
+    stopped();
   };
+  const signals = options.stopOn;
+  signals?.on('SIGINT', stop).on('SIGTERM', stop);
+  const unhook = () => signals?.removeListener('SIGINT', stop).removeListener('SIGTERM', stop);
+  return { name: worker.name, stop, finished: finished.finally(unhook) };
 }

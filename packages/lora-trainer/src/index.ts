@@ -32,6 +32,7 @@ export {
   type TrainingGroup,
 } from './encode.js';
 export { encodeDocumentsMany } from './encode-many.js';
+export { type ExampleGradient, exampleGradient, type GradientExample, GradientExampleError } from './gradient.js';
 export { DEFAULT_TARGETS, type InitOptions, initAdapter } from './init.js';
 export { type DocumentTraining, type TrainManyOptions, type TrainManyResult, trainMany } from './many.js';
 export {

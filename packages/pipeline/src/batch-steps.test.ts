@@ -50,7 +50,9 @@ describe('buildIndex', () => {
     await buildIndex(store.dir, store, 'sqlite');
     const before = readIndexStamp(store.dir, 'sqlite');
     // Field weights are refused by the embedding backends (title and text only) before anything is read.
-    await expect(buildIndex(store.dir, store, 'dense', { fieldWeights: { tags: 2 } })).rejects.toThrow(/field weights/);
+    await expect(buildIndex(store.dir, store, 'dense', { fieldWeights: { tags: 2 } })).rejects.toThrow(
+      /--field-weights applies to --backend sqlite, hybrid, elasticsearch only/,
+    );
     expect(readIndexStamp(store.dir, 'sqlite')).toEqual(before);
     expect(readdirSync(join(store.dir, 'index')).filter((f) => f.includes('building'))).toEqual([]);
     store.close();
@@ -187,6 +189,13 @@ describe('filterCorpus', () => {
       const bad = filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 });
       await expect(bad).rejects.toThrow(StepInputError);
       await expect(filterCorpus(source, out, retriever, { questionsFile, perQuestion: 1 })).rejects.toThrow(`${questionsFile}:2:`);
+      // The source as its own output (another path to the same folder included) is refused, before any question.
+      const again = CorpusStore.open(`${source.dir}/.`);
+      try {
+        await expect(filterCorpus(source, again, retriever, { questionsFile, perQuestion: 1 })).rejects.toThrow(/is the source store/);
+      } finally {
+        again.close();
+      }
     } finally {
       await retriever.close();
       source.close();

@@ -5,6 +5,9 @@ import {
   abortBuild,
   type BackendName,
   commitBuild,
+  DEFAULT_FIELD_WEIGHTS,
+  FIELD_BACKENDS,
+  type FieldWeights,
   type Document as IndexedDocument,
   type OpenOptions,
   openRetriever,
@@ -31,6 +34,38 @@ export interface BuildIndexSummary {
   /** Documents indexed with an entry of `fields`, and those of them whose tags are the template's. */
   withTags: number;
   tagsFromTemplate: number;
+  /** Field backends: the weights stored with the index (the defaults with the given ones over them). */
+  fieldWeights?: FieldWeights;
+}
+
+/** Build settings that do not go with the backend, named as rg index build's flags: the caller's to fix. */
+export class IndexSettingsError extends Error {
+  override name = 'IndexSettingsError';
+}
+
+/**
+ * Build settings the backend would not use, or refuse after the encoder has loaded: refused first. `fields` is
+ * anything standing for per-document tags (the map buildIndex takes, or the augmented file that will give it).
+ */
+export function checkIndexSettings(
+  backend: string,
+  s: { hnsw?: { M?: number; efConstruction?: number }; fieldWeights?: Partial<FieldWeights>; fields?: unknown },
+): void {
+  const { M, efConstruction } = s.hnsw ?? {};
+  if ((M !== undefined || efConstruction !== undefined) && backend !== 'hnsw')
+    throw new IndexSettingsError('--hnsw-m and --hnsw-ef-construction apply to --backend hnsw only');
+  // hnswlib itself fails on M = 1 with a misleading "Not enough memory".
+  if (M !== undefined && M < 2)
+    throw new IndexSettingsError(`--hnsw-m ${M}: expected an integer >= 2 (links per node; hnswlib spreads levels by 1/ln(M))`);
+  if ((FIELD_BACKENDS as readonly string[]).includes(backend)) return;
+  for (const [flag, given] of [
+    ['--augmented', s.fields],
+    ['--field-weights', s.fieldWeights],
+  ] as const)
+    if (given !== undefined)
+      throw new IndexSettingsError(
+        `${flag} applies to --backend ${FIELD_BACKENDS.join(', ')} only (${backend} embeds title and text, it has no tags field)`,
+      );
 }
 
 /**
@@ -47,6 +82,7 @@ export async function buildIndex(
   options: BuildIndexOptions = {},
 ): Promise<BuildIndexSummary> {
   const { batch: batchSize = 1000, fields, onProgress, ...open } = options;
+  checkIndexSettings(backend, { hnsw: open.hnsw, fieldWeights: open.fieldWeights, fields });
   const generation = corpus.generation();
   const total = corpus.count();
   const t0 = performance.now();
@@ -85,7 +121,18 @@ export async function buildIndex(
   commitBuild(storeDir, backend);
   writeIndexStamp(storeDir, { backend, generation, documents: total });
   const seconds = (performance.now() - t0) / 1000;
-  return { backend, documents: total, seconds, docsPerSecond: total / Math.max(seconds, 1e-9), withTags, tagsFromTemplate };
+  const fieldWeights = (FIELD_BACKENDS as readonly string[]).includes(backend)
+    ? { ...DEFAULT_FIELD_WEIGHTS, ...open.fieldWeights }
+    : undefined;
+  return {
+    backend,
+    documents: total,
+    seconds,
+    docsPerSecond: total / Math.max(seconds, 1e-9),
+    withTags,
+    tagsFromTemplate,
+    ...(fieldWeights ? { fieldWeights } : {}),
+  };
 }
 
 /** An augmented file none of whose passages is a document of the store (augmented from another corpus). */

@@ -3,7 +3,7 @@ import type { CorpusStore } from '@rg/corpus';
 import { MINILM, SentenceEncoder } from '@rg/engine';
 import { EmbeddingCache } from './cluster-embeddings.js';
 import { type ClusterRun, type ClusterSettings, clusterStore, clustersPath } from './cluster-store.js';
-import { type VectorBackend, type WriteResult, writeClusterIds } from './cluster-vectors.js';
+import { checkVectorBackend, type VectorBackend, type WriteResult, writeClusterIds } from './cluster-vectors.js';
 
 export interface EmbedCorpusOptions {
   /** RG_HOME, where the sentence encoder is pulled to, and the encoder's threads. */
@@ -90,6 +90,7 @@ export async function clusterCorpus(
   hooks: ClusterCorpusHooks = {},
 ): Promise<ClusterCorpusResult> {
   const { vectorBackend, env, home, threads, batchSize, ...settings } = options;
+  checkVectorBackend(vectorBackend, env); // before the embedding and the fit, not after them
   const cache = EmbeddingCache.open(store, MINILM.name);
   const embedding = await embedCorpus(cache, { home, threads, batchSize }, hooks);
   hooks.onEmbedded?.(embedding);

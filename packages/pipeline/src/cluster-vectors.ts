@@ -1,4 +1,4 @@
-import type { ClusterModel } from '@rg/clustering';
+import { ClusteringInputError, type ClusterModel } from '@rg/clustering';
 import {
   type Document,
   type Embedder,
@@ -18,6 +18,12 @@ export type VectorBackend = (typeof VECTOR_BACKENDS)[number];
 
 /** The metadata key of a document's cluster; the Qdrant backend also lifts it into the point payload. */
 export const CLUSTER_KEY = 'cluster_id';
+
+/** A vector backend that needs a server it has not been given (the qdrant one without RG_QDRANT_URL): ClusteringInputError. */
+export function checkVectorBackend(backend: VectorBackend, env: NodeJS.ProcessEnv): void {
+  if (backend === 'qdrant' && !env.RG_QDRANT_URL)
+    throw new ClusteringInputError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
+}
 
 export function defaultVectorBackend(env: NodeJS.ProcessEnv): VectorBackend {
   return env.RG_QDRANT_URL ? 'qdrant' : 'embedded';

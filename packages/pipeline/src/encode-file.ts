@@ -18,6 +18,7 @@ import {
   type Recipe,
   resolveRecipe,
 } from '@rg/lora-trainer';
+import { type TrainerSettings, trainerOptions } from './training-settings.js';
 
 export interface EncodeFileOptions {
   /** Model name (pulled into `home` on first use) or path, RG_HOME, and the training session's threads. */
@@ -44,6 +45,27 @@ export interface EncodeFileOptions {
   warmup?: boolean;
   /** Gradient checkpointing (TrainingRunOptions.gradientCheckpointing). */
   gradientCheckpointing?: boolean;
+}
+
+/** What a person sets for an encode run (rg encode's and rg cluster train's flags): trainer settings and adapter shape. */
+export interface EncodeFileSettings extends TrainerSettings {
+  dataset?: string;
+  rank: number;
+  alpha: number;
+  targets?: readonly LoraTarget[];
+  sample?: number;
+  docsPerPass?: number;
+  warmup?: boolean;
+  gradientCheckpointing?: boolean;
+}
+
+/** An encoder's options (encodeAugmentedFile, encodeDaptFile, encodeClusterFile) from where it runs and the settings. */
+export function encodeFileOptions(
+  where: Pick<EncodeFileOptions, 'model' | 'home' | 'threads' | 'input' | 'store'>,
+  s: EncodeFileSettings,
+): EncodeFileOptions {
+  const { dataset, rank, alpha, targets, sample, docsPerPass, warmup, gradientCheckpointing } = s;
+  return { ...where, dataset, rank, alpha, targets, training: trainerOptions(s), sample, docsPerPass, warmup, gradientCheckpointing };
 }
 
 export interface EncodeProgress {

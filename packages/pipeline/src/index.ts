@@ -3,8 +3,10 @@ export {
   type BuildIndexOptions,
   type BuildIndexSummary,
   buildIndex,
+  checkIndexSettings,
   ForeignFieldsError,
   fieldsFromAugmented,
+  IndexSettingsError,
 } from './build-index.js';
 export {
   type ClusterCorpusHooks,
@@ -45,6 +47,7 @@ export {
 } from './cluster-train.js';
 export {
   CLUSTER_KEY,
+  checkVectorBackend,
   defaultVectorBackend,
   VECTOR_BACKENDS,
   type VectorBackend,
@@ -58,15 +61,17 @@ export { type EncodeDaptHooks, type EncodeDaptSummary, encodeDaptFile } from './
 export {
   type EncodeFileHooks,
   type EncodeFileOptions,
+  type EncodeFileSettings,
   type EncodeFileSummary,
   type EncodeProgress,
   encodeAugmentedFile,
+  encodeFileOptions,
   type TrainingRunOptions,
   trainableRecords,
   withTrainingRun,
 } from './encode-file.js';
 export { RequestError } from './errors.js';
-export { type FilterCorpusSummary, filterCorpus } from './filter-corpus.js';
+export { checkFilterOutput, type FilterCorpusSummary, filterCorpus } from './filter-corpus.js';
 export { GENERATOR_FLAGS } from './generator-settings.js';
 export { openIndex } from './index-open.js';
 export { type InferenceHooks, type InferSettings, runInference } from './infer-dataset.js';
@@ -106,7 +111,9 @@ export { RequestGate } from './request-gate.js';
 export { loadRuntime } from './runtime.js';
 export { COLLECTION_METHODS, CollectionSettingsError, defaultCompose, defaultSettings, SETTINGS_FILE } from './settings.js';
 export {
+  checkEncodeSettings,
   checkObjectiveSettings,
+  type EncodeRunSettings,
   OBJECTIVE_FLAGS,
   RECIPE_FLAGS,
   recipeFlags,

@@ -34,6 +34,39 @@ export function checkObjectiveSettings(s: Pick<TrainerSettings, 'objective' | 'd
     throw new TrainerSettingsError('--distill-weight: only with --objective both');
 }
 
+/** How an encode run spreads its work (rg encode's and rg cluster train's flags beside the trainer settings). */
+export interface EncodeRunSettings {
+  /** Above 1: that many passages' adapters per pass. */
+  docsPerPass?: number;
+  /** One adapter on every passage (the DAPT baseline). */
+  dapt?: boolean;
+  /** Trained on top of the stored warm-up adapter. */
+  warmup?: boolean;
+  /** Through a Redis queue of workers (@rg/encode-queue). */
+  queue?: string;
+}
+
+/**
+ * Settings of an encode run that do not go together, refused before any work (each would otherwise be ignored or fail
+ * deep in a run): the objective's own checks, and which ways of spreading the work the distillation objective, DAPT
+ * and the queue's workers take.
+ */
+export function checkEncodeSettings(s: Pick<TrainerSettings, 'objective' | 'distillTopk' | 'distillWeight'> & EncodeRunSettings): void {
+  checkObjectiveSettings(s);
+  const distills = s.objective === 'distill' || s.objective === 'both';
+  const fail = (text: string) => {
+    throw new TrainerSettingsError(text);
+  };
+  const many = (s.docsPerPass ?? 1) > 1;
+  if (distills && many) fail(`--docs-per-pass: --objective ${s.objective} trains one passage per pass`);
+  if (s.dapt && many) fail('--docs-per-pass: --dapt trains one adapter, not one per passage');
+  if (!s.queue) return;
+  if (distills) fail('--queue: the queue workers train --objective lm only');
+  if (s.dapt) fail('--queue: --dapt trains one adapter, which gains nothing from a queue (run it without --queue)');
+  if (many) fail('--queue: --docs-per-pass applies to one process; each worker trains one passage per job');
+  if (s.warmup) fail('--warmup: the queue workers train on the base model alone; encode without --queue to stack the warm-up');
+}
+
 /** The trainer's options (@rg/lora-trainer EncodeOptions) from the settings. */
 export function trainerOptions(s: TrainerSettings): EncodeOptions {
   return {

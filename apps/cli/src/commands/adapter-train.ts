@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdapterStore } from '@rg/adapter-store';
-import { type LoraTarget, loadModel, loadModelConfig, modelFingerprint, modelKeyName, TrainingSession } from '@rg/engine';
-import { loraScale, readPeftAdapter, writePeftAdapter } from '@rg/lora';
-import { DEFAULT_TARGETS, initBaseWeight, trainAdapter, trainedAdapter } from '@rg/lora-trainer';
+import { type LoraTarget, loadModel, loadModelConfig, modelFingerprint, modelKeyName } from '@rg/engine';
+import { readPeftAdapter, writePeftAdapter } from '@rg/lora';
+import { DEFAULT_TARGETS, exampleGradient, GradientExampleError, initBaseWeight } from '@rg/lora-trainer';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -97,28 +97,13 @@ export function registerAdapterTrain(program: Command, ctx: CliContext): void {
       const init = readPeftAdapter(initDir);
       const model = await loadModel(config.model, { home: config.home, pull: true });
       const prompt = flags.prompt === undefined ? [] : model.tokenizer.encode(flags.prompt);
-      const body = flags.ids ?? model.tokenizer.encode(flags.text as string);
-      const ids = [...prompt, ...body];
-      const bad = ids.find((id) => id >= model.config.vocabSize);
-      if (bad !== undefined) throw new UsageError(`--ids: token id ${bad} is outside the vocabulary (size ${model.config.vocabSize})`);
-      if (body.length < (prompt.length > 0 ? 1 : 2)) throw new UsageError('the example has no token to predict');
-      const labels = ids.map((id, i) => (i < prompt.length ? -100 : id));
-      const targets = init.config.targetModules as typeof DEFAULT_TARGETS;
-      const session = await TrainingSession.create(model.config, model.weights, { targets, threads: config.threads });
-      try {
-        const r = await trainAdapter(session, init.modules, [{ inputIds: ids, labels }], {
-          mode: 'gradient',
-          scale: loraScale(init.config),
-          lr: 0,
-          epochs: 1,
-          batchSize: 1,
-        });
-        const out = resolve(ctx.io.cwd, flags.out);
-        writePeftAdapter(out, trainedAdapter(init, r));
-        if (flags.json) ctx.json({ ids, promptTokens: prompt.length, loss: r.losses[0], out, ms: Math.round(r.totalMs) });
-        else ctx.print(`loss ${r.losses[0].toFixed(6)} over ${ids.length} tokens; gradient -> ${out}`);
-      } finally {
-        await session.release();
-      }
+      const ids = [...prompt, ...(flags.ids ?? model.tokenizer.encode(flags.text as string))];
+      const r = await exampleGradient(model, init, { ids, promptTokens: prompt.length }, { threads: config.threads }).catch((e) => {
+        throw e instanceof GradientExampleError ? new UsageError(`${flags.ids ? '--ids' : '--text'}: ${e.message}`) : e;
+      });
+      const out = resolve(ctx.io.cwd, flags.out);
+      writePeftAdapter(out, r.gradient);
+      if (flags.json) ctx.json({ ids, promptTokens: prompt.length, loss: r.loss, out, ms: Math.round(r.ms) });
+      else ctx.print(`loss ${r.loss.toFixed(6)} over ${ids.length} tokens; gradient -> ${out}`);
     });
 }

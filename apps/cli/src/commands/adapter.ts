@@ -45,6 +45,16 @@ export function openAdapterStore(ctx: CliContext, cmd: Command, create = false):
   }
 }
 
+/** `body` on the command's store (openAdapterStore), closed after it. */
+async function inStore<T>(ctx: CliContext, cmd: Command, body: (store: AdapterStore) => T | Promise<T>, create = false): Promise<T> {
+  const store = openAdapterStore(ctx, cmd, create);
+  try {
+    return await body(store);
+  } finally {
+    store.close();
+  }
+}
+
 /**
  * The dimensions of the model adapters must fit: `--for-model` (a known name, .gguf file or
  * folder), else the adapters' own model name when it resolves to a model here. Undefined, with a
@@ -109,9 +119,8 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
 
   withSelectors(group.command('list').description('adapters in the store (filter with --model, --dataset, --rank, ...)'))
     .option('--id <id>', 'only this document or cluster id')
-    .action((flags: SelectFlags & { id?: string }, cmd: Command) => {
-      const store = openAdapterStore(ctx, cmd);
-      try {
+    .action((flags: SelectFlags & { id?: string }, cmd: Command) =>
+      inStore(ctx, cmd, (store) => {
         const entries = select(store, flags.id, flags, modelFlag(cmd));
         const bytes = entries.reduce((s, e) => s + e.bytes, 0);
         if (flags.json) ctx.json({ store: store.root, count: entries.length, bytes, adapters: entries });
@@ -119,17 +128,14 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
           for (const e of entries) ctx.print(describeEntry(e));
           ctx.info(`${entries.length} adapters, ${bytes} bytes on disk, in ${store.root}`);
         }
-      } finally {
-        store.close();
-      }
-    });
+      }),
+    );
 
   withSelectors(group.command('show').description('one adapter: manifest entry and tensors (verified on load)'))
     .argument('[id]', 'document or cluster id')
     .option('--base', 'the base_weight instead of a document adapter')
-    .action((id: string | undefined, flags: SelectFlags, cmd: Command) => {
-      const store = openAdapterStore(ctx, cmd);
-      try {
+    .action((id: string | undefined, flags: SelectFlags, cmd: Command) =>
+      inStore(ctx, cmd, (store) => {
         const entry = selectOne(store, id, flags, modelFlag(cmd));
         const adapter = store.load(entry.key);
         const layers = new Set([...adapter.modules.keys()].map((k) => parseModuleKey(k).layer));
@@ -151,18 +157,15 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
           );
           ctx.print(`training\t${JSON.stringify(entry.trainingConfig)}`);
         }
-      } finally {
-        store.close();
-      }
-    });
+      }),
+    );
 
   withSelectors(group.command('delete').description("remove adapters' manifest rows and files: how a document is unlearned"))
     .argument('[id]', 'document or cluster id')
     .option('--base', 'the base_weight instead of a document adapter')
     .option('--all', 'delete every adapter the selection matches (otherwise it must match exactly one)')
-    .action((id: string | undefined, flags: SelectFlags & { all?: boolean }, cmd: Command) => {
-      const store = openAdapterStore(ctx, cmd);
-      try {
+    .action((id: string | undefined, flags: SelectFlags & { all?: boolean }, cmd: Command) =>
+      inStore(ctx, cmd, (store) => {
         const model = modelFlag(cmd);
         const entries = flags.all ? select(store, id, flags, model) : [selectOne(store, id, flags, model)];
         if (flags.all && id === undefined && !flags.base && !model && !flags.dataset) {
@@ -171,10 +174,8 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         for (const e of entries) store.delete(e.key);
         if (flags.json) ctx.json({ deleted: entries.map((e) => ({ key: e.key, path: e.path })) });
         else for (const e of entries) ctx.print(`deleted ${adapterLabel(e)} (${e.path})`);
-      } finally {
-        store.close();
-      }
-    });
+      }),
+    );
 
   withSelectors(
     group
@@ -185,9 +186,8 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
     .option('--base', 'the base_weight instead of a document adapter')
     .option('--fingerprint <fp>', 'also check the adapters were trained for this model fingerprint')
     .option('--for-model <model>', "check shapes against this model (default: each adapter's model name, when it resolves)")
-    .action(async (id: string | undefined, flags: SelectFlags & { fingerprint?: string; forModel?: string }, cmd: Command) => {
-      const store = openAdapterStore(ctx, cmd);
-      try {
+    .action((id: string | undefined, flags: SelectFlags & { fingerprint?: string; forModel?: string }, cmd: Command) =>
+      inStore(ctx, cmd, async (store) => {
         const entries = select(store, id, flags, modelFlag(cmd));
         if (entries.length === 0 && id !== undefined) throw new Error(`no adapter with id "${id}" in ${store.root}`);
         const dims = new Map<string, ModelDims | undefined>();
@@ -213,28 +213,23 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
           ctx.info(`${results.length - bad.length} of ${results.length} adapters ok`);
         }
         if (bad.length > 0) throw new Error(`${bad.length} of ${results.length} adapters failed verification`);
-      } finally {
-        store.close();
-      }
-    });
+      }),
+    );
 
   withSelectors(group.command('export').description('copy an adapter out as a PEFT folder (+ rg_adapter.json for rg adapter import)'))
     .argument('[id]', 'document or cluster id')
     .requiredOption('--out <dir>', 'new folder to write')
     .option('--base', 'the base_weight instead of a document adapter')
     .addOption(new Option('--dtype <dtype>', 'convert (int8 adapters load in PEFT only as fp32 or fp16)').choices(ADAPTER_DTYPES))
-    .action((id: string | undefined, flags: SelectFlags & { out: string; dtype?: AdapterDtype }, cmd: Command) => {
-      const store = openAdapterStore(ctx, cmd);
-      try {
+    .action((id: string | undefined, flags: SelectFlags & { out: string; dtype?: AdapterDtype }, cmd: Command) =>
+      inStore(ctx, cmd, (store) => {
         const entry = selectOne(store, id, flags, modelFlag(cmd));
         const out = resolve(ctx.io.cwd, flags.out);
         store.exportTo(entry.key, out, { dtype: flags.dtype });
         if (flags.json) ctx.json({ key: entry.key, out, dtype: flags.dtype ?? entry.dtype });
         else ctx.print(`exported ${adapterLabel(entry)} -> ${out}`);
-      } finally {
-        store.close();
-      }
-    });
+      }),
+    );
 
   group
     .command('import')
@@ -273,15 +268,15 @@ export function registerAdapter(program: Command, ctx: CliContext): void {
         const name = (given.model as string | undefined) ?? exportedModel(folder);
         const model =
           name === undefined && flags.forModel === undefined ? undefined : await modelDims(ctx, cmd, flags.forModel, name ?? '');
-        const store = openAdapterStore(ctx, cmd, true);
-        try {
-          const entry = store.importFrom(folder, { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype, model });
-          for (const w of entry.warnings) ctx.info(`rg: warning: ${w}`);
-          if (flags.json) ctx.json(entry);
-          else ctx.print(`imported ${adapterLabel(entry)} -> ${entry.path}`);
-        } finally {
-          store.close();
-        }
+        const entry = await inStore(
+          ctx,
+          cmd,
+          (store) => store.importFrom(folder, { key: given, modelFingerprint: flags.fingerprint, dtype: flags.dtype, model }),
+          true,
+        );
+        for (const w of entry.warnings) ctx.info(`rg: warning: ${w}`);
+        if (flags.json) ctx.json(entry);
+        else ctx.print(`imported ${adapterLabel(entry)} -> ${entry.path}`);
       },
     );
 }

@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadClusters } from '@rg/clustering';
-import { clusterGroups, clustersPath, clusterTrainReported, type TrainOn, trainableRecords, trainerOptions } from '@rg/pipeline';
+import {
+  checkEncodeSettings,
+  clusterGroups,
+  clustersPath,
+  clusterTrainReported,
+  encodeFileOptions,
+  type TrainOn,
+  trainableRecords,
+} from '@rg/pipeline';
 import { type Command, Option } from 'commander';
 import { subcommandFlags } from '../cluster/flags.js';
 import type { CliContext } from '../context.js';
@@ -44,6 +52,7 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = subcommandFlags<ClusterTrainFlags>(cmd);
+      checkEncodeSettings(flags);
       const config = ctx.config(cmd.optsWithGlobals());
       if (!flags.store) throw new UsageError('--store DIR is required');
       const file = clustersPath(flags.store);
@@ -51,8 +60,6 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       const clusters: ReturnType<typeof loadClusters> = loadClusters(file);
       const storeDir = resolve(ctx.io.cwd, flags.adapters ?? defaultAdapterStore(config.home));
       if (flags.queue) {
-        if (flags.objective === 'distill' || flags.objective === 'both')
-          throw new UsageError('--queue: the queue workers train --objective lm only');
         const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
         const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
         const groups = clusterGroups(clusters, new Map(usable.map((r) => [r.passageId, r])), flags.on);
@@ -65,21 +72,8 @@ export function registerClusterTrain(cluster: Command, ctx: CliContext): void {
       }
       const input = resolve(ctx.io.cwd, flags.input);
       if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
-      const options = {
-        model: config.model,
-        home: config.home,
-        threads: config.threads,
-        input,
-        store: storeDir,
-        dataset: flags.dataset,
-        rank: flags.rank,
-        alpha: flags.alpha,
-        targets: flags.targets,
-        training: trainerOptions(flags),
-        gradientCheckpointing: flags.gradientCheckpointing,
-        clusters,
-        on: flags.on,
-      };
+      const where = { model: config.model, home: config.home, threads: config.threads, input, store: storeDir };
+      const options = { ...encodeFileOptions(where, flags), clusters, on: flags.on };
       // --json: the summary object alone on stdout (the adapter store named `adapters`, as --adapters); otherwise its line.
       await clusterTrainReported(ctx.reporter(flags.json), options, {
         terse: flags.json,

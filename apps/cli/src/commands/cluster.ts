@@ -3,6 +3,7 @@ import { evaluateK, loadClusters, type RepresentativePick } from '@rg/clustering
 import { MINILM } from '@rg/engine';
 import {
   ClusterSettingsError,
+  checkVectorBackend,
   clusterReported,
   clusterSummary,
   clustersPath,
@@ -78,9 +79,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       if ((flags.k === undefined) === (flags.kRange === undefined)) throw new UsageError('give exactly one of --k K or --k-range LIST');
       if (flags.tolerance < 0) throw new UsageError('--tolerance: expected a number >= 0');
       const backend = flags.backend ?? defaultVectorBackend(ctx.io.env);
-      if (backend === 'qdrant' && !ctx.io.env.RG_QDRANT_URL) {
-        throw new UsageError('--backend qdrant needs a server: set RG_QDRANT_URL (e.g. http://localhost:6333)');
-      }
+      checkVectorBackend(backend, ctx.io.env);
       const store = openStore(flags.store);
       const settings = { seed: flags.seed, sampleSize: flags.sampleSize, maxIterations: flags.maxIterations, tolerance: flags.tolerance };
       const embedOptions = { home: config.home, threads: config.threads, batchSize: flags.batchSize };

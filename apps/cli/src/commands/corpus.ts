@@ -1,7 +1,6 @@
-import { realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
 import { INPUT_FORMATS, type InputFormat } from '@rg/corpus';
-import { filterCorpus, ingestReported } from '@rg/pipeline';
+import { checkFilterOutput, filterCorpus, ingestReported } from '@rg/pipeline';
 import { BACKENDS, type BackendName, openRetriever } from '@rg/retriever';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
@@ -97,12 +96,10 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
     .action(async (flags: FilterFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
       fileSize(flags.questions, '--questions');
-      // Writing into the source store would add nothing and drop nothing while saying "kept N".
-      if (samePath(flags.store, flags.out))
-        throw new UsageError(`--out ${flags.out} is the source store (--store ${flags.store}): give a new folder for the kept documents`);
       const source = openStore(flags.store);
       const out = openStore(flags.out, { create: true, flag: '--out' });
       try {
+        checkFilterOutput(source, out);
         const retriever = await openRetriever(flags.backend, {
           storeDir: flags.store,
           home: config.home,
@@ -123,17 +120,6 @@ export function registerCorpus(program: Command, ctx: CliContext): void {
         out.close();
       }
     });
-}
-
-function samePath(a: string, b: string): boolean {
-  const real = (p: string): string => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
 }
 
 /** Size of an input file; a missing or unreadable one is a usage error naming the flag. */

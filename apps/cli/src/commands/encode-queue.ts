@@ -1,10 +1,10 @@
 import { basename } from 'node:path';
-import { coordinateReported, documentGroups, parseQueueUrl, type QueueOutcome } from '@rg/encode-queue';
-import type { RecipeRecord, TrainingGroup } from '@rg/lora-trainer';
+import { coordinateReported, type QueueOutcome } from '@rg/encode-queue';
+import type { TrainingGroup } from '@rg/lora-trainer';
 import type { Config } from '@rg/pipeline';
 import { minutes, trainerOptions, trainerRecipe } from '@rg/pipeline';
 import type { CliContext } from '../context.js';
-import { InterruptedError, UsageError } from '../errors.js';
+import { InterruptedError } from '../errors.js';
 import { type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
 
 /** What `rg encode --queue` needs beyond the trainer flags. */
@@ -13,25 +13,6 @@ export interface QueueEncodeRun {
   storeDir: string;
   input: string;
   flags: TrainerFlags & { queue: string; json?: boolean; dapt?: boolean; docsPerPass?: number };
-}
-
-/** A --queue URL that does not parse is the user's to fix. */
-export function queueTarget(url: string) {
-  return parseQueueUrl(url);
-}
-
-/**
- * `rg encode --queue URL`: the coordinator (@rg/encode-queue's coordinateReported). It needs the model's config, not
- * its weights (the workers train); it stores the base_weight as rg encode would, enqueues a job per passage, and is
- * the only writer of the store.
- */
-export async function encodeOnQueue(ctx: CliContext, run: QueueEncodeRun, todo: RecipeRecord[]): Promise<void> {
-  const { flags } = run;
-  if (flags.dapt) throw new UsageError('--queue: --dapt trains one adapter, which gains nothing from a queue (run it without --queue)');
-  if ((flags.docsPerPass ?? 1) > 1)
-    throw new UsageError('--queue: --docs-per-pass applies to one process; each worker trains one passage per job');
-  const { groups, refused } = documentGroups(todo);
-  await trainOnQueue(ctx, run, groups, refused, 'passages');
 }
 
 /**
@@ -47,8 +28,6 @@ export async function trainOnQueue(
   unit: 'passages' | 'clusters',
 ): Promise<void> {
   const { flags, config } = run;
-  if ((flags as { warmup?: boolean }).warmup)
-    throw new UsageError('--queue: --warmup is not supported by the queue’s workers yet (run it without --queue)');
   const stop = new AbortController();
   const onSigint = () => stop.abort();
   process.once('SIGINT', onSigint);

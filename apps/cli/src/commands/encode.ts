@@ -1,16 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { documentGroups } from '@rg/encode-queue';
 import { DAPT_ADAPTER_ID } from '@rg/lora-trainer';
-import type { Config } from '@rg/pipeline';
-import {
-  checkObjectiveSettings,
-  daptReported,
-  type EncodeFileOptions,
-  encodeReported,
-  OBJECTIVE_FLAGS,
-  trainableRecords,
-  trainerOptions,
-} from '@rg/pipeline';
+import { checkEncodeSettings, daptReported, encodeFileOptions, encodeReported, OBJECTIVE_FLAGS, trainableRecords } from '@rg/pipeline';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -18,7 +10,7 @@ import { addTypedFlags } from '../flags.js';
 import { positiveInt } from '../parse.js';
 import { defaultAdapterStore } from '../train/common.js';
 import { addTrainerOptions, readAugmentedInput, type TrainerFlags, trainingErrorsAsUsage } from '../train/run.js';
-import { encodeOnQueue } from './encode-queue.js';
+import { trainOnQueue } from './encode-queue.js';
 
 interface EncodeFlags extends TrainerFlags {
   input: string;
@@ -62,25 +54,19 @@ export function registerEncode(program: Command, ctx: CliContext): void {
     )
     .option('--queue <url>', 'coordinate workers (rg worker) through Redis: redis://HOST:PORT/N; this process only stores their adapters')
     .action(async (flags: EncodeFlags, cmd: Command) => {
-      checkObjectiveSettings(flags);
-      const distills = flags.objective === 'distill' || flags.objective === 'both';
-      if (distills && flags.docsPerPass > 1)
-        throw new UsageError(`--docs-per-pass: --objective ${flags.objective} trains one passage per pass`);
-      if (distills && flags.queue) throw new UsageError(`--queue: the queue workers train --objective lm only`);
-      if (flags.dapt && flags.docsPerPass > 1) throw new UsageError('--docs-per-pass: --dapt trains one adapter, not one per passage');
-      if (flags.warmup && (flags as { queue?: string }).queue)
-        throw new UsageError('--warmup: the queue workers train on the base model alone; encode without --queue to stack the warm-up');
+      checkEncodeSettings(flags);
       const config = ctx.config(cmd.optsWithGlobals());
       const storeDir = resolve(ctx.io.cwd, flags.store ?? defaultAdapterStore(config.home));
       if (flags.queue) {
         const { input, records } = await readAugmentedInput(ctx.io.cwd, flags.input);
         const usable = trainableRecords(records, (text) => ctx.info(text), flags.examples);
         const todo = flags.sample ? usable.slice(0, flags.sample) : usable;
-        return encodeOnQueue(ctx, { config, storeDir, input, flags: { ...flags, queue: flags.queue } }, todo);
+        const { groups, refused } = documentGroups(todo);
+        return trainOnQueue(ctx, { config, storeDir, input, flags: { ...flags, queue: flags.queue } }, groups, refused, 'passages');
       }
       const input = resolve(ctx.io.cwd, flags.input);
       if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
-      const options = encodeOptions(config, flags, input, storeDir);
+      const options = encodeFileOptions({ model: config.model, home: config.home, threads: config.threads, input, store: storeDir }, flags);
       // --json: the summary object alone on stdout (with rg encode's --mode after the scope); otherwise its line.
       const report = ctx.reporter(flags.json);
       const output = { terse: flags.json };
@@ -97,24 +83,4 @@ export function registerEncode(program: Command, ctx: CliContext): void {
         summary: (line, { store, scope, outcomes, ...rest }) => print(line, { store, scope, mode: flags.mode, ...rest }),
       }).catch(asUsage);
     });
-}
-
-/** @rg/pipeline's options of a file's encoders from rg encode's flags. */
-function encodeOptions(config: Config, flags: EncodeFlags, input: string, store: string): EncodeFileOptions {
-  return {
-    model: config.model,
-    home: config.home,
-    threads: config.threads,
-    input,
-    store,
-    dataset: flags.dataset,
-    rank: flags.rank,
-    alpha: flags.alpha,
-    targets: flags.targets,
-    training: trainerOptions(flags),
-    sample: flags.sample,
-    docsPerPass: flags.docsPerPass,
-    warmup: flags.warmup,
-    gradientCheckpointing: flags.gradientCheckpointing,
-  };
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AugmentDataError, type RetrievalFields } from '@rg/augment';
 import { CorpusStore, STORE_FILE, StoreOpenError } from '@rg/corpus';
-import { buildIndex, ForeignFieldsError, fieldsFromAugmented } from '@rg/pipeline';
+import { buildIndex, checkIndexSettings, ForeignFieldsError, fieldsFromAugmented } from '@rg/pipeline';
 import {
   BACKENDS,
   type BackendName,
@@ -74,19 +74,8 @@ export function registerIndex(program: Command, ctx: CliContext): void {
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: BuildFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      if ((flags.hnswM !== undefined || flags.hnswEfConstruction !== undefined) && flags.backend !== 'hnsw')
-        throw new UsageError('--hnsw-m and --hnsw-ef-construction apply to --backend hnsw only');
-      // Checked before the encoder loads; hnswlib itself fails on M = 1 with a misleading "Not enough memory".
-      if (flags.hnswM !== undefined && flags.hnswM < 2)
-        throw new UsageError(`--hnsw-m ${flags.hnswM}: expected an integer >= 2 (links per node; hnswlib spreads levels by 1/ln(M))`);
-      for (const [flag, given] of [
-        ['--augmented', flags.augmented],
-        ['--field-weights', flags.fieldWeights],
-      ] as const)
-        if (given !== undefined && !(FIELD_BACKENDS as readonly string[]).includes(flags.backend))
-          throw new UsageError(
-            `${flag} applies to --backend ${FIELD_BACKENDS.join(', ')} only (${flags.backend} embeds title and text, it has no tags field)`,
-          );
+      const hnsw = { M: flags.hnswM, efConstruction: flags.hnswEfConstruction };
+      checkIndexSettings(flags.backend, { hnsw, fieldWeights: flags.fieldWeights, fields: flags.augmented });
       const store = openStore(flags.store);
       const progress = ctx.progress(`index ${flags.backend}`, Math.max(store.count(), 1), 'docs', flags.json);
       try {
@@ -96,7 +85,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           home: config.home,
           threads: config.threads,
           env: ctx.io.env,
-          hnsw: { M: flags.hnswM, efConstruction: flags.hnswEfConstruction },
+          hnsw,
           fieldWeights: flags.fieldWeights,
           batch: flags.batch,
           fields: extra?.fields,
@@ -109,10 +98,7 @@ export function registerIndex(program: Command, ctx: CliContext): void {
           throw e instanceof IndexMissingError || e instanceof RangeError ? new UsageError(e.message) : e;
         });
         progress.stop();
-        const { documents: total, seconds, withTags, tagsFromTemplate } = built;
-        const fieldWeights = (FIELD_BACKENDS as readonly string[]).includes(flags.backend)
-          ? { ...DEFAULT_FIELD_WEIGHTS, ...flags.fieldWeights }
-          : undefined;
+        const { documents: total, seconds, withTags, tagsFromTemplate, fieldWeights } = built;
         const tags = extra && {
           file: resolve(ctx.io.cwd, flags.augmented ?? ''),
           records: extra.records,

@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { DEFAULT_LOCK_SETTINGS, runEncodeWorker } from '@rg/encode-queue';
+import { DEFAULT_LOCK_SETTINGS, parseQueueUrl, runEncodeWorker, superviseWorkers } from '@rg/encode-queue';
 import { loadModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { positiveInt, positiveNumber } from '../parse.js';
-import { queueTarget } from './encode-queue.js';
 
 interface WorkerFlags {
   queue: string;
@@ -35,7 +33,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON summary when the worker exits (and no per-job lines)')
     .action(async (flags: WorkerFlags, cmd: Command) => {
       const config = ctx.config(cmd.optsWithGlobals());
-      const queue = queueTarget(flags.queue);
+      const queue = parseQueueUrl(flags.queue);
       if (flags.concurrency > 1) {
         const threads = Math.max(1, Math.floor(config.threads / flags.concurrency));
         const argv = ['--home', config.home, '--model', config.model, '--threads', String(threads), 'worker', '--queue', flags.queue];
@@ -43,7 +41,11 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         if (flags.json) argv.push('--json');
         argv.push('--lock-duration', String(flags.lockDuration));
         ctx.info(`rg worker: ${flags.concurrency} processes, ${threads} onnxruntime thread(s) each, on ${queue.display}`);
-        await superviseWorkers(ctx, flags.concurrency, argv);
+        await superviseWorkers({
+          count: flags.concurrency,
+          command: [process.execPath, process.argv[1], ...argv],
+          onRestart: (pid, why) => ctx.info(`rg worker: process ${pid} ended (${why}); starting another`),
+        });
         return;
       }
       const model = await loadModel(config.model, { home: config.home, pull: true });
@@ -54,6 +56,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         threads: config.threads,
         lock: { lockDurationMs: flags.lockDuration * 1000, stalledIntervalMs: (flags.lockDuration * 1000) / 2 },
         exitWhenIdleMs: flags.exitWhenIdle === undefined ? undefined : flags.exitWhenIdle * 1000,
+        stopOn: process,
         hooks: {
           onJobDone: ({ adapterId, result }) => {
             if (verbose) ctx.info(`${adapterId}: ${result.examples} examples, ${result.trainSeconds.toFixed(1)} s`);
@@ -63,48 +66,8 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       });
       if (verbose)
         ctx.info(`rg worker ${worker.name}: waiting for jobs on ${queue.display} (Ctrl-C finishes the job in hand, twice stops at once)`);
-      const onSignal = () => worker.stop();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const summary = {
-        ...(await worker.finished.finally(() => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-        })),
-        queue: queue.display,
-      };
+      const summary = { ...(await worker.finished), queue: queue.display };
       if (flags.json) ctx.json(summary);
       else ctx.info(`rg worker ${worker.name}: ${summary.done} adapters trained, ${summary.failed} failed in ${summary.seconds} s`);
     });
-}
-
-/** N copies of this rg as single workers; signals are passed on; one that dies of something else is started again. */
-async function superviseWorkers(ctx: CliContext, count: number, argv: string[]): Promise<void> {
-  const bin = process.argv[1];
-  let stopping = false;
-  const children = new Set<ChildProcess>();
-  const onInt = () => pass('SIGINT');
-  const onTerm = () => pass('SIGTERM');
-  const pass = (signal: NodeJS.Signals) => {
-    stopping = true;
-    for (const c of children) c.kill(signal);
-  };
-  await new Promise<void>((resolve) => {
-    const start = () => {
-      const child = spawn(process.execPath, [bin, ...argv], { stdio: 'inherit' });
-      children.add(child);
-      child.on('exit', (code, signal) => {
-        children.delete(child);
-        if (!stopping && code !== 0) {
-          ctx.info(`rg worker: process ${child.pid} ended (${signal ?? `exit ${code}`}); starting another`);
-          setTimeout(start, 1000);
-        } else if (children.size === 0) resolve();
-      });
-    };
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    for (let i = 0; i < count; i++) start();
-  });
-  process.removeListener('SIGINT', onInt);
-  process.removeListener('SIGTERM', onTerm);
 }
