@@ -36,17 +36,20 @@ export function givenFlags(opts: Record<string, unknown>, flags: readonly Flag[]
 export function addTypedFlags(cmd: Command, flags: readonly Flag[]): Command {
   for (const f of flags) {
     const option = new Option(flagSyntax(f), flagHelp(f, false));
-    if (f.kind !== 'switch') {
-      option.argParser((raw: string) => {
-        try {
-          return parseFlags([f], { [f.name]: raw }, { cwd: '/', root: '/' }).get(f.name);
-        } catch (e) {
-          throw e instanceof FlagError ? new InvalidArgumentError(`expected ${e.expected ?? e.message}`) : e;
-        }
-      });
-    }
+    if (f.kind !== 'switch') option.argParser(valueParser(f));
     if (f.default !== undefined) option.default(Array.isArray(f.default) ? [...f.default] : f.default);
     cmd.addOption(option.makeOptionMandatory(f.required ?? false));
   }
   return cmd;
+}
+
+/** A commander value parser by a package flag's rules: the one place that says what an int, count or number is. */
+export function valueParser(f: Flag): (raw: string) => unknown {
+  return (raw) => {
+    try {
+      return parseFlags([f], { [f.name]: raw }, { cwd: '/', root: '/' }).get(f.name);
+    } catch (e) {
+      throw e instanceof FlagError ? new InvalidArgumentError(`expected ${e.expected ?? e.message}`) : e;
+    }
+  };
 }

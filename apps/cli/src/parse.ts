@@ -1,25 +1,18 @@
 import { InvalidArgumentError } from 'commander';
 
-/** Commander value parsers that reject bad values with a message naming what was expected. */
-export function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number.parseInt(value, 10) < 1) throw new InvalidArgumentError('expected a positive integer');
-  return Number.parseInt(value, 10);
-}
+import { valueParser } from './flags.js';
 
-export function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer');
-  return Number.parseInt(value, 10);
-}
+/** Commander value parsers that reject bad values with a message naming what was expected (bench-kit's flag kinds). */
+const byKind = (kind: 'int' | 'count' | 'number' | 'nonnegative') => valueParser({ name: kind, kind, help: '' }) as (raw: string) => number;
+export const positiveInt = byKind('int');
+export const nonNegativeInt = byKind('count');
+export const positiveNumber = byKind('number');
+/** A number >= 0 (e.g. a temperature: 0 means greedy). */
+export const nonNegativeNumber = byKind('nonnegative');
 
 export function finiteNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = finiteNumber(value);
-  if (n <= 0) throw new InvalidArgumentError('expected a number greater than 0');
   return n;
 }
 

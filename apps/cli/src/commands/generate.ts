@@ -1,9 +1,9 @@
 import { generate, WEIGHT_FORMATS, type WeightFormat } from '@rg/engine';
 import { contextRoom, openPromptSession, PromptInputError, type PromptSession } from '@rg/pipeline';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { collect, finiteNumber, intList, nonNegativeInt, positiveInt, positiveNumber } from '../parse.js';
+import { collect, intList, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from '../parse.js';
 import { modelCommand } from './model.js';
 
 interface PromptFlags {
@@ -155,11 +155,4 @@ export function registerGenerate(program: Command, ctx: CliContext): void {
         await session.dispose();
       }
     });
-}
-
-/** A number >= 0 (commander value parser). */
-function nonNegativeNumber(value: string): number {
-  const n = finiteNumber(value);
-  if (n < 0) throw new InvalidArgumentError('expected a number >= 0 (0 means greedy)');
-  return n;
 }
