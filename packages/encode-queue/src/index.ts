@@ -17,7 +17,7 @@ export {
   runCoordinator,
 } from './coordinator.js';
 export { type BaseWeightRef, type EncodeJobData, type EncodeJobResult, JOB_FORMAT, jobIdOf } from './job.js';
-export { type SuperviseOptions, superviseWorkers } from './supervise.js';
+export { type SuperviseOptions, superviseWorkers, WorkerStartError } from './supervise.js';
 export {
   DEFAULT_LOCK_SETTINGS,
   type EncodeWorker,

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { superviseWorkers } from './supervise.js';
+import { superviseWorkers, WorkerStartError } from './supervise.js';
 
 const node = (script: string, ...args: string[]) => [process.execPath, '-e', script, ...args];
 let dir: string | undefined;
@@ -22,14 +22,20 @@ describe('superviseWorkers', () => {
     expect(restarts).toEqual([]);
   });
 
-  it('starts another in place of one that fails, and says why', async () => {
+  it('starts another in place of one that fails after its start-up, and says why', async () => {
     dir = mkdtempSync(join(tmpdir(), 'rg-supervise-'));
     const marker = join(dir, 'failed-once');
     // Fails the first time (no marker yet), succeeds the second.
     const script =
       "const fs = require('fs'); if (!fs.existsSync(process.argv[1])) { fs.writeFileSync(process.argv[1], ''); process.exit(3); }";
     const restarts: string[] = [];
-    await superviseWorkers({ count: 1, command: node(script, marker), restartDelayMs: 10, onRestart: (_, r) => restarts.push(r) });
+    await superviseWorkers({
+      count: 1,
+      command: node(script, marker),
+      restartDelayMs: 10,
+      minUptimeMs: 0,
+      onRestart: (_, r) => restarts.push(r),
+    });
     expect(restarts).toEqual(['exit 3']);
     expect(existsSync(marker)).toBe(true);
   });
@@ -58,5 +64,31 @@ describe('superviseWorkers', () => {
     expect(restarts).toEqual([]);
     expect(signals.listenerCount('SIGTERM')).toBe(0);
     expect(signals.listenerCount('SIGINT')).toBe(0);
+  }, 30_000);
+
+  it('does not restart one that fails at its start (the setup is wrong): stops the others and says which exit', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rg-supervise-'));
+    const marker = join(dir, 'first');
+    const stopped = join(dir, 'stopped');
+    // The process that creates the marker fails at once (exit 2, as rg's usage errors); the other runs until SIGTERM.
+    const script = [
+      "const fs = require('fs');",
+      "try { fs.closeSync(fs.openSync(process.argv[1], 'wx')); process.exit(2); } catch {}",
+      "process.on('SIGTERM', () => { fs.appendFileSync(process.argv[2], 'x'); process.exit(0); });",
+      'setInterval(() => {}, 1000);',
+    ].join(' ');
+    const restarts: string[] = [];
+    const run = superviseWorkers({
+      count: 2,
+      command: node(script, marker, stopped),
+      restartDelayMs: 10,
+      onRestart: (_, r) => restarts.push(r),
+    });
+    const e = await run.catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(WorkerStartError);
+    expect(e).toMatchObject({ code: 2, reason: 'exit 2' });
+    expect((e as Error).message).toMatch(/ended \(exit 2\) \d+\.\d s after it started; not restarted/);
+    expect(restarts).toEqual([]);
+    expect(readFileSync(stopped, 'utf8')).toBe('x');
   }, 30_000);
 });

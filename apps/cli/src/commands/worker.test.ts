@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +32,18 @@ describe('rg encode --queue and rg worker', () => {
     const dapt = await runCli(['--model', model, 'encode', '--input', input, '--queue', 'redis://127.0.0.1:1/0', '--dapt']);
     expect(dapt.code).toBe(2);
     expect(dapt.stderr).toContain('--queue: --dapt trains one adapter');
+    // --concurrency: the worker processes fail at their start, and that is said once, not restarted for ever.
+    const bin = join(import.meta.dirname, '../../bin/rg.js');
+    const many = spawnSync(process.execPath, [bin, '--model', model, 'worker', '--concurrency', '2', '--queue', 'redis://127.0.0.1:1/0'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(many.status, many.stderr).toBe(2);
+    expect(many.stderr).toContain('no Redis answers there (ECONNREFUSED)');
+    expect(many.stderr).toMatch(/a worker process ended \(exit 2\) .* not restarted/);
+    expect(many.stderr).not.toContain('starting another');
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 90_000);
 
   describe.skipIf(skip !== null)('on a real Redis', () => {
     let redis: RedisServer;

@@ -1,7 +1,8 @@
-import { DEFAULT_LOCK_SETTINGS, parseQueueUrl, runEncodeWorker, superviseWorkers } from '@rg/encode-queue';
+import { DEFAULT_LOCK_SETTINGS, parseQueueUrl, runEncodeWorker, superviseWorkers, WorkerStartError } from '@rg/encode-queue';
 import { loadModel } from '@rg/engine';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 
 interface WorkerFlags {
@@ -45,6 +46,9 @@ export function registerWorker(program: Command, ctx: CliContext): void {
           count: flags.concurrency,
           command: [process.execPath, process.argv[1], ...argv],
           onRestart: (pid, why) => ctx.info(`rg worker: process ${pid} ended (${why}); starting another`),
+        }).catch((e) => {
+          // Exit 2 is a usage error of the worker's own (its line is above): the same for the whole command.
+          throw e instanceof WorkerStartError && e.code === 2 ? new UsageError(e.message) : e;
         });
         return;
       }
