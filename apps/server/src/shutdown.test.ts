@@ -28,9 +28,31 @@ async function fakeServer(tokenDelayMs: number) {
 }
 
 describe('listen and SIGTERM', () => {
-  it('says one line on listen', async () => {
-    const { lines, url } = await fakeServer(0);
-    expect(lines).toEqual([`rg-server listening on ${url}: rg:a (default) on m`]);
+  it('says on listen what it serves, each collection with its documents; an empty one with where it is', async () => {
+    const { a, lines, url } = await fakeServer(0);
+    expect(lines).toEqual([
+      `rg-server listening on ${url}: rg:a (default, 0 documents) on m`,
+      `rg-server: rg:a has no documents yet (${a.dir}): POST /v1/documents adds them`,
+    ]);
+    const b = new FakeCollection('b');
+    b.addDocument({ text: 'one' });
+    const c = new FakeCollection('c');
+    for (const text of ['one', 'two']) c.addDocument({ text });
+    const said: string[] = [];
+    const other = await listen(
+      {
+        collections: new Map([
+          ['b', b],
+          ['c', c],
+        ]),
+        defaultCollection: 'c',
+        modelName: 'm',
+      },
+      { ...DEFAULT_SERVER_OPTIONS, host: '127.0.0.1', port: 0, logLevel: 'warn', say: (l) => said.push(l) },
+      async () => {},
+    );
+    await other.shutdown();
+    expect(said).toEqual([`rg-server listening on ${other.url}: rg:b (1 document), rg:c (default, 2 documents) on m`]);
   });
 
   it('on SIGTERM lets a stream in flight finish, refuses new connections, closes the collections, and exits 0', async () => {

@@ -119,10 +119,15 @@ export async function listen(served: ServedCollections, options: ListenOptions, 
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
   if (options.logLevel !== 'silent') {
-    const names = [...served.collections.keys()].map((n) => (n === served.defaultCollection ? `${modelId(n)} (default)` : modelId(n)));
-    (options.say ?? ((line) => process.stderr.write(`${line}\n`)))(
-      `rg-server listening on ${url}: ${names.join(', ')} on ${served.modelName}${options.apiKey ? ', API key required' : ''}`,
-    );
+    const say = options.say ?? ((line) => process.stderr.write(`${line}\n`));
+    const described = [...served.collections].map(([n, c]) => {
+      const count = c.documentCount();
+      return `${modelId(n)} (${n === served.defaultCollection ? 'default, ' : ''}${count} document${count === 1 ? '' : 's'})`;
+    });
+    say(`rg-server listening on ${url}: ${described.join(', ')} on ${served.modelName}${options.apiKey ? ', API key required' : ''}`);
+    // A mistyped --collection makes a new, empty one: say where, so that answers without knowledge are not a mystery.
+    for (const [n, c] of served.collections)
+      if (c.documentCount() === 0) say(`rg-server: ${modelId(n)} has no documents yet (${c.dir}): POST /v1/documents adds them`);
   }
   const stopWarming = new AbortController();
   const warmed = options.warmAdapters === false ? Promise.resolve(new Map()) : warmAll(served.collections, stopWarming.signal, rg);

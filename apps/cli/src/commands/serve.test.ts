@@ -34,7 +34,7 @@ describe('rg serve', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(url, stderr).toBeDefined();
-    expect(stderr).toContain('rg:kb (default) on tiny-llama');
+    expect(stderr).toContain('rg:kb (default, 0 documents) on tiny-llama');
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
     expect(models.data.map((m) => m.id)).toEqual(['rg:kb']);
     process.emit('SIGTERM');

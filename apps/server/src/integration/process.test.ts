@@ -60,7 +60,12 @@ describe('the rg-server process', () => {
       { RG_SERVER_API_KEY: 'sk-proc-key' },
     );
     const exit = exited(child);
-    expect(stderr()).toMatch(/^rg-server listening on http:\/\/127\.0\.0\.1:\d+: rg:notes \(default\) on tiny-llama, API key required\n$/);
+    // A new collection: its documents counted, and where it is said, so that a mistyped --collection shows. (The two
+    // lines are two writes: the second may reach the pipe after the first.)
+    for (let i = 0; i < 100 && !stderr().includes('adds them'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(stderr()).toMatch(
+      /^rg-server listening on http:\/\/127\.0\.0\.1:\d+: rg:notes \(default, 0 documents\) on tiny-llama, API key required\nrg-server: rg:notes has no documents yet \(\S+notes\): POST \/v1\/documents adds them\n$/,
+    );
     const headers = { authorization: 'Bearer sk-proc-key', 'content-type': 'application/json' };
     const res = await fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
