@@ -55,6 +55,19 @@ describe('listen and SIGTERM', () => {
     expect(said).toEqual([`rg-server listening on ${other.url}: rg:b (1 document), rg:c (default, 2 documents) on m`]);
   });
 
+  it('a port already taken is said as such, naming the flag', async () => {
+    const { a, url } = await fakeServer(0);
+    const port = Number(new URL(url).port);
+    const taken = listen(
+      { collections: new Map([['a', a]]), defaultCollection: 'a', modelName: 'm' },
+      { ...DEFAULT_SERVER_OPTIONS, host: '127.0.0.1', port, logLevel: 'silent' },
+      async () => {},
+    );
+    await expect(taken).rejects.toThrow(
+      `--port ${port}: 127.0.0.1:${port} is already in use (another server?): stop it, or give another --port`,
+    );
+  });
+
   it('on SIGTERM lets a stream in flight finish, refuses new connections, closes the collections, and exits 0', async () => {
     const { a, released, url } = await fakeServer(80);
     const signals = new EventEmitter();

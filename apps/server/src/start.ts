@@ -114,7 +114,14 @@ export type ListenOptions = Omit<StartOptions, 'collections' | 'model' | 'home' 
 /** Serves open collections; `release` closes what they hold once shutdown has drained the requests. */
 export async function listen(served: ServedCollections, options: ListenOptions, release: () => Promise<void>): Promise<RunningServer> {
   const rg = buildApp(served, options);
-  await rg.app.listen({ host: options.host, port: options.port });
+  await rg.app.listen({ host: options.host, port: options.port }).catch((e: NodeJS.ErrnoException) => {
+    const at = `${options.host}:${options.port}`;
+    if (e.code === 'EADDRINUSE')
+      throw new Error(`--port ${options.port}: ${at} is already in use (another server?): stop it, or give another --port`);
+    if (e.code === 'EACCES')
+      throw new Error(`--port ${options.port}: not allowed to listen on ${at} (ports below 1024 need privileges): give another --port`);
+    throw e;
+  });
   const { port } = rg.app.server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
