@@ -127,14 +127,15 @@ export async function listen(served: ServedCollections, options: ListenOptions, 
   const url = `http://${host}:${port}`;
   if (options.logLevel !== 'silent') {
     const say = options.say ?? ((line) => process.stderr.write(`${line}\n`));
-    const described = [...served.collections].map(([n, c]) => {
-      const count = c.documentCount();
-      return `${modelId(n)} (${n === served.defaultCollection ? 'default, ' : ''}${count} document${count === 1 ? '' : 's'})`;
-    });
+    const counts = [...served.collections].map(([name, c]) => ({ name, dir: c.dir, count: c.documentCount() }));
+    const described = counts.map(
+      ({ name, count }) =>
+        `${modelId(name)} (${name === served.defaultCollection ? 'default, ' : ''}${count} document${count === 1 ? '' : 's'})`,
+    );
     say(`rg-server listening on ${url}: ${described.join(', ')} on ${served.modelName}${options.apiKey ? ', API key required' : ''}`);
     // A mistyped --collection makes a new, empty one: say where, so that answers without knowledge are not a mystery.
-    for (const [n, c] of served.collections)
-      if (c.documentCount() === 0) say(`rg-server: ${modelId(n)} has no documents yet (${c.dir}): POST /v1/documents adds them`);
+    for (const { name, dir, count } of counts)
+      if (count === 0) say(`rg-server: ${modelId(name)} has no documents yet (${dir}): POST /v1/documents adds them`);
   }
   const stopWarming = new AbortController();
   const warmed = options.warmAdapters === false ? Promise.resolve(new Map()) : warmAll(served.collections, stopWarming.signal, rg);

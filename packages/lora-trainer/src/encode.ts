@@ -3,7 +3,16 @@ import type { TrainingExample } from './batching.js';
 import { CheckpointFile } from './checkpoint.js';
 import { computeTeacherTargets } from './distill.js';
 import type { EncodeContext } from './encode-context.js';
-import { type ChatEncoder, DEFAULT_RECIPE, formatRecipe, type Recipe, type RecipeRecord, recipeExamples, resolveRecipe } from './recipe.js';
+import {
+  type ChatEncoder,
+  DEFAULT_RECIPE,
+  distills,
+  formatRecipe,
+  type Recipe,
+  type RecipeRecord,
+  recipeExamples,
+  resolveRecipe,
+} from './recipe.js';
 import { type TrainMode, type TrainResult, trainAdapter, trainedAdapter } from './trainer.js';
 import { storedWarmup, WARMUP_ADAPTER_ID, WarmupMismatchError } from './warmup.js';
 
@@ -107,7 +116,7 @@ async function trainGroups(
       } else {
         const t0 = performance.now();
         const { examples, dropped } = groupExamples(group, ctx, options, recipe);
-        if (recipe.objective && recipe.objective !== 'lm') await computeTeacherTargets(examples, ctx.teacher, recipe.topK as number);
+        if (distills(recipe.objective)) await computeTeacherTargets(examples, ctx.teacher, recipe.topK as number);
         const epochs = options.mode === 'gradient' ? 1 : options.epochs;
         const perEpoch = Math.ceil(examples.length / options.batchSize);
         const file =

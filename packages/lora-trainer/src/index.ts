@@ -43,6 +43,7 @@ export {
   contextPrompt,
   DEFAULT_RECIPE,
   DEFAULT_TOP_K,
+  distills,
   EXAMPLE_LAYOUTS,
   type ExampleLayout,
   formatRecipe,

@@ -40,6 +40,9 @@ export type LossSpan = (typeof LOSS_SPANS)[number];
 export const OBJECTIVES = ['lm', 'distill', 'both'] as const;
 export type Objective = (typeof OBJECTIVES)[number];
 
+/** Whether an objective trains on a teacher's soft targets (distill, both): it needs the teacher, one passage per pass. */
+export const distills = (objective: Objective | undefined): boolean => objective === 'distill' || objective === 'both';
+
 /** Teacher tokens kept per position when a recipe does not say (the method's papers use 16 to 32 or the full softmax). */
 export const DEFAULT_TOP_K = 16;
 
@@ -108,7 +111,7 @@ export interface RecipeResult {
 export function recipeExamples(record: RecipeRecord, encoder: ChatEncoder, options: RecipeOptions = {}): RecipeResult {
   const recipe = resolveRecipe(options.recipe);
   // Distillation examples carry their teacher sequence; the targets come later (computeTeacherTargets, async).
-  const distilled = recipe.objective && recipe.objective !== 'lm' ? distillExamples(record, encoder, options.maxTokens) : null;
+  const distilled = distills(recipe.objective) ? distillExamples(record, encoder, options.maxTokens) : null;
   if (recipe.objective === 'distill' && distilled) return distilled;
   const all =
     recipe.examples === 'passage'

@@ -44,6 +44,9 @@ export class NoChatTemplateError extends Error {
   }
 }
 
+/** The store key of the base_weight a spec describes: one per model, rank and alpha. */
+const baseWeightKey = (spec: BaseWeightSpec): BaseWeightKey => ({ model: spec.modelName, rank: spec.rank, alpha: spec.alpha });
+
 /**
  * The shared initial adapter (base_weight) every document's or cluster's training starts from: loaded from the store
  * when present (its targets must match, else BaseWeightMismatchError), else initialised like PEFT, stored, and
@@ -55,7 +58,7 @@ export function loadOrInitBaseWeight(
   spec: BaseWeightSpec,
   onInit?: (key: BaseWeightKey) => void,
 ): LoraAdapter {
-  const baseKey = { model: spec.modelName, rank: spec.rank, alpha: spec.alpha };
+  const baseKey = baseWeightKey(spec);
   if (store.get(baseKey)) {
     const base = store.load(baseKey, { modelFingerprint: spec.fingerprint });
     const stored = [...base.config.targetModules].sort();
@@ -83,7 +86,7 @@ export function initBaseWeight(
     seed: spec.seed,
     baseModel: spec.modelName,
   });
-  const entry = store.put({ model: spec.modelName, rank: spec.rank, alpha: spec.alpha }, adapter, {
+  const entry = store.put(baseWeightKey(spec), adapter, {
     modelFingerprint: spec.fingerprint,
     mode: 'trained',
     trainingConfig: { init: 'peft-kaiming-uniform', seed: spec.seed, targets: [...spec.targets] },

@@ -38,6 +38,9 @@ export interface BuildIndexSummary {
   fieldWeights?: FieldWeights;
 }
 
+/** Backends that index tags and descriptions beside title and text, with per-field weights. */
+const hasFields = (backend: string) => (FIELD_BACKENDS as readonly string[]).includes(backend);
+
 /** Build settings that do not go with the backend, named as rg index build's flags: the caller's to fix. */
 export class IndexSettingsError extends Error {
   override name = 'IndexSettingsError';
@@ -57,7 +60,7 @@ export function checkIndexSettings(
   // hnswlib itself fails on M = 1 with a misleading "Not enough memory".
   if (M !== undefined && M < 2)
     throw new IndexSettingsError(`--hnsw-m ${M}: expected an integer >= 2 (links per node; hnswlib spreads levels by 1/ln(M))`);
-  if ((FIELD_BACKENDS as readonly string[]).includes(backend)) return;
+  if (hasFields(backend)) return;
   for (const [flag, given] of [
     ['--augmented', s.fields],
     ['--field-weights', s.fieldWeights],
@@ -121,9 +124,7 @@ export async function buildIndex(
   commitBuild(storeDir, backend);
   writeIndexStamp(storeDir, { backend, generation, documents: total });
   const seconds = (performance.now() - t0) / 1000;
-  const fieldWeights = (FIELD_BACKENDS as readonly string[]).includes(backend)
-    ? { ...DEFAULT_FIELD_WEIGHTS, ...open.fieldWeights }
-    : undefined;
+  const fieldWeights = hasFields(backend) ? { ...DEFAULT_FIELD_WEIGHTS, ...open.fieldWeights } : undefined;
   return {
     backend,
     documents: total,

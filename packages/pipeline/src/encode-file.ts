@@ -6,6 +6,7 @@ import { type LoraTarget, loadModel, modelFingerprint, modelKeyName } from '@rg/
 import {
   DEFAULT_RECIPE,
   DEFAULT_TARGETS,
+  distills,
   type EncodeContext,
   type EncodeOptions,
   type ExampleLayout,
@@ -133,7 +134,7 @@ export async function withFileRun<T>(
   const todo = options.sample !== undefined ? usable.slice(0, options.sample) : usable;
   const recipe = resolveRecipe(options.training.recipe ?? {});
   const dataset = options.dataset ?? basename(options.input).replace(/\.[^.]*$/, '');
-  const distill = recipe.objective === 'distill' || recipe.objective === 'both';
+  const distill = distills(recipe.objective);
   return withTrainingRun({ ...options, dataset }, note, { ...session, distill }, (context) => body(todo, context, recipe));
 }
 

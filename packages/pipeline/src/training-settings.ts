@@ -1,6 +1,6 @@
 import type { Flag } from '@rg/bench-kit';
 import type { EncodeOptions, ExampleLayout, LossSpan, Objective, Recipe, TrainMode } from '@rg/lora-trainer';
-import { DEFAULT_RECIPE, EXAMPLE_LAYOUTS, LOSS_SPANS, OBJECTIVES, resolveRecipe } from '@rg/lora-trainer';
+import { DEFAULT_RECIPE, distills, EXAMPLE_LAYOUTS, LOSS_SPANS, OBJECTIVES, resolveRecipe } from '@rg/lora-trainer';
 import { DEFAULT_SHAPE } from './infer-scope.js';
 
 /** How adapters are trained, as a person sets it (rg encode's and rg cluster train's flags, the e2e table's settings). */
@@ -28,8 +28,8 @@ export class TrainerSettingsError extends Error {
 
 /** The objective's own settings given without the objective they tune (they would be ignored): refused. */
 export function checkObjectiveSettings(s: Pick<TrainerSettings, 'objective' | 'distillTopk' | 'distillWeight'>): void {
-  const distills = s.objective === 'distill' || s.objective === 'both';
-  if (!distills && s.distillTopk !== undefined) throw new TrainerSettingsError('--distill-topk: only with --objective distill or both');
+  if (!distills(s.objective) && s.distillTopk !== undefined)
+    throw new TrainerSettingsError('--distill-topk: only with --objective distill or both');
   if (s.objective !== 'both' && s.distillWeight !== undefined)
     throw new TrainerSettingsError('--distill-weight: only with --objective both');
 }
@@ -53,15 +53,15 @@ export interface EncodeRunSettings {
  */
 export function checkEncodeSettings(s: Pick<TrainerSettings, 'objective' | 'distillTopk' | 'distillWeight'> & EncodeRunSettings): void {
   checkObjectiveSettings(s);
-  const distills = s.objective === 'distill' || s.objective === 'both';
+  const distilling = distills(s.objective);
   const fail = (text: string) => {
     throw new TrainerSettingsError(text);
   };
   const many = (s.docsPerPass ?? 1) > 1;
-  if (distills && many) fail(`--docs-per-pass: --objective ${s.objective} trains one passage per pass`);
+  if (distilling && many) fail(`--docs-per-pass: --objective ${s.objective} trains one passage per pass`);
   if (s.dapt && many) fail('--docs-per-pass: --dapt trains one adapter, not one per passage');
   if (!s.queue) return;
-  if (distills) fail('--queue: the queue workers train --objective lm only');
+  if (distilling) fail('--queue: the queue workers train --objective lm only');
   if (s.dapt) fail('--queue: --dapt trains one adapter, which gains nothing from a queue (run it without --queue)');
   if (many) fail('--queue: --docs-per-pass applies to one process; each worker trains one passage per job');
   if (s.warmup) fail('--warmup: the queue workers train on the base model alone; encode without --queue to stack the warm-up');
